@@ -1,0 +1,1 @@
+"""Local development stack (Kafka, MongoDB-wire server, SMTP sink)."""

@@ -1,0 +1,1 @@
+"""The evaluation service of the Cooperation Alliance Platform."""

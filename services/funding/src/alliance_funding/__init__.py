@@ -1,0 +1,1 @@
+"""The funding service of the Cooperation Alliance Platform."""

@@ -1,0 +1,1 @@
+"""The notifications service of the Cooperation Alliance Platform."""

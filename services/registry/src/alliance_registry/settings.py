@@ -1,0 +1,15 @@
+"""Settings of the registry service, read from REGISTRY_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from alliance_shared.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", frozen=True)
+
+    service_name: str = "registry"
+    http_port: int = 8001
+    mongo_database: str = "alliance_registry"

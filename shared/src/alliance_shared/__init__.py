@@ -1,0 +1,1 @@
+"""Event contract and common runtime shared by every service."""

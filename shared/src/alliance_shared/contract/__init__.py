@@ -1,0 +1,1 @@
+"""The event contract: CloudEvents envelope, payload models, topics and the catalog."""

@@ -1,0 +1,51 @@
+"""Service settings from the environment (pydantic-settings).
+
+Every service has its own prefix (``REGISTRY_``, ``FUNDING_``, ``EVALUATION_``,
+``NOTIFICATIONS_``) so one shell or one ConfigMap can hold all four without clashes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service reads; a service subclasses it with its prefix and extras."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str = Field(default="service", description="CloudEvents source and log field")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
+    mongo_database: str = "alliance"
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_consumer_group: str | None = Field(
+        default=None, description="defaults to alliance-<service_name>"
+    )
+    #: Records above this many bytes are dead-lettered unread (DESIGN.md §4: oversized).
+    kafka_max_record_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    jwt_issuer: str = "https://auth.coopalliance.local"
+    jwt_audience: str = "coop-alliance"
+
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    run_consumers: bool = True
+    run_relay: bool = True
+
+    @property
+    def consumer_group(self) -> str:
+        return self.kafka_consumer_group or f"alliance-{self.service_name}"
