@@ -31,9 +31,7 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
-    kafka_consumer_group: str | None = Field(
-        default=None, description="defaults to alliance-<service_name>"
-    )
+    kafka_consumer_group: str | None = Field(default=None, description="defaults to alliance-<service_name>")
     #: Records above this many bytes are dead-lettered unread (DESIGN.md §4: oversized).
     kafka_max_record_bytes: int = Field(default=256 * 1024, ge=1024)
 

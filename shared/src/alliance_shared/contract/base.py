@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -54,8 +54,9 @@ class EventPayload(BaseModel):
     event_type: ClassVar[str]
     aggregate_field: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
         event_type = cls.__dict__.get("event_type")
         if event_type is not None and not TYPE_PATTERN.match(event_type):
             raise TypeError(f"{cls.__name__}.event_type {event_type!r} breaks the naming rule")

@@ -1,0 +1,1 @@
+"""Bearer-JWT authentication (verified against a JWKS), roles and partner binding."""

@@ -1,0 +1,1 @@
+"""Kafka messaging: client configuration, topic bootstrap, outbox relay, consumer runner."""

@@ -1,0 +1,298 @@
+"""The idempotent consumer runner.
+
+Reads batches, decodes each record's CloudEvents envelope, validates its payload
+against the catalog and hands it to the service's handler. Outcomes:
+
+* applied / ignored (a type this service does not handle) → offset committed;
+* a permanent failure (not a CloudEvent, not JSON, unknown type, invalid payload,
+  oversized, or the handler's DomainError) → a dead-letter record on ``<topic>.dlq``
+  with the original key, value and headers plus the reason, then committed — the
+  consumer goes on with the next record;
+* a transient failure (MongoDB or Kafka unreachable) → retried with backoff until it
+  succeeds; nothing is committed past it, so nothing is lost.
+
+Offsets are committed manually after the whole batch is durably applied (and its
+dead letters acknowledged). Handlers must be idempotent per event id (see
+``VersionedStore.save(caused_by=...)``): a crash before the commit
+redelivers the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from alliance_shared import context
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.catalog import EventCatalog
+from alliance_shared.contract.envelope import CloudEvent, EnvelopeError, from_kafka
+from alliance_shared.contract.topics import dlq_of
+from alliance_shared.errors import DomainError
+from alliance_shared.logging import get_logger
+from alliance_shared.messaging.kafka import client_options
+from alliance_shared.metrics import Metrics
+from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
+from alliance_shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_DB_ERRORS, KafkaError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class ConsumedEvent:
+    envelope: CloudEvent
+    payload: EventPayload
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[ConsumedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Why a record was rejected; the hook lets a service tell the sender (college reports)."""
+
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+    detail: str
+    error_class: str
+    envelope: CloudEvent | None
+
+
+DeadLetterHook = Callable[[DeadLetter], Awaitable[None]]
+
+
+class PermanentFailure(Exception):
+    def __init__(self, reason: str, detail: str, envelope: CloudEvent | None, error_class: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.envelope = envelope
+        self.error_class = error_class
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        topics: Sequence[str],
+        catalog: EventCatalog,
+        handlers: dict[str, Handler],
+        producer: AIOKafkaProducer,
+        metrics: Metrics,
+        *,
+        on_dead_letter: DeadLetterHook | None = None,
+        batch_size: int = 200,
+    ) -> None:
+        self._settings = settings
+        self._topics = list(topics)
+        self._catalog = catalog
+        self._handlers = handlers
+        self._producer = producer
+        self._metrics = metrics
+        self._on_dead_letter = on_dead_letter
+        self._batch_size = batch_size
+        self._consumer: AIOKafkaConsumer | None = None
+        self._batch_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        unknown = set(handlers) - set(catalog.types)
+        if unknown:
+            raise ValueError(f"handlers for event types missing from the catalog: {sorted(unknown)}")
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            **client_options(self._settings),
+            group_id=self._settings.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=max(1024 * 1024, self._settings.kafka_max_record_bytes * 4),
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+
+    async def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the batch in hand, commit it, leave the group."""
+        self._stopping.set()
+        if self._consumer is None:
+            return
+        try:
+            await asyncio.wait_for(self._batch_lock.acquire(), timeout_s)
+            self._batch_lock.release()
+        except TimeoutError:
+            log.warning("consumer batch did not finish before shutdown; it will be redelivered")
+        await self._consumer.stop()
+        self._consumer = None
+
+    async def run(self) -> None:
+        assert self._consumer is not None, "start() first"
+        while not self._stopping.is_set():
+            batch = await self._consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+            if not batch:
+                await self._report_lag()
+                continue
+            async with self._batch_lock:
+                await self._process_batch(batch)
+            await self._report_lag()
+
+    async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        assert self._consumer is not None
+        for records in batch.values():
+            for record in records:
+                await self._process_with_retry(record)
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError:
+            # Partitions moved to another member mid-batch: it gets the records again and,
+            # handlers being idempotent, applies nothing twice.
+            log.warning("offset commit failed; the batch will be redelivered", exc_info=True)
+
+    async def _process_with_retry(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10.0),
+            before_sleep=lambda state: log.warning(
+                "transient failure; retrying",
+                attempt=state.attempt_number,
+                offset=record.offset,
+                error=repr(state.outcome.exception()) if state.outcome else None,
+            ),
+            reraise=True,
+        ):
+            with attempt:
+                await self._process(record)
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            outcome = await self._apply(record)
+        except PermanentFailure as failure:
+            await self._dead_letter(record, failure)
+            outcome = "dead_lettered"
+        self._metrics.events_consumed.labels(self._metrics.service, record.topic, outcome).inc()
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        size = len(record.value or b"")
+        if size > self._settings.kafka_max_record_bytes:
+            raise PermanentFailure(
+                "record.oversized",
+                f"value is {size} bytes, the limit is {self._settings.kafka_max_record_bytes}",
+                None,
+                "Oversized",
+            )
+        try:
+            envelope = from_kafka(record.key, record.value, list(record.headers))
+        except EnvelopeError as exc:
+            raise PermanentFailure(exc.code, exc.detail, None, type(exc).__name__) from exc
+        if envelope.type not in self._catalog:
+            raise PermanentFailure(
+                "event.unknown_type",
+                f"{envelope.type} is not in the event catalog",
+                envelope,
+                "UnknownEventType",
+            )
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            return "ignored"
+        try:
+            payload = self._catalog.parse(envelope.type, envelope.data)
+        except ValidationError as exc:
+            raise PermanentFailure(
+                "event.invalid_payload", _validation_summary(exc), envelope, "ValidationError"
+            ) from exc
+        event = ConsumedEvent(envelope, payload, record.topic, record.partition, record.offset)
+        ctx = context.MessageContext(
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            event_id=envelope.id,
+            traceparent=envelope.traceparent,
+        )
+        with context.bound(ctx):
+            try:
+                await handler(event)
+            except DomainError as exc:
+                raise PermanentFailure(exc.code, exc.detail, envelope, type(exc).__name__) from exc
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:  # a bug must not stop the consumer: park the record, say why
+                log.exception("handler failed", event_type=envelope.type)
+                raise PermanentFailure("handler.unexpected_error", repr(exc), envelope, type(exc).__name__) from exc
+        return "applied"
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], failure: PermanentFailure) -> None:
+        headers = [
+            *record.headers,
+            ("dlq_reason", failure.reason.encode()),
+            ("dlq_detail", failure.detail[:2000].encode()),
+            ("dlq_error_class", failure.error_class.encode()),
+            ("dlq_source_topic", record.topic.encode()),
+            ("dlq_source_partition", str(record.partition).encode()),
+            ("dlq_source_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self._settings.consumer_group.encode()),
+            ("dlq_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key, headers=headers)
+        self._metrics.dlq_records.labels(self._metrics.service, record.topic, failure.reason).inc()
+        log.warning(
+            "record dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=failure.reason,
+            detail=failure.detail[:500],
+        )
+        if self._on_dead_letter is not None:
+            await self._on_dead_letter(
+                DeadLetter(record, failure.reason, failure.detail, failure.error_class, failure.envelope)
+            )
+
+    async def _report_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:
+                continue
+            self._metrics.consumer_lag.labels(self._metrics.service, tp.topic, str(tp.partition)).set(
+                max(0, highwater - position)
+            )
+
+    async def commit_before_revoke(self) -> None:
+        # Waiting for the lock means the batch in hand finishes and commits first.
+        async with self._batch_lock:
+            return
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        await self._runner.commit_before_revoke()
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        return None
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for error in exc.errors(include_url=False)[:10]:
+        location = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{location}: {error['msg']}")
+    return "; ".join(parts)

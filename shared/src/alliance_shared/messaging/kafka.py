@@ -1,0 +1,76 @@
+"""Kafka client configuration, the idempotent producer and the topic bootstrapper."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from alliance_shared.contract.topics import EVENT_TOPICS, dlq_of
+from alliance_shared.logging import get_logger
+from alliance_shared.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+def client_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Connection and security options common to producers, consumers and admin clients."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+        "client_id": f"alliance-{settings.service_name}",
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = (
+            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        )
+    return options
+
+
+def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    # Idempotence keeps one aggregate's events in order and unduplicated across retries.
+    return AIOKafkaProducer(
+        **client_options(settings),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        max_request_size=1024 * 1024,
+        request_timeout_ms=15000,
+    )
+
+
+async def ensure_topics(
+    settings: ServiceSettings,
+    topics: Iterable[str] = EVENT_TOPICS,
+    *,
+    partitions: int = 3,
+    replication_factor: int = 1,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create missing topics and their `.dlq` twins; existing ones are left as they are."""
+    wanted = sorted({t for topic in topics for t in (topic, dlq_of(topic))})
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout_s * 1000))
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if not missing:
+            return
+        try:
+            await admin.create_topics(
+                [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another service created them first
+        log.info("kafka topics created", topics=missing)
+    finally:
+        await admin.close()

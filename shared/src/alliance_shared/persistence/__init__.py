@@ -1,0 +1,1 @@
+"""MongoDB access: client factory, index bootstrap, optimistic concurrency."""

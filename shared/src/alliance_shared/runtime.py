@@ -1,0 +1,154 @@
+"""One service's running parts: MongoDB, the Kafka producer, the outbox relay, the
+consumers, metrics and the audit trail — started and stopped together.
+
+A service's composition root builds a ``ServiceRuntime`` with its own collections,
+indexes and event handlers; ``web.app.create_app`` ties it to FastAPI's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from alliance_shared.audit import AUDIT_COLLECTION, AUDIT_INDEXES, AuditTrail
+from alliance_shared.contract.catalog import EventCatalog
+from alliance_shared.contract.topics import CONTEXT_TOPIC, EVENT_TOPICS
+from alliance_shared.logging import get_logger
+from alliance_shared.messaging.consumer import ConsumerRunner, DeadLetterHook, Handler
+from alliance_shared.messaging.kafka import create_producer, ensure_topics
+from alliance_shared.messaging.outbox import OutboxRelay, VersionedStore, versioned_indexes
+from alliance_shared.metrics import Metrics
+from alliance_shared.persistence.mongo import Document, IndexSpec, create_client, ensure_indexes
+from alliance_shared.settings import ServiceSettings
+from alliance_shared.web.idempotency import IDEMPOTENCY_INDEXES
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Subscription:
+    """The event types a service handles on some topics."""
+
+    topics: Sequence[str]
+    handlers: dict[str, Handler]
+    on_dead_letter: DeadLetterHook | None = None
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    catalog: EventCatalog
+    versioned_collections: Sequence[str]
+    indexes: Sequence[IndexSpec] = ()
+    subscriptions: Sequence[Subscription] = ()
+    metrics: Metrics = field(init=False)
+    db: AsyncDatabase[Document] = field(init=False)
+    producer: AIOKafkaProducer = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    audit: AuditTrail = field(init=False)
+    consumers: list[ConsumerRunner] = field(init=False, default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.settings.service_name)
+        self._mongo = create_client(self.settings.mongo_url.get_secret_value(), app_name=self.settings.service_name)
+        self.db = self._mongo[self.settings.mongo_database]
+        self.producer = create_producer(self.settings)
+        self.audit = AuditTrail(self.db[AUDIT_COLLECTION], self.settings.service_name)
+        self.relay = OutboxRelay(
+            self.db,
+            self.versioned_collections,
+            self.producer,
+            CONTEXT_TOPIC[self.settings.service_name],
+            self.audit,
+            self.metrics,
+            poll_seconds=self.settings.outbox_poll_seconds,
+        )
+
+    def store(self, collection: str) -> VersionedStore:
+        if collection not in self.versioned_collections:
+            raise ValueError(f"{collection} is not a versioned collection of {self.settings.service_name}")
+        return VersionedStore(self.db[collection], self.settings.service_name, self.relay.notify)
+
+    async def start(self, *, startup_timeout_s: float = 60.0) -> None:
+        await ensure_indexes(
+            self.db,
+            [
+                *self.indexes,
+                *AUDIT_INDEXES,
+                *IDEMPOTENCY_INDEXES,
+                *(spec for c in self.versioned_collections for spec in versioned_indexes(c)),
+            ],
+        )
+        await self._with_kafka_retry(lambda: ensure_topics(self.settings, EVENT_TOPICS), startup_timeout_s)
+        await self._with_kafka_retry(self.producer.start, startup_timeout_s)
+        if self.settings.run_relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if self.settings.run_consumers:
+            for subscription in self.subscriptions:
+                runner = ConsumerRunner(
+                    self.settings,
+                    subscription.topics,
+                    self.catalog,
+                    subscription.handlers,
+                    self.producer,
+                    self.metrics,
+                    on_dead_letter=subscription.on_dead_letter,
+                )
+                await runner.start()
+                self.consumers.append(runner)
+                self._tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{subscription.topics}"))
+        log.info("service started", consumers=len(self.consumers))
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for runner in self.consumers:
+            await runner.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.producer.stop()
+        await self._mongo.close()
+        log.info("service stopped")
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state; the service is ready when all are "ok"."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(self.db.command("ping"), 2.0)
+            checks["mongodb"] = "ok"
+        except Exception as exc:
+            checks["mongodb"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"unavailable: {type(exc).__name__}"
+        for task in self._tasks:
+            if task.done():
+                checks[task.get_name()] = "stopped"
+        return checks
+
+    @staticmethod
+    async def _with_kafka_retry(step: Any, timeout_s: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        delay = 0.5
+        while True:
+            try:
+                await step()
+                return
+            except (KafkaError, OSError, TimeoutError):
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise
+                log.warning("kafka not reachable yet; retrying", delay=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

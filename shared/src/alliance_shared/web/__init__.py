@@ -1,0 +1,1 @@
+"""HTTP runtime: app factory, problem+json, health, metrics, idempotency, ETags."""

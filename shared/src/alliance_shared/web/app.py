@@ -1,0 +1,110 @@
+"""The FastAPI app factory every service uses: problem+json errors, request and
+correlation ids, Prometheus metrics, /healthz, /readyz, /metrics, Idempotency-Key,
+and a lifespan that starts and stops the service runtime."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from alliance_shared import context
+from alliance_shared.auth.jwt import TokenVerifier
+from alliance_shared.runtime import ServiceRuntime
+from alliance_shared.web.idempotency import IDEMPOTENCY_COLLECTION, IdempotencyMiddleware
+from alliance_shared.web.problems import install_problem_handlers
+
+Hook = Callable[[ServiceRuntime], Awaitable[None]]
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Hook] = (),
+    version: str = "0.1.0",
+) -> FastAPI:
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        for hook in on_startup:
+            await hook(runtime)
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_file=settings.jwks_file,
+        jwks_url=settings.jwks_url,
+    )
+    app.state.idempotency = runtime.db[IDEMPOTENCY_COLLECTION]
+    install_problem_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
+    metrics = runtime.metrics
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.request_id = request_id
+        ctx = context.MessageContext(
+            correlation_id=request.headers.get("x-correlation-id") or request_id,
+            request_id=request_id,
+            traceparent=request.headers.get("traceparent") or context.new_traceparent(),
+        )
+        started = time.perf_counter()
+        with context.bound(ctx):
+            response = await call_next(request)
+        route = request.scope.get("route")
+        route_path = getattr(route, "path", "unmatched")
+        metrics.http_requests.labels(metrics.service, request.method, route_path, str(response.status_code)).inc()
+        metrics.http_latency.labels(metrics.service, request.method, route_path).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = request_id
+        response.headers["X-Correlation-ID"] = ctx.correlation_id
+        return response
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: MongoDB and Kafka reachable",
+        responses={503: {"description": "a dependency is unavailable"}},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    async def prometheus_metrics() -> Response:
+        await runtime.relay.backlog()
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def principal_context(request: Request) -> Any:
+    """Binds the authenticated caller as the actor of what this request writes."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return context.bound(context.current())
+    return context.acting_as(principal.subject, principal.primary_role)

@@ -1,0 +1,182 @@
+"""The idempotent consumer runner on the real servers: redelivery, crash, poison records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from alliance_devstack.provision import Infrastructure
+from alliance_shared.contract.envelope import CloudEvent, to_kafka
+from alliance_shared.contract.topics import dlq_of
+from alliance_shared.messaging.kafka import ensure_topics
+from tests.conftest import service_env
+from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
+from tests.support.kafka_io import header, produce, read_topic
+from tests.support.probe import WidgetCreated, build_runtime
+
+pytestmark = pytest.mark.infra
+
+
+def created_record(widget_id: str, *, event_id: str | None = None, bumps: int = 1) -> tuple[bytes, bytes, list[Any]]:
+    event = CloudEvent.wrap(WidgetCreated(widget_id=widget_id, label="x", bumps=bumps), "test", event_id=event_id)
+    return to_kafka(event)
+
+
+async def tally(client: AsyncMongoClient[dict[str, Any]], database: str, widget_id: str) -> int | None:
+    doc = await client[database]["tallies"].find_one({"_aggregate_id": f"tally-{widget_id}", "_latest": True})
+    return None if doc is None else int(doc["count"])
+
+
+@pytest.fixture
+async def topic(infra: Infrastructure, unique: str, dev_keys_dir: Path) -> str:
+    name = f"test.probe.{unique}"
+    await ensure_topics(probe_settings(infra, "unused", dev_keys_dir), [name], partitions=2)
+    return name
+
+
+async def test_same_event_three_times_is_applied_once(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    topic: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    database = f"probe_{unique}"
+    event_id = str(uuid.uuid4())
+    record = created_record("w1", event_id=event_id, bumps=5)
+    await produce(infra.kafka_bootstrap, topic, [record, record, record, created_record("w2")])
+    runtime = build_runtime(
+        probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
+    )
+    await runtime.start()
+    try:
+
+        async def both_applied() -> bool:
+            return (
+                await tally(mongo_client, database, "w2") == 1 and await tally(mongo_client, database, "w1") is not None
+            )
+
+        await wait_for(both_applied)
+        await asyncio.sleep(1.0)  # give any wrongful re-application the chance to show
+        assert await tally(mongo_client, database, "w1") == 5
+    finally:
+        await runtime.stop()
+
+
+async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    topic: str,
+    subprocess_env: dict[str, str],
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    database = f"probe_{unique}"
+    widgets = [f"k{i}" for i in range(60)]
+    await produce(infra.kafka_bootstrap, topic, [created_record(w) for w in widgets])
+    env = {
+        **subprocess_env,
+        **{f"PROBE_{k}": v for k, v in service_env(infra, "", database, dev_keys_dir).items()},
+        "PROBE_PROBE_TOPIC": topic,
+        "PROBE_KAFKA_CONSUMER_GROUP": f"g-{unique}",
+        "PROBE_PROBE_HANDLE_DELAY_S": "0.05",
+    }
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.support.probe", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def applied() -> int:
+        return await mongo_client[database]["tallies"].count_documents({"_latest": True})
+
+    first = start()
+    try:
+
+        async def some_applied() -> bool:
+            return await applied() >= 10
+
+        await wait_for(some_applied, timeout_s=60)
+        first.send_signal(signal.SIGKILL)  # mid-batch: part applied, nothing committed
+        first.wait(timeout=10)
+        assert await applied() < len(widgets)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = start()
+    try:
+
+        async def all_applied() -> bool:
+            return await applied() == len(widgets)
+
+        await wait_for(all_applied, timeout_s=90)
+        await asyncio.sleep(1.0)
+        counts = [await tally(mongo_client, database, w) for w in widgets]
+        assert counts == [1] * len(widgets)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=30)
+
+
+async def test_poison_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_on(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    topic: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    database = f"probe_{unique}"
+    good_key, good_value, good_headers = created_record("after-poison")
+    _, _, valid_headers = created_record("poison")
+    unknown_type = [
+        (k, b"org.coopalliance.testing.widget.exploded.v1" if k == "ce_type" else v) for k, v in valid_headers
+    ]
+    poison: list[tuple[bytes | None, bytes | None, list[Any]]] = [
+        (b"p1", b"{not json", valid_headers),
+        (b"p2", json.dumps({"widget_id": "p2", "label": "x"}).encode(), unknown_type),
+        (b"p3", json.dumps({"widget_id": "p3", "label": "x", "bumps": -4}).encode(), valid_headers),
+        (b"p4", json.dumps({"widget_id": "p4", "label": "x" * 300_000}).encode(), valid_headers),
+        (b"p5", b"{}", [("content-type", b"application/json")]),
+    ]
+    await produce(infra.kafka_bootstrap, topic, [*poison, (good_key, good_value, good_headers)])
+    runtime = build_runtime(
+        probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
+    )
+    await runtime.start()
+    try:
+
+        async def good_applied() -> bool:
+            return await tally(mongo_client, database, "after-poison") == 1
+
+        await wait_for(good_applied, timeout_s=30)
+        dead = await read_topic(infra.kafka_bootstrap, dlq_of(topic), until=lambda rs: len(rs) >= 5)
+        reasons = {r.key: header(r, "dlq_reason") for r in dead}
+        assert reasons == {
+            b"p1": "envelope.malformed_json",
+            b"p2": "event.unknown_type",
+            b"p3": "event.invalid_payload",
+            b"p4": "record.oversized",
+            b"p5": "envelope.missing_attributes",
+        }
+        by_key = {r.key: r for r in dead}
+        assert by_key[b"p1"].value == b"{not json"  # the original bytes, untouched
+        assert header(by_key[b"p3"], "dlq_source_topic") == topic
+        assert header(by_key[b"p3"], "ce_type") == WidgetCreated.event_type  # original headers kept
+        assert "bumps" in (header(by_key[b"p3"], "dlq_detail") or "")
+        assert await tally(mongo_client, database, "p3") is None  # nothing applied
+        metrics = runtime.metrics.dlq_records.collect()[0].samples
+        assert sum(s.value for s in metrics if s.name.endswith("_total")) == 5
+    finally:
+        await runtime.stop()

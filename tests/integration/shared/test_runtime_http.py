@@ -1,0 +1,170 @@
+"""The HTTP runtime on the real servers: auth, problem+json, ETags, idempotency, audit, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from alliance_devstack.provision import Infrastructure
+from alliance_shared.audit import AUDIT_COLLECTION, AuditTrail
+from alliance_shared.auth.devtokens import ensure_keys, mint
+from tests.integration.shared.test_runtime_outbox import probe_settings
+from tests.support.http import bearer, running
+from tests.support.probe import build_probe
+
+pytestmark = pytest.mark.infra
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["title"]
+    assert body["detail"]
+
+
+async def test_tokens_roles_and_problem_details(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, tmp_path: Path
+) -> None:
+    app = build_probe(probe_settings(infra, f"probe_{unique}", dev_keys_dir, run_consumers=False))
+    async with running(app) as client:
+        body = {"widget_id": "w1", "label": "one"}
+        assert_problem(await client.post("/widgets", json=body), 401, "auth.missing_token")
+        expired = bearer(dev_keys_dir, "registry_admin", ttl_s=-120)
+        assert_problem(await client.post("/widgets", json=body, headers=expired), 401, "auth.token_expired")
+        other_keys = tmp_path / "other-keys"
+        ensure_keys(other_keys)  # same key id, different key: the signature cannot verify
+        forged = {"Authorization": "Bearer " + mint(other_keys, "mallory", ["registry_admin"])}
+        assert_problem(await client.post("/widgets", json=body, headers=forged), 401, "auth.bad_signature")
+        garbage = {"Authorization": "Bearer not-a-jwt"}
+        assert_problem(await client.post("/widgets", json=body, headers=garbage), 401, "auth.malformed_token")
+        auditor = bearer(dev_keys_dir, "auditor")
+        assert_problem(await client.post("/widgets", json=body, headers=auditor), 403, "auth.role_forbidden")
+
+        admin = bearer(dev_keys_dir, "registry_admin")
+        created = await client.post("/widgets", json=body, headers=admin)
+        assert created.status_code == 201
+        assert created.headers["etag"] == '"1"'
+        bad = await client.post("/widgets", json={"widget_id": "", "label": "x" * 80}, headers=admin)
+        assert_problem(bad, 422, "request.invalid")
+        assert {tuple(e["loc"]) for e in bad.json()["errors"]} == {("body", "widget_id"), ("body", "label")}
+        assert_problem(await client.post("/widgets", json=body, headers=admin), 409, "aggregate.exists")
+        assert_problem(await client.get("/widgets/nope", headers=auditor), 404, "widget.not_found")
+        assert_problem(await client.get("/no/such/route"), 404, "route.not_found")
+        assert created.headers["x-request-id"]
+
+
+async def test_if_match_lets_one_of_two_concurrent_updates_win(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str
+) -> None:
+    app = build_probe(probe_settings(infra, f"probe_{unique}", dev_keys_dir, run_consumers=False))
+    admin = bearer(dev_keys_dir, "registry_admin")
+    async with running(app) as client:
+        await client.post("/widgets", json={"widget_id": "w", "label": "v1"}, headers=admin)
+        no_precondition = await client.put("/widgets/w/label", json={"widget_id": "w", "label": "x"}, headers=admin)
+        assert_problem(no_precondition, 428, "precondition.if_match_required")
+        results = await asyncio.gather(
+            *(
+                client.put(
+                    "/widgets/w/label", json={"widget_id": "w", "label": label}, headers={**admin, "If-Match": '"1"'}
+                )
+                for label in ("left", "right")
+            )
+        )
+        statuses = sorted(r.status_code for r in results)
+        assert statuses == [200, 412]
+        loser = next(r for r in results if r.status_code == 412)
+        assert_problem(loser, 412, "aggregate.version_conflict")
+        winner = next(r for r in results if r.status_code == 200)
+        current = await client.get("/widgets/w", headers=admin)
+        assert current.json()["label"] == winner.json()["label"]
+        assert current.headers["etag"] == '"2"'
+
+
+async def test_idempotency_key_replays_the_first_response(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    app = build_probe(probe_settings(infra, database, dev_keys_dir, run_consumers=False))
+    admin = {**bearer(dev_keys_dir, "registry_admin"), "Idempotency-Key": "create-w-1"}
+    async with running(app) as client:
+        first = await client.post("/widgets", json={"widget_id": "w", "label": "a"}, headers=admin)
+        again = await client.post("/widgets", json={"widget_id": "w", "label": "a"}, headers=admin)
+        assert first.status_code == again.status_code == 201
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        other_body = await client.post("/widgets", json={"widget_id": "w", "label": "b"}, headers=admin)
+        assert_problem(other_body, 422, "idempotency.key_reused")
+    assert await mongo_client[database]["widgets"].count_documents({}) == 1  # one version of one widget
+
+
+async def test_audit_trail_records_changes_and_detects_an_edited_record(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    app = build_probe(probe_settings(infra, database, dev_keys_dir, run_consumers=False))
+    admin = bearer(dev_keys_dir, "registry_admin", sub="alice")
+    async with running(app) as client:
+        for i in range(3):
+            await client.post("/widgets", json={"widget_id": f"w{i}", "label": f"l{i}"}, headers=admin)
+        audit = AuditTrail(mongo_client[database][AUDIT_COLLECTION], "registry")
+        for _ in range(100):
+            if await mongo_client[database][AUDIT_COLLECTION].count_documents({}) == 3:
+                break
+            await asyncio.sleep(0.1)
+        records = await audit.history("widget", "w1")
+        assert len(records) == 1
+        assert records[0]["actor_id"] == "alice"
+        assert records[0]["actor_role"] == "registry_admin"
+        assert records[0]["after"] == {"label": "l1"}
+        assert records[0]["action"] == "widget.create"
+        assert await audit.verify() == []
+        await mongo_client[database][AUDIT_COLLECTION].update_one({"seq": 2}, {"$set": {"after": {"label": "forged"}}})
+        breaks = await audit.verify()
+        assert [b.seq for b in breaks] == [2]
+        assert "edited" in breaks[0].problem
+
+
+async def test_readyz_follows_mongodb_and_kafka(infra: Infrastructure, dev_keys_dir: Path, unique: str) -> None:
+    if infra.kind != "local":
+        pytest.skip("stopping servers needs the local stack (servers given by URL or Docker are not ours)")
+    app = build_probe(probe_settings(infra, f"probe_{unique}", dev_keys_dir, run_consumers=False))
+    async with running(app) as client:
+
+        async def readiness(expected: int) -> dict[str, Any]:
+            for _ in range(120):
+                response = await client.get("/readyz")
+                if response.status_code == expected:
+                    return dict(response.json())
+                await asyncio.sleep(0.25)
+            raise AssertionError(f"/readyz never answered {expected}")
+
+        assert (await readiness(200))["checks"] == {"mongodb": "ok", "kafka": "ok"}
+        infra.mongo.stop()
+        try:
+            body = await readiness(503)
+            assert body["checks"]["mongodb"].startswith("unavailable")
+            assert body["checks"]["kafka"] == "ok"
+        finally:
+            infra.mongo.start()
+        await readiness(200)
+        infra.kafka.stop()
+        try:
+            body = await readiness(503)
+            assert body["checks"]["kafka"].startswith("unavailable")
+        finally:
+            infra.kafka.start()
+        await readiness(200)
+        assert (await client.get("/healthz")).status_code == 200
+        metrics = await client.get("/metrics")
+        assert "http_request_duration_seconds_bucket" in metrics.text
+        assert "alliance_outbox_backlog" in metrics.text

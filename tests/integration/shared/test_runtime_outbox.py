@@ -1,0 +1,125 @@
+"""The outbox on the real servers: atomic state + events, crash before publish, relay."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from alliance_devstack.provision import Infrastructure
+from alliance_shared.contract.envelope import from_kafka
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.errors import PreconditionFailed
+from tests.conftest import service_env
+from tests.support.kafka_io import header, read_topic
+from tests.support.probe import WIDGETS, ProbeSettings, WidgetCreated, WidgetRenamed, build_runtime
+
+pytestmark = pytest.mark.infra
+
+
+def probe_settings(infra: Infrastructure, database: str, keys: Path, **extra: Any) -> ProbeSettings:
+    env = service_env(infra, "", database, keys, **extra)
+    return ProbeSettings(**{k.lower(): v for k, v in env.items()})
+
+
+async def wait_for(predicate: Any, timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_after_state_write_loses_no_event(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    subprocess_env: dict[str, str],
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    database = f"probe_{unique}"
+    widget_id = f"w-{unique}"
+    env = {**subprocess_env, **{f"PROBE_{k}": v for k, v in service_env(infra, "", database, dev_keys_dir).items()}}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.support.probe", "write-then-die", "--widget-id", widget_id],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+
+    stored = await mongo_client[database][WIDGETS].find({"_aggregate_id": widget_id}).to_list()
+    assert len(stored) == 1
+    assert stored[0]["label"] == "crash"
+    assert stored[0]["_pending"] is True
+    assert len(stored[0]["_outbox"]) == 1
+
+    # A restarted process's relay publishes what the dead one could not.
+    runtime = build_runtime(probe_settings(infra, database, dev_keys_dir, run_consumers=False))
+    await runtime.start()
+    try:
+
+        def mine(records: list[Any]) -> list[Any]:
+            return [r for r in records if r.key == widget_id.encode()]
+
+        records = await read_topic(infra.kafka_bootstrap, REGISTRY_EVENTS, until=lambda rs: bool(mine(rs)))
+        published = mine(records)
+        assert len(published) >= 1
+        event = from_kafka(published[0].key, published[0].value, list(published[0].headers))
+        assert event.type == WidgetCreated.event_type
+        assert event.subject == widget_id
+        assert header(published[0], "ce_source") == "registry"
+
+        async def published_and_settled() -> bool:
+            doc = await mongo_client[database][WIDGETS].find_one({"_aggregate_id": widget_id})
+            return doc is not None and doc["_pending"] is False
+
+        await wait_for(published_and_settled)
+        assert await mongo_client[database][WIDGETS].count_documents({"_aggregate_id": widget_id}) == 1
+    finally:
+        await runtime.stop()
+
+
+async def test_relay_publishes_in_order_and_only_unsent_entries(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    widget_id = f"w-{unique}"
+    runtime = build_runtime(probe_settings(infra, database, dev_keys_dir, run_consumers=False, run_relay=False))
+    await runtime.start()
+    try:
+        store = runtime.store(WIDGETS)
+        version = await store.create(widget_id, {"label": "a"}, [WidgetCreated(widget_id=widget_id, label="a")])
+        for label in ("b", "c", "d"):
+            assert version is not None
+            new_version = await store.save(
+                widget_id, version, {"label": label}, [WidgetRenamed(widget_id=widget_id, label=label)]
+            )
+            assert new_version == version + 1
+            version = new_version
+        with pytest.raises(PreconditionFailed):
+            await store.save(widget_id, 2, {"label": "stale"})
+        assert await store.save(widget_id, 4, {"label": "e"}, caused_by="op-1") == 5
+        assert await store.save(widget_id, 5, {"label": "e"}, caused_by="op-1") is None  # applied once
+        assert await runtime.relay.drain() == 5
+        assert await runtime.relay.drain() == 0  # nothing left: marked sent
+        records = await read_topic(
+            infra.kafka_bootstrap,
+            REGISTRY_EVENTS,
+            until=lambda rs: len([r for r in rs if r.key == widget_id.encode()]) >= 4,
+        )
+        labels = [
+            from_kafka(r.key, r.value, list(r.headers)).data["label"] for r in records if r.key == widget_id.encode()
+        ]
+        assert labels == ["a", "b", "c", "d"]
+        latest = await store.find({"label": {"$in": ["d", "e"]}})
+        assert [(s.aggregate_id, s.version, s.state["label"]) for s in latest] == [(widget_id, 5, "e")]
+        assert [s.state["label"] for s in await store.history(widget_id)] == ["a", "b", "c", "d", "e"]
+    finally:
+        await runtime.stop()

@@ -1,0 +1,69 @@
+"""Reading and writing raw Kafka records in tests, straight through aiokafka."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+Record = ConsumerRecord[bytes, bytes]
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Record]], bool] = lambda records: False,
+    timeout_s: float = 20.0,
+) -> list[Record]:
+    """All records of a topic from the beginning, until ``until`` holds or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    partitions = await partitions_of(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Record] = []
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for recs in batch.values():
+                records.extend(recs)
+            if until(records):
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def produce(
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in described[0]["partitions"])
+    finally:
+        await admin.close()
+
+
+def header(record: Record, name: str) -> str | None:
+    for key, value in record.headers:
+        if key == name:
+            return value.decode()
+    return None
