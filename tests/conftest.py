@@ -47,7 +47,7 @@ def service_env(infra: Infrastructure, prefix: str, database: str, keys_dir: Pat
         f"{prefix}MONGO_URL": infra.mongo_url,
         f"{prefix}MONGO_DATABASE": database,
         f"{prefix}JWKS_FILE": str(keys_dir / "jwks.json"),
-        f"{prefix}OUTBOX_POLL_SECONDS": "0.2",
+        f"{prefix}OUTBOX_SCAN_SECONDS": "2",
     }
     env.update({f"{prefix}{k.upper()}": str(v) for k, v in extra.items()})
     return env

@@ -95,7 +95,7 @@ def build_runtime(settings: ProbeSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(
         settings=settings,
         catalog=PROBE_CATALOG,
-        versioned_collections=[WIDGETS, TALLIES],
+        stores=[WIDGETS, TALLIES],
         subscriptions=[Subscription(topics=[settings.probe_topic], handlers={WidgetCreated.event_type: on_created})],
     )
     return runtime

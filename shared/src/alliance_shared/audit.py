@@ -9,6 +9,7 @@ unaudited after a crash; ``entry_id`` is unique, so a replay appends nothing twi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,8 +25,8 @@ from alliance_shared.persistence.mongo import Document, IndexSpec
 AUDIT_COLLECTION = "audit_trail"
 GENESIS_HASH = "0" * 64
 
+#: ``_id`` is the sequence number (the local server only uses an index for ``_id``).
 AUDIT_INDEXES = (
-    IndexSpec(AUDIT_COLLECTION, (("seq", ASCENDING),), unique=True),
     IndexSpec(AUDIT_COLLECTION, (("entry_id", ASCENDING),), unique=True),
     IndexSpec(AUDIT_COLLECTION, (("entity", ASCENDING), ("entity_id", ASCENDING))),
 )
@@ -43,7 +44,7 @@ def _json_default(value: Any) -> Any:
 
 
 def record_hash(record: Document) -> str:
-    body = {k: v for k, v in record.items() if k not in ("_id", "hash")}
+    body = {("seq" if k == "_id" else k): v for k, v in record.items() if k != "hash"}
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -58,43 +59,53 @@ class AuditTrail:
     def __init__(self, collection: AsyncCollection[Document], service: str) -> None:
         self._collection = collection
         self._service = service
+        self._next_seq: int | None = None
+        self._lock = asyncio.Lock()
 
     async def append(self, entry: Document) -> bool:
         """Append one entry (from an outbox); False when its entry_id is already in the chain."""
-        if await self._collection.find_one({"entry_id": entry["entry_id"]}, {"_id": 1}):
-            return False
-        while True:
-            head = await self._collection.find_one({}, sort=[("seq", DESCENDING)])
-            record: Document = {
-                "seq": (head["seq"] + 1) if head else 1,
-                "entry_id": entry["entry_id"],
-                "service": self._service,
-                "at": entry["at"],
-                "actor_id": entry.get("actor_id"),
-                "actor_role": entry.get("actor_role"),
-                "action": entry["action"],
-                "entity": entry["entity"],
-                "entity_id": entry["entity_id"],
-                "before": entry.get("before"),
-                "after": entry.get("after"),
-                "correlation_id": entry.get("correlation_id"),
-                "prev_hash": head["hash"] if head else GENESIS_HASH,
-            }
-            record["hash"] = record_hash(record)
-            try:
-                await self._collection.insert_one(record)
-                return True
-            except DuplicateKeyError as exc:
-                if "entry_id" in str(exc):
-                    return False
-                # another writer took this seq: read the new head and chain onto it
+        async with self._lock:
+            if self._next_seq is None:
+                head = await self._collection.find_one({}, sort=[("_id", DESCENDING)])
+                self._next_seq = (int(head["_id"]) + 1) if head else 1
+            while True:
+                seq = self._next_seq
+                previous = await self._collection.find_one({"_id": seq - 1}) if seq > 1 else None
+                record: Document = {
+                    "_id": seq,
+                    "entry_id": entry["entry_id"],
+                    "service": self._service,
+                    "at": entry["at"],
+                    "actor_id": entry.get("actor_id"),
+                    "actor_role": entry.get("actor_role"),
+                    "action": entry["action"],
+                    "entity": entry["entity"],
+                    "entity_id": entry["entity_id"],
+                    "before": entry.get("before"),
+                    "after": entry.get("after"),
+                    "correlation_id": entry.get("correlation_id"),
+                    "prev_hash": previous["hash"] if previous else GENESIS_HASH,
+                }
+                record["hash"] = record_hash(record)
+                try:
+                    await self._collection.insert_one(record)
+                    self._next_seq = seq + 1
+                    return True
+                except DuplicateKeyError:
+                    taken = await self._collection.find_one({"_id": seq}, {"entry_id": 1})
+                    if taken is None:
+                        return False  # seq free, so the clash was entry_id: appended before
+                    if taken["entry_id"] == entry["entry_id"]:
+                        self._next_seq = seq + 1
+                        return False
+                    self._next_seq = seq + 1  # another writer took this seq: chain onto it
 
     async def verify(self) -> list[ChainBreak]:
         """Recompute the chain; an empty list means intact."""
         breaks: list[ChainBreak] = []
         expected_prev, expected_seq = GENESIS_HASH, 1
-        async for record in self._collection.find({}, sort=[("seq", ASCENDING)]):
-            seq = int(record["seq"])
+        async for record in self._collection.find({}, sort=[("_id", ASCENDING)]):
+            seq = int(record["_id"])
             if seq != expected_seq:
                 breaks.append(ChainBreak(seq, f"expected seq {expected_seq}: a record is missing"))
             if record["prev_hash"] != expected_prev:
@@ -105,7 +116,5 @@ class AuditTrail:
         return breaks
 
     async def history(self, entity: str, entity_id: str, limit: int = 100) -> list[Document]:
-        cursor = self._collection.find(
-            {"entity": entity, "entity_id": entity_id}, {"_id": 0}, sort=[("seq", ASCENDING)]
-        ).limit(limit)
-        return [doc async for doc in cursor]
+        cursor = self._collection.find({"entity": entity, "entity_id": entity_id}, sort=[("_id", ASCENDING)])
+        return [doc async for doc in cursor.limit(limit)]

@@ -45,9 +45,11 @@ class Subscription:
 class ServiceRuntime:
     settings: ServiceSettings
     catalog: EventCatalog
-    versioned_collections: Sequence[str]
+    stores: Sequence[str]
     indexes: Sequence[IndexSpec] = ()
     subscriptions: Sequence[Subscription] = ()
+    #: Where the relay publishes; the service's own context topic unless overridden (benchmarks).
+    publish_topic: str | None = None
     metrics: Metrics = field(init=False)
     db: AsyncDatabase[Document] = field(init=False)
     producer: AIOKafkaProducer = field(init=False)
@@ -64,18 +66,18 @@ class ServiceRuntime:
         self.audit = AuditTrail(self.db[AUDIT_COLLECTION], self.settings.service_name)
         self.relay = OutboxRelay(
             self.db,
-            self.versioned_collections,
+            self.stores,
             self.producer,
-            CONTEXT_TOPIC[self.settings.service_name],
+            self.publish_topic or CONTEXT_TOPIC[self.settings.service_name],
             self.audit,
             self.metrics,
-            poll_seconds=self.settings.outbox_poll_seconds,
+            scan_seconds=self.settings.outbox_scan_seconds,
         )
 
     def store(self, collection: str) -> VersionedStore:
-        if collection not in self.versioned_collections:
+        if collection not in self.stores:
             raise ValueError(f"{collection} is not a versioned collection of {self.settings.service_name}")
-        return VersionedStore(self.db[collection], self.settings.service_name, self.relay.notify)
+        return VersionedStore(self.db, collection, self.settings.service_name, self.relay.notify)
 
     async def start(self, *, startup_timeout_s: float = 60.0) -> None:
         await ensure_indexes(
@@ -84,7 +86,7 @@ class ServiceRuntime:
                 *self.indexes,
                 *AUDIT_INDEXES,
                 *IDEMPOTENCY_INDEXES,
-                *(spec for c in self.versioned_collections for spec in versioned_indexes(c)),
+                *(spec for c in self.stores for spec in versioned_indexes(c)),
             ],
         )
         await self._with_kafka_retry(lambda: ensure_topics(self.settings, EVENT_TOPICS), startup_timeout_s)

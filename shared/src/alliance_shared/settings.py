@@ -40,7 +40,8 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "https://auth.coopalliance.local"
     jwt_audience: str = "coop-alliance"
 
-    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    #: How often the relay sweeps for entries its own process did not write (crash recovery).
+    outbox_scan_seconds: float = Field(default=10.0, gt=0)
     run_consumers: bool = True
     run_relay: bool = True
 

@@ -18,6 +18,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.topics import dlq_of
 from alliance_shared.messaging.kafka import ensure_topics
+from alliance_shared.messaging.outbox import VersionedStore
 from tests.conftest import service_env
 from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
 from tests.support.kafka_io import header, produce, read_topic
@@ -32,8 +33,8 @@ def created_record(widget_id: str, *, event_id: str | None = None, bumps: int = 
 
 
 async def tally(client: AsyncMongoClient[dict[str, Any]], database: str, widget_id: str) -> int | None:
-    doc = await client[database]["tallies"].find_one({"_aggregate_id": f"tally-{widget_id}", "_latest": True})
-    return None if doc is None else int(doc["count"])
+    snapshot = await VersionedStore(client[database], "tallies", "test").load(f"tally-{widget_id}")
+    return None if snapshot is None else int(snapshot.state["count"])
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice
         )
 
     async def applied() -> int:
-        return await mongo_client[database]["tallies"].count_documents({"_latest": True})
+        return await mongo_client[database]["tallies"].count_documents({})
 
     first = start()
     try:

@@ -128,7 +128,7 @@ async def test_audit_trail_records_changes_and_detects_an_edited_record(
         assert records[0]["after"] == {"label": "l1"}
         assert records[0]["action"] == "widget.create"
         assert await audit.verify() == []
-        await mongo_client[database][AUDIT_COLLECTION].update_one({"seq": 2}, {"$set": {"after": {"label": "forged"}}})
+        await mongo_client[database][AUDIT_COLLECTION].update_one({"_id": 2}, {"$set": {"after": {"label": "forged"}}})
         breaks = await audit.verify()
         assert [b.seq for b in breaks] == [2]
         assert "edited" in breaks[0].problem

@@ -15,6 +15,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import from_kafka
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import PreconditionFailed
+from alliance_shared.messaging.outbox import journal_of
 from tests.conftest import service_env
 from tests.support.kafka_io import header, read_topic
 from tests.support.probe import WIDGETS, ProbeSettings, WidgetCreated, WidgetRenamed, build_runtime
@@ -54,7 +55,7 @@ async def test_sigkill_after_state_write_loses_no_event(
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
-    stored = await mongo_client[database][WIDGETS].find({"_aggregate_id": widget_id}).to_list()
+    stored = await mongo_client[database][journal_of(WIDGETS)].find({"_aggregate_id": widget_id}).to_list()
     assert len(stored) == 1
     assert stored[0]["label"] == "crash"
     assert stored[0]["_pending"] is True
@@ -77,11 +78,11 @@ async def test_sigkill_after_state_write_loses_no_event(
         assert header(published[0], "ce_source") == "registry"
 
         async def published_and_settled() -> bool:
-            doc = await mongo_client[database][WIDGETS].find_one({"_aggregate_id": widget_id})
+            doc = await mongo_client[database][journal_of(WIDGETS)].find_one({"_aggregate_id": widget_id})
             return doc is not None and doc["_pending"] is False
 
         await wait_for(published_and_settled)
-        assert await mongo_client[database][WIDGETS].count_documents({"_aggregate_id": widget_id}) == 1
+        assert await mongo_client[database][journal_of(WIDGETS)].count_documents({"_aggregate_id": widget_id}) == 1
     finally:
         await runtime.stop()
 
@@ -107,8 +108,8 @@ async def test_relay_publishes_in_order_and_only_unsent_entries(
             await store.save(widget_id, 2, {"label": "stale"})
         assert await store.save(widget_id, 4, {"label": "e"}, caused_by="op-1") == 5
         assert await store.save(widget_id, 5, {"label": "e"}, caused_by="op-1") is None  # applied once
-        assert await runtime.relay.drain() == 5
-        assert await runtime.relay.drain() == 0  # nothing left: marked sent
+        assert await runtime.relay.publish_written() == 5
+        assert await runtime.relay.scan() == 0  # nothing left: marked sent
         records = await read_topic(
             infra.kafka_bootstrap,
             REGISTRY_EVENTS,

@@ -94,6 +94,7 @@ class ConsumerRunner:
         *,
         on_dead_letter: DeadLetterHook | None = None,
         batch_size: int = 200,
+        concurrency: int = 16,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
@@ -103,6 +104,7 @@ class ConsumerRunner:
         self._metrics = metrics
         self._on_dead_letter = on_dead_letter
         self._batch_size = batch_size
+        self._concurrency = concurrency
         self._consumer: AIOKafkaConsumer | None = None
         self._batch_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -148,9 +150,19 @@ class ConsumerRunner:
 
     async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         assert self._consumer is not None
-        for records in batch.values():
+        # Records of one key (one aggregate) are applied in order; different keys at once.
+        by_key: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
+        for tp, records in batch.items():
             for record in records:
-                await self._process_with_retry(record)
+                by_key.setdefault((tp.topic, tp.partition, record.key), []).append(record)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def apply_in_order(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+            async with slots:
+                for record in records:
+                    await self._process_with_retry(record)
+
+        await asyncio.gather(*(apply_in_order(records) for records in by_key.values()))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         try:
             await self._consumer.commit(offsets)

@@ -1,35 +1,38 @@
 """Versioned aggregates with a built-in outbox, safe without transactions (DESIGN.md §3).
 
 Every state change of an aggregate is ONE insert of a new, immutable version document
-``{_id: "<aggregate id>#<version>", _aggregate_id, _version, ...state, _outbox: [...]}``
-that carries the full new state, the events announcing it and its audit entry. The
-unique ``_id`` is the optimistic-concurrency guard: of two writers of version N+1,
-exactly one insert succeeds; the other gets a version conflict. The unique
-``_dedupe_key`` makes a consumed event apply at most once. The versions of an
-aggregate are its journal; ``_latest`` marks the current one for queries.
+into ``<name>_journal``: ``{_id: "<aggregate id>#<version>", ...state, _outbox: [...]}``,
+carrying the full new state, the events announcing it and its audit entry. The unique
+``_id`` is the optimistic-concurrency guard: of two writers of version N+1 exactly one
+insert succeeds, the other gets a version conflict. The unique ``_dedupe_key`` makes a
+consumed event (or a caller-supplied operation id) apply at most once. The journal is
+the aggregate's history; ``<name>`` holds one "current" document per aggregate for
+queries, refreshed after each insert and settled by the relay.
 
-Why inserts and not conditional updates: the local MongoDB-wire server (FerretDB v1)
-runs updates as read-modify-write without isolation — two concurrent
+Why inserts and not conditional updates: the local MongoDB-wire server (FerretDB v1,
+SQLite) runs updates as read-modify-write without isolation — two concurrent
 ``update_one({version: 1}, ...)`` both succeed and ``$inc`` loses increments (measured,
-see docs/architecture.md) — while its unique indexes do hold under concurrency. An
-insert is atomic and race-free on MongoDB and FerretDB alike.
+docs/architecture.md) — while unique indexes hold. And it only uses an index for
+``_id`` equality, so every hot path here is an ``_id`` point lookup: loading walks
+forward from the current document's version through journal ids.
 
-The relay publishes the entries of every version still ``_pending``, then clears the
-flag and the ``_latest`` flag of older versions. A crash anywhere republishes at worst
-(duplicates on the wire are allowed; consumers dedupe by event id) and never loses one.
+The relay publishes the entries of every version still ``_pending``, then updates the
+current document and clears the flag. A crash anywhere republishes at worst
+(consumers dedupe by event id) and never loses an entry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -45,21 +48,29 @@ from alliance_shared.persistence.mongo import Document, IndexSpec
 
 AGGREGATE_ID = "_aggregate_id"
 VERSION = "_version"
-LATEST = "_latest"
 PENDING = "_pending"
 OUTBOX = "_outbox"
 DEDUPE_KEY = "_dedupe_key"
 WRITTEN_AT = "_written_at"
+JOURNAL_SUFFIX = "_journal"
 
 log = get_logger(__name__)
+T = TypeVar("T")
+
+#: Called after a journal insert with (store name, journal document id).
+WriteListener = Callable[[str, str], None]
 
 
-def versioned_indexes(collection: str) -> list[IndexSpec]:
+def journal_of(name: str) -> str:
+    return name + JOURNAL_SUFFIX
+
+
+def versioned_indexes(name: str) -> list[IndexSpec]:
+    journal = journal_of(name)
     return [
-        IndexSpec(collection, ((AGGREGATE_ID, ASCENDING), (VERSION, ASCENDING)), unique=True),
-        IndexSpec(collection, ((DEDUPE_KEY, ASCENDING),), unique=True),
-        IndexSpec(collection, ((PENDING, ASCENDING),)),
-        IndexSpec(collection, ((LATEST, ASCENDING),)),
+        IndexSpec(journal, ((AGGREGATE_ID, ASCENDING), (VERSION, ASCENDING)), unique=True),
+        IndexSpec(journal, ((DEDUPE_KEY, ASCENDING),), unique=True),
+        IndexSpec(journal, ((PENDING, ASCENDING),)),
     ]
 
 
@@ -84,6 +95,32 @@ def snapshot_of(doc: Document) -> Snapshot:
         state={k: v for k, v in doc.items() if not k.startswith("_")},
         written_at=doc[WRITTEN_AT],
     )
+
+
+def current_document(journal_doc: Document) -> Document:
+    """The query-side copy of a version: state plus id, version and time."""
+    doc = {k: v for k, v in journal_doc.items() if not k.startswith("_")}
+    doc.update(
+        {
+            "_id": journal_doc[AGGREGATE_ID],
+            AGGREGATE_ID: journal_doc[AGGREGATE_ID],
+            VERSION: journal_doc[VERSION],
+            WRITTEN_AT: journal_doc[WRITTEN_AT],
+        }
+    )
+    return doc
+
+
+async def refresh_current(current: AsyncCollection[Document], journal_doc: Document) -> None:
+    """Make the current document show this version unless it already shows a newer one.
+
+    The version check is done here rather than in the filter: any filter beyond ``_id``
+    makes the local server scan the whole collection.
+    """
+    shown = await current.find_one({"_id": journal_doc[AGGREGATE_ID]}, {VERSION: 1})
+    if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
+        return
+    await current.replace_one({"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True)
 
 
 @dataclass(frozen=True)
@@ -126,27 +163,36 @@ class VersionedStore:
 
     def __init__(
         self,
-        collection: AsyncCollection[Document],
+        db: AsyncDatabase[Document],
+        name: str,
         source: str,
-        on_written: Callable[[], None] = lambda: None,
+        on_written: WriteListener = lambda name, doc_id: None,
     ) -> None:
-        self.collection = collection
+        self.name = name
+        self.current = db[name]
+        self.journal = db[journal_of(name)]
         self._source = source
         self._on_written = on_written
 
     async def load(self, aggregate_id: str) -> Snapshot | None:
-        doc = await self.collection.find_one({AGGREGATE_ID: aggregate_id}, sort=[(VERSION, DESCENDING)])
-        return snapshot_of(doc) if doc else None
+        head = await self.current.find_one({"_id": aggregate_id})
+        version = int(head[VERSION]) if head else 0
+        newest: Document | None = None
+        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version + 1)})) is not None:
+            newest, version = doc, version + 1
+        if newest is not None:
+            return snapshot_of(newest)
+        return snapshot_of(head) if head else None
 
     async def history(self, aggregate_id: str) -> list[Snapshot]:
-        cursor = self.collection.find({AGGREGATE_ID: aggregate_id}, sort=[(VERSION, ASCENDING)])
+        cursor = self.journal.find({AGGREGATE_ID: aggregate_id}, sort=[(VERSION, ASCENDING)])
         return [snapshot_of(doc) async for doc in cursor]
 
     async def find(
         self, query: Mapping[str, Any], *, sort: Sequence[tuple[str, int]] = (("_id", ASCENDING),), limit: int = 0
     ) -> list[Snapshot]:
-        """Current versions matching ``query`` (on state fields)."""
-        cursor = self.collection.find({**query, LATEST: True}, sort=list(sort))
+        """Current versions matching ``query`` (on state fields); eventually consistent."""
+        cursor = self.current.find(dict(query), sort=list(sort))
         if limit:
             cursor = cursor.limit(limit)
         return [snapshot_of(doc) async for doc in cursor]
@@ -188,131 +234,162 @@ class VersionedStore:
         doc_id = version_id(aggregate_id, version)
         dedupe_key = f"{aggregate_id}|{caused_by}" if caused_by else doc_id
         doc: Document = {
+            **state,
             "_id": doc_id,
             AGGREGATE_ID: aggregate_id,
             VERSION: version,
-            LATEST: True,
             PENDING: True,
             DEDUPE_KEY: dedupe_key,
             WRITTEN_AT: datetime.now(UTC),
             OUTBOX: build_entries(self._source, events, audit),
-            **state,
         }
         try:
-            await self.collection.insert_one(doc)
+            await self.journal.insert_one(doc)
         except DuplicateKeyError:
-            if caused_by and await self.collection.find_one({DEDUPE_KEY: dedupe_key}, {"_id": 1}):
+            if caused_by and await self.journal.find_one({DEDUPE_KEY: dedupe_key}, {"_id": 1}):
                 return None
             current = await self.load(aggregate_id)
             raise PreconditionFailed(
                 "aggregate.version_conflict",
-                f"{aggregate_id} was changed by someone else (now at version "
-                f"{current.version if current else 0}, you had {expected_version})",
+                f"{aggregate_id} was changed meanwhile (it is at version "
+                f"{current.version if current else 0}, the change was based on {expected_version})",
                 current_version=current.version if current else 0,
             ) from None
-        if expected_version:
-            await self.collection.update_one(
-                {"_id": version_id(aggregate_id, expected_version)}, {"$set": {LATEST: False}}
-            )
-        self._on_written()
+        await refresh_current(self.current, doc)
+        self._on_written(self.name, doc_id)
         return version
 
 
 class OutboxRelay:
-    """Publishes pending outbox entries to Kafka and appends audit entries to the chain."""
+    """Publishes pending journal entries to Kafka and appends audit entries to the chain.
+
+    Fast path: the stores of this process tell the relay which journal documents they
+    wrote, and it fetches just those by ``_id``. Safety net: at start and every
+    ``scan_seconds`` it scans for anything still pending (a crashed writer, another
+    replica's leftovers).
+    """
 
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        collections: Sequence[str],
+        stores: Sequence[str],
         producer: AIOKafkaProducer,
         topic: str,
         audit: AuditTrail,
         metrics: Metrics,
-        poll_seconds: float = 1.0,
-        batch_size: int = 200,
+        *,
+        scan_seconds: float = 10.0,
+        batch_size: int = 500,
     ) -> None:
         self._db = db
-        self._collections = list(collections)
+        self._stores = list(stores)
         self._producer = producer
-        self._topic = topic
+        self.topic = topic
         self._audit = audit
         self._metrics = metrics
-        self._poll_seconds = poll_seconds
+        self._scan_seconds = scan_seconds
         self._batch_size = batch_size
+        self._written: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
         self._stopping = False
 
-    def notify(self) -> None:
-        """Called after a local write so the relay publishes now instead of at the next poll."""
+    def notify(self, store: str, doc_id: str) -> None:
+        self._written.append((store, doc_id))
         self._wake.set()
-
-    async def run(self) -> None:
-        backoff = self._poll_seconds
-        while not self._stopping:
-            try:
-                published = await self.drain()
-                backoff = self._poll_seconds
-                if published:
-                    continue  # there may be more: loop without waiting
-            except Exception:
-                log.warning("outbox relay pass failed; retrying", exc_info=True)
-                backoff = min(backoff * 2, 30.0)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
-            self._wake.clear()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
+        delay = 0.0
+        while not self._stopping:
+            try:
+                if loop.time() >= next_scan:
+                    await self.scan()
+                    next_scan = loop.time() + self._scan_seconds
+                await self.publish_written()
+                delay = 0.0
+            except Exception:
+                delay = min(max(delay * 2, 0.5), 30.0)
+                log.warning("outbox relay pass failed; retrying", delay=delay, exc_info=True)
+                await asyncio.sleep(delay)
+                continue
+            if not self._written:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, next_scan - loop.time()))
+                self._wake.clear()
+
+    async def publish_written(self) -> int:
+        """Publish what this process wrote since the last pass."""
+        if not self._written:
+            return 0
+        batch, self._written = self._written[: self._batch_size], self._written[self._batch_size :]
+        try:
+            docs = await _bounded_gather(
+                self._db[journal_of(store)].find_one({"_id": doc_id}) for store, doc_id in batch
+            )
+            by_store: dict[str, list[Document]] = {}
+            for (store, _), doc in zip(batch, docs, strict=True):
+                if doc is not None and doc[PENDING]:
+                    by_store.setdefault(store, []).append(doc)
+            # The writer refreshed the current documents itself right after its insert.
+            return await self._publish(by_store, refresh_current_docs=False)
+        except BaseException:
+            self._written = batch + self._written  # keep order: retry these first
+            raise
+
+    async def scan(self) -> int:
+        """Publish everything still pending in any journal (the crash-recovery path)."""
+        handled = 0
+        for store in self._stores:
+            while docs := await self._db[journal_of(store)].find({PENDING: True}).limit(self._batch_size).to_list():
+                handled += await self._publish({store: docs}, refresh_current_docs=True)
+        self._metrics.outbox_backlog.labels(self._metrics.service).set(0)
+        return handled
+
     async def backlog(self) -> int:
         total = 0
-        for name in self._collections:
-            total += await self._db[name].count_documents({PENDING: True})
+        for store in self._stores:
+            total += await self._db[journal_of(store)].count_documents({PENDING: True})
         self._metrics.outbox_backlog.labels(self._metrics.service).set(total)
         return total
 
-    async def drain(self) -> int:
-        """One pass over every versioned collection; returns how many entries it handled."""
-        handled = 0
-        for name in self._collections:
-            handled += await self._drain_collection(self._db[name])
-        await self.backlog()
-        return handled
-
-    async def _drain_collection(self, collection: AsyncCollection[Document]) -> int:
-        # Sorted so one aggregate's versions go out in order, on one partition (its key).
-        docs = (
-            await collection.find({PENDING: True}, {OUTBOX: 1, AGGREGATE_ID: 1, VERSION: 1})
-            .sort([(AGGREGATE_ID, ASCENDING), (VERSION, ASCENDING)])
-            .limit(self._batch_size)
-            .to_list()
-        )
-        if not docs:
-            return 0
+    async def _publish(self, by_store: dict[str, list[Document]], *, refresh_current_docs: bool) -> int:
         sends = []
         audit_entries: list[Document] = []
-        for doc in docs:
-            for entry in doc.get(OUTBOX, []):
-                if entry["kind"] == "event":
-                    key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
-                    sends.append(await self._producer.send(self._topic, value=value, key=key, headers=headers))
-                else:
-                    audit_entries.append(entry["audit"])
+        ordered = {store: sorted(docs, key=lambda d: (d[AGGREGATE_ID], d[VERSION])) for store, docs in by_store.items()}
+        for docs in ordered.values():
+            for doc in docs:
+                for entry in doc.get(OUTBOX, []):
+                    if entry["kind"] == "event":
+                        key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
+                        sends.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
+                    else:
+                        audit_entries.append(entry["audit"])
         await asyncio.gather(*sends)
         for audit_entry in audit_entries:
             await self._audit.append(audit_entry)
-        for doc in docs:
-            # A writer that crashed between its insert and un-flagging the older version
-            # left two "latest" versions: settle that here.
-            await collection.update_many(
-                {AGGREGATE_ID: doc[AGGREGATE_ID], VERSION: {"$lt": doc[VERSION]}, LATEST: True},
-                {"$set": {LATEST: False}},
-            )
-            await collection.update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
+
+        async def settle(store: str, doc: Document) -> None:
+            if refresh_current_docs:
+                await refresh_current(self._db[store], doc)
+            await self._db[journal_of(store)].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
+
+        settled = await _bounded_gather(settle(store, doc) for store, docs in ordered.items() for doc in docs)
+        handled = len(settled)
         if sends:
-            self._metrics.events_published.labels(self._metrics.service, self._topic).inc(len(sends))
-        return len(docs)
+            self._metrics.events_published.labels(self._metrics.service, self.topic).inc(len(sends))
+        return handled
+
+
+async def _bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(awaitable: Awaitable[T]) -> T:
+        async with slots:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(a) for a in awaitables)))

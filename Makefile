@@ -1,0 +1,57 @@
+# Cooperation Alliance Platform — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+PYTEST_ARGS ?=
+
+PACKAGES := shared/src deploy/local/src services/registry/src services/funding/src services/evaluation/src services/notifications/src
+
+.PHONY: help setup stack-install run test test-unit bench lint fmt contract images demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11+ is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"
+
+setup: $(UV) ## create .venv from uv.lock (Python 3.11, all workspace packages)
+	$(UV) sync --frozen --quiet
+
+stack-install: setup ## fetch Kafka's jars and build the MongoDB-wire server once (cached)
+	$(UV) run --frozen alliance dev install
+
+run: stack-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service
+	$(UV) run --frozen alliance run
+
+test: stack-install ## everything: unit, runtime, services, deployment and system tests
+	$(UV) run --frozen pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: setup ## the pure domain tests only (no servers)
+	$(UV) run --frozen pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+bench: stack-install ## benchmarks (not part of `make test`): prints figures, writes bench/results/
+	$(UV) run --frozen python -m bench
+
+lint: setup ## ruff + mypy --strict on every package
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy --strict $(PACKAGES)
+
+fmt: setup ## format and autofix
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+contract: setup ## regenerate docs/contract (JSON Schemas + AsyncAPI) from the payload models
+	$(UV) run --frozen alliance-contract docs/contract
+
+clean: ## stop the local stack and delete its data
+	-$(UV) run --frozen alliance dev down
+	rm -rf var
