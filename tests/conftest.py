@@ -11,19 +11,23 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pymongo import AsyncMongoClient
 
-from alliance_devstack.provision import Infrastructure, provision_infrastructure
 from alliance_shared.auth.devtokens import ensure_keys
+
+if TYPE_CHECKING:
+    from alliance_devstack.provision import Infrastructure
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    from alliance_devstack.provision import provision_infrastructure  # only tests that need servers pay
+
     with provision_infrastructure(tmp_path_factory.mktemp("stack")) as infrastructure:
         yield infrastructure
 

@@ -1,0 +1,164 @@
+"""Appeals against a result.
+
+A party to the agreement may appeal within ``window_working_days`` working days
+(default 10; Monday–Friday minus configured holidays, on the alliance's calendar)
+after the day the result was recorded: the window ends at the end of that last working
+day. A supervisor who did not sit on the agreement's panel decides it. Upheld: the
+agreement is re-scored and the new result supersedes the old one (see
+``EvaluationResult.supersede``). Rejected: the result stands; the decision is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_evaluation.domain.result import EvaluationResult
+from alliance_evaluation.domain.working_days import add_working_days, end_of_local_day, local_date
+from alliance_shared.contract.base import EventPayload, UtcDateTime
+from alliance_shared.contract.evaluation import AppealDecided, AppealDecision, AppealLodged
+from alliance_shared.errors import DomainError, InvalidTransition
+
+DEFAULT_APPEAL_WORKING_DAYS = 10
+
+
+@dataclass(frozen=True)
+class AppealPolicy:
+    window_working_days: int = DEFAULT_APPEAL_WORKING_DAYS
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def deadline(self, result_recorded_at: datetime) -> datetime:
+        """The first instant at which an appeal of the result is too late."""
+        last_day = add_working_days(local_date(result_recorded_at), self.window_working_days, self.holidays)
+        return end_of_local_day(last_day)
+
+
+class AppealStatus(StrEnum):
+    LODGED = "lodged"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
+class Appeal(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    appeal_id: str = Field(min_length=1, max_length=100)
+    result_id: str
+    agreement_id: str
+    cycle_id: str
+    party_ids: tuple[str, ...]
+    appellant_party_id: str
+    grounds: str = Field(min_length=1, max_length=4000)
+    status: AppealStatus = AppealStatus.LODGED
+    lodged_at: UtcDateTime
+    lodged_by: str
+    decided_at: UtcDateTime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    version: int = 0
+    events: list[EventPayload] = Field(default_factory=list, exclude=True)
+
+    @classmethod
+    def lodge(
+        cls,
+        *,
+        appeal_id: str,
+        result: EvaluationResult,
+        appellant_party_id: str,
+        grounds: str,
+        now: datetime,
+        actor_id: str,
+        policy: AppealPolicy,
+    ) -> Appeal:
+        if not result.is_current:
+            raise DomainError(
+                "appeal.result_superseded",
+                f"result {result.result_id} was superseded by {result.superseded_by_result_id}; appeal that one",
+            )
+        if appellant_party_id not in result.party_ids:
+            raise DomainError(
+                "appeal.not_a_party",
+                f"{appellant_party_id} is not a party to agreement {result.agreement_id}",
+            )
+        deadline = policy.deadline(result.completed_at)
+        if now >= deadline:
+            raise DomainError(
+                "appeal.window_closed",
+                f"appeals against result {result.result_id} closed at {deadline.isoformat()} "
+                f"({policy.window_working_days} working days)",
+                deadline=deadline.isoformat(),
+            )
+        appeal = cls(
+            appeal_id=appeal_id,
+            result_id=result.result_id,
+            agreement_id=result.agreement_id,
+            cycle_id=result.cycle_id,
+            party_ids=result.party_ids,
+            appellant_party_id=appellant_party_id,
+            grounds=grounds,
+            lodged_at=now,
+            lodged_by=actor_id,
+        )
+        appeal.events.append(
+            AppealLodged(
+                appeal_id=appeal.appeal_id,
+                result_id=appeal.result_id,
+                agreement_id=appeal.agreement_id,
+                cycle_id=appeal.cycle_id,
+                appellant_party_id=appellant_party_id,
+                grounds=grounds,
+                party_ids=appeal.party_ids,
+                occurred_at=now,
+                actor_id=actor_id,
+            )
+        )
+        return appeal
+
+    def decide(
+        self,
+        decision: AppealDecision,
+        reason: str,
+        result: EvaluationResult,
+        now: datetime,
+        decider_id: str,
+    ) -> None:
+        """Record the decision of a supervisor (the caller checks the role) not on the panel."""
+        if self.status is not AppealStatus.LODGED:
+            raise InvalidTransition("appeal", self.status, "decide")
+        if result.result_id != self.result_id:
+            raise DomainError("appeal.wrong_result", f"appeal {self.appeal_id} concerns result {self.result_id}")
+        if decider_id in result.panel_evaluator_ids:
+            raise DomainError(
+                "appeal.decider_conflict",
+                f"{decider_id} sat on the panel that scored result {self.result_id} and cannot decide its appeal",
+                decider_id=decider_id,
+            )
+        self.status = AppealStatus.UPHELD if decision is AppealDecision.UPHELD else AppealStatus.REJECTED
+        self.decided_at = now
+        self.decided_by = decider_id
+        self.decision_reason = reason
+        self.events.append(
+            AppealDecided(
+                appeal_id=self.appeal_id,
+                result_id=self.result_id,
+                agreement_id=self.agreement_id,
+                cycle_id=self.cycle_id,
+                decision=decision,
+                reason=reason,
+                party_ids=self.party_ids,
+                occurred_at=now,
+                actor_id=decider_id,
+            )
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="python")
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Appeal:
+        return cls.model_validate({k: v for k, v in document.items() if k != "_id"})

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from alliance_evaluation.domain.rectification import (
+    COMPOSITE_ITEM,
+    OrderStatus,
+    RectificationOrder,
+    plan_rectification,
+)
+from alliance_evaluation.domain.result import EvaluationResult, evaluate_agreement
+from alliance_shared.contract import college
+from alliance_shared.contract.college import CollegeReport
+from alliance_shared.contract.evaluation import (
+    RectificationClosed,
+    RectificationOrdered,
+    RectificationOverdue,
+    RectificationResponded,
+    RectificationReturned,
+)
+from alliance_shared.contract.vocabulary import Grade
+from alliance_shared.errors import DomainError, InvalidTransition
+
+from .evaluation_support import (
+    AGREEMENT_ID,
+    COLLEGE_ID,
+    NOW,
+    WINDOW,
+    agreement,
+    completed,
+    placed,
+    published_default,
+    scoring_cycle,
+    survey,
+)
+
+DUE = NOW + timedelta(days=30)
+
+
+def certified(student: str, day: date) -> college.StudentCertified:
+    return college.StudentCertified(
+        report_id=f"C-{student}",
+        agreement_id=AGREEMENT_ID,
+        college_id=COLLEGE_ID,
+        occurred_on=day,
+        student_ref=student,
+        certificate_kind=college.CertificateKind.ONE_PLUS_X,
+        certificate_code="X-1",
+        level=college.CertificateLevel.ELEMENTARY,
+    )
+
+
+def result_of(reports: list[CollegeReport]) -> EvaluationResult:
+    framework = published_default()
+    return evaluate_agreement(
+        result_id="res-1",
+        cycle=scoring_cycle(framework),
+        framework=framework,
+        agreement=agreement(),
+        reports=reports,
+        manual=[],
+        panel=None,
+        previous=None,
+        evaluated_on=WINDOW.end,
+        now=NOW,
+        actor_id="sup",
+    )
+
+
+def failing() -> EvaluationResult:
+    return result_of([survey("student", 3, 150)])
+
+
+def status(o: RectificationOrder) -> OrderStatus:
+    # Read through a call: mypy would keep the status narrowed across the transitions.
+    return o.status
+
+
+def order() -> RectificationOrder:
+    made = RectificationOrder.order(
+        order_id="o1", result=failing(), responsible_party_id="ent-1", due_at=DUE, now=NOW, actor_id="sup"
+    )
+    made.events.clear()
+    return made
+
+
+def test_a_failing_result_orders_its_composite_and_at_risk_indicators() -> None:
+    result = failing()
+    assert result.grade is Grade.FAIL
+    items = plan_rectification(result)
+    codes = [i.indicator_code for i in items]
+    assert codes[0] == COMPOSITE_ITEM
+    assert "SA-02" in codes
+    assert "CD-02" in codes
+    made = RectificationOrder.order(
+        order_id="o1", result=result, responsible_party_id="ent-1", due_at=DUE, now=NOW, actor_id="sup"
+    )
+    [event] = made.events
+    assert isinstance(event, RectificationOrdered)
+    assert (event.responsible_party_id, event.due_at, event.party_ids) == ("ent-1", DUE, result.party_ids)
+
+
+def test_a_healthy_result_needs_no_order_and_orders_go_to_parties_only() -> None:
+    reports: list[CollegeReport] = []
+    for month in range(1, 13):
+        day = date(2025, month, 1)
+        reports += [placed(f"S{month}", on=day), completed(f"S{month}", on=day), certified(f"S{month}", day)]
+    healthy = result_of(reports)
+    assert healthy.grade is not Grade.FAIL
+    assert plan_rectification(healthy) == ()
+    with pytest.raises(DomainError) as raised:
+        RectificationOrder.order(
+            order_id="o", result=healthy, responsible_party_id="ent-1", due_at=DUE, now=NOW, actor_id="sup"
+        )
+    assert raised.value.code == "rectification.not_needed"
+    with pytest.raises(DomainError) as outsider:
+        RectificationOrder.order(
+            order_id="o", result=failing(), responsible_party_id="stranger", due_at=DUE, now=NOW, actor_id="sup"
+        )
+    assert outsider.value.code == "rectification.not_a_party"
+
+
+def test_respond_return_respond_close() -> None:
+    o = order()
+    o.respond(["doc-1"], NOW, "ent-user")
+    assert o.status is OrderStatus.RESPONDED
+    o.return_to_party("photos missing", NOW, "sup")
+    assert status(o) is OrderStatus.OPEN
+    o.respond(["doc-1", "doc-2"], NOW, "ent-user")
+    o.close("verified on site", NOW, "sup")
+    assert status(o) is OrderStatus.CLOSED
+    assert [type(e) for e in o.events] == [
+        RectificationResponded,
+        RectificationReturned,
+        RectificationResponded,
+        RectificationClosed,
+    ]
+    with pytest.raises(InvalidTransition):
+        o.respond(["doc-3"], NOW, "ent-user")
+
+
+def test_an_open_order_cannot_be_closed_without_a_response_unless_overdue() -> None:
+    o = order()
+    with pytest.raises(InvalidTransition):
+        o.close("nothing", NOW, "sup")
+    with pytest.raises(InvalidTransition):
+        o.return_to_party("nothing to return", NOW, "sup")
+
+
+def test_overdue_is_emitted_once_and_an_overdue_order_can_still_close() -> None:
+    o = order()
+    assert not o.mark_overdue_if_due(DUE - timedelta(seconds=1))
+    assert o.mark_overdue_if_due(DUE)
+    assert o.status is OrderStatus.OVERDUE
+    assert not o.mark_overdue_if_due(DUE + timedelta(days=1))
+    o.respond(["late-doc"], DUE + timedelta(days=2), "ent-user")
+    o.return_to_party("still insufficient", DUE + timedelta(days=3), "sup")
+    assert not o.mark_overdue_if_due(DUE + timedelta(days=4))  # overdue again, not escalated twice
+    assert o.status is OrderStatus.OVERDUE
+    o.close("verified after escalation", DUE + timedelta(days=5), "sup")
+    overdue = [e for e in o.events if isinstance(e, RectificationOverdue)]
+    assert len(overdue) == 1
+    closed = o.events[-1]
+    assert isinstance(closed, RectificationClosed)
+    assert closed.was_overdue
+
+
+def test_a_timely_response_stops_the_clock() -> None:
+    o = order()
+    o.respond(["doc"], NOW, "ent-user")
+    assert not o.mark_overdue_if_due(DUE + timedelta(days=10))
+    assert o.status is OrderStatus.RESPONDED
+
+
+def test_an_order_survives_its_document_form() -> None:
+    o = order()
+    o.mark_overdue_if_due(DUE)
+    restored = RectificationOrder.from_document({"_id": "x", **o.to_document()})
+    assert restored.status is OrderStatus.OVERDUE
+    assert restored.was_overdue
