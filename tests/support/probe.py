@@ -28,7 +28,7 @@ from alliance_shared.messaging.consumer import ConsumedEvent
 from alliance_shared.messaging.outbox import AuditNote
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from alliance_shared.settings import ServiceSettings
-from alliance_shared.web.app import create_app, principal_context
+from alliance_shared.web.app import create_app
 from alliance_shared.web.conditional import expected_version, set_etag
 
 WIDGETS = "widgets"
@@ -107,13 +107,12 @@ def build_probe(settings: ProbeSettings) -> FastAPI:
 
     @router.post("", status_code=201)
     async def create(body: CreateWidget, request: Request, response: Response, _: Writer) -> dict[str, object]:
-        with principal_context(request):
-            await runtime.store(WIDGETS).create(
-                body.widget_id,
-                {"label": body.label},
-                [WidgetCreated(widget_id=body.widget_id, label=body.label)],
-                AuditNote("widget.create", "widget", body.widget_id, None, {"label": body.label}),
-            )
+        await runtime.store(WIDGETS).create(
+            body.widget_id,
+            {"label": body.label},
+            [WidgetCreated(widget_id=body.widget_id, label=body.label)],
+            AuditNote("widget.create", "widget", body.widget_id, None, {"label": body.label}),
+        )
         set_etag(response, 1)
         return {"widget_id": body.widget_id, "label": body.label, "version": 1}
 
@@ -122,14 +121,13 @@ def build_probe(settings: ProbeSettings) -> FastAPI:
         widget_id: str, body: CreateWidget, request: Request, response: Response, _: Writer
     ) -> dict[str, object]:
         version = expected_version(request)
-        with principal_context(request):
-            new_version = await runtime.store(WIDGETS).save(
-                widget_id,
-                version,
-                {"label": body.label},
-                [WidgetRenamed(widget_id=widget_id, label=body.label)],
-                AuditNote("widget.rename", "widget", widget_id, None, {"label": body.label}),
-            )
+        new_version = await runtime.store(WIDGETS).save(
+            widget_id,
+            version,
+            {"label": body.label},
+            [WidgetRenamed(widget_id=widget_id, label=body.label)],
+            AuditNote("widget.rename", "widget", widget_id, None, {"label": body.label}),
+        )
         assert new_version is not None
         set_etag(response, new_version)
         return {"widget_id": widget_id, "label": body.label, "version": new_version}

@@ -66,3 +66,9 @@ def bound(ctx: MessageContext) -> Iterator[MessageContext]:
 def acting_as(actor_id: str, role: str | None) -> Iterator[MessageContext]:
     with bound(replace(current(), actor_id=actor_id, actor_role=role)) as ctx:
         yield ctx
+
+
+def set_actor(actor_id: str, role: str | None) -> None:
+    """Record the authenticated caller for the rest of this request's task (audit, logs)."""
+    _current.set(replace(current(), actor_id=actor_id, actor_role=role))
+    structlog.contextvars.bind_contextvars(actor_id=actor_id)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from alliance_shared import context
 from alliance_shared.auth.jwt import AuthenticationError, TokenVerifier
 from alliance_shared.auth.principal import Principal
 from alliance_shared.contract.vocabulary import Role
@@ -29,6 +30,7 @@ async def authenticate(
     except AuthenticationError as exc:
         raise ProblemError(401, exc.code, exc.detail, headers=_CHALLENGE) from exc
     request.state.principal = principal
+    context.set_actor(principal.subject, principal.primary_role)
     return principal
 
 

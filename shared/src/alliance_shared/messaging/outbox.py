@@ -393,3 +393,45 @@ async def _bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int = 16) -
             return await awaitable
 
     return list(await asyncio.gather(*(one(a) for a in awaitables)))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a decision writes: the aggregate's new state, its events and its audit note."""
+
+    state: Mapping[str, Any]
+    events: Sequence[EventPayload] = ()
+    audit: AuditNote | None = None
+
+
+async def change_with_retry(
+    store: VersionedStore,
+    aggregate_id: str,
+    decide: Callable[[Snapshot | None], Change | None],
+    *,
+    caused_by: str | None = None,
+    attempts: int = 20,
+) -> int | None:
+    """Load, decide, save; on a version conflict load again and decide again.
+
+    For consumers and internal steps, where a concurrent writer is no reason to fail
+    (HTTP updates with If-Match answer 412 instead). ``decide`` returns None when there
+    is nothing to write. Returns the new version, or None if nothing was written.
+    """
+    for _ in range(attempts):
+        current = await store.load(aggregate_id)
+        change = decide(current)
+        if change is None:
+            return None
+        try:
+            return await store.save(
+                aggregate_id,
+                current.version if current else 0,
+                change.state,
+                change.events,
+                change.audit,
+                caused_by=caused_by,
+            )
+        except PreconditionFailed:
+            await asyncio.sleep(0.01)
+    raise PreconditionFailed("aggregate.contended", f"{aggregate_id} kept changing; gave up after {attempts} tries")

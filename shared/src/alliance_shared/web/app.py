@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -100,11 +99,3 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
-
-
-def principal_context(request: Request) -> Any:
-    """Binds the authenticated caller as the actor of what this request writes."""
-    principal = getattr(request.state, "principal", None)
-    if principal is None:
-        return context.bound(context.current())
-    return context.acting_as(principal.subject, principal.primary_role)

@@ -1,0 +1,49 @@
+"""Cursor pagination over a store's current documents, ordered by aggregate id."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING
+
+from alliance_shared.messaging.outbox import Snapshot, VersionedStore
+from alliance_shared.web.problems import ProblemError
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Snapshot]
+    next_cursor: str | None
+
+
+def encode_cursor(after_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": after_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ProblemError(400, "pagination.bad_cursor", "the cursor is not one this API issued") from exc
+    if not isinstance(value, str):
+        raise ProblemError(400, "pagination.bad_cursor", "the cursor is not one this API issued")
+    return value
+
+
+async def paginate(store: VersionedStore, query: Mapping[str, Any], *, limit: int, cursor: str | None) -> Page:
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    filters: dict[str, Any] = dict(query)
+    if cursor:
+        filters["_id"] = {"$gt": decode_cursor(cursor)}
+    items = await store.find(filters, sort=[("_id", ASCENDING)], limit=limit + 1)
+    has_more = len(items) > limit
+    items = items[:limit]
+    return Page(items, encode_cursor(items[-1].aggregate_id) if has_more and items else None)
