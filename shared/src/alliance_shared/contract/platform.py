@@ -1,0 +1,9 @@
+"""The catalog of every event of the platform, assembled from each context's models."""
+
+from __future__ import annotations
+
+from alliance_shared.contract.catalog import EventCatalog
+from alliance_shared.contract.college import COLLEGE_REPORTS
+from alliance_shared.contract.evaluation import EVALUATION_EVENTS
+
+PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS])
