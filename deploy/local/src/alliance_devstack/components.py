@@ -211,9 +211,17 @@ class KafkaBroker(Component):
             )
         )
         if not (storage / "meta.properties").exists():
+            # A leading "-" in a base64url id would read as an option, hence --cluster-id=.
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(  # noqa: S603
-                [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties)],
+                [
+                    *self._java(),
+                    "kafka.tools.StorageTool",
+                    "format",
+                    f"--cluster-id={cluster_id}",
+                    "-c",
+                    str(self._properties),
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
