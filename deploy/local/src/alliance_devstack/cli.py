@@ -1,87 +1,210 @@
 """`alliance`: the local development stack and the whole platform.
 
-alliance dev install            fetch Kafka's jars and build FerretDB once (cached)
-alliance dev up|down|status     the servers alone, detached, in var/devstack
-alliance dev logs COMPONENT     the tail of kafka, mongodb or smtp's log
-alliance dev env                export lines for services run by hand
-alliance run                    servers + every service, in the foreground
+  alliance dev install             fetch Kafka's jars and build FerretDB once (cached)
+  alliance dev up                  start Kafka, the MongoDB-wire server and the SMTP sink, detached
+  alliance dev status              each server's health and URL (exit 1 unless all are healthy)
+  alliance dev down                stop them
+  alliance dev logs [COMPONENT]    the tail of kafka's, mongodb's or smtp's log (-f to follow)
+  alliance dev env                 `export` lines for services run by hand
+  alliance run                     the servers and every service, in the foreground
+
+Ports: --kafka-port/--mongo-port/--smtp-port, else ALLIANCE_KAFKA_PORT (9092),
+ALLIANCE_MONGO_PORT (27017), ALLIANCE_SMTP_PORT (1025). Data: var/devstack.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import shlex
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from alliance_devstack.components import log_tail
-from alliance_devstack.errors import StackError
+from alliance_devstack.components import Component, log_tail
+from alliance_devstack.errors import PortTaken, StackError
 from alliance_devstack.install import install_all
-from alliance_devstack.paths import default_data_dir, repo_root
+from alliance_devstack.paths import cache_dir, default_data_dir, repo_root
 from alliance_devstack.platform import run
 from alliance_devstack.stack import Stack
 
+DEFAULT_PORTS = {
+    "kafka": ("ALLIANCE_KAFKA_PORT", 9092),
+    "mongo": ("ALLIANCE_MONGO_PORT", 27017),
+    "smtp": ("ALLIANCE_SMTP_PORT", 1025),
+}
+COMPONENTS = ("kafka", "mongodb", "smtp")
 
-def _ports() -> dict[str, int]:
-    return {
-        "kafka_port": int(os.environ.get("ALLIANCE_KAFKA_PORT", 9092)),
-        "mongo_port": int(os.environ.get("ALLIANCE_MONGO_PORT", 27017)),
-        "smtp_port": int(os.environ.get("ALLIANCE_SMTP_PORT", 1025)),
-    }
+
+def configured_port(component: str, flag: int | None) -> int:
+    if flag is not None:
+        return flag
+    variable, default = DEFAULT_PORTS[component]
+    value = os.environ.get(variable, "")
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise StackError(f"{variable}={value!r} is not a port number") from exc
 
 
-def dev(command: str, data_dir: Path, component: str | None) -> int:
-    if command == "install":
-        install_all()
-        print("local stack installed (cache: ~/.cache/coop-alliance)")
-        return 0
-    running = Stack.from_state(data_dir)
-    if command == "up":
-        if running and all(c.running() for c in running.components):
+@contextmanager
+def _exclusive(data_dir: Path) -> Iterator[None]:
+    """One `up`/`down` at a time per data folder (two shells, or make targets in parallel)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".cli.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def up(data_dir: Path, kafka_port: int, mongo_port: int, smtp_port: int) -> int:
+    with _exclusive(data_dir):
+        recorded = Stack.from_state(data_dir)
+        if recorded is not None and all(c.running() for c in recorded.components):
             print("the local stack is already running:")
-            return dev("status", data_dir, None)
-        stack = Stack.create(data_dir, **_ports()).start()
+            return status(recorded)
+        if recorded is not None and any(c.running() for c in recorded.components):
+            # Some server died or was killed: bring back only what is missing, on its ports.
+            stack = recorded
+        else:
+            stack = Stack.create(
+                data_dir, kafka_port=kafka_port, mongo_port=mongo_port, smtp_port=smtp_port, detached=True
+            )
+        try:
+            stack.start_components()
+        except PortTaken as exc:
+            raise StackError(
+                f"{exc}.\nIs `make run` (or another checkout's stack) running? Stop it, or pick other ports "
+                "with --kafka-port/--mongo-port/--smtp-port or ALLIANCE_KAFKA_PORT/ALLIANCE_MONGO_PORT/"
+                "ALLIANCE_SMTP_PORT."
+            ) from exc
         stack.save_state()
-        print("local stack up")
-        return dev("status", data_dir, None)
-    if running is None:
-        print("the local stack is not running (alliance dev up)")
-        return 0 if command in ("down", "status") else 1
-    if command == "down":
-        running.stop()
-        running.state_file.unlink(missing_ok=True)
-        print("local stack stopped")
-    elif command == "status":
-        for c in running.components:
-            state = "healthy" if c.running() and c.is_healthy() else ("running" if c.running() else "stopped")
-            print(f"  {c.name:<8} {state:<8} 127.0.0.1:{c.port}   log {c.log_path}")
-    elif command == "env":
-        for key, value in running.env().items():
-            print(f"export {key}={value}")
-    elif command == "logs":
-        target = {c.name: c for c in running.components}.get(component or "kafka")
-        if target is None:
-            print("components: kafka, mongodb, smtp")
-            return 1
-        print(log_tail(target.log_path, 60))
+        print(f"the local stack is up (data in {data_dir}):")
+        return status(stack)
+
+
+def down(data_dir: Path) -> int:
+    with _exclusive(data_dir):
+        stack = Stack.from_state(data_dir)
+        if stack is None:
+            print("the local stack is not running")
+            return 0
+        stack.stop()
+        stack.forget_state()
+        print("the local stack is stopped (its data stays in place; `make clean` deletes it)")
+        return 0
+
+
+def status(stack: Stack | None) -> int:
+    if stack is None:
+        print("the local stack is not running (start it with: alliance dev up)")
+        return 1
+    all_healthy = True
+    for component in stack.components:
+        healthy = component.running() and component.is_healthy()
+        all_healthy = all_healthy and healthy
+        state = "healthy" if healthy else ("UNHEALTHY" if component.running() else "STOPPED")
+        print(f"  {component.name:<8} {state:<10} {component.url:<28} log {component.log_path}")
+    return 0 if all_healthy else 1
+
+
+def env(stack: Stack | None) -> int:
+    if stack is None:
+        print("the local stack is not running (start it with: alliance dev up)", file=sys.stderr)
+        return 1
+    for key, value in stack.env().items():
+        print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
-def main() -> None:
+def logs(data_dir: Path, name: str, lines: int, follow: bool) -> int:
+    stack = Stack.from_state(data_dir) or Stack.create(data_dir)
+    component: Component = {c.name: c for c in stack.components}[name]
+    print(log_tail(component.log_path, lines), flush=True)
+    if follow:
+        _follow(component.log_path)
+    return 0
+
+
+def _follow(path: Path) -> None:
+    position = path.stat().st_size if path.exists() else 0
+    try:
+        while True:
+            if path.exists():
+                with path.open("rb") as log:
+                    if path.stat().st_size < position:  # truncated or replaced: start over
+                        position = 0
+                    log.seek(position)
+                    chunk = log.read()
+                    position += len(chunk)
+                if chunk:
+                    sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                    sys.stdout.flush()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alliance", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    dev_parser = sub.add_parser("dev", help="the local stack")
-    dev_parser.add_argument("action", choices=["install", "up", "down", "status", "logs", "env"])
-    dev_parser.add_argument("component", nargs="?")
-    dev_parser.add_argument("--data-dir", type=Path, default=default_data_dir())
-    run_parser = sub.add_parser("run", help="the stack and every service, until Ctrl-C")
-    run_parser.add_argument("--data-dir", type=Path, default=repo_root() / "var" / "run")
-    args = parser.parse_args()
+    dev = sub.add_parser("dev", help="the local servers (Kafka, MongoDB-wire server, SMTP sink)")
+    dev.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default: var/devstack")
+    actions = dev.add_subparsers(dest="action", required=True)
+    actions.add_parser("install", help="fetch and build what the servers need, once")
+    start = actions.add_parser("up", help="start the servers, detached")
+    start.add_argument("--kafka-port", type=int)
+    start.add_argument("--mongo-port", type=int)
+    start.add_argument("--smtp-port", type=int)
+    actions.add_parser("down", help="stop the servers")
+    actions.add_parser("status", help="each server's health and URL")
+    actions.add_parser("env", help="export lines for the services")
+    tail = actions.add_parser("logs", help="the tail of a server's log")
+    tail.add_argument("component", nargs="?", choices=COMPONENTS, default="kafka")
+    tail.add_argument("-n", "--lines", type=int, default=60)
+    tail.add_argument("-f", "--follow", action="store_true")
+    platform = sub.add_parser("run", help="the servers and every service, until Ctrl-C")
+    platform.add_argument("--data-dir", type=Path, default=repo_root() / "var" / "run")
+    return parser
+
+
+def dispatch(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    data_dir: Path = args.data_dir.resolve()
+    if args.command == "run":
+        return run(data_dir)
+    if args.action == "install":
+        install_all()
+        print(f"the local stack is installed (cache: {cache_dir()})")
+        return 0
+    if args.action == "up":
+        return up(
+            data_dir,
+            configured_port("kafka", args.kafka_port),
+            configured_port("mongo", args.mongo_port),
+            configured_port("smtp", args.smtp_port),
+        )
+    if args.action == "down":
+        return down(data_dir)
+    if args.action == "status":
+        return status(Stack.from_state(data_dir))
+    if args.action == "env":
+        return env(Stack.from_state(data_dir))
+    return logs(data_dir, args.component, args.lines, args.follow)
+
+
+def main(argv: list[str] | None = None) -> None:
     try:
-        code = dev(args.action, args.data_dir, args.component) if args.command == "dev" else run(args.data_dir)
+        code = dispatch(argv)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from alliance_devstack.errors import StackError
-from alliance_devstack.paths import repo_root
+from alliance_devstack.paths import default_data_dir, repo_root
 from alliance_devstack.stack import Stack
 
 SERVICES = {"registry": 8001, "funding": 8002, "evaluation": 8003, "notifications": 8004}
@@ -68,12 +68,18 @@ def run(data_dir: Path) -> int:
     ensure_keys(keys_dir)
     logs = repo_root() / "var" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    stack = Stack.create(
-        data_dir / "stack",
-        kafka_port=int(os.environ.get("ALLIANCE_KAFKA_PORT", 9092)),
-        mongo_port=int(os.environ.get("ALLIANCE_MONGO_PORT", 27017)),
-        smtp_port=int(os.environ.get("ALLIANCE_SMTP_PORT", 1025)),
-    )
+    # Servers already brought up with `alliance dev up` are used as they are, and left running.
+    shared_stack = Stack.from_state(default_data_dir())
+    if shared_stack is not None and all(c.running() for c in shared_stack.components):
+        stack, owns_stack = shared_stack, False
+    else:
+        stack = Stack.create(
+            data_dir / "stack",
+            kafka_port=int(os.environ.get("ALLIANCE_KAFKA_PORT", 9092)),
+            mongo_port=int(os.environ.get("ALLIANCE_MONGO_PORT", 27017)),
+            smtp_port=int(os.environ.get("ALLIANCE_SMTP_PORT", 1025)),
+        )
+        owns_stack = True
     processes: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -85,7 +91,7 @@ def run(data_dir: Path) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         print("starting Kafka, the MongoDB-wire server and the SMTP sink …", flush=True)
-        stack.start()
+        stack.start_components()
         env = service_env(stack, keys_dir)
         services = available_services()
         for name in services:
@@ -120,7 +126,8 @@ def run(data_dir: Path) -> int:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-        stack.stop()
+        if owns_stack:
+            stack.stop()
         print("stopped.")
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import email
 import email.policy
 import json
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,12 @@ from aiosmtpd.controller import Controller
 @dataclass(frozen=True)
 class ReceivedMail:
     file: Path
+    message_id: str
     sender: str
     recipients: list[str]
     subject: str
     body: str
-    received_at: str
+    received_at: datetime
     headers: dict[str, str]
 
 
@@ -41,10 +41,12 @@ class _FilingHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
         self._count += 1
         name = f"{self._count:06d}.eml"
-        (self.maildir / name).write_bytes(envelope.original_content or envelope.content)
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        raw: bytes = envelope.original_content or envelope.content
+        (self.maildir / name).write_bytes(raw)
+        message = BytesParser(policy=email.policy.default).parsebytes(raw)
         entry = {
             "file": name,
+            "message_id": str(message.get("message-id", "")),
             "from": envelope.mail_from,
             "to": list(envelope.rcpt_tos),
             "subject": str(message.get("subject", "")),
@@ -56,6 +58,7 @@ class _FilingHandler:
 
 
 def read_mailbox(maildir: Path) -> list[ReceivedMail]:
+    """Every message the sink has filed in `maildir`, oldest first, headers and body decoded."""
     index = maildir / "index.jsonl"
     if not index.exists():
         return []
@@ -63,19 +66,19 @@ def read_mailbox(maildir: Path) -> list[ReceivedMail]:
     for line in index.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
         path = maildir / entry["file"]
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
+        message = BytesParser(policy=email.policy.default).parsebytes(path.read_bytes())
         part = message.get_body(preferencelist=("plain", "html"))
         body = part.get_content() if part is not None else ""
         mails.append(
             ReceivedMail(
-                path,
-                entry["from"],
-                entry["to"],
-                entry["subject"],
-                body,
-                entry["received_at"],
-                {k: str(v) for k, v in message.items()},
+                file=path,
+                message_id=entry.get("message_id", ""),
+                sender=entry["from"],
+                recipients=entry["to"],
+                subject=entry["subject"],
+                body=body,
+                received_at=datetime.fromisoformat(entry["received_at"]),
+                headers={key: str(value) for key, value in message.items()},
             )
         )
     return mails
@@ -87,7 +90,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=1025)
     parser.add_argument("--maildir", type=Path, required=True)
     args = parser.parse_args()
-    controller = Controller(_FilingHandler(args.maildir), hostname=args.host, port=args.port)
+    # SMTPUTF8 so that non-ASCII addresses are accepted as a real server would.
+    controller = Controller(_FilingHandler(args.maildir), hostname=args.host, port=args.port, enable_SMTPUTF8=True)
     controller.start()
     print(f"smtp sink on {args.host}:{args.port}, filing into {args.maildir}", flush=True)
 

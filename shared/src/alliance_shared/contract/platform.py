@@ -5,5 +5,6 @@ from __future__ import annotations
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.college import COLLEGE_REPORTS
 from alliance_shared.contract.evaluation import EVALUATION_EVENTS
+from alliance_shared.contract.funding import FUNDING_EVENTS
 
-PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS])
+PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS, *FUNDING_EVENTS])

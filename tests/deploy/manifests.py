@@ -1,0 +1,107 @@
+"""Loading the built manifests and the platform facts the policies compare them with.
+
+Every expectation is derived from the code: topics and ACLs from
+``alliance_shared.contract.topics``, ports, env prefixes and database names from each
+service's ``alliance_<svc>.settings.Settings``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from alliance_shared.contract.topics import SERVICE_TOPICS
+from alliance_shared.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DIR = REPO_ROOT / "deploy"
+K8S_DIR = DEPLOY_DIR / "k8s"
+OVERLAYS = ("dev", "prod")
+SERVICES: tuple[str, ...] = tuple(SERVICE_TOPICS)
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ServiceFacts:
+    """What the code says about one service's runtime configuration."""
+
+    name: str
+    env_prefix: str
+    http_port: int
+    database: str
+    consumer_group: str
+    setting_names: frozenset[str]
+
+
+#: Settings the notifications service reads for SMTP (its brief fixes these names); accepted
+#: as known even before its Settings class declares them, required by the manifests anyway.
+NOTIFICATIONS_SMTP_SETTINGS = frozenset(
+    {"smtp_host", "smtp_port", "smtp_from", "smtp_username", "smtp_password", "smtp_starttls"}
+)
+
+
+def settings_class(service: str) -> type[ServiceSettings]:
+    module = importlib.import_module(f"alliance_{service}.settings")
+    return cast(type[ServiceSettings], module.Settings)
+
+
+def service_facts(service: str) -> ServiceFacts:
+    settings = settings_class(service)
+    fields = settings.model_fields
+    names = frozenset(fields)
+    if service == "notifications":
+        names |= NOTIFICATIONS_SMTP_SETTINGS
+    service_name = cast(str, fields["service_name"].default)
+    return ServiceFacts(
+        name=service,
+        env_prefix=settings.model_config.get("env_prefix", ""),
+        http_port=cast(int, fields["http_port"].default),
+        database=cast(str, fields["mongo_database"].default),
+        consumer_group=f"alliance-{service_name}",
+        setting_names=names,
+    )
+
+
+def load_yaml_stream(text: str) -> list[Manifest]:
+    return [cast(Manifest, document) for document in yaml.safe_load_all(text) if document]
+
+
+def of_kind(objects: list[Manifest], kind: str) -> Iterator[Manifest]:
+    return (obj for obj in objects if obj.get("kind") == kind)
+
+
+def named(objects: list[Manifest], kind: str, name: str) -> Manifest | None:
+    return next((obj for obj in of_kind(objects, kind) if obj["metadata"]["name"] == name), None)
+
+
+def describe(obj: Manifest) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def pod_spec(deployment: Manifest) -> Manifest:
+    return cast(Manifest, deployment["spec"]["template"]["spec"])
+
+
+def containers(deployment: Manifest) -> list[Manifest]:
+    spec = pod_spec(deployment)
+    return cast(list[Manifest], spec.get("initContainers", []) + spec.get("containers", []))
+
+
+def selects(selector: Manifest | None, labels: dict[str, str]) -> bool:
+    """A label selector (matchLabels only, which is all our manifests use) matches labels."""
+    if selector is None:
+        return False
+    if selector.get("matchExpressions"):
+        raise AssertionError("matchExpressions are not used in these manifests; extend `selects` first")
+    wanted = cast(dict[str, str], selector.get("matchLabels", {}))
+    return all(labels.get(key) == value for key, value in wanted.items())
+
+
+def pod_labels(deployment: Manifest) -> dict[str, str]:
+    return cast(dict[str, str], deployment["spec"]["template"]["metadata"].get("labels", {}))
