@@ -115,12 +115,19 @@ async def refresh_current(current: AsyncCollection[Document], journal_doc: Docum
     """Make the current document show this version unless it already shows a newer one.
 
     The version check is done here rather than in the filter: any filter beyond ``_id``
-    makes the local server scan the whole collection.
+    makes the local server scan the whole collection. Two first writers may race to
+    insert the current document (upserts are not atomic there): the loser looks again.
     """
-    shown = await current.find_one({"_id": journal_doc[AGGREGATE_ID]}, {VERSION: 1})
-    if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
-        return
-    await current.replace_one({"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True)
+    for _ in range(5):
+        shown = await current.find_one({"_id": journal_doc[AGGREGATE_ID]}, {VERSION: 1})
+        if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
+            return
+        try:
+            await current.replace_one({"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True)
+            return
+        except DuplicateKeyError:
+            continue
+    log.warning("current document not refreshed; the relay will settle it", aggregate=journal_doc[AGGREGATE_ID])
 
 
 @dataclass(frozen=True)
