@@ -28,7 +28,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from pymongo.errors import OperationFailure
+from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from alliance_shared import context
 from alliance_shared.contract.base import EventPayload
@@ -39,7 +40,7 @@ from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.kafka import client_options
 from alliance_shared.metrics import Metrics
-from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
+from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
 from alliance_shared.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -173,7 +174,7 @@ class ConsumerRunner:
 
     async def _process_with_retry(self, record: ConsumerRecord[bytes, bytes]) -> None:
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            retry=retry_if_exception(lambda exc: isinstance(exc, TRANSIENT_ERRORS) or is_busy(exc)),
             wait=wait_exponential_jitter(multiplier=0.2, max=10.0),
             before_sleep=lambda state: log.warning(
                 "transient failure; retrying",
@@ -237,6 +238,11 @@ class ConsumerRunner:
                 raise PermanentFailure(exc.code, exc.detail, envelope, type(exc).__name__) from exc
             except TRANSIENT_ERRORS:
                 raise
+            except OperationFailure as exc:
+                if is_busy(exc):
+                    raise  # retried above, like any transient failure
+                log.exception("handler failed", event_type=envelope.type)
+                raise PermanentFailure("handler.unexpected_error", repr(exc), envelope, type(exc).__name__) from exc
             except Exception as exc:  # a bug must not stop the consumer: park the record, say why
                 log.exception("handler failed", event_type=envelope.type)
                 raise PermanentFailure("handler.unexpected_error", repr(exc), envelope, type(exc).__name__) from exc

@@ -44,7 +44,7 @@ from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.errors import Conflict, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.metrics import Metrics
-from alliance_shared.persistence.mongo import Document, IndexSpec
+from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 
 AGGREGATE_ID = "_aggregate_id"
 VERSION = "_version"
@@ -123,7 +123,11 @@ async def refresh_current(current: AsyncCollection[Document], journal_doc: Docum
         if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
             return
         try:
-            await current.replace_one({"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True)
+            await retry_when_busy(
+                lambda: current.replace_one(
+                    {"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True
+                )
+            )
             return
         except DuplicateKeyError:
             continue
@@ -251,7 +255,7 @@ class VersionedStore:
             OUTBOX: build_entries(self._source, events, audit),
         }
         try:
-            await self.journal.insert_one(doc)
+            await retry_when_busy(lambda: self.journal.insert_one(doc))
         except DuplicateKeyError:
             if caused_by and await self.journal.find_one({DEDUPE_KEY: dedupe_key}, {"_id": 1}):
                 return None

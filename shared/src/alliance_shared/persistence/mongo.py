@@ -6,15 +6,24 @@ Everything here stays within what both MongoDB and FerretDB v1 support
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    NetworkTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
+)
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 #: Errors that mean "the database is not reachable right now": retry, answer 503.
 TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
@@ -55,3 +64,20 @@ async def ensure_indexes(db: AsyncDatabase[Document], specs: Iterable[IndexSpec]
 
 async def ping(db: AsyncDatabase[Document]) -> None:
     await db.command("ping")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The local server's SQLite backend refuses a write while another holds the lock."""
+    return isinstance(exc, OperationFailure) and ("SQLITE_BUSY" in str(exc) or "database is locked" in str(exc))
+
+
+async def retry_when_busy(operation: Callable[[], Awaitable[T]], attempts: int = 10) -> T:
+    """Run a write again when the server was merely busy; a busy refusal wrote nothing."""
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except OperationFailure as exc:
+            if not is_busy(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1) + random.random() * 0.02)
+    raise AssertionError("unreachable")

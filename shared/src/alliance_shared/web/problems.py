@@ -11,11 +11,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import OperationFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
+from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://coopalliance.org/problems/"
@@ -116,6 +117,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     for error_type in TRANSIENT_DB_ERRORS:
         app.add_exception_handler(error_type, _unavailable)
 
+    @app.exception_handler(OperationFailure)
+    async def _database_refused(request: Request, exc: OperationFailure) -> JSONResponse:
+        if is_busy(exc):
+            return await _unavailable(request, exc)
+        log.exception("database refused an operation", path=request.url.path)
+        return problem(request, 500, "internal.error", "an unexpected error occurred; it has been logged")
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
@@ -128,6 +136,6 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
         request,
         503,
         "dependency.unavailable",
-        "the database is unreachable; retry shortly",
+        "the database is unreachable or busy; retry shortly",
         headers={"Retry-After": "2"},
     )

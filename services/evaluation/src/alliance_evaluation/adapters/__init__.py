@@ -1,0 +1,1 @@
+"""Adapters of the evaluation service: repositories, HTTP routes, Kafka consumers."""

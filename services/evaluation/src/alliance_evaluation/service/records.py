@@ -1,0 +1,123 @@
+"""Records the service keeps besides the domain aggregates: the agreement read model
+(event-carried state from the registry), evidence received from colleges, manual
+evidence and the rejections told back to colleges."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_evaluation.domain.evidence import IsoDate, ManualEvidence
+from alliance_evaluation.domain.result import AgreementSnapshot
+from alliance_evaluation.domain.targets import Obligation
+from alliance_shared.contract.base import UtcDateTime
+from alliance_shared.contract.vocabulary import CooperationMode, Depth
+
+#: Deterministic ids (uuid5) for things a retry must not create twice.
+ID_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c59-9d3e-0c4f9a1e2b77")
+
+ACTIVE = "active"
+
+
+def derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, "|".join(parts)))
+
+
+class AgreementParty(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    partner_id: str
+    kind: str | None = None
+    role: str | None = None
+    region_code: str | None = None
+
+
+class AgreementView(BaseModel):
+    """What the evaluation service knows of a cooperation agreement, from registry events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str
+    status: str = "draft"
+    registry_version: int | None = None
+    party_ids: tuple[str, ...] = ()
+    college_ids: tuple[str, ...] = ()
+    enterprise_ids: tuple[str, ...] = ()
+    parties: tuple[AgreementParty, ...] = ()
+    region_codes: tuple[str, ...] = ()
+    modes: tuple[CooperationMode, ...] = ()
+    majors: tuple[str, ...] = ()
+    declared_depth: Depth = Depth.SHALLOW
+    obligations: tuple[Obligation, ...] = ()
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
+    active_since: IsoDate | None = None
+    last_event_type: str | None = None
+    updated_at: UtcDateTime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+    def snapshot(self) -> AgreementSnapshot:
+        """The domain's view of the agreement, for scoring."""
+        start = self.start_date or self.active_since or date(1970, 1, 1)
+        end = self.end_date or date(9999, 12, 31)
+        return AgreementSnapshot(
+            agreement_id=self.agreement_id,
+            party_ids=self.party_ids or (*self.college_ids, *self.enterprise_ids),
+            college_ids=self.college_ids,
+            enterprise_ids=self.enterprise_ids,
+            declared_modes=self.modes,
+            declared_depth=self.declared_depth,
+            active=self.is_active,
+            term_start=start,
+            term_end=end,
+            active_since=self.active_since or start,
+            obligations=self.obligations,
+        )
+
+
+class EvidenceRecord(BaseModel):
+    """One college report, stored once per (college id, report id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    event_type: str
+    agreement_id: str
+    college_id: str
+    report_id: str
+    occurred_on: IsoDate
+    payload: dict[str, Any]
+    received_at: UtcDateTime
+
+
+class ManualRecord(BaseModel):
+    """Evidence recorded by hand (supervisor or enterprise), with a note and an attachment reference."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str
+    evidence: ManualEvidence
+    note: str | None = Field(default=None, max_length=2000)
+    recorded_role: str
+    recorded_at: UtcDateTime
+
+
+class RejectionRecord(BaseModel):
+    """A college report that was dead-lettered and told back to the college (once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    original_event_id: str
+    college_id: str
+    reason_code: str
+    detail: str
+    report_id: str | None = None
+    agreement_id: str | None = None
+    original_event_type: str | None = None
+    rejected_at: datetime

@@ -1,0 +1,1 @@
+"""Integration tests of the evaluation service on the real servers."""

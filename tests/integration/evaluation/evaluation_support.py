@@ -1,0 +1,185 @@
+"""Helpers shared by the evaluation service's integration tests (not a test module)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.settings import Settings
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.envelope import CloudEvent, to_kafka
+from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, REGISTRY_EVENTS, dlq_of
+from tests.conftest import service_env
+from tests.support.kafka_io import Record, header, produce, read_topic
+
+KafkaRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+def evaluation_settings(infra: Infrastructure, unique: str, keys_dir: Path, **extra: Any) -> Settings:
+    env = service_env(
+        infra,
+        "EVALUATION_",
+        f"evaluation_{unique}",
+        keys_dir,
+        kafka_consumer_group=f"evaluation-test-{unique}",
+        **extra,
+    )
+    return Settings(**{k.removeprefix("EVALUATION_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+
+
+async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = (COLLEGE_REPORTS, REGISTRY_EVENTS)) -> None:
+    """Commit the group's offsets at the topics' ends: the service under test reads only what
+    this test run produces, not what earlier runs left on the shared topics."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p)
+            for t in topics
+            for p in (consumer.partitions_for_topic(t) or await _parts(consumer, t))
+        ]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit({tp: offset for tp, offset in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+async def _parts(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.2)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def agreement_event(
+    agreement_id: str,
+    verb: str,
+    *,
+    college_ids: Sequence[str],
+    enterprise_ids: Sequence[str],
+    region_code: str = "330100",
+    modes: Sequence[str] = ("internship_base", "order_class"),
+    depth: str = "middle",
+    obligations: Sequence[dict[str, Any]] = (),
+    status: str | None = None,
+    event_id: str | None = None,
+) -> KafkaRecord:
+    """A registry agreement event as the registry publishes it (carried state)."""
+    parties = [
+        {"partner_id": c, "kind": "college", "role": "college", "region_code": region_code} for c in college_ids
+    ] + [
+        {"partner_id": e, "kind": "enterprise", "role": "enterprise", "region_code": region_code}
+        for e in enterprise_ids
+    ]
+    data = {
+        "agreement_id": agreement_id,
+        "version": 1,
+        "status": status or {"activated": "active", "suspended": "suspended"}.get(verb, verb),
+        "party_ids": [*college_ids, *enterprise_ids],
+        "college_ids": list(college_ids),
+        "enterprise_ids": list(enterprise_ids),
+        "parties": parties,
+        "modes": list(modes),
+        "majors": ["460103"],
+        "declared_depth": depth,
+        "obligations": list(obligations),
+        "start_date": f"{LAST_YEAR}-01-01",
+        "end_date": f"{LAST_YEAR + 2}-12-31",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    event = CloudEvent(
+        id=event_id or str(uuid.uuid4()),
+        source="registry",
+        type=f"org.coopalliance.registry.agreement.{verb}.v1",
+        subject=agreement_id,
+        time=datetime.now(UTC),
+        data=data,
+    )
+    return to_kafka(event)
+
+
+def report_record(payload: EventPayload, *, event_id: str | None = None) -> KafkaRecord:
+    return to_kafka(CloudEvent.wrap(payload, "college-sis", event_id=event_id))
+
+
+def raw_record(
+    event_type: str, data: dict[str, Any] | bytes, *, key: str = "agr", event_id: str | None = None
+) -> KafkaRecord:
+    """A college record built by hand (to send what the contract refuses)."""
+    event_id = event_id or str(uuid.uuid4())
+    headers = [
+        ("ce_id", event_id.encode()),
+        ("ce_source", b"college-sis"),
+        ("ce_type", event_type.encode()),
+        ("ce_specversion", b"1.0"),
+        ("ce_subject", key.encode()),
+        ("content-type", b"application/json"),
+    ]
+    import json
+
+    value = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return key.encode(), value, headers
+
+
+async def send(infra: Infrastructure, topic: str, records: Sequence[KafkaRecord]) -> None:
+    await produce(infra.kafka_bootstrap, topic, records)
+
+
+async def evaluation_events(
+    infra: Infrastructure, match: Callable[[dict[str, Any], str], bool], *, expect: int, timeout_s: float = 30.0
+) -> list[tuple[str, dict[str, Any]]]:
+    """(type, data) of the evaluation events ``match`` selects, once ``expect`` of them arrived."""
+    import json
+
+    def selected(records: list[Record]) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for r in records:
+            event_type = header(r, "ce_type") or ""
+            data = json.loads(r.value or b"{}")
+            if match(data, event_type):
+                out.append((event_type, data))
+        return out
+
+    records = await read_topic(
+        infra.kafka_bootstrap, EVALUATION_EVENTS, until=lambda rs: len(selected(rs)) >= expect, timeout_s=timeout_s
+    )
+    return selected(records)
+
+
+async def dlq_records(
+    infra: Infrastructure, event_ids: set[str], *, expect: int, timeout_s: float = 30.0
+) -> list[Record]:
+    def ours(records: list[Record]) -> list[Record]:
+        return [r for r in records if header(r, "ce_id") in event_ids]
+
+    records = await read_topic(
+        infra.kafka_bootstrap, dlq_of(COLLEGE_REPORTS), until=lambda rs: len(ours(rs)) >= expect, timeout_s=timeout_s
+    )
+    return ours(records)
+
+
+def etag(response: Any) -> dict[str, str]:
+    return {"If-Match": response.headers["etag"]}
+
+
+#: Cycles in the tests evaluate last year: a window wholly in the past.
+LAST_YEAR = date.today().year - 1
+WINDOW_START, WINDOW_END = date(LAST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)

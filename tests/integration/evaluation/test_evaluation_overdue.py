@@ -1,0 +1,100 @@
+"""Rectification overdue on the real servers: the periodic check of the lifespan marks an
+unanswered order overdue once, escalates it with one event, and it can still be answered and closed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.app import build_app
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from tests.integration.evaluation.evaluation_support import (
+    WINDOW_END,
+    WINDOW_START,
+    agreement_event,
+    etag,
+    evaluation_events,
+    evaluation_settings,
+    new_id,
+    send,
+    skip_history,
+    wait_for,
+)
+from tests.support.http import bearer, running
+
+pytestmark = pytest.mark.infra
+
+RUN = uuid.uuid4().hex[:8]
+AGR, COL, ENT = new_id("agr-late"), new_id("col"), new_id("ent")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = evaluation_settings(
+        infra, f"late_{RUN}", dev_keys_dir, rectification_due_seconds=3, overdue_check_seconds=0.5
+    )
+    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    async with running(build_app(settings)) as http:
+        await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
+        supervisor = bearer(dev_keys_dir, "supervisor")
+
+        async def known() -> bool:
+            return (await http.get(f"/agreements/{AGR}", headers=supervisor)).status_code == 200
+
+        await wait_for(known)
+        yield http
+
+
+async def test_unanswered_order_goes_overdue_once_and_can_still_be_closed(
+    client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
+) -> None:
+    supervisor = bearer(dev_keys_dir, "supervisor")
+    opened = await client.post(
+        "/cycles",
+        json={
+            "kind": "mid_term",
+            "name": "late",
+            "agreement_ids": [AGR],
+            "window_start": str(WINDOW_START),
+            "window_end": str(WINDOW_END),
+            "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        },
+        headers=supervisor,
+    )
+    assert opened.status_code == 201, opened.text
+    cycle_id = opened.json()["cycle_id"]
+    scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**supervisor, **etag(opened)})
+    done = await client.post(f"/cycles/{cycle_id}/complete", headers={**supervisor, **etag(scoring)})
+    assert done.status_code == 200, done.text
+    (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=supervisor)).json()
+    url = f"/rectifications/{order['order_id']}"
+
+    async def overdue() -> bool:
+        return bool((await client.get(url, headers=supervisor)).json()["status"] == "overdue")
+
+    await wait_for(overdue, timeout_s=20)
+    board = (await client.get(f"/cycles/{cycle_id}/dashboard", headers=supervisor)).json()
+    assert [o["order_id"] for o in board["overdue_rectifications"]] == [order["order_id"]]
+    await asyncio.sleep(1.5)  # three more sweeps: no second escalation
+    college = bearer(dev_keys_dir, "college", partner_id=COL)
+    current = await client.get(url, headers=college)
+    responded = await client.post(
+        f"{url}/response", json={"evidence_refs": ["att://late/plan.pdf"]}, headers={**college, **etag(current)}
+    )
+    assert responded.status_code == 200, responded.text
+    closed = await client.post(f"{url}/close", json={"reason": "done, late"}, headers={**supervisor, **etag(responded)})
+    assert closed.status_code == 200
+    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=4)
+    await asyncio.sleep(0.5)
+    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=4)
+    assert [t.split(".")[4] for t, _ in events] == ["ordered", "overdue", "responded", "closed"]
+    assert events[1][1]["actor_id"] == "system"
+    assert events[-1][1]["was_overdue"] is True
