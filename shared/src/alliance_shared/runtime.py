@@ -62,12 +62,11 @@ class ServiceRuntime:
         self.metrics = Metrics(self.settings.service_name)
         self._mongo = create_client(self.settings.mongo_url.get_secret_value(), app_name=self.settings.service_name)
         self.db = self._mongo[self.settings.mongo_database]
-        self.producer = create_producer(self.settings)
         self.audit = AuditTrail(self.db[AUDIT_COLLECTION], self.settings.service_name)
         self.relay = OutboxRelay(
             self.db,
             self.stores,
-            self.producer,
+            None,
             self.publish_topic or CONTEXT_TOPIC[self.settings.service_name],
             self.audit,
             self.metrics,
@@ -90,6 +89,9 @@ class ServiceRuntime:
             ],
         )
         await self._with_kafka_retry(lambda: ensure_topics(self.settings, EVENT_TOPICS), startup_timeout_s)
+        # aiokafka binds its clients to the running loop, so they are made here, not at build time.
+        self.producer = create_producer(self.settings)
+        self.relay.attach_producer(self.producer)
         await self._with_kafka_retry(self.producer.start, startup_timeout_s)
         if self.settings.run_relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
@@ -118,7 +120,8 @@ class ServiceRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.producer.stop()
+        if hasattr(self, "producer"):  # absent when start() failed before making it
+            await self.producer.stop()
         await self._mongo.close()
         log.info("service stopped")
 

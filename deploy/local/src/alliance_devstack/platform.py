@@ -146,4 +146,3 @@ def print_banner(stack: Stack, services: dict[str, int], env: dict[str, str], lo
     print("\n  a token:       uv run alliance-token mint --role funding_officer")
     print("                 roles: registry_admin funding_officer funding_approver supervisor evaluator")
     print("                        auditor ops; college/enterprise need --partner <partner id>")
-    print("  the demo:      make demo   (in a second shell)\n", flush=True)

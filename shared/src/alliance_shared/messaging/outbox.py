@@ -284,7 +284,7 @@ class OutboxRelay:
         self,
         db: AsyncDatabase[Document],
         stores: Sequence[str],
-        producer: AIOKafkaProducer,
+        producer: AIOKafkaProducer | None,
         topic: str,
         audit: AuditTrail,
         metrics: Metrics,
@@ -303,6 +303,10 @@ class OutboxRelay:
         self._written: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
         self._stopping = False
+
+    def attach_producer(self, producer: AIOKafkaProducer) -> None:
+        """aiokafka producers must be made inside the event loop, so they come at start."""
+        self._producer = producer
 
     def notify(self, store: str, doc_id: str) -> None:
         self._written.append((store, doc_id))
@@ -377,6 +381,7 @@ class OutboxRelay:
                 for entry in doc.get(OUTBOX, []):
                     if entry["kind"] == "event":
                         key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
+                        assert self._producer is not None, "attach_producer() before publishing"
                         sends.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
                     else:
                         audit_entries.append(entry["audit"])
