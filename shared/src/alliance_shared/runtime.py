@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,10 @@ class ServiceRuntime:
                 self.consumers.append(runner)
                 self._tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{subscription.topics}"))
         log.info("service started", consumers=len(self.consumers))
+
+    def add_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run a service's own background loop; cancelled on stop, reported by /readyz if it dies."""
+        self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def stop(self) -> None:
         self.relay.stop()

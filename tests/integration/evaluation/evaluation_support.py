@@ -16,8 +16,10 @@ from alliance_evaluation.settings import Settings
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, REGISTRY_EVENTS, dlq_of
+from alliance_shared.messaging.kafka import ensure_topics
+from alliance_shared.settings import ServiceSettings
 from tests.conftest import service_env
-from tests.support.kafka_io import Record, header, produce, read_topic
+from tests.support.kafka_io import Record, header, partitions_of, produce, read_topic
 
 KafkaRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
@@ -37,24 +39,17 @@ def evaluation_settings(infra: Infrastructure, unique: str, keys_dir: Path, **ex
 async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = (COLLEGE_REPORTS, REGISTRY_EVENTS)) -> None:
     """Commit the group's offsets at the topics' ends: the service under test reads only what
     this test run produces, not what earlier runs left on the shared topics."""
+    # On a fresh stack the topics do not exist until a service starts: create them first.
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
+    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(t, p)
-            for t in topics
-            for p in (consumer.partitions_for_topic(t) or await _parts(consumer, t))
-        ]
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit({tp: offset for tp, offset in ends.items()})
     finally:
         await consumer.stop()
-
-
-async def _parts(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
 
 
 async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
 from alliance_evaluation.adapters.consumers import build_catalog, build_subscription
@@ -38,10 +36,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
             await ensure_default_framework(repos)
 
     async def start_overdue_check(rt: ServiceRuntime) -> None:
-        # The runtime cancels and awaits its tasks on stop (and reports a dead one in /readyz).
-        rt._tasks.append(
-            asyncio.create_task(overdue_loop(repos, settings.overdue_check_seconds), name="rectification-overdue-check")
-        )
+        rt.add_task(overdue_loop(repos, settings.overdue_check_seconds), name="rectification-overdue-check")
 
     return create_app(
         runtime,
