@@ -6,5 +6,6 @@ from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.college import COLLEGE_REPORTS
 from alliance_shared.contract.evaluation import EVALUATION_EVENTS
 from alliance_shared.contract.funding import FUNDING_EVENTS
+from alliance_shared.contract.notifications import NOTIFICATIONS_EVENTS
 
-PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS, *FUNDING_EVENTS])
+PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS, *FUNDING_EVENTS, *NOTIFICATIONS_EVENTS])

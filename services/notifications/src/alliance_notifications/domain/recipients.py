@@ -1,0 +1,228 @@
+"""Who can be notified: partner contacts, role-group members and their addresses.
+
+The directory is a local read model (DESIGN.md §2): partner contacts come from the
+registry's ``partner.*`` events, role groups are maintained by registry admins in this
+service. Recipient ids are namespaced so they never collide: ``partner:<partner id>``
+for a partner's contact and inbox, ``member:<member id>`` for a role-group member.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from alliance_notifications.domain.endpoints import WebhookEndpoint
+from alliance_shared.errors import DomainError
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Locale(StrEnum):
+    ZH_CN = "zh-CN"
+    EN = "en"
+
+
+class RoleGroup(StrEnum):
+    FUNDING_OFFICERS = "funding_officers"
+    FUNDING_APPROVERS = "funding_approvers"
+    SUPERVISORS = "supervisors"
+    REGISTRY_ADMINS = "registry_admins"
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; DomainError ``recipient.unknown_time_zone`` when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError("recipient.unknown_time_zone", f"unknown IANA time zone {name!r}") from None
+
+
+def _valid_time_zone(name: str) -> str:
+    try:
+        zone(name)
+    except DomainError as error:
+        raise ValueError(error.detail) from None
+    return name
+
+
+def _valid_email(address: str) -> str:
+    if not _EMAIL.match(address):
+        raise ValueError(f"{address!r} is not an e-mail address")
+    return address
+
+
+TimeZoneName = Annotated[str, AfterValidator(_valid_time_zone)]
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(_valid_email)]
+
+
+def partner_recipient_id(partner_id: str) -> str:
+    return f"partner:{partner_id}"
+
+
+def member_recipient_id(member_id: str) -> str:
+    return f"member:{member_id}"
+
+
+class PartnerContact(BaseModel):
+    """The person a partner named to receive the platform's notices."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partner_id: str = Field(min_length=1, max_length=100)
+    contact_name: str = Field(min_length=1, max_length=200)
+    email: EmailAddress | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    locale: Locale = Locale.ZH_CN
+    time_zone: TimeZoneName = DEFAULT_TIME_ZONE
+    active: bool = True
+
+    @property
+    def recipient_id(self) -> str:
+        return partner_recipient_id(self.partner_id)
+
+
+class GroupMember(BaseModel):
+    """A platform user in a role group (funding officer, approver, supervisor, registry admin)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    member_id: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailAddress
+    locale: Locale = Locale.ZH_CN
+    time_zone: TimeZoneName = DEFAULT_TIME_ZONE
+
+    @property
+    def recipient_id(self) -> str:
+        return member_recipient_id(self.member_id)
+
+
+class Audience(BaseModel):
+    """One person or organisation a notice is for, before it is split into channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient_id: str
+    name: str
+    partner_id: str | None
+    email: str | None
+    locale: Locale
+    time_zone: str
+    active: bool = True
+
+
+class RecipientDirectory(BaseModel):
+    """Contacts by partner id, members by role group and webhook endpoints by id: the
+    view routing reads. The adapter assembles it from its collections (one document per
+    contact, group and endpoint); each ``PartnerContact`` is stored with ``model_dump``.
+
+    Registry events about partners are applied with ``apply_registry_event``. The
+    fields read are ``partner_id`` and an optional ``contact`` object
+    (``name``, ``email``, ``phone``, ``locale``, ``time_zone``) next to the partner's
+    ``name`` — to be cross-checked against the registry's final payload models.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    contacts: dict[str, PartnerContact] = Field(default_factory=dict)
+    groups: dict[RoleGroup, list[GroupMember]] = Field(default_factory=dict)
+    endpoints: dict[str, WebhookEndpoint] = Field(default_factory=dict)
+
+    def upsert_contact(self, contact: PartnerContact) -> None:
+        self.contacts[contact.partner_id] = contact
+
+    def set_group_members(self, group: RoleGroup, members: Iterable[GroupMember]) -> None:
+        unique: dict[str, GroupMember] = {}
+        for member in members:
+            unique[member.member_id] = member
+        self.groups[group] = list(unique.values())
+
+    def apply_registry_event(self, event_type: str, payload: Mapping[str, Any]) -> bool:
+        """Fold a registry ``partner.*`` event into the directory; False when it is not one."""
+        short = _short_type(event_type)
+        partner_id = payload.get("partner_id")
+        if not isinstance(partner_id, str):
+            return False
+        if short in ("registry.partner.registered", "registry.partner.updated"):
+            self.upsert_contact(_contact_from_partner_payload(partner_id, payload, self.contacts.get(partner_id)))
+            return True
+        if short == "registry.partner.deactivated":
+            existing = self.contacts.get(partner_id)
+            if existing is not None:
+                self.contacts[partner_id] = existing.model_copy(update={"active": False})
+            return True
+        return False
+
+    def partner_audience(self, partner_id: str) -> Audience | None:
+        contact = self.contacts.get(partner_id)
+        if contact is None:
+            return None
+        return Audience(
+            recipient_id=contact.recipient_id,
+            name=contact.contact_name,
+            partner_id=partner_id,
+            email=contact.email,
+            locale=contact.locale,
+            time_zone=contact.time_zone,
+            active=contact.active,
+        )
+
+    def group_audiences(self, group: RoleGroup) -> list[Audience]:
+        return [
+            Audience(
+                recipient_id=member.recipient_id,
+                name=member.name,
+                partner_id=None,
+                email=member.email,
+                locale=member.locale,
+                time_zone=member.time_zone,
+            )
+            for member in self.groups.get(group, [])
+        ]
+
+    def active_partner_ids(self) -> list[str]:
+        return sorted(pid for pid, contact in self.contacts.items() if contact.active)
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.endpoints[endpoint.endpoint_id] = endpoint
+
+    def verified_endpoints(self, partner_id: str) -> list[WebhookEndpoint]:
+        return sorted(
+            (e for e in self.endpoints.values() if e.partner_id == partner_id and e.receives_notices),
+            key=lambda e: e.endpoint_id,
+        )
+
+
+def _short_type(event_type: str) -> str:
+    """``org.coopalliance.registry.partner.updated.v1`` → ``registry.partner.updated``."""
+    parts = event_type.split(".")
+    return ".".join(parts[2:-1]) if len(parts) == 6 else event_type
+
+
+def _contact_from_partner_payload(
+    partner_id: str, payload: Mapping[str, Any], existing: PartnerContact | None
+) -> PartnerContact:
+    contact = payload.get("contact")
+    fields: dict[str, Any] = existing.model_dump() if existing is not None else {}
+    fields["partner_id"] = partner_id
+    if isinstance(contact, Mapping):
+        for source, target in (
+            ("name", "contact_name"),
+            ("email", "email"),
+            ("phone", "phone"),
+            ("locale", "locale"),
+            ("time_zone", "time_zone"),
+        ):
+            if contact.get(source) is not None:
+                fields[target] = contact[source]
+    if "contact_name" not in fields:
+        fields["contact_name"] = str(payload.get("name") or partner_id)
+    fields["active"] = True
+    return PartnerContact.model_validate(fields)

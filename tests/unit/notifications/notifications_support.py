@@ -1,0 +1,324 @@
+"""Example payloads for every routed event type, as they arrive on the wire (JSON dicts),
+plus a small recipient directory.
+
+Funding and evaluation examples follow the published payload models (a test validates
+them against the platform catalog); the registry examples use the platform's common
+field names and are to be cross-checked once the registry models land.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from alliance_notifications.domain.default_rules import (
+    REMINDER_PROGRAMME_CLOSING,
+    REMINDER_RECTIFICATION_DUE,
+    REMINDER_TRANCHE_AWAITING_APPROVAL,
+    event_type_of,
+)
+from alliance_notifications.domain.endpoints import WebhookEndpoint
+from alliance_notifications.domain.recipients import (
+    GroupMember,
+    Locale,
+    PartnerContact,
+    RecipientDirectory,
+    RoleGroup,
+)
+
+COLLEGE = "col-001"
+ENTERPRISE = "ent-042"
+PARTIES = [COLLEGE, ENTERPRISE]
+NOW = datetime(2026, 5, 6, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai, 10:00 in Berlin: nobody's quiet hours
+SECRET = "whsec_" + "k" * 40
+
+_AGREEMENT = {"agreement_id": "agr-7f3c", "party_ids": PARTIES}
+_ACT = {"occurred_at": "2026-05-06T02:00:00Z", "actor_id": "officer-zhang"}
+_APPLICATION = {
+    "application_id": "app-0042",
+    "programme_id": "prg-2026-sz",
+    "applicant_partner_id": COLLEGE,
+    **_AGREEMENT,
+    **_ACT,
+}
+_AWARD = {
+    "award_id": "awd-2026-0007",
+    "programme_id": "prg-2026-sz",
+    "application_id": "app-0042",
+    "recipient_partner_id": COLLEGE,
+    "currency": "CNY",
+    **_AGREEMENT,
+    **_ACT,
+}
+_TRANCHE = {**_AWARD, "tranche_id": "awd-2026-0007-t2", "sequence": 2, "scheduled_minor": 20_000_000}
+_ORDER = {
+    "order_id": "rect-0009",
+    "result_id": "res-0031",
+    "responsible_party_id": ENTERPRISE,
+    "due_at": "2026-06-30T15:59:59Z",
+    **_AGREEMENT,
+    **_ACT,
+}
+_TRANCHE_SCHEDULE = [
+    {
+        "tranche_id": "awd-2026-0007-t1",
+        "sequence": 1,
+        "name": "start-up",
+        "share_bp": 3000,
+        "scheduled_minor": 15_000_000,
+        "release": "on_award",
+        "cycle_kind": None,
+        "min_grade": None,
+    },
+    {
+        "tranche_id": "awd-2026-0007-t2",
+        "sequence": 2,
+        "name": "after the mid-term evaluation",
+        "share_bp": 7000,
+        "scheduled_minor": 35_000_000,
+        "release": "evaluation",
+        "cycle_kind": "mid_term",
+        "min_grade": "pass",
+    },
+]
+
+EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
+    # registry (common field names; the registry models are not final yet)
+    "registry.certification.granted": {
+        "partner_id": ENTERPRISE,
+        "certification_id": "cert-2026-118",
+        "valid_from": "2026-05-01T00:00:00Z",
+        "valid_until": "2029-04-30T15:59:59Z",
+        **_ACT,
+    },
+    "registry.certification.revoked": {
+        "partner_id": ENTERPRISE,
+        "certification_id": "cert-2026-118",
+        "reason": "cooperation obligations not met for two consecutive years",
+        **_ACT,
+    },
+    "registry.certification.expired": {
+        "partner_id": ENTERPRISE,
+        "certification_id": "cert-2023-007",
+        "valid_until": "2026-05-05T15:59:59Z",
+        "occurred_at": "2026-05-06T02:00:00Z",
+        "actor_id": "system",
+    },
+    "registry.agreement.activated": {"title": "Smart manufacturing order class", **_AGREEMENT, **_ACT},
+    "registry.agreement.suspended": {"reason": "the enterprise paused all internships", **_AGREEMENT, **_ACT},
+    "registry.agreement.terminated": {"reason": "the parties ended the cooperation early", **_AGREEMENT, **_ACT},
+    "registry.agreement.completed": {**_AGREEMENT, **_ACT},
+    # funding
+    "funding.programme.opened": {
+        "programme_id": "prg-2026-sz",
+        "name": "2026 Shenzhen industry-education integration fund",
+        "fiscal_year": 2026,
+        "appropriated_minor": 2_000_000_000,
+        "award_cap_minor": 50_000_000,
+        "min_cofunding_bp": 3000,
+        "currency": "CNY",
+        "opens_at": "2026-05-06T00:00:00Z",
+        "closes_at": "2026-06-30T15:59:59Z",
+        **_ACT,
+    },
+    "funding.programme.closed": {"programme_id": "prg-2026-sz", "reason": "application window ended", **_ACT},
+    "funding.application.submitted": {
+        **_APPLICATION,
+        "requested_minor": 50_000_000,
+        "cofunding_minor": 20_000_000,
+        "currency": "CNY",
+        "budget_lines": [{"category": "equipment", "amount_minor": 50_000_000}],
+    },
+    "funding.application.approved": {
+        **_APPLICATION,
+        "requested_minor": 50_000_000,
+        "approved_minor": 45_000_000,
+        "currency": "CNY",
+        "reason": "equipment budget reduced to market prices",
+    },
+    "funding.application.rejected": {**_APPLICATION, "reason": "co-funding below the programme minimum"},
+    "funding.application.returned": {**_APPLICATION, "reason": "attach the signed co-funding pledge"},
+    "funding.award.granted": {**_AWARD, "amount_minor": 50_000_000, "tranches": _TRANCHE_SCHEDULE},
+    "funding.award.terminated": {
+        **_AWARD,
+        "voided_minor": 35_000_000,
+        "recovery_ordered_minor": 5_000_000,
+        "cancelled_tranche_ids": ["awd-2026-0007-t2"],
+        "reason": "agreement terminated",
+    },
+    "funding.tranche.eligible": {**_TRANCHE, "trigger": "evaluation", "result_id": "res-0031"},
+    "funding.tranche.withheld": {
+        **_TRANCHE,
+        "holds": ["evaluation", "rectification:rect-0009"],
+        "result_id": "res-0031",
+        "order_id": None,
+    },
+    "funding.tranche.requested": {**_TRANCHE, "prepared_by": "officer-zhang"},
+    "funding.tranche.approved": {
+        **_TRANCHE,
+        "approved_minor": 18_000_000,
+        "remainder_minor": 2_000_000,
+        "remainder_released": True,
+        "prepared_by": "officer-zhang",
+        "approved_by": "approver-li",
+        "reason": "training-base equipment bought below budget",
+    },
+    "funding.tranche.paid": {
+        **_TRANCHE,
+        "approved_minor": 18_000_000,
+        "paid_minor": 17_500_000,
+        "offset_minor": 500_000,
+        "bank_reference": "ICBC-20260506-0001",
+    },
+    "funding.recovery.ordered": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "amount_minor": 5_000_001,
+        "due_at": "2026-08-31T15:59:59Z",
+        "reason": "unspent equipment budget",
+    },
+    "funding.recovery.settled": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "settlement_id": "stl-0001",
+        "method": "offset",
+        "settled_minor": 5_000_001,
+        "outstanding_minor": 0,
+        "bank_reference": None,
+        "tranche_id": "awd-2026-0007-t3",
+    },
+    # evaluation
+    "evaluation.result.completed": {
+        "result_id": "res-0031",
+        "agreement_id": "agr-7f3c",
+        "cycle_id": "cyc-2026-mid",
+        "cycle_kind": "mid_term",
+        "framework_id": "fw-default",
+        "framework_version": 1,
+        "score_hundredths": 8725,
+        "grade": "good",
+        "overall_risk": "needs_improvement",
+        "indicators": [{"code": "TT-01", "band": "on_track", "score_hundredths": 9000}],
+        "actual_depth": "middle",
+        "declared_depth": "deep",
+        "formality_risk": False,
+        "party_ids": PARTIES,
+        "college_ids": [COLLEGE],
+        "enterprise_ids": [ENTERPRISE],
+        "supersedes_result_id": None,
+        **_ACT,
+    },
+    "evaluation.rectification.ordered": {
+        **_ORDER,
+        "cycle_id": "cyc-2026-mid",
+        "items": [
+            {"indicator_code": "TT-01", "band": "at_risk", "requirement": "offer at least 40 internship posts"},
+            {"indicator_code": "TS-01", "band": "at_risk", "requirement": "engineers teach 60 hours per term"},
+        ],
+    },
+    "evaluation.rectification.returned": {**_ORDER, "reason": "the evidence does not cover the spring term"},
+    "evaluation.rectification.overdue": {**_ORDER},
+    "evaluation.rectification.closed": {**_ORDER, "was_overdue": False, "reason": "posts verified on site"},
+    "evaluation.formality_risk.flagged": {
+        "agreement_id": "agr-7f3c",
+        "cycle_id": "cyc-2026-mid",
+        "result_id": "res-0031",
+        "party_ids": PARTIES,
+        "reasons": ["no_activity", "no_students"],
+        "inactive_months": 9,
+        "last_activity_on": "2025-08-15",
+        "detail": "no internship, teaching or R&D activity reported for 9 months",
+        **_ACT,
+    },
+    "evaluation.appeal.decided": {
+        "appeal_id": "apl-0002",
+        "result_id": "res-0031",
+        "agreement_id": "agr-7f3c",
+        "cycle_id": "cyc-2026-mid",
+        "decision": "rejected",
+        "reason": "the late evidence was dated after the window",
+        "party_ids": PARTIES,
+        **_ACT,
+    },
+    "evaluation.college_report.rejected": {
+        "college_id": COLLEGE,
+        "original_event_id": "3f1c2a5e-0000-4000-8000-000000000001",
+        "original_event_type": "org.coopalliance.college.internship.placed.v1",
+        "report_id": "rep-2026-0512",
+        "agreement_id": "agr-7f3c",
+        "reason_code": "report.wrong_agreement",
+        "detail": "the college is not a party of agreement agr-7f3c",
+        "occurred_at": "2026-05-06T02:00:00Z",
+    },
+    # reminders (payloads built by reminders.py)
+    REMINDER_RECTIFICATION_DUE: {
+        "order_id": "rect-0009",
+        "agreement_id": "agr-7f3c",
+        "responsible_party_id": ENTERPRISE,
+        "party_ids": PARTIES,
+        "due_at": "2026-06-30T15:59:59Z",
+        "days_before": 7,
+    },
+    REMINDER_PROGRAMME_CLOSING: {
+        "programme_id": "prg-2026-sz",
+        "name": "2026 Shenzhen industry-education integration fund",
+        "closes_at": "2026-06-30T15:59:59Z",
+        "days_before": 3,
+    },
+    REMINDER_TRANCHE_AWAITING_APPROVAL: {
+        "award_id": "awd-2026-0007",
+        "tranche_id": "awd-2026-0007-t2",
+        "sequence": 2,
+        "scheduled_minor": 20_000_000,
+        "currency": "CNY",
+        "recipient_partner_id": COLLEGE,
+        "agreement_id": "agr-7f3c",
+        "prepared_by": "officer-zhang",
+        "requested_at": "2026-05-06T02:00:00Z",
+        "waiting_days": 3,
+    },
+}
+
+
+def example(short_name: str) -> tuple[str, dict[str, Any]]:
+    """(event type, payload) of an example."""
+    return event_type_of(short_name), dict(EXAMPLE_PAYLOADS[short_name])
+
+
+def verified_endpoint(endpoint_id: str, partner_id: str) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.register(
+        endpoint_id=endpoint_id,
+        partner_id=partner_id,
+        url=f"https://hooks.example.cn/{endpoint_id}",
+        secret=SECRET,
+        now=NOW,
+        actor_id="it-admin",
+    )
+    endpoint.issue_challenge("challenge-token-0123456789", NOW)
+    endpoint.confirm_challenge("challenge-token-0123456789", NOW)
+    return endpoint
+
+
+def directory() -> RecipientDirectory:
+    """A college (zh-CN) with a verified webhook, an enterprise contact in English in
+    Berlin, and one member in each role group."""
+    built = RecipientDirectory()
+    built.upsert_contact(PartnerContact(partner_id=COLLEGE, contact_name="王老师", email="wang@college.edu.cn"))
+    built.upsert_contact(
+        PartnerContact(
+            partner_id=ENTERPRISE,
+            contact_name="Anna Schmidt",
+            email="anna.schmidt@example.de",
+            locale=Locale.EN,
+            time_zone="Europe/Berlin",
+        )
+    )
+    built.add_endpoint(verified_endpoint("wh-col-001", COLLEGE))
+    for group, member_id, name in (
+        (RoleGroup.FUNDING_OFFICERS, "officer-zhang", "张科长"),
+        (RoleGroup.FUNDING_APPROVERS, "approver-li", "李处长"),
+        (RoleGroup.SUPERVISORS, "supervisor-chen", "陈督导"),
+        (RoleGroup.REGISTRY_ADMINS, "admin-zhao", "赵管理员"),
+    ):
+        built.set_group_members(group, [GroupMember(member_id=member_id, name=name, email=f"{member_id}@gov.cn")])
+    return built
