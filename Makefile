@@ -38,7 +38,7 @@ test-unit: setup ## the pure domain tests only (no servers)
 	$(UV) run --frozen pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 bench: stack-install ## benchmarks (not part of `make test`): prints figures, writes bench/results/
-	$(UV) run --frozen python -m bench
+	$(UV) run --frozen python -m bench $(ARGS)
 
 lint: setup ## ruff + mypy --strict on every package
 	$(UV) run --frozen ruff check .

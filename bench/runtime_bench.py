@@ -18,13 +18,14 @@ from typing import Any, ClassVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.messaging.consumer import ConsumedEvent
 from alliance_shared.messaging.kafka import ensure_topics
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from alliance_shared.settings import ServiceSettings
-from bench.stats import percentile
+from bench.stats import Table, percentile
 
 PAYLOAD_PAD = "x" * 200
 
@@ -141,7 +142,7 @@ async def runtime_loop(bootstrap: str, mongo_url: str, count: int, concurrency: 
     }
 
 
-async def run(bootstrap: str, mongo_url: str, count: int = 2000) -> dict[str, Any]:
+async def measure(bootstrap: str, mongo_url: str, count: int = 2000) -> dict[str, Any]:
     raw = await raw_loop(bootstrap, count * 5)
     runtime = await runtime_loop(bootstrap, mongo_url, count)
     return {
@@ -149,3 +150,28 @@ async def run(bootstrap: str, mongo_url: str, count: int = 2000) -> dict[str, An
         "shared_runtime": runtime,
         "throughput_ratio_runtime_vs_raw": runtime["events_per_s"] / raw["events_per_s"],
     }
+
+
+TITLE = "runtime: outbox → Kafka → idempotent consumer → MongoDB, vs raw aiokafka"
+
+
+async def run(infra: Infrastructure) -> dict[str, Any]:
+    return await measure(infra.kafka_bootstrap, infra.mongo_url)
+
+
+def table(result: dict[str, Any]) -> Table:
+    rows = [
+        [
+            name,
+            figures["events"],
+            f"{figures['events_per_s']:.0f}",
+            f"{figures['p50_ms']:.1f}",
+            f"{figures['p99_ms']:.1f}",
+        ]
+        for name, figures in (("raw aiokafka", result["raw_aiokafka"]), ("shared runtime", result["shared_runtime"]))
+    ]
+    return Table(
+        ["path", "events", "events/s", "p50 ms", "p99 ms"],
+        rows,
+        f"throughput ratio runtime/raw: {result['throughput_ratio_runtime_vs_raw']:.3f}",
+    )

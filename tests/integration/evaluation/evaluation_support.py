@@ -15,6 +15,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.settings import Settings
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
+from alliance_shared.contract.registry import REGISTRY_EVENTS as REGISTRY_MODELS
 from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, REGISTRY_EVENTS, dlq_of
 from alliance_shared.messaging.kafka import ensure_topics
 from alliance_shared.settings import ServiceSettings
@@ -64,6 +65,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+AGREEMENT_EVENTS_BY_VERB: dict[str, type[EventPayload]] = {
+    model.event_type.split(".")[-2]: model for model in REGISTRY_MODELS if ".registry.agreement." in model.event_type
+}
+
+
 def agreement_event(
     agreement_id: str,
     verb: str,
@@ -77,17 +83,19 @@ def agreement_event(
     status: str | None = None,
     event_id: str | None = None,
 ) -> KafkaRecord:
-    """A registry agreement event as the registry publishes it (carried state)."""
+    """A registry agreement event exactly as the registry publishes it (validated by its contract model)."""
     parties = [
-        {"partner_id": c, "kind": "college", "role": "college", "region_code": region_code} for c in college_ids
+        {"partner_id": c, "kind": "college", "role": "lead", "region_code": region_code, "name": f"学院 {c}"}
+        for c in college_ids
     ] + [
-        {"partner_id": e, "kind": "enterprise", "role": "enterprise", "region_code": region_code}
+        {"partner_id": e, "kind": "enterprise", "role": "participant", "region_code": region_code, "name": f"企业 {e}"}
         for e in enterprise_ids
     ]
-    data = {
+    data: dict[str, Any] = {
         "agreement_id": agreement_id,
         "version": 1,
         "status": status or {"activated": "active", "suspended": "suspended"}.get(verb, verb),
+        "title": f"合作协议 {agreement_id}",
         "party_ids": [*college_ids, *enterprise_ids],
         "college_ids": list(college_ids),
         "enterprise_ids": list(enterprise_ids),
@@ -99,16 +107,12 @@ def agreement_event(
         "start_date": f"{LAST_YEAR}-01-01",
         "end_date": f"{LAST_YEAR + 2}-12-31",
         "occurred_at": datetime.now(UTC).isoformat(),
+        "actor_id": "system",
     }
-    event = CloudEvent(
-        id=event_id or str(uuid.uuid4()),
-        source="registry",
-        type=f"org.coopalliance.registry.agreement.{verb}.v1",
-        subject=agreement_id,
-        time=datetime.now(UTC),
-        data=data,
-    )
-    return to_kafka(event)
+    if verb in {"suspended", "resumed", "terminated"}:
+        data["reason"] = f"agreement {verb} in a test"
+    payload = AGREEMENT_EVENTS_BY_VERB[verb].model_validate(data)
+    return to_kafka(CloudEvent.wrap(payload, "registry", event_id=event_id))
 
 
 def report_record(payload: EventPayload, *, event_id: str | None = None) -> KafkaRecord:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from alliance_evaluation.adapters.consumers import build_catalog, build_subscription
+from alliance_evaluation.adapters.consumers import build_subscription
 from alliance_evaluation.adapters.http import build_router
 from alliance_evaluation.adapters.repositories import STORES, Repositories
 from alliance_evaluation.service.frameworks import ensure_default_framework
 from alliance_evaluation.service.outcomes import overdue_loop
 from alliance_evaluation.settings import Settings
+from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
 
@@ -20,9 +21,8 @@ funding service's tranche releases."""
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    catalog = build_catalog()
-    runtime = ServiceRuntime(settings=settings, catalog=catalog, stores=STORES)
-    runtime.subscriptions = [build_subscription(Repositories(runtime), catalog)]
+    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
+    runtime.subscriptions = [build_subscription(Repositories(runtime), PLATFORM_CATALOG)]
     return runtime
 
 

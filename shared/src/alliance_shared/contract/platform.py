@@ -7,5 +7,8 @@ from alliance_shared.contract.college import COLLEGE_REPORTS
 from alliance_shared.contract.evaluation import EVALUATION_EVENTS
 from alliance_shared.contract.funding import FUNDING_EVENTS
 from alliance_shared.contract.notifications import NOTIFICATIONS_EVENTS
+from alliance_shared.contract.registry import REGISTRY_EVENTS
 
-PLATFORM_CATALOG = EventCatalog([*COLLEGE_REPORTS, *EVALUATION_EVENTS, *FUNDING_EVENTS, *NOTIFICATIONS_EVENTS])
+PLATFORM_CATALOG = EventCatalog(
+    [*REGISTRY_EVENTS, *COLLEGE_REPORTS, *EVALUATION_EVENTS, *FUNDING_EVENTS, *NOTIFICATIONS_EVENTS]
+)
