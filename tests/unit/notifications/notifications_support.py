@@ -1,15 +1,18 @@
 """Example payloads for every routed event type, as they arrive on the wire (JSON dicts),
 plus a small recipient directory.
 
-Funding and evaluation examples follow the published payload models (a test validates
-them against the platform catalog); the registry examples use the platform's common
-field names and are to be cross-checked once the registry models land.
+Every example follows the published payload models (a test validates them against the
+platform catalog); the registry examples are built from the registry models' own
+documented examples, narrowed to the two parties of the small directory below.
 """
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from alliance_notifications.domain.default_rules import (
     REMINDER_PROGRAMME_CLOSING,
@@ -25,6 +28,7 @@ from alliance_notifications.domain.recipients import (
     RecipientDirectory,
     RoleGroup,
 )
+from alliance_shared.contract.registry import AgreementActivated, PartnerRegistered
 
 COLLEGE = "col-001"
 ENTERPRISE = "ent-042"
@@ -82,32 +86,70 @@ _TRANCHE_SCHEDULE = [
     },
 ]
 
-EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
-    # registry (common field names; the registry models are not final yet)
-    "registry.certification.granted": {
-        "partner_id": ENTERPRISE,
+
+def _documented_example(model: type[BaseModel]) -> dict[str, Any]:
+    extra = model.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    examples = extra["examples"]
+    assert isinstance(examples, list)
+    return copy.deepcopy(dict(examples[0]))
+
+
+def _registry_examples() -> dict[str, dict[str, Any]]:
+    agreement = _documented_example(AgreementActivated)
+    # Only the college and the enterprise of the directory below: a party without a
+    # contact would make its e-mail unroutable.
+    agreement["parties"] = [p for p in agreement["parties"] if p["partner_id"] in PARTIES]
+    agreement["party_ids"] = [p["partner_id"] for p in agreement["parties"]]
+    certificate = {
         "certification_id": "cert-2026-118",
+        "partner_id": ENTERPRISE,
+        "partner_name": "深圳市鹏城精密制造有限公司",
+        "certificate_number": "CQE-2026-0118",
         "valid_from": "2026-05-01T00:00:00Z",
-        "valid_until": "2029-04-30T15:59:59Z",
+        "valid_to": "2029-04-30T16:00:00Z",
         **_ACT,
-    },
-    "registry.certification.revoked": {
-        "partner_id": ENTERPRISE,
-        "certification_id": "cert-2026-118",
-        "reason": "cooperation obligations not met for two consecutive years",
-        **_ACT,
-    },
-    "registry.certification.expired": {
-        "partner_id": ENTERPRISE,
-        "certification_id": "cert-2023-007",
-        "valid_until": "2026-05-05T15:59:59Z",
-        "occurred_at": "2026-05-06T02:00:00Z",
-        "actor_id": "system",
-    },
-    "registry.agreement.activated": {"title": "Smart manufacturing order class", **_AGREEMENT, **_ACT},
-    "registry.agreement.suspended": {"reason": "the enterprise paused all internships", **_AGREEMENT, **_ACT},
-    "registry.agreement.terminated": {"reason": "the parties ended the cooperation early", **_AGREEMENT, **_ACT},
-    "registry.agreement.completed": {**_AGREEMENT, **_ACT},
+    }
+    return {
+        "registry.certification.granted": certificate,
+        "registry.certification.revoked": {
+            **certificate,
+            "reason": "cooperation obligations not met for two consecutive years",
+        },
+        "registry.certification.expired": {
+            **certificate,
+            "certification_id": "cert-2023-007",
+            "certificate_number": "CQE-2023-0007",
+            "valid_from": "2023-05-06T00:00:00Z",
+            "valid_to": "2026-05-06T00:00:00Z",
+            "occurred_at": "2026-05-06T00:00:00Z",
+            "actor_id": "system",
+        },
+        "registry.agreement.activated": agreement,
+        "registry.agreement.suspended": {
+            **agreement,
+            "status": "suspended",
+            "reason": "the enterprise paused all internships",
+            **_ACT,
+        },
+        "registry.agreement.terminated": {
+            **agreement,
+            "status": "terminated",
+            "reason": "the parties ended the cooperation early",
+            **_ACT,
+        },
+        "registry.agreement.completed": {**agreement, "status": "completed", "occurred_at": "2029-08-31T16:00:00Z"},
+    }
+
+
+def partner_registered_example() -> dict[str, Any]:
+    """``registry.partner.registered`` as the registry documents it (enterprise ent-042)."""
+    return _documented_example(PartnerRegistered)
+
+
+EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
+    # registry: built from the registry models' documented examples (see _registry_examples)
+    **_registry_examples(),
     # funding
     "funding.programme.opened": {
         "programme_id": "prg-2026-sz",

@@ -123,10 +123,13 @@ class RecipientDirectory(BaseModel):
     view routing reads. The adapter assembles it from its collections (one document per
     contact, group and endpoint); each ``PartnerContact`` is stored with ``model_dump``.
 
-    Registry events about partners are applied with ``apply_registry_event``. The
-    fields read are ``partner_id`` and an optional ``contact`` object
-    (``name``, ``email``, ``phone``, ``locale``, ``time_zone``) next to the partner's
-    ``name`` — to be cross-checked against the registry's final payload models.
+    Registry events about partners are applied with ``apply_registry_event``: it reads
+    ``partner_id``, ``name_zh`` / ``name_en`` and ``contacts`` (the complete list of
+    ``name``, ``email``, ``phone``, ``position``, ``locale``) of ``partner.registered`` and
+    ``partner.updated`` (``alliance_shared.contract.registry``). The first contact listed
+    is the partner's recipient of notices; a partner without contacts keeps an inbox and
+    its e-mail is unroutable. The registry carries no time zone: a contact keeps the one
+    it had (Asia/Shanghai by default).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -209,20 +212,21 @@ def _short_type(event_type: str) -> str:
 def _contact_from_partner_payload(
     partner_id: str, payload: Mapping[str, Any], existing: PartnerContact | None
 ) -> PartnerContact:
-    contact = payload.get("contact")
-    fields: dict[str, Any] = existing.model_dump() if existing is not None else {}
-    fields["partner_id"] = partner_id
-    if isinstance(contact, Mapping):
-        for source, target in (
-            ("name", "contact_name"),
-            ("email", "email"),
-            ("phone", "phone"),
-            ("locale", "locale"),
-            ("time_zone", "time_zone"),
-        ):
-            if contact.get(source) is not None:
-                fields[target] = contact[source]
-    if "contact_name" not in fields:
-        fields["contact_name"] = str(payload.get("name") or partner_id)
-    fields["active"] = True
+    """The partner's recipient from a ``partner.registered`` / ``partner.updated`` payload."""
+    contacts = payload.get("contacts")
+    primary = contacts[0] if isinstance(contacts, list | tuple) and contacts else None
+    fields: dict[str, Any] = {
+        "partner_id": partner_id,
+        "time_zone": existing.time_zone if existing is not None else DEFAULT_TIME_ZONE,
+        "active": True,
+    }
+    partner_name = payload.get("name_zh") or payload.get("name_en")
+    if isinstance(primary, Mapping):
+        fields["contact_name"] = primary.get("name") or partner_name or partner_id
+        fields["email"] = primary.get("email")
+        fields["phone"] = primary.get("phone")
+        fields["locale"] = primary.get("locale") or Locale.ZH_CN
+    else:
+        # No contact (any more): the partner keeps an inbox, its e-mail becomes unroutable.
+        fields["contact_name"] = (partner_name or (existing.contact_name if existing else None)) or partner_id
     return PartnerContact.model_validate(fields)
