@@ -16,9 +16,15 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.adapters.repositories import STORES, Repositories
 from alliance_evaluation.app import build_app
+from alliance_evaluation.service.outcomes import finish_upheld_appeals
 from alliance_shared.contract import college
+from alliance_shared.contract.evaluation import AppealDecision
+from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.runtime import ServiceRuntime
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
@@ -422,6 +428,37 @@ async def test_5_appeal_upheld_rescores_and_supersedes(
     assert superseded["superseded_by_result_id"] == new["result_id"]
     recompleted = next(d for t, d in events if t.endswith("result.completed.v1"))
     assert recompleted["supersedes_result_id"] == old["result_id"]
+    Ctx.results[GOOD] = new
+
+
+async def test_5b_an_upheld_appeal_cut_off_before_its_rescore_is_finished_by_the_periodic_check(
+    client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
+) -> None:
+    current = Ctx.results[GOOD]
+    lodged = await client.post(
+        f"/results/{current['result_id']}/appeals",
+        json={"grounds": "the engineer hours of the spring term are missing"},
+        headers=bearer(dev_keys_dir, "enterprise", partner_id=E1),
+    )
+    assert lodged.status_code == 201, lodged.text
+    appeal_id = lodged.json()["appeal_id"]
+    # The state a crash between the two writes of decide_appeal leaves: the decision saved, no re-score.
+    settings = evaluation_settings(infra, f"cyc_{RUN}", dev_keys_dir)
+    repos = Repositories(ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES))
+    appeal = await repos.appeals.require(appeal_id, "appeal.not_found", "appeal")
+    result = await repos.results.require(current["result_id"], "result.not_found", "result")
+    appeal.item.decide(AppealDecision.UPHELD, "verified", result.item, datetime.now(UTC), "sup-lead")
+    await repos.appeals.save(appeal_id, appeal.version, appeal.item, AuditNote("appeal.decided", "appeal", appeal_id))
+    still = await client.get(f"/results/{current['result_id']}", headers=sup(dev_keys_dir))
+    assert still.json()["status"] == "current"
+
+    assert await finish_upheld_appeals(repos, settings) == 1
+    assert await finish_upheld_appeals(repos, settings) == 0  # done once, not again
+    retired = await client.get(f"/results/{current['result_id']}", headers=sup(dev_keys_dir))
+    assert retired.json()["status"] == "superseded"
+    trend = (await client.get(f"/agreements/{GOOD}/results", headers=sup(dev_keys_dir))).json()
+    assert len(trend["results"]) == 3
+    assert trend["trend"][0]["result_id"] == retired.json()["superseded_by_result_id"]
 
 
 async def test_6_appeal_rejected_leaves_the_result(

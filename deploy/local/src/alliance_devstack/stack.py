@@ -12,8 +12,9 @@ from typing import Any
 
 from alliance_devstack.components import HOST, Component, KafkaBroker, MongoWireServer, SmtpSink
 from alliance_devstack.errors import PortTaken, StackError
+from alliance_devstack.services import SERVICES, prefix_of, servers_env
 
-SERVICE_PREFIXES = ("REGISTRY_", "FUNDING_", "EVALUATION_", "NOTIFICATIONS_")
+SERVICE_PREFIXES = tuple(prefix_of(name) for name in SERVICES)
 STATE_FILE = "stack.json"
 
 
@@ -97,13 +98,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         """The environment variables the four services need to use this stack."""
-        env: dict[str, str] = {}
-        for prefix in SERVICE_PREFIXES:
-            env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"] = self.kafka.bootstrap_servers
-            env[f"{prefix}MONGO_URL"] = self.mongo.url
-        env["NOTIFICATIONS_SMTP_HOST"] = HOST
-        env["NOTIFICATIONS_SMTP_PORT"] = str(self.smtp.port)
-        return env
+        return servers_env(self.kafka.bootstrap_servers, self.mongo.url, HOST, self.smtp.port)
 
     # The state file lets `alliance dev status|down|env` work from another shell.
 

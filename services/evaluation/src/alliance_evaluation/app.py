@@ -8,7 +8,7 @@ from alliance_evaluation.adapters.consumers import build_subscription
 from alliance_evaluation.adapters.http import build_router
 from alliance_evaluation.adapters.repositories import STORES, Repositories
 from alliance_evaluation.service.frameworks import ensure_default_framework
-from alliance_evaluation.service.outcomes import overdue_loop
+from alliance_evaluation.service.outcomes import housekeeping_loop
 from alliance_evaluation.settings import Settings
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
@@ -35,13 +35,13 @@ def build_app(settings: Settings | None = None) -> FastAPI:
         if settings.seed_default_framework:
             await ensure_default_framework(repos)
 
-    async def start_overdue_check(rt: ServiceRuntime) -> None:
-        rt.add_task(overdue_loop(repos, settings.overdue_check_seconds), name="rectification-overdue-check")
+    async def start_housekeeping(rt: ServiceRuntime) -> None:
+        rt.add_task(housekeeping_loop(repos, settings), name="evaluation-housekeeping")
 
     return create_app(
         runtime,
         title="Evaluation service",
         description=DESCRIPTION,
         routers=[build_router(repos, settings)],
-        on_startup=[seed, start_overdue_check],
+        on_startup=[seed, start_housekeeping],
     )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from alliance_evaluation.adapters.repositories import Loaded, Repositories
-from alliance_evaluation.domain.appeal import Appeal, AppealPolicy
+from alliance_evaluation.domain.appeal import Appeal, AppealPolicy, AppealStatus
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service.cycles import score_one
@@ -108,18 +108,22 @@ async def mark_overdue(repos: Repositories, now: datetime) -> int:
     return escalated
 
 
-async def overdue_loop(repos: Repositories, interval_s: float) -> None:
-    """The periodic check, run as a task of the service's lifespan."""
+async def housekeeping_loop(repos: Repositories, settings: Settings) -> None:
+    """The periodic checks, run as a task of the service's lifespan: overdue rectification
+    orders, and upheld appeals whose re-score a crash interrupted."""
     while True:
         try:
             marked = await mark_overdue(repos, datetime.now(UTC))
             if marked:
                 log.info("rectification orders marked overdue", count=marked)
+            finished = await finish_upheld_appeals(repos, settings)
+            if finished:
+                log.info("interrupted appeal re-scores finished", count=finished)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.warning("overdue check failed; trying again next round", exc_info=True)
-        await asyncio.sleep(interval_s)
+            log.warning("periodic check failed; trying again next round", exc_info=True)
+        await asyncio.sleep(settings.overdue_check_seconds)
 
 
 # --- appeals ---------------------------------------------------------------------------
@@ -233,3 +237,18 @@ async def rescore(
 
     await change_with_retry(repos.results.store, old.result_id, supersede)
     return new
+
+
+async def finish_upheld_appeals(repos: Repositories, settings: Settings) -> int:
+    """Re-score upheld appeals whose result is still current: the decision is saved before
+    the re-score, so a crash in between leaves exactly this state, and ``rescore`` is
+    idempotent (deterministic id, supersession a no-op once done)."""
+    finished = 0
+    for loaded in await repos.appeals.find({"status": AppealStatus.UPHELD.value}):
+        appeal = loaded.item
+        result = await repos.results.get(appeal.result_id)
+        if result is None or not result.item.is_current:
+            continue
+        await rescore(repos, settings, result.item, appeal.appeal_id, appeal.decided_by or "system")
+        finished += 1
+    return finished

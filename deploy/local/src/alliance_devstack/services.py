@@ -1,0 +1,175 @@
+"""The four services as real processes: started, health-checked, killed and restarted.
+
+Used by `alliance run`, by the system tests (which kill services with SIGKILL in the
+middle of a busy flow) and by `alliance demo` when no platform is running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alliance_devstack.errors import StackError
+
+SERVICES = {"registry": 8001, "funding": 8002, "evaluation": 8003, "notifications": 8004}
+HOST = "127.0.0.1"
+
+
+def available_services() -> dict[str, int]:
+    """The services whose composition root exists in this checkout, with their default ports."""
+    return {name: port for name, port in SERVICES.items() if importlib.util.find_spec(f"alliance_{name}.app")}
+
+
+def prefix_of(service: str) -> str:
+    return service.upper() + "_"
+
+
+def servers_env(kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port: int) -> dict[str, str]:
+    """What every service needs to find the servers (each reads its own prefix)."""
+    env: dict[str, str] = {}
+    for name in SERVICES:
+        env[prefix_of(name) + "KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        env[prefix_of(name) + "MONGO_URL"] = mongo_url
+    env["NOTIFICATIONS_SMTP_HOST"] = smtp_host
+    env["NOTIFICATIONS_SMTP_PORT"] = str(smtp_port)
+    return env
+
+
+@dataclass
+class ServiceProcess:
+    """One service run as ``python -m alliance_<name>``, its output appended to ``log``."""
+
+    name: str
+    port: int
+    env: Mapping[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env, prefix_of(self.name) + "HTTP_PORT": str(self.port)}
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", f"alliance_{self.name}"],
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:  # noqa: S310 - loopback
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                code = None if self.process is None else self.process.returncode
+                raise StackError(f"{self.name} exited with {code} while starting:\n{self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.3)
+        raise StackError(f"{self.name} ({self.url}) was not ready after {timeout_s:.0f}s; see {self.log}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown hook runs."""
+        self.send_signal(signal.SIGKILL)
+        self.wait_exit(10.0)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.send_signal(signal.SIGTERM)
+        if not self.wait_exit(timeout_s):
+            self.kill()
+
+    def restart(self, timeout_s: float = 90.0) -> None:
+        self.stop()
+        self.start()
+        self.wait_ready(timeout_s)
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        if self.running() and self.process is not None:
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait_exit(self, timeout_s: float) -> bool:
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+
+@dataclass
+class Platform:
+    """Every available service against one set of servers."""
+
+    services: dict[str, ServiceProcess]
+
+    @classmethod
+    def create(
+        cls,
+        env: Mapping[str, str],
+        logs: Path,
+        *,
+        ports: Mapping[str, int] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> Platform:
+        chosen = available_services()
+        if only is not None:
+            wanted = set(only)
+            chosen = {name: port for name, port in chosen.items() if name in wanted}
+        ports = ports or {}
+        return cls(
+            {
+                name: ServiceProcess(name, ports.get(name, default), env, logs / f"{name}.log")
+                for name, default in chosen.items()
+            }
+        )
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        for service in self.services.values():
+            service.start()
+        for service in self.services.values():
+            service.wait_ready(timeout_s)
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.send_signal(signal.SIGTERM)
+        for service in self.services.values():
+            if not service.wait_exit(30.0):
+                service.kill()
+
+    def exited(self) -> list[ServiceProcess]:
+        return [s for s in self.services.values() if s.process is not None and not s.running()]
+
+    def __getitem__(self, name: str) -> ServiceProcess:
+        return self.services[name]
