@@ -9,18 +9,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.settings import Settings
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.registry import REGISTRY_EVENTS as REGISTRY_MODELS
-from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, REGISTRY_EVENTS, dlq_of
-from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.settings import ServiceSettings
+from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, dlq_of
 from tests.conftest import service_env
-from tests.support.kafka_io import Record, header, partitions_of, produce, read_topic
+from tests.support.kafka_io import Record, header, produce, read_topic
 
 KafkaRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
@@ -35,22 +31,6 @@ def evaluation_settings(infra: Infrastructure, unique: str, keys_dir: Path, **ex
         **extra,
     )
     return Settings(**{k.removeprefix("EVALUATION_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
-
-
-async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = (COLLEGE_REPORTS, REGISTRY_EVENTS)) -> None:
-    """Commit the group's offsets at the topics' ends: the service under test reads only what
-    this test run produces, not what earlier runs left on the shared topics."""
-    # On a fresh stack the topics do not exist until a service starts: create them first.
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
-    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
 
 
 async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:

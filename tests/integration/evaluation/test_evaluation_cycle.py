@@ -36,10 +36,10 @@ from tests.integration.evaluation.evaluation_support import (
     new_id,
     report_record,
     send,
-    skip_history,
     wait_for,
 )
 from tests.support.http import bearer, running
+from tests.support.kafka_io import skip_history
 
 pytestmark = pytest.mark.infra
 

@@ -28,11 +28,10 @@ from tests.integration.evaluation.evaluation_support import (
     raw_record,
     report_record,
     send,
-    skip_history,
     wait_for,
 )
 from tests.support.http import bearer, running
-from tests.support.kafka_io import header
+from tests.support.kafka_io import header, skip_history
 
 pytestmark = pytest.mark.infra
 

@@ -25,10 +25,10 @@ from tests.integration.evaluation.evaluation_support import (
     evaluation_settings,
     new_id,
     send,
-    skip_history,
     wait_for,
 )
 from tests.support.http import bearer, running
+from tests.support.kafka_io import skip_history
 
 pytestmark = pytest.mark.infra
 
