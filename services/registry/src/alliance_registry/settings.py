@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from alliance_shared.settings import ServiceSettings
@@ -13,3 +14,6 @@ class Settings(ServiceSettings):
     service_name: str = "registry"
     http_port: int = 8001
     mongo_database: str = "alliance_registry"
+
+    #: How often the periodic check expires certificates and activates/completes agreements (seconds).
+    schedule_check_seconds: float = Field(default=60.0, gt=0, le=86_400)
