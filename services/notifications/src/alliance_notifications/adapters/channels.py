@@ -1,0 +1,143 @@
+"""The two outside channels: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx).
+
+Each sender answers with an ``Outcome``: delivered, or failed with a machine-readable
+code, a detail for people and whether trying again can help. Nothing here raises for a
+failed delivery; the worker records the outcome on the delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+import aiosmtplib
+import httpx
+
+from alliance_notifications.domain.delivery import Delivery
+from alliance_notifications.domain.endpoints import WebhookEndpoint
+from alliance_notifications.domain.webhook_signing import webhook_headers
+from alliance_notifications.settings import Settings
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    error_code: str = ""
+    error_detail: str = ""
+    retryable: bool = True
+
+    @classmethod
+    def ok(cls) -> Outcome:
+        return cls(True)
+
+    @classmethod
+    def failed(cls, code: str, detail: str, *, retryable: bool) -> Outcome:
+        return cls(False, code, detail[:2000], retryable)
+
+
+class EmailSender:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def message(self, delivery: Delivery) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._settings.smtp_from
+        message["To"] = delivery.address or ""
+        message["Subject"] = delivery.subject or ""
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(idstring=delivery.delivery_id, domain="coopalliance.local")
+        message["X-Alliance-Delivery-Id"] = delivery.delivery_id
+        message["X-Alliance-Event-Type"] = delivery.event_type
+        message["Content-Language"] = delivery.locale.value
+        message.set_content(delivery.body or "", charset="utf-8")
+        return message
+
+    async def send(self, delivery: Delivery) -> Outcome:
+        settings = self._settings
+        if not delivery.address:
+            return Outcome.failed("email.no_address", "the delivery has no e-mail address", retryable=False)
+        try:
+            await aiosmtplib.send(
+                self.message(delivery),
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                start_tls=settings.smtp_starttls,
+                timeout=settings.smtp_timeout_seconds,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [r.code for r in error.recipients]
+            permanent = all(500 <= c < 600 for c in codes)
+            return Outcome.failed(
+                "email.recipient_refused", f"the relay refused {delivery.address}: {error}", retryable=not permanent
+            )
+        except aiosmtplib.SMTPResponseException as error:
+            permanent = 500 <= error.code < 600
+            return Outcome.failed(f"email.smtp_{error.code}", f"the relay answered {error.code} {error.message}",
+                                  retryable=not permanent)  # fmt: skip
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            return Outcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
+        return Outcome.ok()
+
+
+def webhook_body(delivery: Delivery, payload: dict[str, Any]) -> bytes:
+    """The JSON a receiver gets: the notice's envelope and the event's data."""
+    document = {
+        "delivery_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "partner_id": delivery.partner_id,
+        "endpoint_id": delivery.endpoint_id,
+        "category": delivery.category.value,
+        "data": payload,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+class WebhookSender:
+    def __init__(self, settings: Settings) -> None:
+        timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds)
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            headers={"User-Agent": "coopalliance-notifications/1"},
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def post(
+        self, url: str, body: bytes, *, secrets: tuple[str, ...], delivery_id: str, event_type: str, now: datetime
+    ) -> httpx.Response:
+        headers = webhook_headers(delivery_id=delivery_id, event_type=event_type, secrets=secrets, body=body, now=now)
+        return await self._client.post(url, content=body, headers=headers)
+
+    async def send(
+        self, delivery: Delivery, endpoint: WebhookEndpoint, payload: dict[str, Any], now: datetime
+    ) -> Outcome:
+        body = webhook_body(delivery, payload)
+        try:
+            response = await self.post(
+                endpoint.url,
+                body,
+                secrets=endpoint.signing_secrets(now),
+                delivery_id=delivery.delivery_id,
+                event_type=delivery.event_type,
+                now=now,
+            )
+        except httpx.TimeoutException as error:
+            return Outcome.failed("webhook.timeout", f"no answer in time: {type(error).__name__}", retryable=True)
+        except httpx.HTTPError as error:
+            return Outcome.failed("webhook.unreachable", f"{type(error).__name__}: {error}", retryable=True)
+        status = response.status_code
+        if 200 <= status < 300:
+            return Outcome.ok()
+        retryable = status in (408, 425, 429) or status >= 500
+        detail = f"endpoint answered {status} {response.reason_phrase}"
+        return Outcome.failed(f"webhook.http_{status}", detail, retryable=retryable)

@@ -1,0 +1,66 @@
+"""Composition root of the notifications service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from alliance_notifications.adapters.consumers import build_subscription
+from alliance_notifications.adapters.http import build_router
+from alliance_notifications.adapters.repositories import INDEXES, STORES, Stores
+from alliance_notifications.service.notifier import Notifier
+from alliance_notifications.settings import Settings
+from alliance_shared.contract.platform import PLATFORM_CATALOG
+from alliance_shared.runtime import ServiceRuntime
+from alliance_shared.web.app import create_app
+
+DESCRIPTION = """Tells everyone who must hear about a decision: partner contacts and role groups by
+e-mail (zh-CN or en), college systems by signed webhooks, everybody in the in-app inbox (with a
+live SSE stream). Routing rules, preferences (regulatory notices cannot be muted), quiet hours,
+reminders before deadlines, a daily digest, and a delivery log with retries and resend.
+Outcomes are published on `alliance.notifications.events`."""
+
+
+def build_runtime(settings: Settings) -> tuple[ServiceRuntime, Notifier]:
+    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES, indexes=INDEXES)
+    notifier = Notifier(Stores(runtime), settings)
+    runtime.subscriptions = [build_subscription(notifier)]
+    return runtime, notifier
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime, notifier = build_runtime(settings)
+
+    async def start_loops(rt: ServiceRuntime) -> None:
+        rt.add_task(notifier.run_worker(), name="delivery-worker")
+        rt.add_task(
+            notifier.run_every(settings.reminder_scan_seconds, notifier.fire_due_reminders, "reminders"),
+            name="reminders",
+        )
+        rt.add_task(
+            notifier.run_every(settings.digest_scan_seconds, notifier.send_digests, "digests"), name="daily-digest"
+        )
+
+    app = create_app(
+        runtime,
+        title="Notifications service",
+        description=DESCRIPTION,
+        routers=[build_router(notifier)],
+        on_startup=[start_loops],
+    )
+    app.state.notifier = notifier
+    original = app.router.lifespan_context
+
+    # Close the webhook client's pool (and any attempt in hand) after the runtime stops.
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
+        async with original(app_):
+            yield
+        await notifier.close()
+
+    app.router.lifespan_context = lifespan
+    return app
