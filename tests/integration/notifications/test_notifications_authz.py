@@ -1,0 +1,122 @@
+"""Every endpoint × every role: who is let through, who gets 403 (role or object check)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from alliance_devstack.provision import Infrastructure
+from alliance_notifications.app import build_app
+from alliance_shared.contract.vocabulary import Role
+from tests.integration.notifications.notifications_support import notifications_settings
+from tests.support.http import bearer, running
+
+pytestmark = pytest.mark.infra
+
+ADM, OPS, AUD, COL, ENT = "registry_admin", "ops", "auditor", "college", "enterprise"
+ALL_ROLES = [r.value for r in Role]
+EVERYONE = dict.fromkeys(ALL_ROLES, 200)
+WH = "/partners/col-authz/webhooks"
+
+# (method, path, body, {role: expected status for roles let through}); other roles: 403.
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
+    ("GET", "/inbox", None, EVERYONE),
+    ("GET", "/inbox/unread-count", None, EVERYONE),
+    ("POST", "/inbox/read-all", None, EVERYONE),
+    ("POST", "/inbox/none/read", None, dict.fromkeys(ALL_ROLES, 404)),
+    ("GET", "/recipients/partner:col-authz/preferences", None, {COL: 200}),
+    ("PUT", "/recipients/partner:col-authz/preferences", {"muted": {}}, {COL: 428}),
+    ("GET", "/recipients/member:ops-user/preferences", None, {OPS: 200}),
+    ("POST", WH, {"url": "https://hooks.example.cn/authz"}, {COL: 201}),
+    ("GET", WH, None, {COL: 200, OPS: 200, AUD: 200}),
+    ("GET", f"{WH}/none", None, {COL: 404, OPS: 404, AUD: 404}),
+    ("POST", f"{WH}/none/verify", None, {COL: 404}),
+    ("POST", f"{WH}/none/rotate-secret", None, {COL: 404}),
+    ("POST", f"{WH}/none/disable", {"reason": "r"}, {COL: 404}),
+    ("GET", "/role-groups/supervisors", None, {ADM: 200, OPS: 200, AUD: 200}),
+    ("PUT", "/role-groups/supervisors", {"members": []}, {ADM: 428, OPS: 428}),
+    ("GET", "/deliveries", None, {OPS: 200, AUD: 200}),
+    ("GET", "/deliveries/none", None, {OPS: 404, AUD: 404}),
+    ("POST", "/deliveries/none/resend", None, {OPS: 404}),
+]
+#: Streams forever, so it is not in the table: any authenticated caller, own inbox only
+#: (the same ``own_recipient_id`` as /inbox); without a token it is refused.
+STREAM = ("GET", "/inbox/stream")
+
+CASES = [
+    pytest.param(method, path, body, role, allowed.get(role, 403), id=f"{method} {path} as {role}")
+    for method, path, body, allowed in ENDPOINTS
+    for role in ALL_ROLES
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = notifications_settings(infra, "authz", dev_keys_dir, run_consumers=False)
+    async with running(build_app(settings)) as http:
+        yield http
+
+
+def token(keys: Path, role: str) -> dict[str, str]:
+    partner = {COL: "col-authz", ENT: "ent-authz"}.get(role)
+    return bearer(keys, role, partner_id=partner)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
+async def test_endpoint_role(
+    client: httpx.AsyncClient, dev_keys_dir: Path, method: str, path: str, body: Any, role: str, expected: int
+) -> None:
+    response = await client.request(method, path, json=body, headers=token(dev_keys_dir, role))
+    assert response.status_code == expected, response.text
+    if expected == 403:
+        assert response.json()["code"] in ("auth.role_forbidden", "auth.object_forbidden")
+
+
+async def test_every_route_is_in_the_table(infra: Infrastructure, dev_keys_dir: Path) -> None:
+    app = build_app(notifications_settings(infra, "authz", dev_keys_dir, run_consumers=False))
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if path not in {"/healthz", "/readyz", "/metrics"}
+    }
+
+    def shape(path: str) -> str:
+        return "/".join(
+            "{}" if part.startswith("{") or part in {"none", "col-authz", "supervisors"} or ":" in part else part
+            for part in path.split("/")
+        )
+
+    tabled = {(m, shape(p)) for m, p, _, _ in ENDPOINTS} | {(STREAM[0], shape(STREAM[1]))}
+    assert {(m, shape(p)) for m, p in routes} == tabled
+
+
+async def test_no_token_is_401(client: httpx.AsyncClient) -> None:
+    for method, path in (("GET", "/inbox"), STREAM, ("GET", "/deliveries")):
+        response = await client.request(method, path)
+        assert response.status_code == 401
+        assert response.json()["code"] == "auth.missing_token"
+
+
+async def test_a_partner_cannot_reach_another_partners_inbox_preferences_or_webhooks(
+    client: httpx.AsyncClient, dev_keys_dir: Path
+) -> None:
+    other = bearer(dev_keys_dir, COL, partner_id="col-other")
+    for method, path in (
+        ("GET", "/recipients/partner:col-authz/preferences"),
+        ("GET", WH),
+        ("POST", f"{WH}/none/verify"),
+    ):
+        response = await client.request(method, path, headers=other)
+        assert response.status_code == 403
+        assert response.json()["code"] == "auth.object_forbidden"
+    # A member cannot pose as a partner's contact, nor as another member.
+    officer = bearer(dev_keys_dir, "funding_officer", sub="officer-zhang")
+    assert (await client.get("/recipients/member:officer-li/preferences", headers=officer)).status_code == 403
+    assert (await client.get("/recipients/member:officer-zhang/preferences", headers=officer)).status_code == 200
