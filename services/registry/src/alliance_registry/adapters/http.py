@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_registry.adapters.repositories import Loaded, Repositories
+from alliance_registry.adapters.repositories import COUNCIL_ID, Loaded, Repositories
 from alliance_registry.domain.agreement import Agreement, AgreementDraft, AgreementRevision, AgreementTerms, Signature
 from alliance_registry.domain.certification import Certification, CertificationStatus
 from alliance_registry.domain.council import Council, SeatAssignment
@@ -468,7 +468,7 @@ def build_router(repos: Repositories) -> APIRouter:
         responses=NOT_FOUND,
     )
     async def get_partner(partner_id: PathId, response: Response, principal: Reader) -> PartnerOut:
-        loaded = await partner_cases.get(repos, partner_id)
+        loaded = await repos.partners.read(partner_id, *partner_cases.NOT_FOUND)
         set_etag(response, loaded.version)
         return PartnerOut.of(loaded, with_contacts=sees_contacts(principal, partner_id))
 
@@ -562,7 +562,7 @@ def build_router(repos: Repositories) -> APIRouter:
         responses=NOT_FOUND,
     )
     async def get_membership(partner_id: PathId, response: Response, _: Reader) -> Membership:
-        loaded = await membership_cases.get(repos, partner_id)
+        loaded = await repos.memberships.read(partner_id, *membership_cases.NOT_FOUND)
         set_etag(response, loaded.version)
         return loaded.item
 
@@ -593,7 +593,7 @@ def build_router(repos: Repositories) -> APIRouter:
 
     @router.get("/council", tags=["council"], summary="The council and its seats", responses=NOT_FOUND)
     async def get_council(response: Response, _: Reader) -> Council:
-        loaded = await membership_cases.get_council(repos)
+        loaded = await repos.council.read(COUNCIL_ID, *membership_cases.COUNCIL_NOT_FOUND)
         set_etag(response, loaded.version)
         return loaded.item
 
@@ -684,7 +684,7 @@ def build_router(repos: Repositories) -> APIRouter:
         "/certifications/{certification_id}", tags=["certification"], summary="One certification", responses=NOT_FOUND
     )
     async def get_certification(certification_id: PathId, response: Response, _: Reader) -> Certification:
-        loaded = await certification_cases.get(repos, certification_id)
+        loaded = await repos.certifications.read(certification_id, *certification_cases.NOT_FOUND)
         set_etag(response, loaded.version)
         return loaded.item
 
@@ -767,7 +767,7 @@ def build_router(repos: Repositories) -> APIRouter:
 
     @router.get("/agreements/{agreement_id}", tags=["agreements"], summary="One agreement", responses=NOT_FOUND)
     async def get_agreement(agreement_id: PathId, response: Response, _: Reader) -> AgreementOut:
-        loaded = await agreement_cases.get(repos, agreement_id)
+        loaded = await repos.agreements.read(agreement_id, *agreement_cases.NOT_FOUND)
         set_etag(response, loaded.version)
         return AgreementOut.of(loaded)
 
@@ -778,7 +778,7 @@ def build_router(repos: Repositories) -> APIRouter:
         responses=NOT_FOUND,
     )
     async def agreement_versions(agreement_id: PathId, _: Reader) -> AgreementVersionsOut:
-        loaded = await agreement_cases.get(repos, agreement_id)
+        loaded = await repos.agreements.read(agreement_id, *agreement_cases.NOT_FOUND)
         return AgreementVersionsOut(agreement_id=agreement_id, revisions=list(loaded.item.revisions))
 
     @router.post(

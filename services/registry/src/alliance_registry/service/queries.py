@@ -133,7 +133,7 @@ class Profile:
 
 
 async def profile(repos: Repositories, partner_id: str) -> Profile:
-    partner = await repos.partners.require(partner_id, "partner.not_found", "partner")
+    partner = await repos.partners.read(partner_id, "partner.not_found", "partner")
     membership = await repos.memberships.get(partner_id)
     certifications = await certification_cases.of_partner(repos, partner_id)
     agreements = await repos.agreements.find({"q_party_ids": partner_id})
