@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from alliance_funding.domain.surcharge_credit import NATIONAL_CREDIT_RATES, CreditRate
 from alliance_shared.settings import ServiceSettings
 
 
@@ -13,3 +15,7 @@ class Settings(ServiceSettings):
     service_name: str = "funding"
     http_port: int = 8002
     mongo_database: str = "alliance_funding"
+
+    #: Education-surcharge credit rates as dated steps (JSON list in the environment:
+    #: ``[{"effective_from": "2019-01-01", "rate_bp": 3000}]``); 30 % under the current policy.
+    surcharge_credit_rates: tuple[CreditRate, ...] = Field(default=NATIONAL_CREDIT_RATES, min_length=1)

@@ -1,0 +1,1 @@
+"""Adapters: stores, read models, HTTP routes and Kafka handlers."""

@@ -1,0 +1,220 @@
+"""Application use cases: draft, revise, submit (eligibility from the read models),
+withdraw, review, decide. Approving grants the award (see ``awards.grant``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from alliance_funding.adapters.repositories import Loaded, Repositories
+from alliance_funding.domain.application import Application, BudgetLine
+from alliance_funding.domain.eligibility import EligibilitySnapshot
+from alliance_funding.domain.ledger import AccountKind, programme_account
+from alliance_funding.domain.programme import Programme
+from alliance_funding.service import awards, ledger
+from alliance_funding.service.common import check_version, new_id, now_utc
+from alliance_shared.contract.vocabulary import PartnerKind
+from alliance_shared.errors import DomainError
+from alliance_shared.messaging.outbox import AuditNote
+
+
+async def get(repos: Repositories, application_id: str) -> Loaded[Application]:
+    return await repos.applications.require(application_id, "application.not_found", "application")
+
+
+async def create(
+    repos: Repositories,
+    applicant_partner_id: str,
+    *,
+    programme_id: str,
+    agreement_id: str,
+    requested_minor: int,
+    cofunding_minor: int,
+    budget_lines: Sequence[BudgetLine],
+) -> Loaded[Application]:
+    programme = (await repos.programmes.require(programme_id, "programme.not_found", "programme")).item
+    agreement = await repos.agreements.get(agreement_id)
+    party_ids = agreement.item.party_ids if agreement and agreement.item.party_ids else (applicant_partner_id,)
+    application_id = new_id("app")
+    application = Application.draft(
+        application_id=application_id,
+        programme=programme,
+        agreement_id=agreement_id,
+        applicant_partner_id=applicant_partner_id,
+        party_ids=party_ids,
+        requested_minor=requested_minor,
+        cofunding_minor=cofunding_minor,
+        budget_lines=budget_lines,
+    )
+    await repos.applications.store.create(
+        application_id,
+        repos.applications.state_of(application),
+        (),
+        AuditNote("application.drafted", "application", application_id, None, application.model_dump(mode="json")),
+    )
+    return await get(repos, application_id)
+
+
+async def revise(
+    repos: Repositories,
+    application_id: str,
+    expected: int,
+    *,
+    requested_minor: int,
+    cofunding_minor: int,
+    budget_lines: Sequence[BudgetLine],
+) -> Loaded[Application]:
+    loaded = await get(repos, application_id)
+    check_version(loaded, expected, "application")
+    application = loaded.item
+    application.revise(requested_minor=requested_minor, cofunding_minor=cofunding_minor, budget_lines=budget_lines)
+    await repos.applications.save(
+        application_id,
+        loaded.version,
+        application,
+        AuditNote("application.revised", "application", application_id, None, application.model_dump(mode="json")),
+    )
+    return await get(repos, application_id)
+
+
+async def eligibility_snapshot(repos: Repositories, application: Application, now: datetime) -> EligibilitySnapshot:
+    """What the read models say now; an unknown partner or agreement fails by name."""
+    partner = await repos.partners.get(application.applicant_partner_id)
+    agreement = await repos.agreements.get(application.agreement_id)
+    evaluations = await repos.evaluations.get(application.agreement_id)
+    unknown = []
+    if partner is None or partner.item.kind is None:
+        unknown.append(
+            {
+                "code": "eligibility.partner_unknown",
+                "text": f"partner {application.applicant_partner_id} is not registered",
+            }
+        )
+    if agreement is None:
+        unknown.append(
+            {"code": "eligibility.agreement_unknown", "text": f"agreement {application.agreement_id} is not registered"}
+        )
+    if unknown or partner is None or agreement is None or partner.item.kind is None:
+        raise DomainError("application.ineligible", "; ".join(u["text"] for u in unknown), failed_rules=unknown)
+    enterprise_ids = agreement.item.enterprise_ids or tuple(
+        p.partner_id for p in agreement.item.parties if p.kind == PartnerKind.ENTERPRISE.value
+    )
+    certified = False
+    for enterprise_id in enterprise_ids:
+        view = await repos.partners.get(enterprise_id)
+        if view is not None and view.item.certified_at(now):
+            certified = True
+            break
+    return EligibilitySnapshot(
+        applicant_partner_kind=partner.item.kind,
+        applicant_region_code=partner.item.region_code or "0",
+        enterprise_certified=certified,
+        agreement_status=agreement.item.status,
+        latest_grade=evaluations.item.latest_grade if evaluations else None,
+        applicant_is_party=application.applicant_partner_id in agreement.item.party_ids,
+    )
+
+
+async def submit(repos: Repositories, application_id: str, expected: int, actor_id: str) -> Loaded[Application]:
+    loaded = await get(repos, application_id)
+    check_version(loaded, expected, "application")
+    application = loaded.item
+    programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
+    now = now_utc()
+    snapshot = await eligibility_snapshot(repos, application, now)
+    application.submit(programme, snapshot, now, actor_id)
+    await repos.applications.save(
+        application_id,
+        loaded.version,
+        application,
+        AuditNote("application.submitted", "application", application_id, None, snapshot.model_dump(mode="json")),
+    )
+    return await get(repos, application_id)
+
+
+async def withdraw(
+    repos: Repositories, application_id: str, expected: int, reason: str | None, actor_id: str
+) -> Loaded[Application]:
+    loaded = await get(repos, application_id)
+    check_version(loaded, expected, "application")
+    application = loaded.item
+    application.withdraw(reason, now_utc(), actor_id)
+    await repos.applications.save(
+        application_id, loaded.version, application, AuditNote("application.withdrawn", "application", application_id)
+    )
+    return await get(repos, application_id)
+
+
+async def start_review(repos: Repositories, application_id: str, expected: int) -> Loaded[Application]:
+    loaded = await get(repos, application_id)
+    check_version(loaded, expected, "application")
+    application = loaded.item
+    application.start_review()
+    await repos.applications.save(
+        application_id,
+        loaded.version,
+        application,
+        AuditNote("application.review_started", "application", application_id, "submitted", "under_review"),
+    )
+    return await get(repos, application_id)
+
+
+async def available_minor(repos: Repositories, programme: Programme) -> int:
+    book, _ = await ledger.book_of(repos, programme.programme_id)
+    return book.balances.get(programme_account(programme.programme_id, AccountKind.AVAILABLE), 0)
+
+
+async def decide(
+    repos: Repositories,
+    application_id: str,
+    expected: int,
+    *,
+    decision: str,
+    reason: str,
+    approved_minor: int | None,
+    actor_id: str,
+) -> Loaded[Application]:
+    """Reject, return, or approve — approving commits the money and grants the award.
+
+    Order of writes on approval: (1) the commitment on the programme's book, guarded
+    by the available balance; (2) the application, approved; (3) the award. A crash
+    after (1) or (2) is repaired by retrying (the commit transfer id is derived from
+    the application, so it applies once) or by ``POST /applications/{id}/award``.
+    """
+    loaded = await get(repos, application_id)
+    check_version(loaded, expected, "application")
+    application = loaded.item
+    now = now_utc()
+    if decision == "reject":
+        application.reject(reason, now, actor_id)
+    elif decision == "return":
+        application.return_for_changes(reason, now, actor_id)
+    else:
+        if approved_minor is None:
+            raise DomainError("application.approved_amount_required", "an approval names the approved amount")
+        programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
+        available = await available_minor(repos, programme)
+        application.approve(
+            approved_minor=approved_minor,
+            reason=reason,
+            programme=programme,
+            available_minor=available,
+            now=now,
+            actor_id=actor_id,
+        )
+        await awards.commit_for(repos, application, programme, now, actor_id)
+    await repos.applications.save(
+        application_id,
+        loaded.version,
+        application,
+        AuditNote(
+            f"application.{decision}",
+            "application",
+            application_id,
+            "under_review",
+            {"status": application.status, "reason": reason, "approved_minor": application.approved_minor},
+        ),
+    )
+    if application.approved_minor is not None and decision == "approve":
+        await awards.ensure_award(repos, application_id, actor_id)
+    return await get(repos, application_id)
