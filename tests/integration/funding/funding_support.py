@@ -53,7 +53,9 @@ def record(payload: EventPayload, source: str, event_id: str | None = None) -> K
     return to_kafka(CloudEvent.wrap(payload, source, event_id=event_id))
 
 
-def partner_registered(partner_id: str, kind: str, region_code: str = "440305", at: datetime | None = None) -> KafkaRecord:
+def partner_registered(
+    partner_id: str, kind: str, region_code: str = "440305", at: datetime | None = None
+) -> KafkaRecord:
     data: dict[str, Any] = {
         "partner_id": partner_id,
         "kind": kind,
@@ -87,10 +89,18 @@ def certification_granted(partner_id: str) -> KafkaRecord:
     )
 
 
-def agreement_activated(agreement_id: str, college_id: str, enterprise_id: str, region_code: str = "440305") -> KafkaRecord:
+def agreement_activated(
+    agreement_id: str, college_id: str, enterprise_id: str, region_code: str = "440305"
+) -> KafkaRecord:
     parties = [
         {"partner_id": college_id, "kind": "college", "role": "lead", "region_code": region_code, "name": "学院"},
-        {"partner_id": enterprise_id, "kind": "enterprise", "role": "participant", "region_code": region_code, "name": "企业"},
+        {
+            "partner_id": enterprise_id,
+            "kind": "enterprise",
+            "role": "participant",
+            "region_code": region_code,
+            "name": "企业",
+        },
     ]
     data = {
         "agreement_id": agreement_id,
@@ -151,7 +161,9 @@ def rectification(agreement_id: str, party_ids: Sequence[str], order_id: str, *,
         "actor_id": "system",
     }
     if closed:
-        return record(RectificationClosed.model_validate({**common, "was_overdue": True, "reason": "done"}), "evaluation")
+        return record(
+            RectificationClosed.model_validate({**common, "was_overdue": True, "reason": "done"}), "evaluation"
+        )
     return record(RectificationOverdue.model_validate(common), "evaluation")
 
 
@@ -173,7 +185,11 @@ PROGRAMME_BODY: dict[str, Any] = {
     "min_cofunding_bp": 2000,
     "tranche_template": [
         {"name": "start-up", "share_bp": 3000, "release": {"kind": "on_award"}},
-        {"name": "mid-term", "share_bp": 4000, "release": {"kind": "evaluation", "cycle_kind": "mid_term", "min_grade": "pass"}},
+        {
+            "name": "mid-term",
+            "share_bp": 4000,
+            "release": {"kind": "evaluation", "cycle_kind": "mid_term", "min_grade": "pass"},
+        },
         {"name": "final", "share_bp": 3000, "release": {"kind": "manual"}},
     ],
 }
@@ -205,7 +221,9 @@ async def open_programme(http: httpx.AsyncClient, who: Actors, **changes: Any) -
     }
     created = await http.post("/programmes", json=body, headers=who.officer)
     assert created.status_code == 201, created.text
-    opened = await http.post(f"/programmes/{created.json()['programme_id']}/open", headers=with_etag(who.officer, created))
+    opened = await http.post(
+        f"/programmes/{created.json()['programme_id']}/open", headers=with_etag(who.officer, created)
+    )
     assert opened.status_code == 200, opened.text
     return dict(opened.json())
 

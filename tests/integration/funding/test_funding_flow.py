@@ -177,15 +177,273 @@ async def test_whole_path_to_paid(infra: Infrastructure, world: World) -> None:
     assert [r["kind"] for r in history.json()["rows"]] == ["commit"] + ["disburse", "pay"] * 3
 
     def ours(records: list[Any]) -> list[str]:
-        return [
-            header(r, "ce_type") or ""
-            for r in records
-            if json.loads(r.value or b"{}").get("award_id") == aid
-        ]
+        return [header(r, "ce_type") or "" for r in records if json.loads(r.value or b"{}").get("award_id") == aid]
 
     records = await read_topic(
-        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: ours(rs).count("org.coopalliance.funding.tranche.paid.v1") >= 3
+        infra.kafka_bootstrap,
+        FUNDING_EVENTS,
+        until=lambda rs: ours(rs).count("org.coopalliance.funding.tranche.paid.v1") >= 3,
     )
     types = ours(records)
     assert types.count("org.coopalliance.funding.tranche.paid.v1") == 3
     assert "org.coopalliance.funding.award.granted.v1" in types
+
+
+async def test_withhold_and_release_again(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    parties = [w.college, w.enterprise]
+    await send(infra, EVALUATION_EVENTS, [result_completed(agreement_id, parties, "pass")])
+    await wait_status(w, aid, 2, "eligible")
+    # prepared, then a failing result withholds it and voids the preparation
+    assert (
+        await step(w, aid, f"tranches/{award['tranches'][1]['tranche_id']}/request", w.who.officer)
+    ).status_code == 200
+    await send(infra, EVALUATION_EVENTS, [result_completed(agreement_id, parties, "fail")])
+    await wait_status(w, aid, 2, "withheld")
+    current = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+    assert current["tranches"][1]["prepared_by"] is None
+    assert current["tranches"][0]["status"] == "eligible"  # an evaluation holds only evaluation tranches
+    # an overdue rectification adds a second hold; a pass alone is not enough
+    order_id = new_id("rect")
+    await send(infra, EVALUATION_EVENTS, [rectification(agreement_id, parties, order_id, closed=False)])
+
+    async def two_holds() -> bool:
+        award_now = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+        return len(award_now["tranches"][1]["holds"]) == 2
+
+    await wait_for(two_holds)
+    assert await tranche_status(w, aid, 1) == "withheld"  # an overdue rectification holds every released tranche
+    await send(infra, EVALUATION_EVENTS, [result_completed(agreement_id, parties, "good")])
+
+    async def one_hold() -> bool:
+        award_now = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+        return award_now["tranches"][1]["holds"] == [f"rectification:{order_id}"]
+
+    await wait_for(one_hold)
+    assert await tranche_status(w, aid, 2) == "withheld"
+    await send(infra, EVALUATION_EVENTS, [rectification(agreement_id, parties, order_id, closed=True)])
+    await wait_status(w, aid, 2, "eligible")
+    assert await tranche_status(w, aid, 1) == "eligible"
+    await assert_consistent(w, pid)
+
+
+async def test_termination_voids_and_recovery_settles(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    t1 = award["tranches"][0]["tranche_id"]
+    await pay_tranche(w, aid, t1)  # 90,000 paid
+    terminated = await step(
+        w,
+        aid,
+        "terminate",
+        w.who.officer,
+        {
+            "reason": "agreement ended early",
+            "recovery_id": "rec-1",
+            "recovery_minor": 60_000,
+            "recovery_due_at": (now() + timedelta(days=30)).isoformat(),
+        },
+    )
+    assert terminated.status_code == 200, terminated.text
+    assert terminated.json()["voided_minor"] == 210_000
+    figures = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert figures["available_minor"] == 910_000
+    assert figures["recovery_receivable_minor"] == 60_000
+    assert figures["paid_minor"] == 30_000
+    too_much = await step(
+        w,
+        aid,
+        "recoveries/rec-1/settlements",
+        w.who.officer,
+        {"settlement_id": "s-0", "method": "repayment", "amount_minor": 60_001, "bank_reference": "BOC-1"},
+    )
+    assert too_much.status_code == 422
+    for sid, amount in (("s-1", 20_000), ("s-2", 40_000)):
+        settled = await step(
+            w,
+            aid,
+            "recoveries/rec-1/settlements",
+            w.who.officer,
+            {"settlement_id": sid, "method": "repayment", "amount_minor": amount, "bank_reference": f"BOC-{sid}"},
+        )
+        assert settled.status_code == 200, settled.text
+    figures = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert figures["recovered_minor"] == 60_000 and figures["recovery_receivable_minor"] == 0
+    await assert_consistent(w, pid)
+    report = await w.http.get("/reports/budget-execution?by=programme&format=csv", headers=w.who.auditor)
+    assert report.status_code == 200 and pid in report.text
+    xlsx = await w.http.get("/reports/tranche-pipeline?format=xlsx", headers=w.who.officer)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+async def test_recovery_offset_against_a_later_tranche(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    t1, _, t3 = (t["tranche_id"] for t in award["tranches"])
+    await pay_tranche(w, aid, t1)
+    ordered = await step(
+        w,
+        aid,
+        "recoveries",
+        w.who.officer,
+        {
+            "recovery_id": "rec-o",
+            "amount_minor": 10_000,
+            "reason": "ineligible spend",
+            "due_at": (now() + timedelta(days=9)).isoformat(),
+        },
+    )
+    assert ordered.status_code == 200, ordered.text
+    assert (await step(w, aid, f"tranches/{t3}/release", w.who.officer)).status_code == 200
+    assert (await step(w, aid, f"tranches/{t3}/request", w.who.officer)).status_code == 200
+    assert (await step(w, aid, f"tranches/{t3}/approve", w.who.approver, {})).status_code == 200
+    offset = await step(
+        w,
+        aid,
+        "recoveries/rec-o/settlements",
+        w.who.officer,
+        {"settlement_id": "off-1", "method": "offset", "amount_minor": 10_000, "tranche_id": t3},
+    )
+    assert offset.status_code == 200, offset.text
+    paid = await step(w, aid, f"tranches/{t3}/payment", w.who.officer, {"bank_reference": "ICBC-9"})
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["tranches"][2]["paid_minor"] == 80_000
+    await assert_consistent(w, pid)
+
+
+async def test_duplicate_and_out_of_order_events(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    aid = (await award_for(w.http, w.who, pid, agreement_id))["award_id"]
+    parties = [w.college, w.enterprise]
+    newest_pass = result_completed(agreement_id, parties, "good", at=now())
+    older_fail = result_completed(agreement_id, parties, "fail", at=now() - timedelta(days=1))
+    # the same event three times, then an older result arriving late
+    await send(infra, EVALUATION_EVENTS, [newest_pass, newest_pass, newest_pass, older_fail])
+    marker = new_id("rect")
+    await send(infra, EVALUATION_EVENTS, [rectification(agreement_id, parties, marker, closed=True)])
+
+    async def marker_seen() -> bool:
+        view = await w.repos.evaluations.get(agreement_id)
+        return view is not None and marker in view.item.closed_order_ids
+
+    await wait_for(marker_seen)
+    award = await w.repos.awards.get(aid)
+    assert award is not None
+    assert award.item.tranches[1].status == "eligible"  # released once; the late, older fail withheld nothing
+    history = await w.repos.awards.store.history(aid)
+    assert len(history) == 2  # granted, then released once — the duplicates wrote nothing
+    view = await w.repos.evaluations.get(agreement_id)
+    assert view is not None and view.item.latest_grade == "good"
+    # an overdue arriving after its order was closed holds nothing
+    await send(infra, EVALUATION_EVENTS, [rectification(agreement_id, parties, marker, closed=False)])
+    await asyncio.sleep(1.0)
+    view = await w.repos.evaluations.get(agreement_id)
+    assert view is not None and marker not in view.item.overdue_order_ids
+
+
+async def test_same_transfer_id_twice_applies_once(infra: Infrastructure, world: World) -> None:
+    """A crash between the ledger posting and the award save, then the command retried."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award_json = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award_json["award_id"], award_json["tranches"][0]["tranche_id"]
+    assert (await step(w, aid, f"tranches/{t1}/request", w.who.officer)).status_code == 200
+    loaded = await w.repos.awards.get(aid)
+    assert loaded is not None
+    crashed: Award = loaded.item
+    crashed.approve_tranche(
+        t1, approved_minor=90_000, release_remainder=False, reason=None, now=now(), approver_id="approver-li"
+    )
+    first = await ledger.post(w.repos, pid, crashed.transfers)
+    assert first.applied
+    again = await ledger.post(w.repos, pid, crashed.transfers)
+    assert not again.applied  # the same transfer id: applied once
+    # the book is ahead of the award now: verify says so, naming the award
+    verified = (await w.http.get(f"/programmes/{pid}/ledger/verify", headers=w.who.auditor)).json()
+    assert verified["consistent"]
+    assert [a["in_sync"] for a in verified["awards"] if a["award_id"] == aid] == [False]
+    # a different amount under the same transfer id is refused
+    other = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {"approved_minor": 50_000, "reason": "less"})
+    assert other.status_code == 409 and other.json()["code"] == "ledger.transfer_id_reused", other.text
+    # the retried command completes the award without moving money again
+    retried = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {})
+    assert retried.status_code == 200, retried.text
+    body = await assert_consistent(w, pid)
+    assert body["stored_balances"][f"award:{aid}:disbursed"] == 90_000
+
+
+async def test_two_approvers_racing_one_wins(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award_json = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award_json["award_id"], award_json["tranches"][0]["tranche_id"]
+    requested = await step(w, aid, f"tranches/{t1}/request", w.who.officer)
+    assert requested.status_code == 200
+    outcomes = await asyncio.gather(
+        *(
+            w.http.post(f"/awards/{aid}/tranches/{t1}/approve", json={}, headers=with_etag(h, requested))
+            for h in (w.who.approver, w.who.approver2, w.who.approver, w.who.approver2)
+        )
+    )
+    codes = sorted(r.status_code for r in outcomes)
+    assert codes.count(200) == 1, [r.text for r in outcomes]
+    assert all(c in (409, 412) for c in codes if c != 200), codes
+    body = await assert_consistent(w, pid)
+    assert body["stored_balances"][f"award:{aid}:disbursed"] == 90_000
+
+
+async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]  # 1,000,000 available, cap 500,000
+    reviewed = []
+    for _ in range(4):
+        draft = await w.http.post(
+            "/applications",
+            json={
+                "programme_id": pid,
+                "agreement_id": agreement_id,
+                "requested_minor": 400_000,
+                "cofunding_minor": 400_000,
+                "budget_lines": [{"category": "training_base_construction", "amount_minor": 400_000}],
+            },
+            headers=w.who.college,
+        )
+        app_id = draft.json()["application_id"]
+        submitted = await w.http.post(f"/applications/{app_id}/submit", headers=with_etag(w.who.college, draft))
+        review = await w.http.post(f"/applications/{app_id}/review", headers=with_etag(w.who.officer, submitted))
+        assert review.status_code == 200, review.text
+        reviewed.append((app_id, review))
+    outcomes = await asyncio.gather(
+        *(
+            w.http.post(
+                f"/applications/{app_id}/decision",
+                json={"decision": "approve", "reason": "ok", "approved_minor": 400_000},
+                headers=with_etag(w.who.officer, review),
+            )
+            for app_id, review in reviewed
+        )
+    )
+    approved = [r for r in outcomes if r.status_code == 200]
+    assert len(approved) == 2, [r.text for r in outcomes]
+    assert all(
+        r.json()["code"] in {"ledger.insufficient_funds", "application.approval_over_available"}
+        for r in outcomes
+        if r.status_code != 200
+    )
+    body = await assert_consistent(w, pid)
+    assert body["stored_balances"][f"programme:{pid}:available"] == 200_000

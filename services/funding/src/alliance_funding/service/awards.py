@@ -145,11 +145,12 @@ async def _each_active_award(
             if snapshot is None:
                 return None
             award = repos.awards.from_snapshot(snapshot).item
+            before = repos.awards.state_of(award)
             apply(award)
             if award.transfers:  # never: holds and releases move no money
                 raise DomainError("award.unexpected_transfer", f"{action} would move money")
-            if not award.events:
-                return None
+            if not award.events and repos.awards.state_of(award) == before:
+                return None  # (a hold lifted while another remains changes state without an event)
             return Change(
                 repos.awards.state_of(award),
                 award.events,
