@@ -154,7 +154,8 @@ async def test_whole_path_to_paid(infra: Infrastructure, world: World) -> None:
     assert as_officer.status_code == 403
     same_person = bearer(w.keys, "funding_approver", sub="officer-zhang")  # an approver token for the preparer
     refused = await step(w, aid, f"tranches/{t1}/approve", same_person, {})
-    assert refused.status_code == 403 and refused.json()["code"] == "tranche.maker_checker", refused.text
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "tranche.maker_checker"
     approved = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {})
     assert approved.status_code == 200, approved.text
     paid = await step(w, aid, f"tranches/{t1}/payment", w.who.officer, {"bank_reference": "ICBC-20260402-0091"})
@@ -275,12 +276,15 @@ async def test_termination_voids_and_recovery_settles(infra: Infrastructure, wor
         )
         assert settled.status_code == 200, settled.text
     figures = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
-    assert figures["recovered_minor"] == 60_000 and figures["recovery_receivable_minor"] == 0
+    assert figures["recovered_minor"] == 60_000
+    assert figures["recovery_receivable_minor"] == 0
     await assert_consistent(w, pid)
     report = await w.http.get("/reports/budget-execution?by=programme&format=csv", headers=w.who.auditor)
-    assert report.status_code == 200 and pid in report.text
+    assert report.status_code == 200
+    assert pid in report.text
     xlsx = await w.http.get("/reports/tranche-pipeline?format=xlsx", headers=w.who.officer)
-    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert xlsx.status_code == 200
+    assert xlsx.content[:2] == b"PK"
 
 
 async def test_recovery_offset_against_a_later_tranche(infra: Infrastructure, world: World) -> None:
@@ -345,12 +349,14 @@ async def test_duplicate_and_out_of_order_events(infra: Infrastructure, world: W
     history = await w.repos.awards.store.history(aid)
     assert len(history) == 2  # granted, then released once — the duplicates wrote nothing
     view = await w.repos.evaluations.get(agreement_id)
-    assert view is not None and view.item.latest_grade == "good"
+    assert view is not None
+    assert view.item.latest_grade == "good"
     # an overdue arriving after its order was closed holds nothing
     await send(infra, EVALUATION_EVENTS, [rectification(agreement_id, parties, marker, closed=False)])
     await asyncio.sleep(1.0)
     view = await w.repos.evaluations.get(agreement_id)
-    assert view is not None and marker not in view.item.overdue_order_ids
+    assert view is not None
+    assert marker not in view.item.overdue_order_ids
 
 
 async def test_same_transfer_id_twice_applies_once(infra: Infrastructure, world: World) -> None:
@@ -377,7 +383,8 @@ async def test_same_transfer_id_twice_applies_once(infra: Infrastructure, world:
     assert [a["in_sync"] for a in verified["awards"] if a["award_id"] == aid] == [False]
     # a different amount under the same transfer id is refused
     other = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {"approved_minor": 50_000, "reason": "less"})
-    assert other.status_code == 409 and other.json()["code"] == "ledger.transfer_id_reused", other.text
+    assert other.status_code == 409, other.text
+    assert other.json()["code"] == "ledger.transfer_id_reused"
     # the retried command completes the award without moving money again
     retried = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {})
     assert retried.status_code == 200, retried.text
