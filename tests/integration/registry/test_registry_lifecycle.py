@@ -211,6 +211,16 @@ async def test_idempotent_retry_registers_once(client: httpx.AsyncClient, dev_ke
     assert first.status_code == retry.status_code == 201
     assert retry.headers.get("idempotent-replayed") == "true"
     assert retry.json()["partner_id"] == first.json()["partner_id"]
+    pid = first.json()["partner_id"]
+    # A retried transition answers the first response and changes nothing a second time.
+    apply_headers = {**admin(dev_keys_dir), "Idempotency-Key": f"apply-{uuid.uuid4()}"}
+    apply_body = {"partner_id": pid, "reason": "letter"}
+    applied = await client.post("/memberships", json=apply_body, headers=apply_headers)
+    applied_again = await client.post("/memberships", json=apply_body, headers=apply_headers)
+    assert applied.status_code == applied_again.status_code == 201
+    assert applied_again.headers.get("idempotent-replayed") == "true"
+    membership = await client.get(f"/memberships/{pid}", headers=admin(dev_keys_dir))
+    assert len(membership.json()["history"]) == 1
     listed = await client.get(f"/partners?q={body['name_zh']}", headers=admin(dev_keys_dir))
     assert [p["partner_id"] for p in listed.json()["items"]] == [first.json()["partner_id"]]
 
