@@ -34,6 +34,9 @@ from alliance_funding.service.records import AppliedTransfer, LedgerBook
 from alliance_shared.errors import Conflict, NotFound
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 
+#: A posting that lost the race for the next book version is planned again this many times.
+CONTENTION_ATTEMPTS = 200
+
 
 @dataclass(frozen=True)
 class PostResult:
@@ -136,7 +139,9 @@ async def post(
             ),
         )
 
-    version = await change_with_retry(repos.ledgers.store, programme_id, decide, caused_by=transfers[0].transfer_id)
+    version = await change_with_retry(
+        repos.ledgers.store, programme_id, decide, caused_by=transfers[0].transfer_id, attempts=CONTENTION_ATTEMPTS
+    )
     if version is None:
         return PostResult(applied=False, entries=(), version=None)
     return PostResult(applied=True, entries=planned[-1], version=version)

@@ -1,0 +1,234 @@
+"""Crash safety on the real store: postings racing on one book, and a disbursement
+worker killed with SIGKILL at random moments.
+
+After the kill the book must balance and match its journal; each tranche is either
+approved/paid exactly once or not at all; an award the crash left behind its book
+(the posting written, the award not yet saved) is repaired by retrying the command,
+which moves no money twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from alliance_devstack.provision import Infrastructure
+from alliance_funding.adapters.repositories import Repositories
+from alliance_funding.app import build_app
+from alliance_funding.domain.award import Award
+from alliance_funding.domain.ledger import Transfer, TransferKind
+from alliance_funding.service import awards, ledger
+from alliance_funding.service.reports import awards_in_sync
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.errors import DomainError
+from tests.conftest import REPO_ROOT, service_env
+from tests.integration.funding.funding_support import (
+    TOPICS,
+    Actors,
+    agreement_activated,
+    award_for,
+    certification_granted,
+    funding_settings,
+    new_id,
+    open_programme,
+    partner_registered,
+    send,
+    wait_for,
+    with_etag,
+)
+from tests.support.http import running
+from tests.support.kafka_io import skip_history
+
+pytestmark = pytest.mark.infra
+
+RUN = new_id("crash").replace("-", "_")
+
+
+class World:
+    http: httpx.AsyncClient
+    repos: Repositories
+    who: Actors
+    agreement_id: str
+    env: dict[str, str]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def world(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[World]:
+    settings = funding_settings(infra, RUN, dev_keys_dir)
+    await skip_history(infra.kafka_bootstrap, settings.consumer_group, TOPICS)
+    app = build_app(settings)
+    async with running(app) as http:
+        w = World()
+        w.http, w.repos = http, Repositories(app.state.runtime)
+        college, enterprise, w.agreement_id = new_id("col"), new_id("ent"), new_id("agr")
+        w.who = Actors(dev_keys_dir, college, enterprise)
+        w.env = service_env(
+            infra, "FUNDING_", settings.mongo_database, dev_keys_dir, run_consumers="false", run_relay="false"
+        )
+        await send(
+            infra,
+            REGISTRY_EVENTS,
+            [
+                partner_registered(college, "college"),
+                partner_registered(enterprise, "enterprise"),
+                certification_granted(enterprise),
+                agreement_activated(w.agreement_id, college, enterprise),
+            ],
+        )
+
+        async def known() -> bool:
+            partner = await w.repos.partners.get(enterprise)
+            return await w.repos.agreements.get(w.agreement_id) is not None and bool(
+                partner and partner.item.certifications
+            )
+
+        await wait_for(known)
+        yield w
+
+
+async def test_concurrent_postings_on_one_book(world: World) -> None:
+    """24 commitments of random size race for one programme's money: never over-committed."""
+    w = world
+    programme_id = new_id("prg")
+    at = datetime.now(UTC)
+    budget = 1_000_000
+    await ledger.post(
+        w.repos,
+        programme_id,
+        [
+            Transfer(
+                transfer_id=f"{programme_id}:appropriate",
+                kind=TransferKind.APPROPRIATE,
+                programme_id=programme_id,
+                amount_minor=budget,
+                at=at,
+                actor_id="t",
+            )
+        ],
+    )
+    amounts = [random.randint(20_000, 120_000) for _ in range(24)]
+
+    async def commit(i: int, amount: int) -> int:
+        transfer = Transfer(
+            transfer_id=f"awd-{i}:commit",
+            kind=TransferKind.COMMIT,
+            programme_id=programme_id,
+            award_id=f"awd-{i}",
+            amount_minor=amount,
+            at=at,
+            actor_id="t",
+        )
+        try:
+            result = await ledger.post(w.repos, programme_id, [transfer])
+        except DomainError as exc:
+            refused.append(exc.code)
+            return 0
+        # and once more: the same id applies once
+        assert not (await ledger.post(w.repos, programme_id, [transfer])).applied
+        return amount if result.applied else 0
+
+    refused: list[str] = []
+    committed = await asyncio.gather(*(commit(i, a) for i, a in enumerate(amounts)))
+    assert set(refused) <= {"ledger.insufficient_funds"}, refused
+    verified = await ledger.verify_book(w.repos, programme_id)
+    assert verified["consistent"], verified
+    assert sum(committed) <= budget
+    assert verified["stored_balances"][f"programme:{programme_id}:available"] == budget - sum(committed)
+
+
+async def requested_awards(w: World, programme_id: str, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        award = await award_for(w.http, w.who, programme_id, w.agreement_id, amount=100_000)
+        aid = award["award_id"]
+        current = await w.http.get(f"/awards/{aid}", headers=w.who.officer)
+        requested = await w.http.post(
+            f"/awards/{aid}/tranches/{aid}-t1/request", headers=with_etag(w.who.officer, current)
+        )
+        assert requested.status_code == 200, requested.text
+        ids.append(aid)
+    return ids
+
+
+async def test_sigkill_during_disbursements_leaves_the_book_balanced(world: World) -> None:
+    w = world
+    programme_id = (await open_programme(w.http, w.who))["programme_id"]
+    award_ids = await requested_awards(w, programme_id, 6)
+    env = {**os.environ, **w.env, "PYTHONPATH": str(REPO_ROOT)}
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.funding.kill_worker",
+        *award_ids,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=str(REPO_ROOT),
+    )
+    assert worker.stdout is not None
+    lines: list[str] = []
+    steps_before_kill = random.randint(1, 9)
+    while len(lines) < steps_before_kill:
+        line = (await asyncio.wait_for(worker.stdout.readline(), timeout=60)).decode().strip()
+        if not line or line == "done":
+            break
+        lines.append(line)
+    await asyncio.sleep(random.uniform(0.0, 0.05))  # land the kill mid-command
+    worker.send_signal(signal.SIGKILL)
+    await worker.wait()
+
+    verified = await ledger.verify_book(w.repos, programme_id)
+    assert verified["consistent"], verified
+    assert verified["trial_balance"] == 0
+
+    # repair: retry the interrupted commands (what an operator or a client retry does)
+    for aid in award_ids:
+        loaded = await w.repos.awards.get(aid)
+        assert loaded is not None
+        tranche = loaded.item.tranche(f"{aid}-t1")
+        if tranche.status == "requested":
+
+            def approve(award: Award, tid: str = tranche.tranche_id) -> None:
+                award.approve_tranche(
+                    tid,
+                    approved_minor=award.tranche(tid).scheduled_minor,
+                    release_remainder=False,
+                    reason=None,
+                    now=datetime.now(UTC),
+                    approver_id="approver-kill",
+                )
+
+            await awards.act(w.repos, aid, None, approve, "tranche.approved")
+    book, _ = await ledger.book_of(w.repos, programme_id)
+    for aid in award_ids:
+        award: Any = (await w.repos.awards.get(aid)).item  # type: ignore[union-attr]
+        tranche = award.tranche(f"{aid}-t1")
+        disbursed = book.balances.get(f"award:{aid}:disbursed", 0)
+        paid = book.balances.get(f"award:{aid}:paid", 0)
+        # exactly once: the tranche's money is either disbursed or paid, never both, never twice
+        assert disbursed + paid == tranche.scheduled_minor, (aid, disbursed, paid)
+        if tranche.status == "paid":
+            assert paid == tranche.scheduled_minor
+        else:
+            assert tranche.status == "approved"
+            # a payment posted before the kill but not saved: the retried payment completes it
+            if paid:
+
+                def pay(award: Award, tid: str = tranche.tranche_id) -> None:
+                    award.confirm_payment(tid, "BANK-KILL", datetime.now(UTC), "officer-kill")
+
+                await awards.act(w.repos, aid, None, pay, "tranche.paid")
+    verified = await ledger.verify_book(w.repos, programme_id)
+    assert verified["consistent"], verified
+    sync = await awards_in_sync(w.repos, programme_id, verified["stored_balances"])
+    assert all(s["in_sync"] for s in sync), sync
