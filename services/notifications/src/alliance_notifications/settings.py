@@ -53,6 +53,9 @@ class Settings(ServiceSettings):
     worker_concurrency: int = Field(default=32, ge=1, le=1000)
     #: How long a claimed delivery is reserved for the worker that claimed it.
     claim_seconds: int = Field(default=120, ge=5, le=3600)
+    #: How long routing may reuse the recipient directory (contacts, role groups, endpoints)
+    #: it read; changes made by this process show at once, another replica's within this time.
+    directory_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     reminder_scan_seconds: float = Field(default=60.0, gt=0, le=86_400)
     #: Local hour (in each recipient's time zone) at which the daily digest goes out.
     digest_hour: int = Field(default=8, ge=0, le=23)

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
 
-from alliance_notifications.domain.delivery import Delivery
+from alliance_notifications.domain.delivery import OPEN_STATES, Delivery
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.recipients import GroupMember, PartnerContact, RecipientDirectory, RoleGroup
 from alliance_notifications.domain.reminders import Reminder
 from alliance_shared.messaging.outbox import Snapshot
-from alliance_shared.persistence.mongo import IndexSpec
+from alliance_shared.persistence.mongo import IndexSpec, retry_when_busy
 from alliance_shared.runtime import ServiceRuntime
 
 CONTACTS = "contacts"
@@ -37,6 +39,12 @@ INBOX = "inbox"
 REMINDERS = "reminders"
 DIGEST_ENTRIES = "digest_entries"
 
+#: Not versioned: a hint list of open deliveries and when each is due, so the worker scans
+#: a few small documents instead of the whole log. The journal stays the truth: the
+#: worker re-checks each delivery it loads, drops stale entries, and the list is rebuilt
+#: from the log at start (a crash between a journal insert and the hint loses nothing).
+DUE = "delivery_due"
+
 STORES = (CONTACTS, ROLE_GROUPS, ENDPOINTS, PREFERENCES, DELIVERIES, INBOX, REMINDERS, DIGEST_ENTRIES)
 
 #: Query-side indexes (used by MongoDB; FerretDB v1 scans, which is fine at alliance scale).
@@ -46,6 +54,7 @@ INDEXES = (
     IndexSpec(INBOX, (("recipient_id", ASCENDING), ("created_at", ASCENDING))),
     IndexSpec(REMINDERS, (("status", ASCENDING), ("fire_at", ASCENDING))),
     IndexSpec(DIGEST_ENTRIES, (("digest_id", ASCENDING),)),
+    IndexSpec(DUE, (("next_attempt_at", ASCENDING),)),
 )
 
 #: Fields a delivery's stored state carries besides the domain model.
@@ -83,6 +92,32 @@ class Stores:
         self.inbox = runtime.store(INBOX)
         self.reminders = runtime.store(REMINDERS)
         self.digest_entries = runtime.store(DIGEST_ENTRIES)
+        self.due = runtime.db[DUE]
+
+    async def sync_due(self, delivery: Delivery) -> None:
+        """Keep the due hint of one delivery in step with its state."""
+        if delivery.status in OPEN_STATES and delivery.next_attempt_at is not None:
+            hint = {"_id": delivery.delivery_id, "next_attempt_at": delivery.next_attempt_at}
+            for _ in range(3):  # two first upserts may race on the local server: the loser looks again
+                try:
+                    await retry_when_busy(
+                        lambda: self.due.replace_one({"_id": delivery.delivery_id}, hint, upsert=True)
+                    )
+                    return
+                except DuplicateKeyError:
+                    continue
+        else:
+            await retry_when_busy(lambda: self.due.delete_one({"_id": delivery.delivery_id}))
+
+    async def due_ids(self, now: datetime, limit: int = 1000) -> list[str]:
+        cursor = self.due.find({"next_attempt_at": {"$lte": now}}, {"_id": 1}).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
+    async def rebuild_due(self) -> None:
+        """The due hints of every open delivery in the log (at start)."""
+        open_states = [s.value for s in OPEN_STATES]
+        for snap in await self.deliveries.find({"status": {"$in": open_states}}):
+            await self.sync_due(delivery_of(snap))
 
     async def directory(self) -> RecipientDirectory:
         """The recipient directory as it stands (contacts, role groups, endpoints)."""

@@ -15,7 +15,6 @@ import httpx
 from alliance_notifications.adapters.repositories import (
     PAYLOAD,
     delivery_of,
-    delivery_state,
     endpoint_of,
     model_state,
     preferences_of,
@@ -62,6 +61,7 @@ async def register_endpoint(
         ),
     )
     endpoint.version = version or 1
+    notifier.directory_changed()
     return endpoint, secret
 
 
@@ -137,6 +137,7 @@ async def _save_endpoint(notifier: Notifier, endpoint: WebhookEndpoint, action: 
         audit=AuditNote(action, "webhook_endpoint", endpoint.endpoint_id, after=public_endpoint(endpoint)),
     )
     endpoint.version = version or endpoint.version
+    notifier.directory_changed()
     return endpoint
 
 
@@ -192,6 +193,7 @@ async def put_group(notifier: Notifier, group: RoleGroup, expected_version: int,
         state,
         audit=AuditNote("role_group.replaced", "role_group", group.value, after=state),
     )
+    notifier.directory_changed()
     return version or expected_version
 
 
@@ -284,11 +286,11 @@ async def resend(notifier: Notifier, delivery_id: str, operation_id: str, actor_
             "version": 0,
         }
     )
-    await notifier.stores.deliveries.create(
-        copy.delivery_id,
-        delivery_state(copy, snap.state.get(PAYLOAD) or {}, resend_of=delivery_id),
+    await notifier.create_delivery(
+        copy,
+        snap.state.get(PAYLOAD) or {},
+        resend_of=delivery_id,
         audit=AuditNote("delivery.resent", "delivery", copy.delivery_id, before={"resend_of": delivery_id},
                         after={"actor_id": actor_id}),
     )  # fmt: skip
-    notifier.wake.set()
     return copy

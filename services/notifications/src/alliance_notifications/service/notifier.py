@@ -22,7 +22,6 @@ from alliance_notifications.adapters.repositories import (
     Stores,
     delivery_of,
     delivery_state,
-    endpoint_of,
     model_state,
     reminder_of,
 )
@@ -82,6 +81,8 @@ class Notifier:
         self.breakers: dict[str, CircuitBreaker] = {}
         self.wake = asyncio.Event()
         self._in_flight: set[str] = set()
+        self._noted: list[str] = []
+        self._directory: tuple[float, RecipientDirectory] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
 
@@ -105,6 +106,21 @@ class Notifier:
         if self._webhooks is not None:
             await self._webhooks.close()
             self._webhooks = None
+
+    async def directory(self) -> RecipientDirectory:
+        """The recipient directory, read again at most every ``directory_cache_seconds``
+        (and at once after this process changed it). Routing reads it for every event;
+        another replica's change shows within the cache time."""
+        now = asyncio.get_running_loop().time()
+        cached = self._directory
+        if cached is not None and now - cached[0] < self.settings.directory_cache_seconds:
+            return cached[1]
+        directory = await self.stores.directory()
+        self._directory = (now, directory)
+        return directory
+
+    def directory_changed(self) -> None:
+        self._directory = None
 
     # --- events in ---------------------------------------------------------------------
 
@@ -134,6 +150,7 @@ class Notifier:
             )
 
         await change_with_retry(self.stores.contacts, partner_id, decide, caused_by=event_id)
+        self.directory_changed()
 
     async def track_reminders(self, event_id: str, event_type: str, payload: Mapping[str, Any], now: datetime) -> None:
         try:
@@ -165,7 +182,7 @@ class Notifier:
         """Plan and record every delivery an event (or a fired reminder) calls for."""
         if not any(rule.event_type == routing_type for rule in self.rules):
             return []
-        directory = await self.stores.directory()
+        directory = await self.directory()
         plans = plan_deliveries(routing_type, event_id, payload, directory, self.rules, {}, now)
         audiences = {p.audience_id for p in plans}
         stored = await self.stores.preferences_of(sorted(audiences))
@@ -203,9 +220,7 @@ class Notifier:
             await self._store_inbox_entry(delivery, now)
             delivery.record_success(now)
         with contextlib.suppress(Conflict):  # planned before: the event was redelivered
-            await self.stores.deliveries.create(
-                delivery.delivery_id, delivery_state(delivery, payload), delivery.events
-            )
+            await self.create_delivery(delivery, payload)
 
     async def _store_inbox_entry(self, delivery: Delivery, now: datetime) -> None:
         entry = {
@@ -226,18 +241,52 @@ class Notifier:
 
     # --- the delivery worker -----------------------------------------------------------
 
+    async def create_delivery(
+        self,
+        delivery: Delivery,
+        payload: Mapping[str, Any],
+        *,
+        resend_of: str | None = None,
+        audit: AuditNote | None = None,
+    ) -> None:
+        """Version 1 of a delivery (Conflict if it exists: planned before); noted for the worker."""
+        await self.stores.deliveries.create(
+            delivery.delivery_id, delivery_state(delivery, payload, resend_of), delivery.events, audit
+        )
+        delivery.events = []
+        if delivery.status not in OPEN_STATES or delivery.next_attempt_at is None:
+            return  # final from the start (inbox entry, skipped, unroutable, unrenderable)
+        if delivery.next_attempt_at <= self.clock():
+            # Attempted at once by this process; should it stop first, the due list is
+            # rebuilt from the log at the next start.
+            self._noted.append(delivery.delivery_id)
+            self.wake.set()
+        else:
+            await self.stores.sync_due(delivery)  # held for quiet hours
+
     async def run_worker(self) -> None:
-        """Attempt due deliveries until cancelled; woken at once when this process plans one."""
+        """Attempt due deliveries until cancelled. Deliveries this process planned are
+        started at once; every ``worker_poll_seconds`` the due list is scanned for the rest
+        (retries whose time came, e-mails released after quiet hours, other replicas' work)."""
         self._slots = asyncio.Semaphore(self.settings.worker_concurrency)
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
         try:
+            await self.stores.rebuild_due()
             while True:
                 self.wake.clear()
-                try:
-                    await self.dispatch_due()
-                except Exception:
-                    log.warning("delivery worker pass failed; trying again", exc_info=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=self.settings.worker_poll_seconds)
+                noted, self._noted = self._noted, []
+                for delivery_id in noted:
+                    self._start(delivery_id)
+                if loop.time() >= next_scan:
+                    try:
+                        await self.dispatch_due()
+                    except Exception:
+                        log.warning("delivery worker pass failed; trying again", exc_info=True)
+                    next_scan = loop.time() + self.settings.worker_poll_seconds
+                if not self._noted:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wake.wait(), timeout=max(0.01, next_scan - loop.time()))
         finally:
             # Stopping: attempts in hand are abandoned before the database closes; their
             # claims lapse and a later run attempts them again.
@@ -245,22 +294,19 @@ class Notifier:
 
     async def dispatch_due(self) -> int:
         """Start an attempt for each due delivery not already in hand; returns how many started."""
-        now = self.clock()
-        due = await self.stores.deliveries.find(
-            {"status": {"$in": [s.value for s in OPEN_STATES]}, "next_attempt_at": {"$lte": now}},
-            sort=[("next_attempt_at", 1)],
-            limit=1000,
-        )
         started = 0
-        for snap in due:
-            if snap.aggregate_id in self._in_flight:
-                continue
-            self._in_flight.add(snap.aggregate_id)
-            task = asyncio.create_task(self._attempt_guarded(snap.aggregate_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            started += 1
+        for delivery_id in await self.stores.due_ids(self.clock()):
+            started += self._start(delivery_id)
         return started
+
+    def _start(self, delivery_id: str) -> int:
+        if delivery_id in self._in_flight:
+            return 0
+        self._in_flight.add(delivery_id)
+        task = asyncio.create_task(self._attempt_guarded(delivery_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 1
 
     async def _attempt_guarded(self, delivery_id: str) -> None:
         assert self._slots is not None
@@ -292,29 +338,30 @@ class Notifier:
         delivery = delivery_of(snap)
         now = self.clock()
         if not delivery.is_due(now):
+            await self.stores.sync_due(delivery)  # a stale entry of the due list
             return
+        had_hint = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
         payload: dict[str, Any] = dict(snap.state.get(PAYLOAD) or {})
         resend_of = snap.state.get(RESEND_OF)
         breaker: CircuitBreaker | None = None
         endpoint = None
         if delivery.channel is Channel.WEBHOOK:
-            endpoint_snap = await self.stores.endpoints.load(delivery.endpoint_id or "")
-            endpoint = endpoint_of(endpoint_snap) if endpoint_snap is not None else None
+            endpoint = (await self.directory()).endpoints.get(delivery.endpoint_id or "")
             if endpoint is None or not endpoint.receives_notices:
                 delivery.record_failure(
                     now, "webhook.endpoint_disabled", "the endpoint was disabled or removed",
                     retryable=False, policy=self.policy, rng=self.rng,
                 )  # fmt: skip
-                await self._save(delivery, snap.version, payload, resend_of)
+                await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint)
                 return
             breaker = self.breaker(endpoint.endpoint_id)
             if not breaker.allow_request(now):
                 delivery.postpone(breaker.retry_at(now), now)
-                await self._save(delivery, snap.version, payload, resend_of)
+                await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint)
                 return
         # Claim: a version with the next attempt moved past the lease; only one writer wins it.
         delivery.next_attempt_at = now + timedelta(seconds=self.settings.claim_seconds)
-        claimed = await self._save(delivery, snap.version, payload, resend_of)
+        claimed = await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint, claim=True)
         if claimed is None:
             return
         if delivery.channel is Channel.EMAIL:
@@ -335,12 +382,17 @@ class Notifier:
             )  # fmt: skip
             if breaker is not None:
                 breaker.record_failure(done)
-        await self._save(delivery, claimed, payload, resend_of)
-        if delivery.status is DeliveryStatus.FAILED:
-            self.wake.set()
+        await self._save(delivery, claimed, payload, resend_of, had_hint=had_hint)
 
     async def _save(
-        self, delivery: Delivery, expected_version: int, payload: Mapping[str, Any], resend_of: str | None
+        self,
+        delivery: Delivery,
+        expected_version: int,
+        payload: Mapping[str, Any],
+        resend_of: str | None,
+        *,
+        had_hint: bool,
+        claim: bool = False,
     ) -> int | None:
         try:
             version = await self.stores.deliveries.save(
@@ -353,6 +405,12 @@ class Notifier:
             log.info("delivery changed meanwhile; another worker has it", delivery_id=delivery.delivery_id)
             return None
         delivery.events = []
+        # The due list holds deliveries waiting for a later attempt (retry, quiet hours,
+        # breaker). A claim needs no entry (a crash lets the list be rebuilt at start),
+        # and a delivery that never waited has none to remove.
+        waiting = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
+        if not claim and (waiting or had_hint):
+            await self.stores.sync_due(delivery)
         return version
 
     # --- reminders and digests ----------------------------------------------------------
@@ -397,9 +455,7 @@ class Notifier:
             delivery = Delivery.from_plan(plan, now, render_digest(digest, self.renderer))
             entry_ids = [e.entry_id for e in digest.entries]
             try:
-                await self.stores.deliveries.create(
-                    delivery.delivery_id, delivery_state(delivery, {"entry_ids": entry_ids}), delivery.events
-                )
+                await self.create_delivery(delivery, {"entry_ids": entry_ids})
                 sent += 1
             except Conflict:
                 # Today's digest went out already (maybe just before a crash): settle what it held.
