@@ -60,6 +60,9 @@ images: ## build the four service images (needs a Docker engine with BuildKit)
 	    --build-arg REVISION=$$(git rev-parse HEAD) -t coop-alliance/$$svc:$(VERSION) . || exit 1; \
 	done
 
+demo: stack-install ## the narrated scenario against a running `make run` (or one it starts)
+	$(UV) run --frozen alliance demo
+
 clean: ## stop the local stack and delete its data
 	-$(UV) run --frozen alliance dev down
 	rm -rf var

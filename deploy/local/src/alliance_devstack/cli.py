@@ -7,6 +7,7 @@
   alliance dev logs [COMPONENT]    the tail of kafka's, mongodb's or smtp's log (-f to follow)
   alliance dev env                 `export` lines for services run by hand
   alliance run                     the servers and every service, in the foreground
+  alliance demo                    the narrated scenario against `alliance run` (started if none runs)
 
 Ports: --kafka-port/--mongo-port/--smtp-port, else ALLIANCE_KAFKA_PORT (9092),
 ALLIANCE_MONGO_PORT (27017), ALLIANCE_SMTP_PORT (1025). Data: var/devstack.
@@ -169,6 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_argument("-f", "--follow", action="store_true")
     platform = sub.add_parser("run", help="the servers and every service, until Ctrl-C")
     platform.add_argument("--data-dir", type=Path, default=repo_root() / "var" / "run")
+    demo = sub.add_parser("demo", help="the narrated scenario against a running platform (or one it starts)")
+    demo.add_argument("--data-dir", type=Path, default=repo_root() / "var" / "run")
     return parser
 
 
@@ -177,6 +180,10 @@ def dispatch(argv: list[str] | None = None) -> int:
     data_dir: Path = args.data_dir.resolve()
     if args.command == "run":
         return run(data_dir)
+    if args.command == "demo":
+        from alliance_devstack.demo.runner import run_demo  # the demo's imports only when asked
+
+        return run_demo(data_dir)
     if args.action == "install":
         install_all()
         print(f"the local stack is installed (cache: {cache_dir()})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import sys
@@ -13,6 +14,19 @@ from alliance_devstack.errors import StackError
 from alliance_devstack.paths import default_data_dir, repo_root
 from alliance_devstack.services import SERVICES, Platform, prefix_of
 from alliance_devstack.stack import Stack
+
+#: Written once every service is ready, removed on stop: how `alliance demo` finds the platform.
+RUN_FILE = "platform.json"
+
+
+def write_run_file(data_dir: Path, platform: Platform, stack: Stack, keys_dir: Path) -> None:
+    facts = {
+        "urls": {name: service.url for name, service in platform.services.items()},
+        "keys_dir": str(keys_dir),
+        "kafka_bootstrap": stack.kafka.bootstrap_servers,
+        "maildir": str(stack.smtp.maildir),
+    }
+    (data_dir / RUN_FILE).write_text(json.dumps(facts, indent=2) + "\n")
 
 
 def ports_from_env() -> dict[str, int]:
@@ -67,6 +81,7 @@ def run(data_dir: Path) -> int:
         platform = Platform.create(env, logs, ports=ports_from_env())
         print(f"starting {', '.join(platform.services)} …", flush=True)
         platform.start()
+        write_run_file(data_dir, platform, stack, keys_dir)
         print_banner(stack, platform, logs)
         while not stopping:
             for service in platform.exited():
@@ -79,6 +94,7 @@ def run(data_dir: Path) -> int:
         return 1
     finally:
         print("\nstopping …", flush=True)
+        (data_dir / RUN_FILE).unlink(missing_ok=True)
         if platform is not None:
             platform.stop()
         if owns_stack:

@@ -1,0 +1,1 @@
+"""`alliance demo`: the alliance at work, narrated, through the public APIs and Kafka."""

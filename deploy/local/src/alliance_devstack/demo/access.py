@@ -1,0 +1,137 @@
+"""How the demo (and the system tests) reach a running platform: each service's URL, dev
+tokens for any role, the Kafka broker a college system publishes to, the SMTP sink's mail."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from alliance_devstack.errors import StackError
+from alliance_devstack.smtp_sink import ReceivedMail, read_mailbox
+from alliance_shared.auth.devtokens import mint
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.envelope import CloudEvent, from_kafka, to_kafka
+from alliance_shared.messaging.kafka import create_producer
+from alliance_shared.settings import ServiceSettings
+
+KafkaRecord = tuple[bytes, bytes, list[tuple[str, bytes]]]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a call: a role, a subject (the person) and, for colleges and enterprises, the partner."""
+
+    role: str
+    sub: str
+    partner_id: str | None = None
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or f"{self.sub} ({self.role})"
+
+
+class UnexpectedAnswer(StackError):
+    """A call answered something the scenario did not expect (the problem+json is kept)."""
+
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{method} {url} answered {status}: {json.dumps(body, ensure_ascii=False)[:800]}")
+
+
+@dataclass
+class PlatformAccess:
+    urls: Mapping[str, str]
+    keys_dir: Path
+    kafka_bootstrap: str
+    maildir: Path | None = None
+    _clients: dict[str, httpx.AsyncClient] = field(default_factory=dict, repr=False)
+
+    def headers(self, actor: Actor) -> dict[str, str]:
+        token = mint(self.keys_dir, actor.sub, [actor.role], partner_id=actor.partner_id, ttl_s=3600)
+        return {"Authorization": f"Bearer {token}"}
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        if service not in self._clients:
+            self._clients[service] = httpx.AsyncClient(base_url=self.urls[service], timeout=30.0)
+        return self._clients[service]
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        actor: Actor,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        expect: Sequence[int] = (200, 201),
+    ) -> httpx.Response:
+        response = await self.client(service).request(
+            method,
+            path,
+            json=json_body,
+            params=params,
+            headers={**self.headers(actor), **(headers or {})},
+        )
+        if response.status_code not in expect:
+            try:
+                body: Any = response.json()
+            except ValueError:
+                body = response.text
+            raise UnexpectedAnswer(method, f"{self.urls[service]}{path}", response.status_code, body)
+        return response
+
+    async def publish(self, topic: str, payloads: Sequence[EventPayload], source: str) -> list[str]:
+        """Publish events as a college system does (CloudEvents binary mode); their ids."""
+        records = [to_kafka(CloudEvent.wrap(payload, source)) for payload in payloads]
+        await self.publish_raw(topic, records)
+        return [dict(headers)["ce_id"].decode() for _, _, headers in records]
+
+    async def publish_raw(self, topic: str, records: Sequence[KafkaRecord]) -> None:
+        producer = create_producer(ServiceSettings(kafka_bootstrap_servers=self.kafka_bootstrap))
+        await producer.start()
+        try:
+            for key, value, headers in records:
+                await producer.send_and_wait(topic, key=key, value=value, headers=headers)
+        finally:
+            await producer.stop()
+
+    async def find_event(
+        self, topic: str, event_type: str, match: Callable[[dict[str, Any]], bool], timeout_s: float = 90.0
+    ) -> dict[str, Any]:
+        """The data of the first ``event_type`` event on ``topic`` that ``match`` accepts, read
+        from the topic's start as a college system consuming its decisions would."""
+        # No group: every partition, from the start, nothing committed.
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=self.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        event = from_kafka(record.key, record.value, record.headers)
+                        if event.type == event_type and match(event.data):
+                            return dict(event.data)
+        finally:
+            await consumer.stop()
+        raise StackError(f"no {event_type} on {topic} within {timeout_s:.0f}s")
+
+    def mail(self) -> list[ReceivedMail]:
+        """What the SMTP sink received so far, oldest first."""
+        return [] if self.maildir is None else read_mailbox(self.maildir)
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
