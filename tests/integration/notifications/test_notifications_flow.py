@@ -7,6 +7,9 @@ each test uses its own partners, so tests do not see each other's notices.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +20,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
@@ -54,11 +59,31 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def app(infra: Infrastructure, dev_keys_dir: Path) -> FastAPI:
     settings = notifications_settings(infra, DATABASE, dev_keys_dir)
     await skip_history(infra.kafka_bootstrap, settings.consumer_group)
-    async with running(build_app(settings)) as http:
+    return build_app(settings)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(app) as http:
         yield http
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def served(app: FastAPI, client: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The same running app on a real socket (a stream needs one: the in-process transport buffers)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    await task
+    sock.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -322,3 +347,40 @@ async def test_quiet_hours_hold_email_until_morning_while_the_inbox_gets_it_now(
     assert mails_to(infra, f"{member}@jyj.gov.cn") == []
     inbox = (await client.get("/inbox", headers=me)).json()["items"]
     assert [e["event_id"] for e in inbox] == [overdue.id]
+
+
+async def test_the_inbox_stream_pushes_new_notices_to_their_owner(
+    infra: Infrastructure, client: httpx.AsyncClient, served: str, dev_keys_dir: Path
+) -> None:
+    college = new_id("col")
+    paid = event_of("funding.tranche.paid", payload("funding.tranche.paid", recipient_partner_id=college))
+    user = bearer(dev_keys_dir, "college", partner_id=college)
+    events: list[tuple[str, str]] = []
+
+    async def listen() -> None:
+        async with (
+            httpx.AsyncClient(base_url=served, timeout=30) as http,
+            http.stream("GET", "/inbox/stream", headers=user) as stream,
+        ):
+            assert stream.status_code == 200
+            kind = ""
+            async for line in stream.aiter_lines():
+                if line.startswith("event:"):
+                    kind = line.removeprefix("event:").strip()
+                elif line.startswith("data:"):
+                    events.append((kind, line.removeprefix("data:").strip()))
+                    if kind == "notice":
+                        return
+
+    listening = asyncio.create_task(listen())
+    await wait_for(lambda: _has(events, "unread"), what="the stream's first event")
+    await publish(infra, paid)
+    await asyncio.wait_for(listening, timeout=30)
+
+    assert events[0] == ("unread", "0")
+    notice = json.loads(events[-1][1])
+    assert (notice["event_id"], notice["recipient_id"]) == (paid.id, f"partner:{college}")
+
+
+async def _has(events: list[tuple[str, str]], kind: str) -> bool:
+    return any(k == kind for k, _ in events)
