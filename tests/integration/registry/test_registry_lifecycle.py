@@ -613,3 +613,28 @@ async def test_agreement_starts_and_completes_by_itself(
     ]
     assert isinstance(events[-1][1], AgreementCompleted)
     assert events[-1][1].actor_id == "system"
+
+
+async def test_a_claim_left_by_a_crash_is_taken_over_once_stale(
+    app: tuple[FastAPI, httpx.AsyncClient], dev_keys_dir: Path
+) -> None:
+    application, client = app
+    claims = application.state.runtime.db["credit_codes"]
+    fresh, stale = credit_code(), credit_code()
+    now = datetime.now(UTC)
+    # A registration in flight (its partner not written yet) holds its code...
+    await claims.insert_one({"_id": fresh, "partner_id": "ent-inflight", "claimed_at": now})
+    refused = await client.post(
+        "/partners", json=partner_body("enterprise", credit_code=fresh), headers=admin(dev_keys_dir)
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "partner.credit_code_taken"
+    # ...but a claim whose writer died long ago (no partner behind it) is taken over.
+    await claims.insert_one({"_id": stale, "partner_id": "ent-crashed", "claimed_at": now - timedelta(hours=1)})
+    taken = await client.post(
+        "/partners", json=partner_body("enterprise", credit_code=stale), headers=admin(dev_keys_dir)
+    )
+    assert taken.status_code == 201, taken.text
+    holder = await claims.find_one({"_id": stale})
+    assert holder is not None
+    assert holder["partner_id"] == taken.json()["partner_id"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from pymongo import ASCENDING
@@ -165,12 +166,16 @@ class Repository(Generic[A]):
 
 
 class CreditCodes:
-    """One document per unified social credit code in use: ``{_id: code, partner_id}``.
+    """One document per unified social credit code in use: ``{_id: code, partner_id, claimed_at}``.
 
     The unique ``_id`` makes a second registration of a code fail even when two race.
-    A claim is made before the partner is written and released if that write fails; a
-    claim left by a crash between the two (its partner does not exist) is taken over.
+    A claim is made before the partner is written and released if that write fails. A
+    claim whose partner does not exist is either a registration still in flight (refused
+    like any taken code) or, once older than ``STALE_AFTER``, the leftover of a crash
+    between the two writes, which the next registration takes over.
     """
+
+    STALE_AFTER = timedelta(minutes=2)
 
     def __init__(self, collection: AsyncCollection[Document], partners: VersionedStore) -> None:
         self._collection = collection
@@ -179,7 +184,11 @@ class CreditCodes:
     async def claim(self, code: str, partner_id: str) -> None:
         for _ in range(3):
             try:
-                await retry_when_busy(lambda: self._collection.insert_one({"_id": code, "partner_id": partner_id}))
+                await retry_when_busy(
+                    lambda: self._collection.insert_one(
+                        {"_id": code, "partner_id": partner_id, "claimed_at": datetime.now(UTC)}
+                    )
+                )
                 return
             except DuplicateKeyError:
                 holder = await self._collection.find_one({"_id": code})
@@ -187,7 +196,8 @@ class CreditCodes:
                     continue
                 if holder["partner_id"] == partner_id:
                     return
-                if await self._partners.load(holder["partner_id"]) is not None:
+                stale = datetime.now(UTC) - holder["claimed_at"] > self.STALE_AFTER
+                if not stale or await self._partners.load(holder["partner_id"]) is not None:
                     raise Conflict(
                         "partner.credit_code_taken",
                         f"unified social credit code {code} is already registered to partner {holder['partner_id']}",
@@ -199,10 +209,6 @@ class CreditCodes:
 
     async def release(self, code: str, partner_id: str) -> None:
         await retry_when_busy(lambda: self._collection.delete_one({"_id": code, "partner_id": partner_id}))
-
-    async def holder(self, code: str) -> str | None:
-        doc = await self._collection.find_one({"_id": code})
-        return None if doc is None else str(doc["partner_id"])
 
 
 class Repositories:
