@@ -277,7 +277,7 @@ class Notifier:
                 self.wake.clear()
                 noted, self._noted = self._noted, []
                 for delivery_id in noted:
-                    self._start(delivery_id)
+                    self._start(delivery_id, claim=False)
                 if loop.time() >= next_scan:
                     try:
                         await self.dispatch_due()
@@ -299,20 +299,20 @@ class Notifier:
             started += self._start(delivery_id)
         return started
 
-    def _start(self, delivery_id: str) -> int:
+    def _start(self, delivery_id: str, *, claim: bool = True) -> int:
         if delivery_id in self._in_flight:
             return 0
         self._in_flight.add(delivery_id)
-        task = asyncio.create_task(self._attempt_guarded(delivery_id))
+        task = asyncio.create_task(self._attempt_guarded(delivery_id, claim))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return 1
 
-    async def _attempt_guarded(self, delivery_id: str) -> None:
+    async def _attempt_guarded(self, delivery_id: str, claim: bool) -> None:
         assert self._slots is not None
         try:
             async with self._slots:
-                await self.attempt(delivery_id)
+                await self.attempt(delivery_id, claim=claim)
         except Exception:
             log.warning("delivery attempt failed unexpectedly; it stays due", delivery_id=delivery_id, exc_info=True)
         finally:
@@ -329,8 +329,13 @@ class Notifier:
             self.breakers[endpoint_id] = breaker
         return breaker
 
-    async def attempt(self, delivery_id: str) -> None:
-        """One attempt of one delivery: claim it (a version only one worker can write), send, record."""
+    async def attempt(self, delivery_id: str, *, claim: bool = True) -> None:
+        """One attempt of one delivery: claim it (a version only one worker can write), send, record.
+
+        A delivery this process has just planned is not claimed: no other worker knows of
+        it (it is on no due list) unless another replica rebuilds its list from the log at
+        that very moment — then a receiver may see the same delivery id twice, which the
+        delivery id header lets it drop."""
         store = self.stores.deliveries
         snap = await store.load(delivery_id)
         if snap is None:
@@ -360,10 +365,13 @@ class Notifier:
                 await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint)
                 return
         # Claim: a version with the next attempt moved past the lease; only one writer wins it.
-        delivery.next_attempt_at = now + timedelta(seconds=self.settings.claim_seconds)
-        claimed = await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint, claim=True)
-        if claimed is None:
-            return
+        claimed = snap.version
+        if claim:
+            delivery.next_attempt_at = now + timedelta(seconds=self.settings.claim_seconds)
+            saved = await self._save(delivery, snap.version, payload, resend_of, had_hint=had_hint, claim=True)
+            if saved is None:
+                return
+            claimed = saved
         if delivery.channel is Channel.EMAIL:
             outcome = await self.email.send(delivery)
         elif endpoint is not None:
