@@ -3,8 +3,10 @@ tokens for any role, the Kafka broker a college system publishes to, the SMTP si
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,8 @@ from alliance_shared.messaging.kafka import create_producer
 from alliance_shared.settings import ServiceSettings
 
 KafkaRecord = tuple[bytes, bytes, list[tuple[str, bytes]]]
+#: How long a call waits for a service that does not answer (restarting after a crash).
+UNAVAILABLE_GRACE_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -75,13 +79,24 @@ class PlatformAccess:
         headers: Mapping[str, str] | None = None,
         expect: Sequence[int] = (200, 201),
     ) -> httpx.Response:
-        response = await self.client(service).request(
-            method,
-            path,
-            json=json_body,
-            params=params,
-            headers={**self.headers(actor), **(headers or {})},
-        )
+        """One call; a service that is restarting (connection refused, 503) is waited for.
+        A POST carries an Idempotency-Key, so a retried POST is applied once."""
+        sent = {**self.headers(actor), **(headers or {})}
+        if method == "POST":
+            sent.setdefault("Idempotency-Key", str(uuid.uuid4()))
+        deadline = time.monotonic() + UNAVAILABLE_GRACE_S
+        while True:
+            try:
+                response = await self.client(service).request(method, path, json=json_body, params=params, headers=sent)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+                continue
+            if response.status_code == 503 and 503 not in expect and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            break
         if response.status_code not in expect:
             try:
                 body: Any = response.json()
