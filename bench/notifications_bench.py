@@ -2,13 +2,14 @@
 latency, vs. raw httpx POSTs to the same receiver, same run.
 
 Latency is measured with one event at a time (each delivered before the next is
-produced); throughput with a burst of events. Service path: a ``funding.tranche.paid`` event is produced to Kafka → the notifications
-service consumes it, plans its deliveries (inbox entry, unroutable e-mail record,
-webhook) into the delivery log → the worker claims the webhook delivery, signs it and
-POSTs it → the receiver answers 200 → the delivery is recorded sent and
-``delivery.delivered`` goes through the outbox. Latency: from just before the event is
-produced to the receiver getting the POST. Baseline: the same number of signed-size
-JSON POSTs straight from one ``httpx.AsyncClient`` (same concurrency), latency per POST.
+produced); throughput with a burst of events. Service path: a ``funding.tranche.paid``
+event is produced to Kafka → the notifications service consumes it and plans its
+deliveries (inbox entry, an unroutable e-mail record — the partner has no contact —,
+the webhook) into the delivery log → the worker signs and POSTs the webhook → the
+receiver answers 200 → the delivery is recorded sent and ``delivery.delivered`` goes
+out through the outbox. Latency: from just before the event is produced to the
+receiver getting the POST. Baseline: the same number of JSON POSTs of about the same
+size straight from one ``httpx.AsyncClient`` (same concurrency), latency per POST.
 """
 
 from __future__ import annotations

@@ -51,6 +51,8 @@ class Settings(ServiceSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=300)
     #: Deliveries attempted at the same time (one slow receiver never blocks the others).
     worker_concurrency: int = Field(default=32, ge=1, le=1000)
+    #: Events planned at the same time (a bound on concurrent writers, next to the consumer's own).
+    planning_concurrency: int = Field(default=16, ge=1, le=256)
     #: How long a claimed delivery is reserved for the worker that claimed it.
     claim_seconds: int = Field(default=120, ge=5, le=3600)
     #: How long routing may reuse the recipient directory (contacts, role groups, endpoints)

@@ -83,6 +83,7 @@ class Notifier:
         self._in_flight: set[str] = set()
         self._noted: list[str] = []
         self._directory: tuple[float, RecipientDirectory] | None = None
+        self._planning: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots: asyncio.Semaphore | None = None
 
@@ -126,6 +127,12 @@ class Notifier:
 
     async def handle_event(self, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
         """One consumed event: directory, reminders, then its deliveries. Idempotent per event id."""
+        if self._planning is None:
+            self._planning = asyncio.Semaphore(self.settings.planning_concurrency)
+        async with self._planning:
+            await self._handle_event(event_id, event_type, payload)
+
+    async def _handle_event(self, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
         now = self.clock()
         if event_type in PARTNER_EVENTS:
             await self.apply_partner_event(event_id, event_type, payload)
