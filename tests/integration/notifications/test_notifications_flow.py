@@ -384,3 +384,34 @@ async def test_the_inbox_stream_pushes_new_notices_to_their_owner(
 
 async def _has(events: list[tuple[str, str]], kind: str) -> bool:
     return any(k == kind for k, _ in events)
+
+
+async def test_a_rotated_secret_signs_alongside_the_old_one_during_the_grace_period(
+    infra: Infrastructure, client: httpx.AsyncClient, db: Any, receiver: WebhookReceiver, dev_keys_dir: Path
+) -> None:
+    college = new_id("col")
+    await register_partners(infra, db, partner_registered(college, "college", "rotating", None))
+    endpoint_id, old_secret = await register_verified_webhook(
+        client, dev_keys_dir, college, f"{receiver.base_url}/ok/{college}"
+    )
+    user = bearer(dev_keys_dir, "college", partner_id=college)
+    rotated = await client.post(f"/partners/{college}/webhooks/{endpoint_id}/rotate-secret", headers=user)
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret != old_secret
+    listed = await client.get(f"/partners/{college}/webhooks", headers=bearer(dev_keys_dir, "auditor"))
+    assert "secret" not in listed.json()[0]
+    paid = event_of("funding.tranche.paid", payload("funding.tranche.paid", recipient_partner_id=college))
+
+    await publish(infra, paid)
+
+    await wait_for(lambda: _received(receiver, college), what="the webhook")
+    [notice] = receiver.notices(college)
+    assert signature_valid(notice, new_secret)
+    assert signature_valid(notice, old_secret)
+    assert notice.signature is not None
+    assert notice.signature.count("v1=") == 2
+
+
+async def _received(receiver: WebhookReceiver, path_part: str) -> bool:
+    return bool(receiver.notices(path_part))
