@@ -60,7 +60,7 @@ WRITE_RATES = (10, 25, 50)
 SECONDS_PER_RATE = 4.0
 SEED_SIZES = (1_000, 10_000)
 SEED_BUDGET_S = 60.0
-LIST_REPEATS = 6
+LIST_REPEATS = 4
 
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 REGIONS = ("440305", "440306", "440106", "110108", "310115", "330106", "320505", "510107")
@@ -306,6 +306,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
             for process in (baseline, registry):
                 await asyncio.wait_for(process.wait(), 30)
     return {
+        "load_average_1m_at_end": os.getloadavg()[0],
         "seconds_per_rate": SECONDS_PER_RATE,
         "baseline": baseline_figures,
         "registry": registry_figures,
@@ -343,5 +344,6 @@ def table(result: dict[str, Any]) -> Table:
         ["request", "achieved/s (bare / registry)", "p50 ms (bare / registry)", "p99 ms", "failures"],
         rows,
         "seeded " + ", ".join(f"{s['seeded']} of {s['target']} partners ({s['seconds']:.1f} s)" for s in seeded) + "; "
-        f"bare 50-item page p50 {result['baseline_list_p50_ms']:.1f} ms",
+        f"bare 50-item page p50 {result['baseline_list_p50_ms']:.1f} ms; "
+        f"machine load average at the end {result['load_average_1m_at_end']:.1f} (cores: {os.cpu_count()})",
     )
