@@ -43,7 +43,7 @@ from alliance_shared.contract.registry import (
     PartnerStatus,
 )
 from alliance_shared.contract.vocabulary import CooperationMode, PartnerKind, Role
-from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, paginate
 from alliance_shared.web.conditional import expected_version, set_etag
 from alliance_shared.web.problems import ProblemError
 
@@ -547,8 +547,6 @@ def build_router(repos: Repositories) -> APIRouter:
     async def list_memberships(
         _: Reader, status: MembershipStatus | None = None, limit: Limit = 50, cursor: Cursor = None
     ) -> MembershipPage:
-        from alliance_shared.persistence.pagination import paginate
-
         query = {} if status is None else {"status": status.value}
         page = await paginate(repos.memberships.store, query, limit=limit, cursor=cursor)
         return MembershipPage(
@@ -668,8 +666,6 @@ def build_router(repos: Repositories) -> APIRouter:
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CertificationPage:
-        from alliance_shared.persistence.pagination import paginate
-
         query: dict[str, Any] = {}
         if status is not None:
             query["status"] = status.value
