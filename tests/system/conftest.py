@@ -17,7 +17,7 @@ import pytest
 
 from alliance_devstack.demo.access import PlatformAccess
 from alliance_devstack.provision import Infrastructure
-from alliance_devstack.services import SERVICES, Platform, available_services, prefix_of, servers_env
+from alliance_devstack.services import SERVICES, Platform, available_services, isolated_env, prefix_of
 from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
 
@@ -28,23 +28,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def platform_env(infra: Infrastructure, keys_dir: Path, run_id: str) -> dict[str, str]:
-    env = servers_env(infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port)
-    for name in SERVICES:
-        prefix = prefix_of(name)
-        env[prefix + "MONGO_DATABASE"] = f"system_{name}_{run_id}"
-        env[prefix + "KAFKA_CONSUMER_GROUP"] = f"system-{name}-{run_id}"
-        env[prefix + "JWKS_FILE"] = str(keys_dir / "jwks.json")
-        env[prefix + "OUTBOX_SCAN_SECONDS"] = "1"
-    # Periodic checks run often so the flow does not wait on them.
-    env["EVALUATION_OVERDUE_CHECK_SECONDS"] = "1"
-    return env
-
-
 @pytest.fixture(scope="module")
 def platform(infra: Infrastructure, dev_keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     run_id = uuid.uuid4().hex[:8]
-    env = platform_env(infra, dev_keys_dir, run_id)
+    env = isolated_env(
+        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        f"system_{run_id}",
+    )  # fmt: skip
 
     async def start_at_topic_ends() -> None:
         for name in SERVICES:

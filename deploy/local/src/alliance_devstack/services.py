@@ -44,6 +44,33 @@ def servers_env(kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port:
     return env
 
 
+def isolated_env(
+    kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port: int, jwks_file: Path, run_id: str
+) -> dict[str, str]:
+    """A platform of its own on shared servers: fresh databases and consumer groups per run
+    (system tests, benchmarks), outbox sweeps and periodic checks every second."""
+    env = servers_env(kafka_bootstrap, mongo_url, smtp_host, smtp_port)
+    for name in SERVICES:
+        prefix = prefix_of(name)
+        env[prefix + "MONGO_DATABASE"] = f"{name}_{run_id}"
+        env[prefix + "KAFKA_CONSUMER_GROUP"] = f"{name}-{run_id}"
+        env[prefix + "JWKS_FILE"] = str(jwks_file)
+        env[prefix + "OUTBOX_SCAN_SECONDS"] = "1"
+    env["EVALUATION_OVERDUE_CHECK_SECONDS"] = "1"
+    return env
+
+
+def resident_memory_bytes(pid: int) -> int:
+    """VmRSS of a process (Linux /proc); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
 @dataclass
 class ServiceProcess:
     """One service run as ``python -m alliance_<name>``, its output appended to ``log``."""
