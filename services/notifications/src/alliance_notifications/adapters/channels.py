@@ -52,8 +52,8 @@ class EmailSender:
         message["Message-ID"] = make_msgid(idstring=delivery.delivery_id, domain="coopalliance.local")
         message["X-Alliance-Delivery-Id"] = delivery.delivery_id
         message["X-Alliance-Event-Type"] = delivery.event_type
-        message["Content-Language"] = delivery.locale.value
         message.set_content(delivery.body or "", charset="utf-8")
+        message["Content-Language"] = delivery.locale.value  # after set_content, which drops Content-* headers
         return message
 
     async def send(self, delivery: Delivery) -> Outcome:
