@@ -34,7 +34,9 @@ def test_digest_only_events_are_grouped_per_recipient_oldest_first() -> None:
 
     digests = {d.recipient_id: d for d in build_daily_digests(entries, NOW + timedelta(hours=20))}
 
-    assert set(digests) == {"partner:col-001", "partner:ent-042"}
+    # The funding officers follow the programme windows in their digest too.
+    assert set(digests) == {"partner:col-001", "partner:ent-042", "member:officer-zhang"}
+    assert [e.event_id for e in digests["member:officer-zhang"].entries] == ["evt-1", "evt-2"]
     assert [e.event_id for e in digests["partner:col-001"].entries] == ["evt-1", "evt-3", "evt-2"]
     assert [e.event_id for e in digests["partner:ent-042"].entries] == ["evt-1", "evt-2"]
     assert digests["partner:ent-042"].locale is Locale.EN
@@ -101,3 +103,21 @@ def test_the_next_digest_is_at_eight_local_time() -> None:
     assert next_digest_at(datetime(2026, 5, 6, 5, 0, tzinfo=UTC), "Europe/Berlin") == datetime(
         2026, 5, 6, 6, 0, tzinfo=UTC
     )
+
+
+def test_officers_and_supervisors_get_their_overview_events_in_the_digest_and_inbox() -> None:
+    from alliance_notifications.domain.default_rules import DEFAULT_RULES
+    from alliance_notifications.domain.routing import Disposition, plan_deliveries
+    from alliance_shared.contract.notifications import Channel
+    from tests.unit.notifications.notifications_support import NOW, directory, example
+
+    for short_name, member in (
+        ("funding.tranche.paid", "member:officer-zhang"),
+        ("funding.programme.opened", "member:officer-zhang"),
+        ("evaluation.result.completed", "member:supervisor-chen"),
+        ("evaluation.rectification.closed", "member:supervisor-chen"),
+    ):
+        event_type, payload = example(short_name)
+        plans = plan_deliveries(event_type, "evt-9", payload, directory(), DEFAULT_RULES, {}, NOW)
+        mine = {p.channel: p.disposition for p in plans if p.recipient_id == member}
+        assert mine == {Channel.EMAIL: Disposition.DIGEST, Channel.INBOX: Disposition.SEND}, short_name

@@ -177,7 +177,9 @@ def test_broadcasts_go_to_active_partners_only() -> None:
 
     plans = plan_deliveries(event_type, EVENT_ID, payload, built, DEFAULT_RULES, {}, NOW)
 
-    assert {p.partner_id for p in plans} == {COLLEGE}
+    assert {p.partner_id for p in plans if p.partner_id is not None} == {COLLEGE}
+    # The rest are the funding officers' digest and inbox entries.
+    assert {p.recipient_id for p in plans if p.partner_id is None} == {"member:officer-zhang"}
     assert {p.disposition for p in plans if p.channel is Channel.EMAIL} == {Disposition.DIGEST}
 
 
