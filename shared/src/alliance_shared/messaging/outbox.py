@@ -392,7 +392,10 @@ class OutboxRelay:
         async def settle(store: str, doc: Document) -> None:
             if refresh_current_docs:
                 await refresh_current(self._db[store], doc)
-            await self._db[journal_of(store)].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
+            # A busy refusal wrote nothing; retrying here spares the whole pass (already published).
+            await retry_when_busy(
+                lambda: self._db[journal_of(store)].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
+            )
 
         settled = await _bounded_gather(settle(store, doc) for store, docs in ordered.items() for doc in docs)
         handled = len(settled)
