@@ -15,11 +15,13 @@ its id left the in-document replay window.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alliance_funding.adapters.repositories import Repositories
+from alliance_funding.adapters.repositories import LedgerStore, Repositories
 from alliance_funding.domain.ledger import (
     RECENT_TRANSFER_IDS,
     JournalEntry,
@@ -31,8 +33,8 @@ from alliance_funding.domain.ledger import (
     verify,
 )
 from alliance_funding.service.records import AppliedTransfer, LedgerBook
-from alliance_shared.errors import Conflict, NotFound
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.errors import Conflict, NotFound, PreconditionFailed
+from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot
 
 #: A posting that lost the race for the next book version is planned again this many times.
 CONTENTION_ATTEMPTS = 200
@@ -139,9 +141,29 @@ async def post(
             ),
         )
 
-    version = await change_with_retry(
-        repos.ledgers.store, programme_id, decide, caused_by=transfers[0].transfer_id, attempts=CONTENTION_ATTEMPTS
-    )
+    store = repos.ledgers.store
+    assert isinstance(store, LedgerStore)
+    known: int | None = None
+    version: int | None = None
+    for _ in range(CONTENTION_ATTEMPTS):
+        snapshot = await store.load_for_write(programme_id, known)
+        change = decide(snapshot)
+        if change is None:
+            break
+        based_on = snapshot.version if snapshot else 0
+        try:
+            version = await store.save(
+                programme_id, based_on, change.state, change.events, change.audit, caused_by=transfers[0].transfer_id
+            )
+            break
+        except PreconditionFailed:
+            known = based_on + 1  # that version exists now: plan again on it
+            await asyncio.sleep(random.uniform(0, 0.005))
+    else:
+        raise PreconditionFailed(
+            "aggregate.contended",
+            f"the book of {programme_id} kept changing; gave up after {CONTENTION_ATTEMPTS} tries",
+        )
     if version is None:
         return PostResult(applied=False, entries=(), version=None)
     return PostResult(applied=True, entries=planned[-1], version=version)
