@@ -151,20 +151,22 @@ class LedgerStore(VersionedStore):
         self._ledger_source = runtime.settings.service_name
         self._notify = runtime.relay.notify
 
-    async def load_for_write(self, aggregate_id: str, known_version: int | None) -> Snapshot | None:
-        """A version to plan the next posting on, read by ``_id`` hits only.
+    async def load_for_write(self, aggregate_id: str, at_least: int = 0) -> Snapshot | None:
+        """A version at least ``at_least`` to plan the next posting on, read by ``_id`` hits only.
 
         The local server answers an ``_id`` lookup that finds nothing by scanning the
         collection, and ``load`` always ends on such a miss (it looks one version past
         the newest). A writer does not need the newest version to be correct — the
         unique id of version N+1 refuses it if N was not the newest — so it reads the
-        current document first and, after losing a race for version N+1, that version
-        itself (which exists: it refused us).
+        current document (each writer refreshes it right after its insert) and, if that
+        still shows less than the version that just beat us, that version itself.
         """
-        if known_version is None:
-            head = await self.current.find_one({"_id": aggregate_id})
-            return snapshot_of(head) if head else None
-        doc = await self.journal.find_one({"_id": version_id(aggregate_id, known_version)})
+        head = await self.current.find_one({"_id": aggregate_id})
+        if head is not None and int(head[VERSION]) >= at_least:
+            return snapshot_of(head)
+        if at_least == 0:
+            return None
+        doc = await self.journal.find_one({"_id": version_id(aggregate_id, at_least)})
         return snapshot_of(doc) if doc else await self.load(aggregate_id)
 
     async def save(
