@@ -159,11 +159,14 @@ def table(result: dict[str, Any]) -> Table:
     rows = []
     for writers, config in result["configs"].items():
         for name, key in (
-            ("one book (contended)", "one_book"),
+            ("one book, queued per process", "one_book"),
+            ("one book, version guard only", "one_book_optimistic_only"),
             ("distinct books", "distinct_books"),
             ("raw insert", "raw_insert"),
         ):
             figures = config[key]
+            if figures is None:
+                continue
             rows.append(
                 [
                     writers,
