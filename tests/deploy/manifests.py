@@ -39,13 +39,6 @@ class ServiceFacts:
     setting_names: frozenset[str]
 
 
-#: Settings the notifications service reads for SMTP (its brief fixes these names); accepted
-#: as known even before its Settings class declares them, required by the manifests anyway.
-NOTIFICATIONS_SMTP_SETTINGS = frozenset(
-    {"smtp_host", "smtp_port", "smtp_from", "smtp_username", "smtp_password", "smtp_starttls"}
-)
-
-
 def settings_class(service: str) -> type[ServiceSettings]:
     module = importlib.import_module(f"alliance_{service}.settings")
     return cast(type[ServiceSettings], module.Settings)
@@ -55,8 +48,6 @@ def service_facts(service: str) -> ServiceFacts:
     settings = settings_class(service)
     fields = settings.model_fields
     names = frozenset(fields)
-    if service == "notifications":
-        names |= NOTIFICATIONS_SMTP_SETTINGS
     service_name = cast(str, fields["service_name"].default)
     return ServiceFacts(
         name=service,
