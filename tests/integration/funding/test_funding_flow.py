@@ -279,6 +279,19 @@ async def test_termination_voids_and_recovery_settles(infra: Infrastructure, wor
     assert figures["recovered_minor"] == 60_000
     assert figures["recovery_receivable_minor"] == 0
     await assert_consistent(w, pid)
+    # nothing in flight: the programme can be closed and finalised with its figures
+    current = await w.http.get(f"/programmes/{pid}", headers=w.who.officer)
+    closed = await w.http.post(
+        f"/programmes/{pid}/close", json={"reason": "window over"}, headers=with_etag(w.who.officer, current)
+    )
+    assert closed.status_code == 200, closed.text
+    finalised = await w.http.post(f"/programmes/{pid}/finalise", headers=with_etag(w.who.officer, closed))
+    assert finalised.status_code == 200, finalised.text
+    assert finalised.json()["status"] == "finalised"
+    by_mode = (await w.http.get("/reports/budget-execution?by=mode", headers=w.who.approver)).json()["rows"]
+    assert {"internship_base", "order_class"} <= {row["mode"] for row in by_mode}
+    by_region = (await w.http.get("/reports/budget-execution?by=region", headers=w.who.approver)).json()["rows"]
+    assert "440305" in {row["region"] for row in by_region}
     report = await w.http.get("/reports/budget-execution?by=programme&format=csv", headers=w.who.auditor)
     assert report.status_code == 200
     assert pid in report.text
@@ -454,3 +467,80 @@ async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: 
     )
     body = await assert_consistent(w, pid)
     assert body["stored_balances"][f"programme:{pid}:available"] == 200_000
+
+
+async def test_ineligible_submission_names_every_failed_rule(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    rules = {
+        "lead_partner_kinds": ["enterprise"],
+        "require_certified_enterprise": True,
+        "require_active_agreement": True,
+        "min_grade": "good",
+        "region_prefix": "11",
+    }
+    pid = (await open_programme(w.http, w.who, eligibility=rules))["programme_id"]
+    draft = await w.http.post(
+        "/applications",
+        json={
+            "programme_id": pid,
+            "agreement_id": agreement_id,
+            "requested_minor": 100_000,
+            "cofunding_minor": 100_000,
+            "budget_lines": [{"category": "equipment", "amount_minor": 100_000}],
+        },
+        headers=w.who.college,
+    )
+    assert draft.status_code == 201, draft.text
+    refused = await w.http.post(
+        f"/applications/{draft.json()['application_id']}/submit", headers=with_etag(w.who.college, draft)
+    )
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "application.ineligible"
+    assert {r["code"] for r in problem["failed_rules"]} == {
+        "eligibility.partner_kind",
+        "eligibility.region",
+        "eligibility.min_grade",
+    }
+    other = await w.http.get(f"/applications/{draft.json()['application_id']}", headers=w.who.enterprise)
+    assert other.status_code == 403  # the enterprise is a party but not the applicant
+
+
+async def test_surcharge_credit_statement_and_carry_forward(infra: Infrastructure, world: World) -> None:
+    w = world
+    await new_agreement(infra, w)  # makes sure the enterprise and its certificate are known
+    year = now().year
+    first = await w.http.post(
+        "/surcharge-credit-statements",
+        json={
+            "enterprise_id": w.enterprise,
+            "year": year - 1,
+            "investments": [{"reference": "INV-1", "made_on": f"{year - 1}-12-01", "amount_minor": 1_000_000}],
+            "education_surcharge_due_minor": 100_000,
+            "local_education_surcharge_due_minor": 50_000,
+        },
+        headers=w.who.officer,
+    )
+    assert first.status_code == 201, first.text
+    statement = first.json()["statement"]
+    assert statement["lines"][0]["outcome"] == "credited"  # certified since 400 days ago: last December counts
+    assert statement["credit_earned_minor"] == 300_000  # 30 %
+    assert statement["carried_out_minor"] == 150_000
+    second = await w.http.post(
+        "/surcharge-credit-statements",
+        json={
+            "enterprise_id": w.enterprise,
+            "year": year,
+            "investments": [],
+            "education_surcharge_due_minor": 10_000,
+            "local_education_surcharge_due_minor": 0,
+        },
+        headers=w.who.officer,
+    )
+    assert second.status_code == 201, second.text
+    assert second.json()["statement"]["carried_in_minor"] == statement["carried_out_minor"]
+    own = await w.http.get(f"/surcharge-credit-statements/{w.enterprise}/{year}", headers=w.who.enterprise)
+    assert own.status_code == 200
+    ledger_untouched = await w.http.get("/reports/budget-execution", headers=w.who.auditor)
+    assert ledger_untouched.status_code == 200
