@@ -14,7 +14,7 @@ from alliance_funding.domain.programme import Programme
 from alliance_funding.service import awards, ledger
 from alliance_funding.service.common import check_version, new_id, now_utc
 from alliance_shared.contract.vocabulary import PartnerKind
-from alliance_shared.errors import DomainError
+from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.messaging.outbox import AuditNote
 
 
@@ -174,12 +174,16 @@ async def decide(
     approved_minor: int | None,
     actor_id: str,
 ) -> Loaded[Application]:
-    """Reject, return, or approve — approving commits the money and grants the award.
+    """Reject, return, or approve — approving then commits the money and grants the award.
 
-    Order of writes on approval: (1) the commitment on the programme's book, guarded
-    by the available balance; (2) the application, approved; (3) the award. A crash
-    after (1) or (2) is repaired by retrying (the commit transfer id is derived from
-    the application, so it applies once) or by ``POST /applications/{id}/award``.
+    Order of writes on approval: (1) the application, approved (its version guards it
+    against a concurrent withdrawal or decision; approved is final); (2) the commitment
+    on the programme's book, guarded by the available balance; (3) the award. Money is
+    thus only ever committed for an application that is durably approved, so no
+    commitment can be orphaned. (2) and (3) are ``awards.ensure_award``: idempotent (the
+    award id and its commit transfer id derive from the application id), so a crash
+    after (1) or (2), or a programme whose money a concurrent award took meanwhile
+    (409 ``award.not_granted``), is settled by ``POST /applications/{id}/award``.
     """
     loaded = await get(repos, application_id)
     check_version(loaded, expected, "application")
@@ -202,7 +206,6 @@ async def decide(
             now=now,
             actor_id=actor_id,
         )
-        await awards.commit_for(repos, application, programme, now, actor_id)
     await repos.applications.save(
         application_id,
         loaded.version,
@@ -215,6 +218,15 @@ async def decide(
             {"status": application.status, "reason": reason, "approved_minor": application.approved_minor},
         ),
     )
-    if application.approved_minor is not None and decision == "approve":
-        await awards.ensure_award(repos, application_id, actor_id)
+    if decision == "approve":
+        try:
+            await awards.ensure_award(repos, application_id, actor_id)
+        except DomainError as exc:
+            raise Conflict(
+                "award.not_granted",
+                f"the application is approved, but its award could not be granted: {exc.detail} "
+                f"— grant it with POST /applications/{application_id}/award once the programme has the money",
+                cause=exc.code,
+                application_id=application_id,
+            ) from exc
     return await get(repos, application_id)

@@ -59,13 +59,6 @@ async def _grant(
     return award
 
 
-async def commit_for(
-    repos: Repositories, application: Application, programme: Programme, now: datetime, actor_id: str
-) -> None:
-    """Step (1) of an approval: commit the approved amount on the programme's book."""
-    await _grant(repos, application, programme, now, actor_id)
-
-
 async def ensure_award(repos: Repositories, application_id: str, actor_id: str) -> Loaded[Award]:
     """The award of an approved application, granted (committed and saved) exactly once."""
     award_id = award_id_for(application_id)
