@@ -23,11 +23,14 @@ from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger
 from alliance_funding.service.common import check_version, now_utc
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
-from alliance_shared.errors import Conflict, DomainError, InvalidTransition
+from alliance_shared.errors import Conflict, DomainError, InvalidTransition, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 
 log = get_logger(__name__)
+
+#: Times a command that moved money is decided again after losing the award's version.
+ACT_ATTEMPTS = 10
 
 
 def award_id_for(application_id: str) -> str:
@@ -96,32 +99,62 @@ async def act(
     action: str,
     details: dict[str, Any] | None = None,
 ) -> Loaded[Award]:
-    """Run one award command: decide, post its transfers to the book, save the award."""
-    loaded = await get(repos, award_id)
-    check_version(loaded, expected, "award")
-    award = loaded.item
-    change(award)
-    posted = await ledger.post(repos, award.programme_id, award.transfers, award.currency)
-    await repos.awards.save(
-        award_id,
-        loaded.version,
-        award,
-        AuditNote(
-            action,
-            "award",
-            award_id,
-            None,
-            {
-                **(details or {}),
-                "transfers": [
-                    {"transfer_id": t.transfer_id, "kind": t.kind, "amount_minor": t.amount_minor}
-                    for t in award.transfers
-                ],
-                "ledger_version": posted.version,
-            },
-        ),
-    )
-    return await get(repos, award_id)
+    """Run one award command: decide, post its transfers to the book, save the award.
+
+    If the award changed between load and save (412) after this command moved money,
+    the command is decided again on the newest award: the same transfer ids come out,
+    the book replays them, and the award is saved — so a concurrent change (an
+    evaluation event withholding another tranche, say) cannot leave the book ahead of
+    the award. Should the newest award no longer allow the command, that is reported
+    as 409 ``award.behind_ledger`` and logged: the verify endpoint lists the award and
+    the command completes when it is allowed again (same transfer ids).
+    """
+    moved = False
+    for attempt in range(ACT_ATTEMPTS):
+        loaded = await get(repos, award_id)
+        if attempt == 0:
+            check_version(loaded, expected, "award")
+        award = loaded.item
+        try:
+            change(award)
+        except DomainError as exc:
+            if not moved:
+                raise
+            log.error("award behind its book", award_id=award_id, action=action, refused=exc.code)
+            raise Conflict(
+                "award.behind_ledger",
+                f"the book moved the money of this {action}, but the award changed meanwhile and now refuses it "
+                f"({exc.detail}); it completes when the step is allowed again",
+                cause=exc.code,
+            ) from exc
+        posted = await ledger.post(repos, award.programme_id, award.transfers, award.currency)
+        moved = moved or posted.applied
+        try:
+            await repos.awards.save(
+                award_id,
+                loaded.version,
+                award,
+                AuditNote(
+                    action,
+                    "award",
+                    award_id,
+                    None,
+                    {
+                        **(details or {}),
+                        "transfers": [
+                            {"transfer_id": t.transfer_id, "kind": t.kind, "amount_minor": t.amount_minor}
+                            for t in award.transfers
+                        ],
+                        "ledger_version": posted.version,
+                    },
+                ),
+            )
+        except PreconditionFailed:
+            if not moved:
+                raise  # nothing of ours moved: the caller decides again (HTTP 412)
+            continue
+        return await get(repos, award_id)
+    raise PreconditionFailed("aggregate.contended", f"award {award_id} kept changing; retry")
 
 
 # --- driven by evaluation events ------------------------------------------------------
