@@ -21,7 +21,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.app import build_app
 from alliance_funding.domain.award import Award
-from alliance_funding.service import ledger
+from alliance_funding.service import awards, ledger
 from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS
 from tests.integration.funding.funding_support import (
     TOPICS,
@@ -548,3 +548,43 @@ async def test_surcharge_credit_statement_and_carry_forward(infra: Infrastructur
     assert own.status_code == 200
     ledger_untouched = await w.http.get("/reports/budget-execution", headers=w.who.auditor)
     assert ledger_untouched.status_code == 200
+
+
+async def test_award_changed_between_posting_and_save_is_decided_again(
+    infra: Infrastructure, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer saves the award right after our posting: the book must not stay ahead."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award_json = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award_json["award_id"]
+    t1, _, t3 = (t["tranche_id"] for t in award_json["tranches"])
+    assert (await step(w, aid, f"tranches/{t1}/request", w.who.officer)).status_code == 200
+    original = ledger.post
+    calls = 0
+
+    async def post_then_interfere(*args: Any, **kwargs: Any) -> ledger.PostResult:
+        nonlocal calls
+        result = await original(*args, **kwargs)
+        calls += 1
+        if calls == 1:  # between our posting and our award save, someone releases tranche 3
+            await awards.act(
+                w.repos, aid, None, lambda a: a.release_manually(t3, now(), "officer-wu"), "tranche.released"
+            )
+        return result
+
+    monkeypatch.setattr(ledger, "post", post_then_interfere)
+
+    def approve(award: Award) -> None:
+        award.approve_tranche(
+            t1, approved_minor=90_000, release_remainder=False, reason=None, now=now(), approver_id="approver-li"
+        )
+
+    done = await awards.act(w.repos, aid, None, approve, "tranche.approved")
+    monkeypatch.undo()
+    assert done.item.tranche(t1).status == "approved"
+    assert done.item.tranche(t3).status == "eligible"
+    assert calls >= 3  # ours, the interfering release's, ours again (a replay)
+    body = await assert_consistent(w, pid)
+    assert body["stored_balances"][f"award:{aid}:disbursed"] == 90_000
