@@ -22,7 +22,9 @@ from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.app import build_app
 from alliance_funding.domain.award import Award
 from alliance_funding.service import awards, ledger
+from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS
+from alliance_shared.messaging.outbox import AuditNote
 from tests.integration.funding.funding_support import (
     TOPICS,
     Actors,
@@ -588,3 +590,44 @@ async def test_award_changed_between_posting_and_save_is_decided_again(
     assert calls >= 3  # ours, the interfering release's, ours again (a replay)
     body = await assert_consistent(w, pid)
     assert body["stored_balances"][f"award:{aid}:disbursed"] == 90_000
+
+
+async def test_reconciling_pass_grants_the_award_a_crash_left_out(infra: Infrastructure, world: World) -> None:
+    """A crash right after the approval was saved: the reconciling pass commits and grants once."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    draft = await w.http.post(
+        "/applications",
+        json={
+            "programme_id": pid,
+            "agreement_id": agreement_id,
+            "requested_minor": 200_000,
+            "cofunding_minor": 200_000,
+            "budget_lines": [{"category": "rd", "amount_minor": 200_000}],
+        },
+        headers=w.who.college,
+    )
+    assert draft.status_code == 201, draft.text
+    app_id = draft.json()["application_id"]
+    submitted = await w.http.post(f"/applications/{app_id}/submit", headers=with_etag(w.who.college, draft))
+    review = await w.http.post(f"/applications/{app_id}/review", headers=with_etag(w.who.officer, submitted))
+    assert review.status_code == 200, review.text
+    # the approval as the use case saves it, then "the process dies" before the award
+    loaded = await w.repos.applications.get(app_id)
+    assert loaded is not None
+    programme = (await w.repos.programmes.get(pid)).item  # type: ignore[union-attr]
+    application = loaded.item
+    application.approve(
+        approved_minor=200_000, reason="ok", programme=programme, available_minor=1_000_000, now=now(), actor_id="o"
+    )
+    await w.repos.applications.save(
+        app_id, loaded.version, application, AuditNote("application.approve", "application", app_id)
+    )
+    assert await w.repos.awards.get(f"awd-{app_id}") is None
+    first = await reconcile_once(w.repos)
+    assert app_id in first["awards_granted"]
+    again = await reconcile_once(w.repos)
+    assert app_id not in again["awards_granted"]
+    body = await assert_consistent(w, pid)
+    assert body["stored_balances"][f"award:awd-{app_id}:committed"] == 200_000

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from alliance_funding.adapters.consumers import build_subscription
 from alliance_funding.adapters.http import build_router
 from alliance_funding.adapters.repositories import STORES, Repositories
+from alliance_funding.service.reconcile import reconcile_loop
 from alliance_funding.settings import Settings
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
@@ -28,9 +29,14 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = build_runtime(settings)
     repos = Repositories(runtime)
+
+    async def start_reconciling(rt: ServiceRuntime) -> None:
+        rt.add_task(reconcile_loop(repos, settings.reconcile_seconds), name="funding-reconcile")
+
     return create_app(
         runtime,
         title="Funding service",
         description=DESCRIPTION,
         routers=[build_router(repos, settings)],
+        on_startup=[start_reconciling],
     )

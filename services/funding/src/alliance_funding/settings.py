@@ -19,3 +19,6 @@ class Settings(ServiceSettings):
     #: Education-surcharge credit rates as dated steps (JSON list in the environment:
     #: ``[{"effective_from": "2019-01-01", "rate_bp": 3000}]``); 30 % under the current policy.
     surcharge_credit_rates: tuple[CreditRate, ...] = Field(default=NATIONAL_CREDIT_RATES, min_length=1)
+    #: How often the reconciling pass runs (seconds): grants awards of approved applications
+    #: a crash left without one, verifies every book and logs awards behind their book.
+    reconcile_seconds: float = Field(default=300.0, gt=0, le=86_400)
