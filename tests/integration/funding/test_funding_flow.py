@@ -176,6 +176,13 @@ async def test_whole_path_to_paid(infra: Infrastructure, world: World) -> None:
     assert ledger_view["execution"]["available_minor"] == 700_000
     await assert_consistent(w, pid)
 
+    mine = (await w.http.get("/awards", headers=w.who.enterprise)).json()["items"]  # a party sees it
+    assert aid in {a["award_id"] for a in mine}
+    first_page = (await w.http.get("/applications?limit=1", headers=w.who.auditor)).json()
+    assert len(first_page["items"]) == 1
+    if first_page["next_cursor"]:
+        second = await w.http.get(f"/applications?limit=1&cursor={first_page['next_cursor']}", headers=w.who.auditor)
+        assert second.json()["items"][0]["application_id"] != first_page["items"][0]["application_id"]
     history = await w.http.get(f"/awards/{aid}/money-history", headers=w.who.college)
     assert [r["kind"] for r in history.json()["rows"]] == ["commit"] + ["disburse", "pay"] * 3
 
@@ -464,7 +471,7 @@ async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: 
     assert len(approved) <= 2, [r.text for r in outcomes]
     refused = {r.json()["code"] for r in outcomes if r.status_code != 200}
     assert refused <= {"award.not_granted", "application.approval_over_available"}, refused
-    granted = (await w.http.get(f"/awards?programme_id={pid}", headers=w.who.auditor)).json()
+    granted = (await w.http.get(f"/awards?programme_id={pid}", headers=w.who.auditor)).json()["items"]
     assert len(granted) == 2  # the book let exactly two commitments through
     body = await assert_consistent(w, pid)
     assert body["stored_balances"][f"programme:{pid}:available"] == 200_000

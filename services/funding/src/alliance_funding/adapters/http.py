@@ -39,6 +39,7 @@ from alliance_shared.contract.base import MinorUnits, UtcDateTime
 from alliance_shared.contract.funding import SettlementMethod
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.errors import DomainError, NotFound
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, paginate
 from alliance_shared.web.conditional import expected_version, set_etag
 
 OFFICER, APPROVER, AUDITOR = Role.FUNDING_OFFICER, Role.FUNDING_APPROVER, Role.AUDITOR
@@ -357,6 +358,25 @@ class VerifyOut(BaseModel):
     awards: list[dict[str, Any]]
 
 
+class ProgrammePage(BaseModel):
+    items: list[Programme]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class ApplicationPage(BaseModel):
+    items: list[Application]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class AwardPage(BaseModel):
+    items: list[Award]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+
+
 # --- helpers -----------------------------------------------------------------------------
 
 
@@ -436,9 +456,12 @@ def build_router(repos: Repositories, settings: Settings) -> APIRouter:
         set_etag(response, loaded.version)
         return loaded.item
 
-    @router.get("/programmes", tags=["programmes"], summary="List programmes")
-    async def list_programmes(_: Anyone) -> list[Programme]:
-        return [p.item for p in await repos.programmes.find({})]
+    @router.get("/programmes", tags=["programmes"], summary="List programmes (cursor pages)")
+    async def list_programmes(_: Anyone, cursor: Cursor = None, limit: Limit = 50) -> ProgrammePage:
+        page = await paginate(repos.programmes.store, {}, limit=limit, cursor=cursor)
+        return ProgrammePage(
+            items=[repos.programmes.from_snapshot(s).item for s in page.items], next_cursor=page.next_cursor
+        )
 
     @router.get("/programmes/{programme_id}", tags=["programmes"], summary="One programme")
     async def get_programme(programme_id: str, response: Response, _: Anyone) -> Programme:
@@ -536,14 +559,20 @@ def build_router(repos: Repositories, settings: Settings) -> APIRouter:
         set_etag(response, loaded.version)
         return loaded.item
 
-    @router.get("/applications", tags=["applications"], summary="Applications (partners: only their own)")
+    @router.get("/applications", tags=["applications"], summary="Applications, cursor pages (partners: own only)")
     async def list_applications(
-        principal: Anyone, programme_id: Annotated[str | None, Query(max_length=100)] = None
-    ) -> list[Application]:
+        principal: Anyone,
+        programme_id: Annotated[str | None, Query(max_length=100)] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> ApplicationPage:
         query: dict[str, Any] = {"programme_id": programme_id} if programme_id else {}
         if not is_staff(principal):
             query["applicant_partner_id"] = partner_of(principal)
-        return [a.item for a in await repos.applications.find(query)]
+        page = await paginate(repos.applications.store, query, limit=limit, cursor=cursor)
+        return ApplicationPage(
+            items=[repos.applications.from_snapshot(s).item for s in page.items], next_cursor=page.next_cursor
+        )
 
     @router.get("/applications/{application_id}", tags=["applications"], summary="One application")
     async def get_application(application_id: str, response: Response, principal: Anyone) -> Application:
@@ -632,14 +661,18 @@ def build_router(repos: Repositories, settings: Settings) -> APIRouter:
 
     # --- awards and tranches --------------------------------------------------------------
 
-    @router.get("/awards", tags=["awards"], summary="Awards (partners: only their own)")
+    @router.get("/awards", tags=["awards"], summary="Awards, cursor pages (partners: only their own)")
     async def list_awards(
-        principal: Anyone, programme_id: Annotated[str | None, Query(max_length=100)] = None
-    ) -> list[Award]:
+        principal: Anyone,
+        programme_id: Annotated[str | None, Query(max_length=100)] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> AwardPage:
         query: dict[str, Any] = {"programme_id": programme_id} if programme_id else {}
         if not is_staff(principal):
             query["party_ids"] = partner_of(principal)
-        return [a.item for a in await repos.awards.find(query)]
+        page = await paginate(repos.awards.store, query, limit=limit, cursor=cursor)
+        return AwardPage(items=[repos.awards.from_snapshot(s).item for s in page.items], next_cursor=page.next_cursor)
 
     @router.get("/awards/{award_id}", tags=["awards"], summary="One award with its tranches and recoveries")
     async def get_award(award_id: str, response: Response, principal: Anyone) -> Award:
