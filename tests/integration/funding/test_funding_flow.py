@@ -23,7 +23,8 @@ from alliance_funding.app import build_app
 from alliance_funding.domain.award import Award
 from alliance_funding.service import awards, ledger
 from alliance_funding.service.reconcile import reconcile_once
-from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contract.evaluation import ResultCompleted
+from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS, dlq_of
 from alliance_shared.messaging.outbox import AuditNote
 from tests.integration.funding.funding_support import (
     TOPICS,
@@ -638,3 +639,35 @@ async def test_reconciling_pass_grants_the_award_a_crash_left_out(infra: Infrast
     assert app_id not in again["awards_granted"]
     body = await assert_consistent(w, pid)
     assert body["stored_balances"][f"award:awd-{app_id}:committed"] == 200_000
+
+
+async def test_a_malformed_evaluation_event_is_dead_lettered(infra: Infrastructure, world: World) -> None:
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    event_id = new_id("bad")
+    headers = [
+        ("ce_id", event_id.encode()),
+        ("ce_source", b"evaluation"),
+        ("ce_type", ResultCompleted.event_type.encode()),
+        ("ce_specversion", b"1.0"),
+        ("ce_subject", agreement_id.encode()),
+        ("content-type", b"application/json"),
+    ]
+    bad = json.dumps({"agreement_id": agreement_id, "grade": "superb"}).encode()
+    await send(infra, EVALUATION_EVENTS, [(agreement_id.encode(), bad, headers)])
+    # the consumer goes on: a good event after it is applied
+    await send(infra, EVALUATION_EVENTS, [result_completed(agreement_id, [w.college, w.enterprise], "good")])
+
+    async def applied() -> bool:
+        view = await w.repos.evaluations.get(agreement_id)
+        return view is not None and view.item.latest_grade == "good"
+
+    await wait_for(applied)
+    records = await read_topic(
+        infra.kafka_bootstrap,
+        dlq_of(EVALUATION_EVENTS),
+        until=lambda rs: any(header(r, "ce_id") == event_id for r in rs),
+    )
+    dead = [r for r in records if header(r, "ce_id") == event_id]
+    assert len(dead) == 1
+    assert header(dead[0], "dlq_reason")

@@ -23,7 +23,6 @@ from typing import Any
 
 from alliance_funding.adapters.repositories import LedgerStore, Repositories
 from alliance_funding.domain.ledger import (
-    RECENT_TRANSFER_IDS,
     JournalEntry,
     Transfer,
     apply_posting,
@@ -35,6 +34,11 @@ from alliance_funding.domain.ledger import (
 from alliance_funding.service.records import AppliedTransfer, LedgerBook
 from alliance_shared.errors import Conflict, NotFound, PreconditionFailed
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot
+
+#: Transfer ids a book version remembers with their content (kind, amount, award, posting),
+#: to tell a replay from a reused id. Every version carries the window, so it is kept
+#: small; replays older than it are still refused by the store's unique dedupe key.
+REPLAY_WINDOW = 256
 
 #: A posting that lost the race for the next book version is planned again this many times.
 CONTENTION_ATTEMPTS = 200
@@ -144,7 +148,7 @@ async def _post(repos: Repositories, programme_id: str, transfers: Sequence[Tran
                 )
                 for t in transfers
             ),
-        ][-RECENT_TRANSFER_IDS:]
+        ][-REPLAY_WINDOW:]
         next_book = LedgerBook(
             programme_id=programme_id,
             currency=book.currency,
