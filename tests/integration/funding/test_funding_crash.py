@@ -15,7 +15,7 @@ import random
 import signal
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +233,98 @@ async def test_sigkill_during_disbursements_leaves_the_book_balanced(world: Worl
     assert verified["consistent"], verified
     sync = await awards_in_sync(w.repos, programme_id, verified["stored_balances"])
     assert all(s["in_sync"] for s in sync), sync
+
+
+async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world: World) -> None:
+    """A few random rounds of award commands run two or three at a time against the real
+    store: after every round the book verifies and every award agrees with its accounts."""
+    w = world
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    programme_id = (await open_programme(w.http, w.who))["programme_id"]
+    award_ids = [
+        (await award_for(w.http, w.who, programme_id, w.agreement_id, amount=100_000))["award_id"] for _ in range(3)
+    ]
+    counter = 0
+
+    async def command() -> tuple[str, Any]:
+        """Mostly the next step of a random tranche (so steps succeed), sometimes anything."""
+        nonlocal counter
+        counter += 1
+        n = counter
+        aid = rng.choice(award_ids)
+        current = (await w.repos.awards.get(aid)).item  # type: ignore[union-attr]
+        sequence = rng.choice([1, 3])
+        tid = f"{aid}-t{sequence}"
+        at = datetime.now(UTC)
+        # every figure is fixed when the command is made, as an HTTP body fixes it
+        tranche = current.tranche(tid)
+        approved_minor = tranche.scheduled_minor - rng.choice([0, 1_000])
+        release = rng.random() < 0.5
+        recovery_minor = max(1, current.recoverable_minor // 2)
+        recovery = current.recoveries[0] if current.recoveries else None
+        settle_minor = max(1, recovery.outstanding_minor if recovery else 1)
+        steps: dict[str, Any] = {
+            "release": lambda a: a.release_manually(tid, at, "officer-zhang"),
+            "request": lambda a: a.request_tranche(tid, at, "officer-zhang"),
+            "approve": lambda a: a.approve_tranche(
+                tid,
+                approved_minor=approved_minor,
+                release_remainder=release,
+                reason="partial",
+                now=at,
+                approver_id="approver-li",
+            ),
+            "pay": lambda a: a.confirm_payment(tid, f"BANK-{n}", at, "officer-zhang"),
+            "recover": lambda a: a.order_recovery(
+                recovery_id=f"rec-{n}",
+                amount_minor=recovery_minor,
+                reason="ineligible spend",
+                due_at=at + timedelta(days=30),
+                now=at,
+                actor_id="officer-zhang",
+            ),
+            "settle": lambda a: a.settle_by_repayment(
+                recovery_id=recovery.recovery_id if recovery else "none",
+                settlement_id=f"s-{n}",
+                amount_minor=settle_minor,
+                bank_reference="BOC-1",
+                now=at,
+                actor_id="officer-zhang",
+            ),
+            "terminate": lambda a: a.terminate(reason="ended", now=at, actor_id="officer-zhang"),
+        }
+        following = {
+            "scheduled": "release",
+            "eligible": "request",
+            "requested": "approve",
+            "approved": "pay",
+            "paid": rng.choice(["recover", "settle"]),
+        }
+        name = following.get(str(current.tranche(tid).status), "settle")
+        if rng.random() < 0.25:
+            name = rng.choice(list(steps))
+        if name == "terminate" and rng.random() < 0.7:
+            name = "request"  # terminations end the game early: keep them rare
+        return aid, steps[name]
+
+    succeeded = 0
+    for _ in range(12):
+        batch = [await command() for _ in range(rng.choice([2, 3]))]
+        outcomes = await asyncio.gather(
+            *(awards.act(w.repos, aid, None, change, "random.step") for aid, change in batch), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DomainError):
+                raise outcome
+            succeeded += not isinstance(outcome, BaseException)
+            if isinstance(outcome, DomainError):
+                assert outcome.code != "award.behind_ledger", (seed, outcome.detail)
+        verified = await ledger.verify_book(w.repos, programme_id)
+        assert verified["consistent"], (seed, verified)
+        sync = await awards_in_sync(w.repos, programme_id, verified["stored_balances"])
+        assert all(s["in_sync"] for s in sync), (seed, sync)
+        for aid in award_ids:
+            award = (await w.repos.awards.get(aid)).item  # type: ignore[union-attr]
+            assert award.paid_total_minor <= award.amount_minor
+    assert succeeded >= 5, (seed, succeeded)  # the rounds did move money, not only get refused

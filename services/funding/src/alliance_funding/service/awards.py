@@ -117,6 +117,7 @@ async def act(
         award = loaded.item
         try:
             change(award)
+            posted = await ledger.post(repos, award.programme_id, award.transfers, award.currency)
         except DomainError as exc:
             if not moved:
                 raise
@@ -127,7 +128,6 @@ async def act(
                 f"({exc.detail}); it completes when the step is allowed again",
                 cause=exc.code,
             ) from exc
-        posted = await ledger.post(repos, award.programme_id, award.transfers, award.currency)
         moved = moved or posted.applied
         try:
             await repos.awards.save(
