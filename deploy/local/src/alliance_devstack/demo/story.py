@@ -551,6 +551,12 @@ class Story:
             f"{self.facts.rejected_report_reason[:100]}"
         )
 
+        async def told_by_webhook() -> bool:
+            return any(n.event_type.endswith("college_report.rejected.v1") for n in self.college_system.notices)
+
+        await wait_until(told_by_webhook, "the signed webhook about the rejected report")
+        self.say("   … and gets a signed webhook about it")
+
     async def open_cycle(self, kind: str, name: str, agreements: list[str], window: tuple[date, date]) -> str:
         opened = await self.post(
             "evaluation",

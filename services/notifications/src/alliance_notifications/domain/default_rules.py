@@ -99,7 +99,7 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("evaluation.formality_risk.flagged", ("role_group:supervisors",), OPS, PEOPLE_CHANNELS),
     _rule("evaluation.appeal.decided", ("agreement_parties",), REG),
     # The college system reads the rejection event itself; its contact gets a readable notice.
-    _rule("evaluation.college_report.rejected", ("college",), OPS, PEOPLE_CHANNELS),
+    _rule("evaluation.college_report.rejected", ("college",), OPS),  # the college system too: it sent the report
     # reminders
     _rule(REMINDER_RECTIFICATION_DUE, ("responsible_party",), REG),
     _rule(REMINDER_PROGRAMME_CLOSING, ("all_partners",), DIGEST, PEOPLE_CHANNELS),
