@@ -257,14 +257,20 @@ class VersionedStore:
         try:
             await retry_when_busy(lambda: self.journal.insert_one(doc))
         except DuplicateKeyError:
-            if caused_by and await self.journal.find_one({DEDUPE_KEY: dedupe_key}, {"_id": 1}):
+            # Only `_id` lookups that find a document are cheap on the local server (a miss,
+            # or a filter on any other field, scans the journal). If the version id is free,
+            # only the dedupe key can have refused the insert: the change was applied before.
+            # If both hold, the conflict wins; the caller's retry on the newer version then
+            # meets the dedupe key alone, so nothing is applied twice either way.
+            if caused_by and await self.journal.find_one({"_id": doc_id}, {"_id": 1}) is None:
                 return None
-            current = await self.load(aggregate_id)
+            head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})
+            shown = max(int(head[VERSION]) if head else 0, version)
             raise PreconditionFailed(
                 "aggregate.version_conflict",
-                f"{aggregate_id} was changed meanwhile (it is at version "
-                f"{current.version if current else 0}, the change was based on {expected_version})",
-                current_version=current.version if current else 0,
+                f"{aggregate_id} was changed meanwhile (it is at version {shown} or later, "
+                f"the change was based on {expected_version})",
+                current_version=shown,
             ) from None
         await refresh_current(self.current, doc)
         self._on_written(self.name, doc_id)

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from alliance_funding.domain.application import Application
 from alliance_funding.domain.award import Award
@@ -38,23 +36,15 @@ from alliance_funding.service.records import (
     StoredStatement,
 )
 from alliance_shared.contract.base import EventPayload
-from alliance_shared.errors import NotFound, PreconditionFailed
+from alliance_shared.errors import NotFound
 from alliance_shared.messaging.outbox import (
-    AGGREGATE_ID,
-    DEDUPE_KEY,
-    OUTBOX,
-    PENDING,
     VERSION,
-    WRITTEN_AT,
     AuditNote,
     Snapshot,
     VersionedStore,
-    build_entries,
-    refresh_current,
     snapshot_of,
     version_id,
 )
-from alliance_shared.persistence.mongo import Document, retry_when_busy
 from alliance_shared.runtime import ServiceRuntime
 
 PROGRAMMES = "programmes"
@@ -132,24 +122,10 @@ class Repository(Generic[M]):
 
 
 class LedgerStore(VersionedStore):
-    """The programme books' store: ``VersionedStore`` with a cheaper lost-race path.
-
-    When an insert hits a unique index, the shared store asks whether the dedupe key
-    exists — a filter on a field other than ``_id``, which the local server answers by
-    scanning the whole journal. Under contention on one book every loser paid that
-    scan, so throughput fell as the journal grew. Here the loser asks whether the
-    version id exists (an ``_id`` point lookup): if it does, the version was taken
-    (version conflict: reload and plan again); if it does not, only the dedupe key
-    can have refused the insert, so the posting was applied before (a replay). When
-    both hold, the conflict is reported first and the retry, planned on the newer
-    version, finds the transfer ids applied (in the replay window) or hits the dedupe
-    key alone — either way nothing is applied twice.
-    """
+    """The programme books' store: ``VersionedStore`` that plans postings on ``_id`` hits only."""
 
     def __init__(self, runtime: ServiceRuntime, name: str) -> None:
         super().__init__(runtime.db, name, runtime.settings.service_name, runtime.relay.notify)
-        self._ledger_source = runtime.settings.service_name
-        self._notify = runtime.relay.notify
 
     async def load_for_write(self, aggregate_id: str, at_least: int = 0) -> Snapshot | None:
         """A version at least ``at_least`` to plan the next posting on, read by ``_id`` hits only.
@@ -168,44 +144,6 @@ class LedgerStore(VersionedStore):
             return None
         doc = await self.journal.find_one({"_id": version_id(aggregate_id, at_least)})
         return snapshot_of(doc) if doc else await self.load(aggregate_id)
-
-    async def save(
-        self,
-        aggregate_id: str,
-        expected_version: int,
-        state: Mapping[str, Any],
-        events: Sequence[EventPayload] = (),
-        audit: AuditNote | None = None,
-        *,
-        caused_by: str | None = None,
-    ) -> int | None:
-        if any(key.startswith("_") for key in state):
-            raise ValueError("state fields must not start with '_' (reserved for the store)")
-        version = expected_version + 1
-        doc_id = version_id(aggregate_id, version)
-        doc: Document = {
-            **state,
-            "_id": doc_id,
-            AGGREGATE_ID: aggregate_id,
-            VERSION: version,
-            PENDING: True,
-            DEDUPE_KEY: f"{aggregate_id}|{caused_by}" if caused_by else doc_id,
-            WRITTEN_AT: datetime.now(UTC),
-            OUTBOX: build_entries(self._ledger_source, events, audit),
-        }
-        try:
-            await retry_when_busy(lambda: self.journal.insert_one(doc))
-        except DuplicateKeyError:
-            if caused_by and await self.journal.find_one({"_id": doc_id}, {"_id": 1}) is None:
-                return None  # the version is free: the dedupe key refused it — applied before
-            raise PreconditionFailed(
-                "aggregate.version_conflict",
-                f"{aggregate_id} was changed meanwhile (the change was based on version {expected_version})",
-                current_version=expected_version + 1,
-            ) from None
-        await refresh_current(self.current, doc)
-        self._notify(self.name, doc_id)
-        return version
 
 
 class Repositories:
