@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from alliance_evaluation.adapters.repositories import Loaded, Repositories, panel_key
+from alliance_evaluation.adapters.repositories import Repositories, panel_key
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceWindow
 from alliance_evaluation.domain.framework import EvidenceSource, Framework
@@ -28,6 +28,7 @@ from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
 

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from alliance_evaluation.adapters.repositories import Loaded, Repositories, framework_key
+from alliance_evaluation.adapters.repositories import Repositories, framework_key
 from alliance_evaluation.domain.default_framework import DEFAULT_FRAMEWORK_ID, default_framework
 from alliance_evaluation.domain.framework import Framework, GradeBands, IndicatorDefinition, NoEvidencePolicy
 from alliance_evaluation.domain.panel import PanelRole
 from alliance_shared.errors import Conflict, DomainError, NotFound
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
 

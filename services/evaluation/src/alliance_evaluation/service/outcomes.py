@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from alliance_evaluation.adapters.repositories import Loaded, Repositories
+from alliance_evaluation.adapters.repositories import Repositories
 from alliance_evaluation.domain.appeal import Appeal, AppealPolicy, AppealStatus
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
 from alliance_evaluation.domain.result import EvaluationResult
@@ -19,6 +19,7 @@ from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
 

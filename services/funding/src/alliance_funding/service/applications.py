@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from alliance_funding.adapters.repositories import Loaded, Repositories
+from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.application import Application, BudgetLine
 from alliance_funding.domain.eligibility import EligibilitySnapshot
 from alliance_funding.domain.ledger import AccountKind, programme_account
@@ -16,6 +16,7 @@ from alliance_funding.service.common import check_version, new_id, now_utc
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.repository import Loaded
 
 
 async def get(repos: Repositories, application_id: str) -> Loaded[Application]:

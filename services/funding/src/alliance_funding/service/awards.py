@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from alliance_funding.adapters.repositories import Loaded, Repositories
+from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.application import Application, ApplicationStatus
 from alliance_funding.domain.award import Award
 from alliance_funding.domain.programme import Programme
@@ -26,6 +26,7 @@ from alliance_shared.contract.evaluation import RectificationClosed, Rectificati
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
 

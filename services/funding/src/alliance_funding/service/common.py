@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from alliance_funding.adapters.repositories import Loaded
 from alliance_shared.errors import PreconditionFailed
+from alliance_shared.persistence.repository import Loaded
 
 
 def now_utc() -> datetime:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from alliance_funding.adapters.repositories import Loaded, Repositories
+from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.execution import BudgetExecution, budget_execution
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger
 from alliance_funding.service.common import check_version, new_id, now_utc
 from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.repository import Loaded
 
 
 async def create(repos: Repositories, fields: dict[str, Any]) -> Loaded[Programme]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alliance_funding.adapters.repositories import Loaded, Repositories, statement_key
+from alliance_funding.adapters.repositories import Repositories, statement_key
 from alliance_funding.domain.surcharge_credit import CreditRate, Investment, credit_statement
 from alliance_funding.service.common import now_utc
 from alliance_funding.service.records import StoredStatement
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import DomainError, NotFound
 from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.repository import Loaded
 
 
 async def compute(
