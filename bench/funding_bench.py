@@ -37,7 +37,7 @@ OPTIMISTIC_MAX = 8
 
 async def _runtime(mongo_url: str) -> ServiceRuntime:
     settings = Settings(
-        mongo_url=mongo_url,  # type: ignore[arg-type]
+        mongo_url=mongo_url,
         mongo_database=f"bench_funding_{uuid.uuid4().hex[:8]}",
         jwks_file="unused",
     )

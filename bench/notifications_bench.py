@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import tempfile
 import time
 import uuid
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from starlette.applications import Starlette
@@ -34,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from alliance_devstack.loopback import serving
 from alliance_devstack.provision import Infrastructure
 from alliance_notifications.app import build_app
 from alliance_notifications.settings import Settings
@@ -66,20 +65,8 @@ class Receiver:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[Receiver]:
-        app = Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-            await asyncio.sleep(0.02)
-        try:
+        async with serving(Starlette(routes=[Route("/hook", self.handle, methods=["POST"])])) as self.port:
             yield self
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
 
     async def wait_for(self, ids: set[str], timeout_s: float = 300.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -136,7 +123,7 @@ async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) ->
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(
         kafka_bootstrap_servers=infra.kafka_bootstrap,
-        mongo_url=infra.mongo_url,  # type: ignore[arg-type]
+        mongo_url=infra.mongo_url,
         mongo_database=f"bench_notifications_{run_id}",
         kafka_consumer_group=f"bench-notifications-{run_id}",
         jwks_file=str(keys / "jwks.json"),

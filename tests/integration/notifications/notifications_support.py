@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -14,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from alliance_devstack.loopback import serving
 from alliance_devstack.provision import Infrastructure
 from alliance_devstack.smtp_sink import ReceivedMail, read_mailbox
 from alliance_notifications.domain.webhook_signing import (
@@ -166,20 +165,8 @@ class WebhookReceiver:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[WebhookReceiver]:
-        app = Starlette(routes=[Route("/{kind}/{name}", self._handle, methods=["POST"])])
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-            await asyncio.sleep(0.02)
-        try:
+        async with serving(Starlette(routes=[Route("/{kind}/{name}", self._handle, methods=["POST"])])) as self.port:
             yield self
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
 
 
 def signature_valid(received: Received, secret: str) -> bool:

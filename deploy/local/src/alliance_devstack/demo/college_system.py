@@ -3,21 +3,19 @@ webhooks on loopback and checks each signature the way the integration guide say
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from alliance_devstack.loopback import serving
 from alliance_notifications.domain.webhook_signing import (
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
@@ -61,17 +59,7 @@ class CollegeSystem:
 
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[CollegeSystem]:
-        app = Starlette(routes=[Route("/alliance/notices", self._receive, methods=["POST"])])
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-            await asyncio.sleep(0.02)
-        try:
+        async with serving(
+            Starlette(routes=[Route("/alliance/notices", self._receive, methods=["POST"])])
+        ) as self.port:
             yield self
-        finally:
-            server.should_exit = True
-            await task
-            sock.close()
