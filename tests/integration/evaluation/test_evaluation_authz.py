@@ -12,14 +12,13 @@ import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
-from alliance_shared.contract.vocabulary import Role
 from tests.integration.evaluation.evaluation_support import evaluation_settings
+from tests.support.authz import api_routes, role_cases, shapes
 from tests.support.http import bearer, running
 
 pytestmark = pytest.mark.infra
 
 SUP, EVA, AUD, COL, ENT = "supervisor", "evaluator", "auditor", "college", "enterprise"
-ALL_ROLES = [r.value for r in Role]
 
 CYCLE_BODY = {
     "kind": "annual",
@@ -70,11 +69,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/rectifications/none/close", {"reason": "r"}, {SUP: 404}),
 ]
 
-CASES = [
-    pytest.param(method, path, body, role, allowed.get(role, 403), id=f"{method} {path.split('?')[0]} as {role}")
-    for method, path, body, allowed in ENDPOINTS
-    for role in ALL_ROLES
-]
+CASES = role_cases(ENDPOINTS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -101,22 +96,8 @@ async def test_endpoint_role(
 
 async def test_every_route_is_in_the_table(infra: Infrastructure, dev_keys_dir: Path) -> None:
     app = build_app(evaluation_settings(infra, "authz", dev_keys_dir, run_consumers=False))
-    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
-    routes = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in {"/healthz", "/readyz", "/metrics"}
-    }
-    tabled = {(m, p.split("?")[0]) for m, p, _, _ in ENDPOINTS}
-
-    def shape(path: str) -> str:
-        return "/".join(
-            "{}" if part.startswith("{") or part in {"none", "agr", "default", "1", "PN-01"} else part
-            for part in path.split("/")
-        )
-
-    assert {(m, shape(p)) for m, p in routes} == {(m, shape(p)) for m, p in tabled}
+    ids = {"none", "agr", "default", "1", "PN-01"}
+    assert shapes(api_routes(app), ids) == shapes(((m, p) for m, p, _, _ in ENDPOINTS), ids)
 
 
 async def test_no_token_is_401(client: httpx.AsyncClient) -> None:

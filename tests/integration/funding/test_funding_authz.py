@@ -17,14 +17,13 @@ import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
 from alliance_funding.app import build_app
-from alliance_shared.contract.vocabulary import Role
 from tests.integration.funding.funding_support import funding_settings
+from tests.support.authz import api_routes, role_cases, shapes
 from tests.support.http import bearer, running
 
 pytestmark = pytest.mark.infra
 
 OFF, APP, AUD, COL, ENT = "funding_officer", "funding_approver", "auditor", "college", "enterprise"
-ALL_ROLES = [r.value for r in Role]
 EVERYONE = {OFF: 200, APP: 200, AUD: 200, COL: 200, ENT: 200}
 STAFF_404 = {OFF: 404, APP: 404, AUD: 404}
 ALL_404 = {OFF: 404, APP: 404, AUD: 404, COL: 404, ENT: 404}
@@ -92,11 +91,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/reports/tranche-pipeline", None, {OFF: 200, APP: 200, AUD: 200}),
 ]
 
-CASES = [
-    pytest.param(method, path, body, role, allowed.get(role, 403), id=f"{method} {path} as {role}")
-    for method, path, body, allowed in ENDPOINTS
-    for role in ALL_ROLES
-]
+CASES = role_cases(ENDPOINTS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -123,20 +118,10 @@ async def test_endpoint_role(
 
 async def test_every_route_is_in_the_table(infra: Infrastructure, dev_keys_dir: Path) -> None:
     app = build_app(funding_settings(infra, "authz", dev_keys_dir, run_consumers=False))
-    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
-    routes = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in {"/healthz", "/readyz", "/metrics"}
-    }
+    routes = api_routes(app)
 
-    def shape(path: str) -> str:
-        return "/".join(
-            "{}" if part.startswith("{") or part in {"none", "ent-authz", "2026"} else part for part in path.split("/")
-        )
-
-    assert {(m, shape(p)) for m, p in routes} == {(m, shape(p)) for m, p, _, _ in ENDPOINTS}
+    ids = {"none", "ent-authz", "2026"}
+    assert shapes(routes, ids) == shapes(((m, p) for m, p, _, _ in ENDPOINTS), ids)
 
 
 async def test_no_token_is_401(client: httpx.AsyncClient) -> None:

@@ -12,14 +12,13 @@ import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
 from alliance_notifications.app import build_app
-from alliance_shared.contract.vocabulary import Role
 from tests.integration.notifications.notifications_support import notifications_settings
+from tests.support.authz import ALL_ROLES, api_routes, role_cases, shapes
 from tests.support.http import bearer, running
 
 pytestmark = pytest.mark.infra
 
 ADM, OPS, AUD, COL, ENT = "registry_admin", "ops", "auditor", "college", "enterprise"
-ALL_ROLES = [r.value for r in Role]
 EVERYONE = dict.fromkeys(ALL_ROLES, 200)
 WH = "/partners/col-authz/webhooks"
 
@@ -48,11 +47,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
 #: (the same ``own_recipient_id`` as /inbox); without a token it is refused.
 STREAM = ("GET", "/inbox/stream")
 
-CASES = [
-    pytest.param(method, path, body, role, allowed.get(role, 403), id=f"{method} {path} as {role}")
-    for method, path, body, allowed in ENDPOINTS
-    for role in ALL_ROLES
-]
+CASES = role_cases(ENDPOINTS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -79,22 +74,10 @@ async def test_endpoint_role(
 
 async def test_every_route_is_in_the_table(infra: Infrastructure, dev_keys_dir: Path) -> None:
     app = build_app(notifications_settings(infra, "authz", dev_keys_dir, run_consumers=False))
-    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
-    routes = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in {"/healthz", "/readyz", "/metrics"}
-    }
+    routes = api_routes(app)
 
-    def shape(path: str) -> str:
-        return "/".join(
-            "{}" if part.startswith("{") or part in {"none", "col-authz", "supervisors"} or ":" in part else part
-            for part in path.split("/")
-        )
-
-    tabled = {(m, shape(p)) for m, p, _, _ in ENDPOINTS} | {(STREAM[0], shape(STREAM[1]))}
-    assert {(m, shape(p)) for m, p in routes} == tabled
+    ids = {"none", "col-authz", "supervisors"}
+    assert shapes(routes, ids) == shapes([*((m, p) for m, p, _, _ in ENDPOINTS), STREAM], ids)
 
 
 async def test_no_token_is_401(client: httpx.AsyncClient) -> None:

@@ -12,14 +12,13 @@ import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
 from alliance_registry.app import build_app
-from alliance_shared.contract.vocabulary import Role
 from tests.integration.registry.registry_support import agreement_body, partner_body, registry_settings
+from tests.support.authz import ALL_ROLES, api_routes, role_cases, shapes
 from tests.support.http import bearer, running
 
 pytestmark = pytest.mark.infra
 
 ADM, AUD, COL, ENT = "registry_admin", "auditor", "college", "enterprise"
-ALL_ROLES = [r.value for r in Role]
 COLLEGE_ID, ENTERPRISE_ID = "col-authz", "ent-authz"
 
 
@@ -69,11 +68,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/matching/none", None, everyone(404)),
 ]
 
-CASES = [
-    pytest.param(method, path, body, role, allowed.get(role, 403), id=f"{method} {path} as {role}")
-    for method, path, body, allowed in ENDPOINTS
-    for role in ALL_ROLES
-]
+CASES = role_cases(ENDPOINTS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -103,20 +98,10 @@ async def test_endpoint_role(
 
 async def test_every_route_is_in_the_table(infra: Infrastructure, dev_keys_dir: Path) -> None:
     app = build_app(registry_settings(infra, "authz", dev_keys_dir, run_consumers=False))
-    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
-    routes = {
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method in operations
-        if path not in {"/healthz", "/readyz", "/metrics"}
-    }
+    routes = api_routes(app)
 
-    def shape(path: str) -> str:
-        return "/".join(
-            "{}" if part.startswith("{") or part in {"none", COLLEGE_ID} else part for part in path.split("/")
-        )
-
-    assert {(m, shape(p)) for m, p in routes} == {(m, shape(p)) for m, p, _, _ in ENDPOINTS}
+    ids = {"none", COLLEGE_ID}
+    assert shapes(routes, ids) == shapes(((m, p) for m, p, _, _ in ENDPOINTS), ids)
 
 
 async def test_openapi_is_complete(infra: Infrastructure, dev_keys_dir: Path) -> None:
