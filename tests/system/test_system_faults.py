@@ -75,6 +75,14 @@ class Chaos:
         agreement_id = self.facts.agreements["A1"]
         college_id = self.facts.partners["college-szpu"]
         enterprise_id = self.facts.partners["enterprise-pengcheng"]
+        # A college reports on an agreement the alliance knows as active (evaluation would refuse others).
+        while True:
+            known = await self.access.call(
+                "evaluation", "GET", f"/agreements/{agreement_id}", SUPERVISOR, expect=(200, 404)
+            )
+            if known.status_code == 200 and known.json().get("status") == "active":
+                break
+            await asyncio.sleep(0.5)
         sent = 0
         for batch in range(BACKGROUND_REPORTS // 10):
             payloads = [

@@ -497,17 +497,31 @@ class Story:
         return out
 
     async def evidence_count(self, agreement: str, window: tuple[date, date]) -> int:
-        evidence = await self.get(
+        """Reports evaluation holds for the agreement in the window; 0 while it has not yet
+        learned of the agreement from the registry's events."""
+        response = await self.api.call(
             "evaluation",
+            "GET",
             f"/agreements/{self.facts.agreements[agreement]}/evidence",
             SUPERVISOR,
-            window_start=window[0].isoformat(),
-            window_end=window[1].isoformat(),
+            params={"window_start": window[0].isoformat(), "window_end": window[1].isoformat()},
+            expect=(200, 404),
         )
-        return int(evidence["reports_in_window"])
+        return int(response.json()["reports_in_window"]) if response.status_code == 200 else 0
 
     async def college_reports(self) -> None:
         self.say("6. Colleges publish reports on alliance.college.reports, as their systems do")
+        for agreement in ("A1", "A2"):
+            # Evaluation learns of agreements from the registry's events; a report for an
+            # agreement it does not know yet would be refused, so the colleges wait for it.
+            async def known(agreement: str = agreement) -> bool:
+                response = await self.api.call(
+                    "evaluation", "GET", f"/agreements/{self.facts.agreements[agreement]}", SUPERVISOR,
+                    expect=(200, 404),
+                )  # fmt: skip
+                return response.status_code == 200 and response.json().get("status") == "active"
+
+            await wait_until(known, f"evaluation to know {agreement} as active")
         a1 = self.reports_for("A1", "college-szpu", "enterprise-pengcheng", H1)
         a2 = self.reports_for("A2", "college-gdlg", "enterprise-huanan", H1)
         await self.api.publish(COLLEGE_REPORTS, [*a1, *a2], source="college-sis")
