@@ -24,8 +24,16 @@ from alliance_devstack.components import free_port
 from alliance_devstack.demo.access import PlatformAccess
 from alliance_devstack.demo.story import Story
 from alliance_devstack.provision import Infrastructure
-from alliance_devstack.services import Platform, available_services, isolated_env, resident_memory_bytes
+from alliance_devstack.services import (
+    Platform,
+    available_services,
+    isolated_env,
+    prefix_of,
+    resident_memory_bytes,
+    start_at_topic_ends,
+)
 from alliance_shared.auth.devtokens import ensure_keys
+from alliance_shared.contract.topics import EVENT_TOPICS
 from alliance_shared.messaging.kafka import ensure_topics
 from alliance_shared.settings import ServiceSettings
 from bench.stats import Table, percentile
@@ -143,6 +151,10 @@ def start_platform(infra: Infrastructure, keys_dir: Path, logs: Path) -> Platfor
         f"bench_{uuid.uuid4().hex[:8]}",
     )
     env.update({name.upper() + "_LOG_LEVEL": "WARNING" for name in available_services()})
+    for name in available_services():  # what earlier benchmarks left on the topics is not this load
+        asyncio.run(
+            start_at_topic_ends(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
+        )
     platform = Platform.create(env, logs, ports={name: free_port() for name in available_services()})
     platform.start(timeout_s=120)
     return platform

@@ -9,9 +9,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from alliance_devstack.services import start_at_topic_ends
 from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
-from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.settings import ServiceSettings
 
 Record = ConsumerRecord[bytes, bytes]
 
@@ -74,16 +73,6 @@ def header(record: Record, name: str) -> str | None:
 
 
 async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = (COLLEGE_REPORTS, REGISTRY_EVENTS)) -> None:
-    """Commit the group's offsets at the topics' ends: the service under test reads only what
-    this test run produces, not what earlier runs left on the shared topics."""
-    # On a fresh stack the topics do not exist until a service starts: create them first.
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
-    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
+    """The service under test reads only what this test run produces, not what earlier runs
+    left on the shared topics."""
+    await start_at_topic_ends(bootstrap, group, topics)

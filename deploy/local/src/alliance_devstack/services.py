@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,33 @@ def isolated_env(
         env[prefix + "OUTBOX_SCAN_SECONDS"] = "1"
     env["EVALUATION_OVERDUE_CHECK_SECONDS"] = "1"
     return env
+
+
+async def start_at_topic_ends(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit ``group``'s offsets at the topics' ends, creating missing topics: a platform of
+    its own on shared servers reads only what happens after it starts, not the history."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from alliance_shared.messaging.kafka import ensure_topics
+    from alliance_shared.settings import ServiceSettings
+
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()
 
 
 def resident_memory_bytes(pid: int) -> int:
