@@ -267,7 +267,13 @@ def award_sync(award: Award, balances: dict[str, int]) -> dict[str, Any]:
 
 
 async def awards_in_sync(repos: Repositories, programme_id: str, balances: dict[str, int]) -> list[dict[str, Any]]:
-    return [award_sync(a.item, balances) for a in await repos.awards.find({"programme_id": programme_id})]
+    """Each award of the programme, at its newest version, against the book.
+
+    Current documents can lag the journal for a moment after a crash (the relay's sweep
+    settles them), so verification reads every award's newest version itself.
+    """
+    newest = [await repos.awards.get(a.item.award_id) for a in await repos.awards.find({"programme_id": programme_id})]
+    return [award_sync(a.item, balances) for a in newest if a is not None]
 
 
 def rows_of(tables: Sequence[Table]) -> list[dict[str, Any]]:
