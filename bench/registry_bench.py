@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from alliance_devstack.components import free_port
 from alliance_devstack.provision import Infrastructure
 from alliance_registry.adapters.repositories import PARTNERS, partner_query_fields
 from alliance_registry.domain.credit_code import with_check_character
@@ -96,12 +96,6 @@ async def write(body: In): return dict(ITEM, name_zh=body.name_zh)
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def credit_code(rng: random.Random) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,11 +11,20 @@ from _pytest.mark import ParameterSet
 from fastapi import FastAPI
 
 from alliance_shared.contract.vocabulary import Role
+from tests.support.http import bearer
 
 ALL_ROLES = [r.value for r in Role]
 #: A row: method, path (with made-up ids), body, {role: expected status}; other roles get 403.
 Endpoint = tuple[str, str, Any, dict[str, int]]
 OPERATIONAL_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
+def role_token(
+    keys: Path, role: str, college_id: str = "col-authz", enterprise_id: str = "ent-authz"
+) -> dict[str, str]:
+    """A bearer token of ``role``; college and enterprise tokens belong to the tables' partners."""
+    partner = {Role.COLLEGE.value: college_id, Role.ENTERPRISE.value: enterprise_id}.get(role)
+    return bearer(keys, role, partner_id=partner)
 
 
 def role_cases(endpoints: Sequence[Endpoint]) -> list[ParameterSet]:

@@ -8,24 +8,18 @@ free ports, logs in the module's temporary folder (printed when a test fails).
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from alliance_devstack.components import free_port
 from alliance_devstack.demo.access import PlatformAccess
 from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import SERVICES, Platform, available_services, isolated_env, prefix_of
 from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

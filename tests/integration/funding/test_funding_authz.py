@@ -18,8 +18,8 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_funding.app import build_app
 from tests.integration.funding.funding_support import funding_settings
-from tests.support.authz import api_routes, role_cases, shapes
-from tests.support.http import bearer, running
+from tests.support.authz import api_routes, role_cases, role_token, shapes
+from tests.support.http import running
 
 pytestmark = pytest.mark.infra
 
@@ -101,16 +101,11 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
         yield http
 
 
-def token(keys: Path, role: str) -> dict[str, str]:
-    partner = {"college": "col-authz", "enterprise": "ent-authz"}.get(role)
-    return bearer(keys, role, partner_id=partner)
-
-
 @pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
 async def test_endpoint_role(
     client: httpx.AsyncClient, dev_keys_dir: Path, method: str, path: str, body: Any, role: str, expected: int
 ) -> None:
-    response = await client.request(method, path, json=body, headers=token(dev_keys_dir, role))
+    response = await client.request(method, path, json=body, headers=role_token(dev_keys_dir, role))
     assert response.status_code == expected, response.text
     if expected == 403:
         assert response.json()["code"] == "auth.role_forbidden"

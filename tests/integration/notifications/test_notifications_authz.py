@@ -13,7 +13,7 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_notifications.app import build_app
 from tests.integration.notifications.notifications_support import notifications_settings
-from tests.support.authz import ALL_ROLES, api_routes, role_cases, shapes
+from tests.support.authz import ALL_ROLES, api_routes, role_cases, role_token, shapes
 from tests.support.http import bearer, running
 
 pytestmark = pytest.mark.infra
@@ -57,16 +57,11 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
         yield http
 
 
-def token(keys: Path, role: str) -> dict[str, str]:
-    partner = {COL: "col-authz", ENT: "ent-authz"}.get(role)
-    return bearer(keys, role, partner_id=partner)
-
-
 @pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)
 async def test_endpoint_role(
     client: httpx.AsyncClient, dev_keys_dir: Path, method: str, path: str, body: Any, role: str, expected: int
 ) -> None:
-    response = await client.request(method, path, json=body, headers=token(dev_keys_dir, role))
+    response = await client.request(method, path, json=body, headers=role_token(dev_keys_dir, role))
     assert response.status_code == expected, response.text
     if expected == 403:
         assert response.json()["code"] in ("auth.role_forbidden", "auth.object_forbidden")

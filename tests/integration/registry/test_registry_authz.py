@@ -13,8 +13,8 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_registry.app import build_app
 from tests.integration.registry.registry_support import agreement_body, partner_body, registry_settings
-from tests.support.authz import ALL_ROLES, api_routes, role_cases, shapes
-from tests.support.http import bearer, running
+from tests.support.authz import ALL_ROLES, api_routes, role_cases, role_token, shapes
+from tests.support.http import running
 
 pytestmark = pytest.mark.infra
 
@@ -79,8 +79,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
 
 
 def token(keys: Path, role: str) -> dict[str, str]:
-    partner = {COL: COLLEGE_ID, ENT: ENTERPRISE_ID}.get(role)
-    return bearer(keys, role, partner_id=partner)
+    return role_token(keys, role, COLLEGE_ID, ENTERPRISE_ID)
 
 
 @pytest.mark.parametrize(("method", "path", "body", "role", "expected"), CASES)

@@ -69,7 +69,6 @@ class Facts:
     mail_subjects: list[str] = field(default_factory=list)
     webhook_types: list[str] = field(default_factory=list)
     webhook_signatures_valid: bool = False
-    deliveries_per_key: dict[str, int] = field(default_factory=dict)
 
 
 def credit_code() -> str:
