@@ -53,9 +53,9 @@ contract: setup ## regenerate docs/contract (JSON Schemas + AsyncAPI) from the p
 	$(UV) run --frozen alliance-contract docs/contract
 
 VERSION ?= 0.1.0
-images: ## build the four service images (needs a Docker engine with BuildKit)
+images: ## build the four service images and the console's (needs a Docker engine with BuildKit)
 	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "make images needs a running Docker engine"; exit 1; }
-	for svc in registry funding evaluation notifications; do \
+	for svc in registry funding evaluation notifications console; do \
 	  docker build -f deploy/docker/Dockerfile --target $$svc --build-arg VERSION=$(VERSION) \
 	    --build-arg REVISION=$$(git rev-parse HEAD) -t coop-alliance/$$svc:$(VERSION) . || exit 1; \
 	done

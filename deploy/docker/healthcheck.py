@@ -1,6 +1,7 @@
 """Container HEALTHCHECK: GET /healthz on the service's own port (slim images have no curl).
 
-The port is read from ``<SERVICE>_HTTP_PORT`` so a port overridden at run time is still probed.
+The port is read from ``<SERVICE>_HTTP_PORT`` (the console: ``CONSOLE_PORT``) so a port
+overridden at run time is still probed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import urllib.request
 
 def main() -> int:
     service = os.environ["ALLIANCE_SERVICE"]
-    port = os.environ[f"{service.upper()}_HTTP_PORT"]
+    prefix = service.upper()
+    port = os.environ.get(f"{prefix}_HTTP_PORT") or os.environ[f"{prefix}_PORT"]
     # An HTTP(S)_PROXY in the container's environment must not intercept a loopback probe.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:

@@ -2,7 +2,8 @@
 
 Every expectation is derived from the code: topics and ACLs from
 ``alliance_shared.contract.topics``, ports, env prefixes and database names from each
-service's ``alliance_<svc>.settings.Settings``.
+service's ``alliance_<svc>.settings.Settings``, the console's from
+``alliance_console.settings.ConsoleSettings``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
+from pydantic_settings import BaseSettings
 
 from alliance_shared.contract.topics import SERVICE_TOPICS
 from alliance_shared.settings import ServiceSettings
@@ -23,6 +25,10 @@ DEPLOY_DIR = REPO_ROOT / "deploy"
 K8S_DIR = DEPLOY_DIR / "k8s"
 OVERLAYS = ("dev", "prod")
 SERVICES: tuple[str, ...] = tuple(SERVICE_TOPICS)
+#: The web console: deployed like a service, but no database, no Kafka, no Kafka user.
+CONSOLE = "console"
+#: Everything that runs as a Deployment of ours.
+DEPLOYABLES: tuple[str, ...] = (*SERVICES, CONSOLE)
 
 Manifest = dict[str, Any]
 
@@ -57,6 +63,61 @@ def service_facts(service: str) -> ServiceFacts:
         consumer_group=f"alliance-{service_name}",
         setting_names=names,
     )
+
+
+@dataclass(frozen=True)
+class ConsoleFacts:
+    """What the console's code says about its runtime configuration."""
+
+    name: str
+    env_prefix: str
+    http_port: int
+    setting_names: frozenset[str]
+
+
+#: The console's settings as agreed in issue #12, used only while services/console is not
+#: importable yet (it is being written alongside); the code wins once it exists.
+_CONSOLE_CONVENTION = ConsoleFacts(
+    name=CONSOLE,
+    env_prefix="CONSOLE_",
+    http_port=8000,
+    setting_names=frozenset(
+        {
+            "registry_url",
+            "funding_url",
+            "evaluation_url",
+            "notifications_url",
+            "public_url",
+            "session_secret",
+            "dev_login",
+            "oidc_issuer",
+            "oidc_client_id",
+            "oidc_client_secret",
+            "oidc_scopes",
+            "cookie_secure",
+            "port",
+        }
+    ),
+)
+
+
+def console_facts() -> ConsoleFacts:
+    try:
+        module = importlib.import_module("alliance_console.settings")
+    except ModuleNotFoundError:
+        return _CONSOLE_CONVENTION
+    settings = cast(type[BaseSettings], module.ConsoleSettings)
+    fields = settings.model_fields
+    return ConsoleFacts(
+        name=CONSOLE,
+        env_prefix=settings.model_config.get("env_prefix", ""),
+        http_port=cast(int, fields["port"].default),
+        setting_names=frozenset(fields),
+    )
+
+
+def http_port(deployable: str) -> int:
+    return console_facts().http_port if deployable == CONSOLE else service_facts(deployable).http_port
 
 
 def load_yaml_stream(text: str) -> list[Manifest]:

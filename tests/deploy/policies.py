@@ -11,11 +11,15 @@ from typing import Any, cast
 
 from alliance_shared.contract.topics import COLLEGE_INTEGRATION, EVENT_TOPICS, SERVICE_TOPICS, TopicAccess, dlq_of
 from tests.deploy.manifests import (
+    CONSOLE,
+    DEPLOYABLES,
     SERVICES,
     Manifest,
     ServiceFacts,
+    console_facts,
     containers,
     describe,
+    http_port,
     named,
     of_kind,
     pod_labels,
@@ -32,6 +36,19 @@ REQUIRED_SETTINGS = ("http_host", "mongo_url", "kafka_bootstrap_servers", "jwks_
 NOTIFICATIONS_REQUIRED_SETTINGS = ("smtp_host", "smtp_port", "smtp_from")
 #: Settings that carry credentials or endpoints of credentials: only from Secrets.
 SECRET_SETTINGS = frozenset({"mongo_url", "kafka_sasl_password", "jwks_url", "smtp_username", "smtp_password"})
+#: The console's settings every deployment must set (the OIDC ones too unless it is a
+#: compose dev stack with the dev sign-in), and those only ever from Secrets.
+CONSOLE_REQUIRED_SETTINGS = (
+    "registry_url",
+    "funding_url",
+    "evaluation_url",
+    "notifications_url",
+    "public_url",
+    "session_secret",
+)
+CONSOLE_SECRET_SETTINGS = frozenset({"session_secret", "oidc_client_secret"})
+#: Values that pydantic reads as true for a bool setting.
+TRUTHY = frozenset({"1", "true", "yes", "on", "t", "y"})
 MIN_GRACE_PERIOD_S = 30
 SMTP_PORTS = frozenset({25, 465, 587})
 HTTPS_PORT = 443
@@ -112,8 +129,8 @@ def check_images_pinned(objects: list[Manifest]) -> list[str]:
 def check_service_objects(objects: list[Manifest], *, high_availability: bool) -> list[str]:
     """Each service has all its objects; in an HA overlay also replicas, HPA and a strict PDB."""
     problems = []
-    for service in SERVICES:
-        facts = service_facts(service)
+    for service in DEPLOYABLES:
+        port = http_port(service)
         deployment = named(objects, "Deployment", service)
         if deployment is None:
             problems.append(f"{service}: no Deployment")
@@ -132,11 +149,11 @@ def check_service_objects(objects: list[Manifest], *, high_availability: bool) -
             ports = kube_service["spec"].get("ports", [])
             if not selects({"matchLabels": kube_service["spec"].get("selector", {})}, labels):
                 problems.append(f"{service}: the Service does not select the Deployment's pods")
-            if [p.get("port") for p in ports] != [facts.http_port]:
-                problems.append(f"{service}: the Service must expose port {facts.http_port} only")
+            if [p.get("port") for p in ports] != [port]:
+                problems.append(f"{service}: the Service must expose port {port} only")
         container_ports = [p["containerPort"] for c in containers(deployment) for p in c.get("ports", [])]
-        if container_ports != [facts.http_port]:
-            problems.append(f"{service}: container ports {container_ports} != [{facts.http_port}]")
+        if container_ports != [port]:
+            problems.append(f"{service}: container ports {container_ports} != [{port}]")
         # the namespace-wide default deny (empty selector) does not count: it allows nothing
         if not any(
             p["spec"]["podSelector"] != {} and selects(p["spec"]["podSelector"], labels)
@@ -212,6 +229,55 @@ def check_settings_env(objects: list[Manifest]) -> list[str]:
             variable = facts.env_prefix + setting.upper()
             if variable in env and "secretKeyRef" not in env[variable]:
                 problems.append(f"{service}: {variable} must come from a Secret (secretKeyRef)")
+    deployment = named(objects, "Deployment", CONSOLE)
+    if deployment is None:
+        return [*problems, f"{CONSOLE}: no Deployment"]
+    env = deployment_env(objects, deployment)
+    problems += _console_settings_problems({k: _literal(v) for k, v in env.items()}, in_cluster=True)
+    for setting in CONSOLE_SECRET_SETTINGS:
+        variable = console_facts().env_prefix + setting.upper()
+        if variable in env and "secretKeyRef" not in env[variable]:
+            problems.append(f"{CONSOLE}: {variable} must come from a Secret (secretKeyRef)")
+    return problems
+
+
+def _console_settings_problems(env: dict[str, str | None], *, in_cluster: bool) -> list[str]:
+    """The console's env (literal values, None = from a Secret): required settings, no dev
+    sign-in in a cluster, API URLs at the services' ports, no unknown or foreign variables."""
+    facts = console_facts()
+    prefix = facts.env_prefix
+    problems = [
+        f"{CONSOLE}: {prefix}{setting.upper()} not set"
+        for setting in CONSOLE_REQUIRED_SETTINGS
+        if prefix + setting.upper() not in env
+    ]
+    dev_login = (env.get(prefix + "DEV_LOGIN") or "").lower() in TRUTHY
+    if in_cluster and dev_login:
+        problems.append(f"{CONSOLE}: {prefix}DEV_LOGIN must be false in a cluster (anyone could pick any role)")
+    if not dev_login:
+        problems += [
+            f"{CONSOLE}: {prefix}{setting.upper()} not set (OpenID Connect is the only sign-in)"
+            for setting in ("oidc_issuer", "oidc_client_id")
+            if prefix + setting.upper() not in env
+        ]
+    problems += [
+        f"{CONSOLE}: {variable} is not a setting of alliance_console.settings.ConsoleSettings"
+        for variable in env
+        if variable.startswith(prefix) and variable[len(prefix) :].lower() not in facts.setting_names
+    ]
+    for service in SERVICES:
+        other = service_facts(service).env_prefix
+        if any(variable.startswith(other) for variable in env):
+            problems.append(f"{CONSOLE}: sets variables with {service}'s prefix {other}")
+        url = env.get(f"{prefix}{service.upper()}_URL")
+        if url is not None and url.rstrip("/") != f"http://{service}:{http_port(service)}":
+            problems.append(f"{CONSOLE}: {prefix}{service.upper()}_URL is {url!r}, not the {service} Service")
+    public_url = env.get(prefix + "PUBLIC_URL") or ""
+    if public_url.startswith("https://") and (env.get(prefix + "COOKIE_SECURE") or "true").lower() not in TRUTHY:
+        problems.append(f"{CONSOLE}: {prefix}COOKIE_SECURE must stay true behind an https public URL")
+    port = env.get(prefix + "PORT")
+    if port is not None and port != str(facts.http_port):
+        problems.append(f"{CONSOLE}: {prefix}PORT is {port!r}, expected {str(facts.http_port)!r}")
     return problems
 
 
@@ -234,8 +300,8 @@ def _settings_problems(facts: ServiceFacts, env: dict[str, str | None], required
             and variable[len(facts.env_prefix) :].lower() not in facts.setting_names
         ):
             problems.append(f"{facts.name}: {variable} is not a setting of alliance_{facts.name}.settings.Settings")
-    for other in SERVICES:
-        prefix = service_facts(other).env_prefix
+    for other in DEPLOYABLES:
+        prefix = console_facts().env_prefix if other == CONSOLE else service_facts(other).env_prefix
         if other != facts.name and any(variable.startswith(prefix) for variable in env):
             problems.append(f"{facts.name}: sets variables with {other}'s prefix {prefix}")
     expected = {
@@ -301,6 +367,7 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
     mongo = {"app": "alliance-mongo-svc"}
     kafka = {"strimzi.io/cluster": "alliance-kafka", "strimzi.io/kind": "Kafka"}
     prometheus = {"app.kubernetes.io/name": "prometheus"}
+    console = named(objects, "Deployment", CONSOLE)
     for service in SERVICES:
         deployment = named(objects, "Deployment", service)
         if deployment is None:
@@ -316,6 +383,8 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
             "Kafka egress (9093)": _reaches(egress, "egress", 9093, None, kafka),
             f"ingress from ingress-nginx on {port}": _reaches(ingress, "ingress", port, "ingress-nginx", None),
             f"ingress from Prometheus on {port}": _reaches(ingress, "ingress", port, "monitoring", prometheus),
+            f"ingress from the console on {port}": console is None
+            or _reaches(ingress, "ingress", port, None, pod_labels(console)),
         }
         problems += [f"{service}: NetworkPolicy lacks {need}" for need, met in needs.items() if not met]
         open_ports = _open_egress_ports(egress)
@@ -326,7 +395,93 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
             open_ports -= SMTP_PORTS | {HTTPS_PORT}
         if open_ports:
             problems.append(f"{service}: egress open to any destination on {sorted(open_ports)} (0 = all ports)")
+    if console is not None:
+        problems += _console_network_problems(objects, policies, console)
     return problems
+
+
+IDP_NAMESPACE = "identity"
+IDP_PORTS = frozenset({443, 8443})
+
+
+def _console_network_problems(objects: list[Manifest], policies: list[Manifest], console: Manifest) -> list[str]:
+    """The console reaches exactly the four APIs' HTTP ports, the IdP and DNS; nothing reaches it
+    but the ingress controller and Prometheus; MongoDB and Kafka do not admit it."""
+    labels = pod_labels(console)
+    port = http_port(CONSOLE)
+    mine = [p for p in policies if p["spec"]["podSelector"] != {} and selects(p["spec"]["podSelector"], labels)]
+    egress = [rule for p in mine for rule in p["spec"].get("egress", [])]
+    ingress = [rule for p in mine for rule in p["spec"].get("ingress", [])]
+    needs = {
+        "DNS egress (53)": _reaches(egress, "egress", 53, "kube-system", {"k8s-app": "kube-dns"}),
+        f"identity provider egress ({IDP_NAMESPACE}, 443)": _reaches(egress, "egress", 443, IDP_NAMESPACE, None),
+        f"ingress from ingress-nginx on {port}": _reaches(ingress, "ingress", port, "ingress-nginx", None),
+        f"ingress from Prometheus on {port}": _reaches(
+            ingress, "ingress", port, "monitoring", {"app.kubernetes.io/name": "prometheus"}
+        ),
+    }
+    for service in SERVICES:
+        deployment = named(objects, "Deployment", service)
+        if deployment is not None:
+            service_port = http_port(service)
+            needs[f"egress to {service} on {service_port}"] = _reaches(
+                egress, "egress", service_port, None, pod_labels(deployment)
+            )
+    problems = [f"{CONSOLE}: NetworkPolicy lacks {need}" for need, met in needs.items() if not met]
+    problems += [f"{CONSOLE}: {p}" for p in _console_egress_beyond_allowed(objects, egress)]
+    for rule in ingress:
+        for peer in rule.get("from", [{}]):
+            known = _peer_matches(peer, "ingress-nginx", None) or _peer_matches(
+                peer, "monitoring", {"app.kubernetes.io/name": "prometheus"}
+            )
+            if not known or not rule.get("ports"):
+                problems.append(f"{CONSOLE}: ingress from {peer} on {rule.get('ports', 'every port')} is not expected")
+    # the infrastructure admits clients by label: the console must not carry one it admits
+    for policy in policies:
+        if policy["spec"]["podSelector"].get("matchLabels", {}).get("app") == "alliance-mongo-svc":
+            for rule in policy["spec"].get("ingress", []):
+                if _allows_port(rule, 27017) and any(_peer_matches(p, None, labels) for p in rule.get("from", [])):
+                    problems.append(f"{CONSOLE}: MongoDB's NetworkPolicy {describe(policy)} admits the console's pods")
+    for kafka in of_kind(objects, "Kafka"):
+        for listener in kafka["spec"]["kafka"].get("listeners", []):
+            if any(_peer_matches(p, None, labels) for p in listener.get("networkPolicyPeers", [])):
+                problems.append(f"{CONSOLE}: Kafka listener {listener['name']} admits the console's pods")
+    return problems
+
+
+def _console_egress_beyond_allowed(objects: list[Manifest], egress: list[Manifest]) -> list[str]:
+    """Every (destination, port) an egress rule opens must be DNS, an API's HTTP port or the IdP."""
+    apis = [
+        (pod_labels(deployment), http_port(service))
+        for service in SERVICES
+        if (deployment := named(objects, "Deployment", service)) is not None
+    ]
+    problems = []
+    for rule in egress:
+        peers = rule.get("to") or [{"<anywhere>": True}]
+        ports = [p.get("port", 0) for p in rule.get("ports", [])] or [0]
+        for peer in peers:
+            for port in ports:
+                allowed = (
+                    (port == 53 and _peer_matches(peer, "kube-system", {"k8s-app": "kube-dns"}))
+                    or (port in IDP_PORTS and _peer_matches(peer, IDP_NAMESPACE, None))
+                    or any(port == api_port and _peer_selects_only(peer, api_labels) for api_labels, api_port in apis)
+                )
+                if not allowed:
+                    problems.append(f"egress to {peer} on port {port or 'any'} is not DNS, an API or the IdP")
+    return problems
+
+
+def _peer_selects_only(peer: Manifest, labels: dict[str, str]) -> bool:
+    """A same-namespace pod selector that selects this workload (not an empty, select-all one)."""
+    selector = peer.get("podSelector")
+    return (
+        "namespaceSelector" not in peer
+        and "ipBlock" not in peer
+        and bool(selector)
+        and bool(cast(Manifest, selector).get("matchLabels"))
+        and selects(selector, labels)
+    )
 
 
 # ---------------------------------------------------------------- kafka
@@ -490,7 +645,7 @@ def check_ingress(objects: list[Manifest]) -> list[str]:
         for rule in ingress["spec"].get("rules", [])
         for path in rule.get("http", {}).get("paths", [])
     }
-    return [f"{s}: no Ingress route to its Service port http" for s in SERVICES if (s, "http") not in backends]
+    return [f"{s}: no Ingress route to its Service port http" for s in DEPLOYABLES if (s, "http") not in backends]
 
 
 ALERTED_METRICS = (
@@ -512,7 +667,7 @@ def check_alerts(objects: list[Manifest]) -> list[str]:
     ]
     problems = [f"no alert on {metric}" for metric in ALERTED_METRICS if not any(metric in e for e in expressions)]
     monitored = {m["metadata"]["name"] for m in of_kind(objects, "ServiceMonitor")}
-    problems += [f"{s}: no ServiceMonitor" for s in SERVICES if s not in monitored]
+    problems += [f"{s}: no ServiceMonitor" for s in DEPLOYABLES if s not in monitored]
     return problems
 
 
@@ -533,7 +688,7 @@ def _compose_env(service: Manifest) -> dict[str, str | None]:
 def check_compose(compose: Manifest) -> list[str]:
     problems = []
     services = cast(dict[str, Manifest], compose.get("services", {}))
-    for name in (*COMPOSE_INFRASTRUCTURE, *SERVICES):
+    for name in (*COMPOSE_INFRASTRUCTURE, *DEPLOYABLES):
         if name not in services:
             problems.append(f"compose: service {name} missing")
     for name, service in services.items():
@@ -582,4 +737,27 @@ def check_compose(compose: Manifest) -> list[str]:
         problems += [
             f"compose {p}" for p in _settings_problems(facts, _compose_env(service), COMPOSE_REQUIRED_SETTINGS)
         ]
+    if CONSOLE in services:
+        problems += [f"compose {p}" for p in _compose_console_problems(services[CONSOLE])]
+    return problems
+
+
+def _compose_console_problems(console: Manifest) -> list[str]:
+    """Built from its target, published on its port, hardened, started after the four APIs are healthy."""
+    problems = []
+    port = http_port(CONSOLE)
+    build = console.get("build", {})
+    if build.get("dockerfile") != "deploy/docker/Dockerfile" or build.get("target") != CONSOLE:
+        problems.append(f"{CONSOLE}: must build deploy/docker/Dockerfile --target {CONSOLE}")
+    depends_on = console.get("depends_on", {})
+    for service in SERVICES:
+        if not isinstance(depends_on, dict) or depends_on.get(service, {}).get("condition") != "service_healthy":
+            problems.append(f"{CONSOLE}: must wait for {service} (service_healthy)")
+    if not any(str(p).endswith(f"{port}:{port}") for p in console.get("ports", [])):
+        problems.append(f"{CONSOLE}: port {port} not published")
+    if not all(str(p).startswith("127.0.0.1:") for p in console.get("ports", [])):
+        problems.append(f"{CONSOLE}: publish on 127.0.0.1 only (the dev sign-in is on)")
+    if console.get("read_only") is not True or not any(str(t).startswith("/tmp") for t in console.get("tmpfs", [])):
+        problems.append(f"{CONSOLE}: must run with a read-only root filesystem and a /tmp tmpfs")
+    problems += _console_settings_problems(_compose_env(console), in_cluster=False)
     return problems

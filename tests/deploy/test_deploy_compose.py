@@ -18,7 +18,7 @@ def test_compose_matches_the_code(compose: Manifest) -> None:
 def test_compose_services_are_hardened_and_wait_for_smtp(compose: Manifest) -> None:
     notifications = compose["services"]["notifications"]
     assert notifications["depends_on"]["mailpit"]["condition"] == "service_healthy"
-    for name in ("registry", "funding", "evaluation", "notifications"):
+    for name in ("registry", "funding", "evaluation", "notifications", "console"):
         service = compose["services"][name]
         assert service["user"] == "10001:10001"
         assert service["cap_drop"] == ["ALL"]
@@ -82,6 +82,30 @@ def _service_missing(compose: Manifest) -> None:
     del compose["services"]["notifications"]
 
 
+def _console_missing(compose: Manifest) -> None:
+    del compose["services"]["console"]
+
+
+def _console_before_registry(compose: Manifest) -> None:
+    del compose["services"]["console"]["depends_on"]["registry"]
+
+
+def _console_api_url_wrong(compose: Manifest) -> None:
+    compose["services"]["console"]["environment"]["CONSOLE_REGISTRY_URL"] = "http://registry:8000"
+
+
+def _console_without_sign_in(compose: Manifest) -> None:
+    compose["services"]["console"]["environment"]["CONSOLE_DEV_LOGIN"] = "false"
+
+
+def _console_public(compose: Manifest) -> None:
+    compose["services"]["console"]["ports"] = ["8000:8000"]
+
+
+def _console_no_session_secret(compose: Manifest) -> None:
+    del compose["services"]["console"]["environment"]["CONSOLE_SESSION_SECRET"]
+
+
 @pytest.mark.parametrize(
     ("break_it", "expected"),
     [
@@ -99,6 +123,12 @@ def _service_missing(compose: Manifest) -> None:
         (_writable_root, "registry: must run with a read-only root filesystem"),
         (_undeclared_volume, "mongo-data is not a declared named volume"),
         (_service_missing, "service notifications missing"),
+        (_console_missing, "service console missing"),
+        (_console_before_registry, "console: must wait for registry (service_healthy)"),
+        (_console_api_url_wrong, "CONSOLE_REGISTRY_URL is 'http://registry:8000'"),
+        (_console_without_sign_in, "CONSOLE_OIDC_ISSUER not set (OpenID Connect is the only sign-in)"),
+        (_console_public, "console: publish on 127.0.0.1 only"),
+        (_console_no_session_secret, "CONSOLE_SESSION_SECRET not set"),
     ],
 )
 def test_compose_check_reports_a_broken_copy(

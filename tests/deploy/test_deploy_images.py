@@ -1,4 +1,4 @@
-"""deploy/docker/Dockerfile: one multi-stage file, a slim non-root runtime target per service."""
+"""deploy/docker/Dockerfile: one multi-stage file, a slim non-root runtime target per service and the console."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.manifests import DEPLOY_DIR, REPO_ROOT, SERVICES, service_facts
+from tests.deploy.manifests import (
+    CONSOLE,
+    DEPLOY_DIR,
+    DEPLOYABLES,
+    REPO_ROOT,
+    console_facts,
+    http_port,
+    service_facts,
+)
 from tests.deploy.policies import image_pinned
 
 DOCKERFILE = DEPLOY_DIR / "docker" / "Dockerfile"
@@ -74,15 +82,24 @@ def test_every_base_image_is_pinned_python_3_11_slim(stages: dict[str, Stage]) -
     assert re.fullmatch(r"python:3\.11\.\d+-slim(-\w+)?", external.pop())
 
 
-@pytest.mark.parametrize("service", SERVICES)
+def _listen_env(service: str) -> str:
+    """What the target sets so the process listens on every interface of the container at its port."""
+    if service == CONSOLE:
+        return f"{console_facts().env_prefix}PORT={http_port(CONSOLE)}"
+    return f"{service_facts(service).env_prefix}HTTP_HOST=0.0.0.0"
+
+
+@pytest.mark.parametrize("service", DEPLOYABLES)
 def test_service_target_runs_the_service_as_non_root(stages: dict[str, Stage], service: str) -> None:
-    facts = service_facts(service)
     chain = runtime_chain(stages, service)
     instructions = [(keyword, args) for stage in chain for keyword, args in stage.instructions]
     keywords = {keyword for keyword, _ in instructions}
-    assert stages[service].args_of("EXPOSE") == [str(facts.http_port)]
+    assert stages[service].args_of("EXPOSE") == [str(http_port(service))]
     assert stages[service].args_of("CMD") == [f'["python", "-m", "alliance_{service}"]']
-    assert f"{facts.env_prefix}HTTP_HOST=0.0.0.0" in " ".join(stages[service].args_of("ENV"))
+    environment = " ".join(stages[service].args_of("ENV"))
+    assert _listen_env(service) in environment
+    # the image HEALTHCHECK finds its port through ALLIANCE_SERVICE
+    assert f"ALLIANCE_SERVICE={service}" in environment
     users = [args for keyword, args in instructions if keyword == "USER"]
     assert users
     assert re.fullmatch(r"\d+(:\d+)?", users[0]), "the runtime user must be numeric"
@@ -101,7 +118,7 @@ def test_service_target_runs_the_service_as_non_root(stages: dict[str, Stage], s
     assert copied == [f"--from=build-{service} /app/.venv /app/.venv"]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", DEPLOYABLES)
 def test_build_stage_installs_only_the_service_from_the_lock_file(stages: dict[str, Stage], service: str) -> None:
     runs = " ".join(stages[f"build-{service}"].args_of("RUN"))
     assert f"uv sync --frozen --no-dev --no-editable --package alliance-{service}" in runs
@@ -152,6 +169,14 @@ class _Opener:
         return _Response(self.outcome)
 
 
+def test_make_images_builds_every_target(stages: dict[str, Stage]) -> None:
+    recipe = (REPO_ROOT / "Makefile").read_text().split("\nimages:", 1)[1].split("\n\n", 1)[0]
+    listed = re.search(r"for svc in ([a-z ]+); do", recipe)
+    assert listed is not None
+    assert listed.group(1).split() == list(DEPLOYABLES)
+    assert set(DEPLOYABLES) <= set(stages)
+
+
 @pytest.mark.parametrize(
     ("outcome", "exit_code"),
     [
@@ -178,3 +203,14 @@ def test_healthcheck_probes_healthz_on_the_service_port(
     monkeypatch.setattr(urllib.request, "build_opener", build_opener)
     assert healthcheck.main() == exit_code
     assert opener.urls == ["http://127.0.0.1:9123/healthz"]
+
+
+def test_healthcheck_probes_the_console_on_its_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    healthcheck = _load_healthcheck()
+    opener = _Opener(200)
+    monkeypatch.setenv("ALLIANCE_SERVICE", "console")
+    monkeypatch.delenv("CONSOLE_HTTP_PORT", raising=False)
+    monkeypatch.setenv("CONSOLE_PORT", "9124")
+    monkeypatch.setattr(urllib.request, "build_opener", lambda *_handlers: opener)
+    assert healthcheck.main() == 0
+    assert opener.urls == ["http://127.0.0.1:9124/healthz"]

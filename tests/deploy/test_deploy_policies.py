@@ -225,6 +225,80 @@ def _no_dlq_alert(objects: list[Manifest]) -> None:
         group["rules"] = [r for r in group["rules"] if "alliance_dlq_records_total" not in r["expr"]]
 
 
+def _console_config(objects: list[Manifest]) -> dict[str, str]:
+    data: dict[str, str] = _get(objects, "ConfigMap", "console-config")["data"]
+    return data
+
+
+def _console_writable_root(objects: list[Manifest]) -> None:
+    _container(objects, "console")["securityContext"]["readOnlyRootFilesystem"] = False
+
+
+def _console_without_autoscaler(objects: list[Manifest]) -> None:
+    objects.remove(_get(objects, "HorizontalPodAutoscaler", "console"))
+
+
+def _console_dev_login(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_DEV_LOGIN"] = "true"
+
+
+def _console_session_secret_in_clear(objects: list[Manifest]) -> None:
+    variable = _env_var(objects, "console", "CONSOLE_SESSION_SECRET")
+    del variable["valueFrom"]
+    variable["value"] = "not-so-secret"
+
+
+def _console_api_url_elsewhere(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_FUNDING_URL"] = "https://funding.api.coopalliance.example"
+
+
+def _console_insecure_cookie(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_COOKIE_SECURE"] = "false"
+
+
+def _console_misspelt_setting(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_OIDC_ISSUER_URL"] = _console_config(objects).pop("CONSOLE_OIDC_ISSUER")
+
+
+def _console_reaches_mongo(objects: list[Manifest]) -> None:
+    _get(objects, "NetworkPolicy", "console")["spec"]["egress"].append(
+        {"to": [{"podSelector": {"matchLabels": {"app": "alliance-mongo-svc"}}}], "ports": [{"port": 27017}]}
+    )
+
+
+def _console_reaches_internet(objects: list[Manifest]) -> None:
+    _get(objects, "NetworkPolicy", "console")["spec"]["egress"].append({"ports": [{"protocol": "TCP", "port": 443}]})
+
+
+def _console_cannot_reach_funding(objects: list[Manifest]) -> None:
+    egress = _get(objects, "NetworkPolicy", "console")["spec"]["egress"]
+    egress[:] = [r for r in egress if not any(p["port"] == 8002 for p in r.get("ports", []))]
+
+
+def _console_labelled_api(objects: list[Manifest]) -> None:
+    _get(objects, "Deployment", "console")["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] = (
+        "api"
+    )
+
+
+def _registry_refuses_console(objects: list[Manifest]) -> None:
+    for rule in _get(objects, "NetworkPolicy", "registry")["spec"]["ingress"]:
+        rule["from"] = [
+            p
+            for p in rule["from"]
+            if p.get("podSelector", {}).get("matchLabels") != {"app.kubernetes.io/name": "console"}
+        ]
+
+
+def _no_console_route(objects: list[Manifest]) -> None:
+    ingress = _get(objects, "Ingress", "alliance-api")
+    ingress["spec"]["rules"] = [r for r in ingress["spec"]["rules"] if not r["host"].startswith("console.")]
+
+
+def _no_console_monitor(objects: list[Manifest]) -> None:
+    objects.remove(_get(objects, "ServiceMonitor", "console"))
+
+
 BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("hardening", _no_readiness_probe, "funding container funding: no readinessProbe", "prod"),
     ("hardening", _liveness_on_wrong_path, "livenessProbe must GET /healthz", "dev"),
@@ -267,11 +341,29 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("mongo-users", _broad_mongo_role, "registry must have readWrite on alliance_registry and nothing else", "prod"),
     ("ingress", _no_ingress_route, "notifications: no Ingress route", "prod"),
     ("alerts", _no_dlq_alert, "no alert on alliance_dlq_records_total", "prod"),
+    ("hardening", _console_writable_root, "console container console: readOnlyRootFilesystem", "prod"),
+    ("service-objects", _console_without_autoscaler, "console: no HorizontalPodAutoscaler", "prod"),
+    ("settings-env", _console_dev_login, "CONSOLE_DEV_LOGIN must be false in a cluster", "prod"),
+    ("settings-env", _console_dev_login, "CONSOLE_DEV_LOGIN must be false in a cluster", "dev"),
+    ("settings-env", _console_session_secret_in_clear, "CONSOLE_SESSION_SECRET must come from a Secret", "prod"),
+    ("settings-env", _console_api_url_elsewhere, "CONSOLE_FUNDING_URL is 'https://funding.api", "prod"),
+    ("settings-env", _console_insecure_cookie, "CONSOLE_COOKIE_SECURE must stay true", "prod"),
+    ("settings-env", _console_misspelt_setting, "CONSOLE_OIDC_ISSUER not set", "dev"),
+    ("network", _console_reaches_mongo, "console: egress to {'podSelector'", "prod"),
+    ("network", _console_reaches_internet, "console: egress to {'<anywhere>': True} on port 443", "prod"),
+    ("network", _console_cannot_reach_funding, "console: NetworkPolicy lacks egress to funding on 8002", "dev"),
+    ("network", _console_labelled_api, "MongoDB's NetworkPolicy NetworkPolicy/alliance-mongo admits", "prod"),
+    ("network", _console_labelled_api, "Kafka listener tls admits the console's pods", "dev"),
+    ("network", _registry_refuses_console, "registry: NetworkPolicy lacks ingress from the console", "prod"),
+    ("ingress", _no_console_route, "console: no Ingress route", "prod"),
+    ("alerts", _no_console_monitor, "console: no ServiceMonitor", "dev"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("policy", "break_it", "expected", "overlay"), BROKEN, ids=[b[1].__name__.lstrip("_") for b in BROKEN]
+    ("policy", "break_it", "expected", "overlay"),
+    BROKEN,
+    ids=[f"{b[1].__name__.lstrip('_')}-{b[3]}" for b in BROKEN],
 )
 def test_policy_reports_a_broken_copy(
     fresh_copy: Callable[[str], list[Manifest]],
