@@ -95,7 +95,11 @@ _CONSOLE_CONVENTION = ConsoleFacts(
             "oidc_client_secret",
             "oidc_scopes",
             "cookie_secure",
+            "dev_keys_dir",
+            "host",
             "port",
+            "log_level",
+            "service_timeout_s",
         }
     ),
 )

@@ -45,6 +45,7 @@ CONSOLE_REQUIRED_SETTINGS = (
     "notifications_url",
     "public_url",
     "session_secret",
+    "host",
 )
 CONSOLE_SECRET_SETTINGS = frozenset({"session_secret", "oidc_client_secret"})
 #: Values that pydantic reads as true for a bool setting.
@@ -275,9 +276,9 @@ def _console_settings_problems(env: dict[str, str | None], *, in_cluster: bool) 
     public_url = env.get(prefix + "PUBLIC_URL") or ""
     if public_url.startswith("https://") and (env.get(prefix + "COOKIE_SECURE") or "true").lower() not in TRUTHY:
         problems.append(f"{CONSOLE}: {prefix}COOKIE_SECURE must stay true behind an https public URL")
-    port = env.get(prefix + "PORT")
-    if port is not None and port != str(facts.http_port):
-        problems.append(f"{CONSOLE}: {prefix}PORT is {port!r}, expected {str(facts.http_port)!r}")
+    for suffix, value in (("PORT", str(facts.http_port)), ("HOST", "0.0.0.0")):
+        if env.get(prefix + suffix, value) != value:
+            problems.append(f"{CONSOLE}: {prefix}{suffix} is {env[prefix + suffix]!r}, expected {value!r}")
     return problems
 
 

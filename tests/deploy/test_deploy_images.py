@@ -85,7 +85,8 @@ def test_every_base_image_is_pinned_python_3_11_slim(stages: dict[str, Stage]) -
 def _listen_env(service: str) -> str:
     """What the target sets so the process listens on every interface of the container at its port."""
     if service == CONSOLE:
-        return f"{console_facts().env_prefix}PORT={http_port(CONSOLE)}"
+        prefix = console_facts().env_prefix
+        return f"{prefix}HOST=0.0.0.0 {prefix}PORT={http_port(CONSOLE)}"
     return f"{service_facts(service).env_prefix}HTTP_HOST=0.0.0.0"
 
 

@@ -260,6 +260,10 @@ def _console_misspelt_setting(objects: list[Manifest]) -> None:
     _console_config(objects)["CONSOLE_OIDC_ISSUER_URL"] = _console_config(objects).pop("CONSOLE_OIDC_ISSUER")
 
 
+def _console_on_loopback(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_HOST"] = "127.0.0.1"
+
+
 def _console_reaches_mongo(objects: list[Manifest]) -> None:
     _get(objects, "NetworkPolicy", "console")["spec"]["egress"].append(
         {"to": [{"podSelector": {"matchLabels": {"app": "alliance-mongo-svc"}}}], "ports": [{"port": 27017}]}
@@ -349,6 +353,7 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("settings-env", _console_api_url_elsewhere, "CONSOLE_FUNDING_URL is 'https://funding.api", "prod"),
     ("settings-env", _console_insecure_cookie, "CONSOLE_COOKIE_SECURE must stay true", "prod"),
     ("settings-env", _console_misspelt_setting, "CONSOLE_OIDC_ISSUER not set", "dev"),
+    ("settings-env", _console_on_loopback, "CONSOLE_HOST is '127.0.0.1', expected '0.0.0.0'", "prod"),
     ("network", _console_reaches_mongo, "console: egress to {'podSelector'", "prod"),
     ("network", _console_reaches_internet, "console: egress to {'<anywhere>': True} on port 443", "prod"),
     ("network", _console_cannot_reach_funding, "console: NetworkPolicy lacks egress to funding on 8002", "dev"),
