@@ -19,22 +19,27 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from alliance_devstack.components import free_port
 from alliance_devstack.errors import StackError
@@ -166,6 +171,8 @@ class HydraServer:
                 # The services read the claims at the top level; no second copy under `ext`.
                 "mirror_top_level_claims": False,
                 "expose_internal_errors": True,
+                # Every client must use PKCE: a client that does not is refused, not let through.
+                "pkce": {"enforced": True},
             },
             "ttl": {"access_token": self.access_token_ttl},
         }
@@ -379,3 +386,61 @@ class LoginConsent:
     async def _error(self, request: Request) -> Response:
         details = urlencode(dict(request.query_params))
         return PlainTextResponse(f"Hydra reported an error: {details}", status_code=400)
+
+
+@dataclass
+class OidcProvider:
+    """A running Hydra and its login/consent app (see :func:`running_hydra`)."""
+
+    hydra: HydraServer
+    login: LoginConsent
+    login_app_url: str
+
+    @property
+    def issuer(self) -> str:
+        return self.hydra.issuer
+
+    @property
+    def jwks_url(self) -> str:
+        return self.hydra.jwks_url
+
+    def add(self, identity: Identity) -> Identity:
+        return self.login.add(identity)
+
+
+@contextmanager
+def running_hydra(workdir: Path) -> Iterator[OidcProvider]:
+    """Hydra plus its login/consent app on loopback until the block ends. The app runs in a
+    thread of its own, so a caller that blocks (a sync browser driver, a sync test) does
+    not stall the redirects it causes."""
+    hydra = HydraServer(workdir)
+    login = LoginConsent(admin_url=hydra.admin_url)
+    with serving_in_thread(login.app, name="hydra-login-consent") as port:
+        base = f"http://{HOST}:{port}"
+        hydra.start(f"{base}/login", f"{base}/consent", f"{base}/logout")
+        try:
+            yield OidcProvider(hydra, login, base)
+        finally:
+            hydra.stop()
+
+
+@contextmanager
+def serving_in_thread(app: ASGIApp, *, name: str, timeout_s: float = 10.0) -> Iterator[int]:
+    """Serve ``app`` on a free 127.0.0.1 port from a thread with its own event loop; yields the port."""
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise StackError(f"the {name} app did not start")
+        time.sleep(0.02)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
