@@ -1,0 +1,186 @@
+"""Calls to the four services with the signed-in person's own token.
+
+The console decides nothing: every answer is shown as the service gave it, and every
+refusal (RFC 9457 problem+json) is turned into a message in the person's language,
+with field errors kept so that the page can show them next to the fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from alliance_console.i18n import _
+
+SERVICES = ("registry", "funding", "evaluation", "notifications")
+
+
+def problem_messages() -> dict[str, str]:
+    """Known problem codes in the person's language (others fall back to the service's detail)."""
+    return {
+        "auth.token_expired": _("Your sign-in has expired. Please sign in again."),
+        "auth.forbidden": _("You are not allowed to do this."),
+        "aggregate.version_conflict": _("Someone changed this in the meantime. Reload the page and try again."),
+        "precondition.failed": _("Someone changed this in the meantime. Reload the page and try again."),
+        "request.invalid": _("Some fields are not valid."),
+        "dependency.unavailable": _("A service is busy or unreachable. Try again in a moment."),
+        "service.unavailable": _("A service is busy or unreachable. Try again in a moment."),
+        "tranche.maker_checker": _("You prepared this tranche, so you may not approve it (maker-checker)."),
+        "application.ineligible": _("The application does not meet the programme's eligibility rules."),
+        "application.programme_not_open": _("The programme is not open for applications."),
+        "application.cofunding_too_low": _("The co-funding is below the programme's minimum share."),
+        "application.request_over_cap": _("The requested amount is above the programme's award cap."),
+        "application.budget_lines_mismatch": _("The budget lines must add up to the requested amount."),
+        "application.approval_over_request": _("The approved amount is above the requested amount."),
+        "panel.conflict_of_interest": _(
+            "This evaluator is affiliated with a party of the agreement (conflict of interest)."
+        ),
+        "panel.already_member": _("This evaluator already sits on the panel."),
+        "panel.not_a_member": _("Only evaluators on this panel may score it."),
+        "cycle.results_missing": _("Some agreements of the cycle have no result yet."),
+        "rectification.no_evidence": _("Attach at least one piece of evidence."),
+        "partner.credit_code_invalid": _("The unified social credit code is not valid (check character)."),
+        "partner.duplicate_credit_code": _("A partner with this credit code is already registered."),
+        "route.not_found": _("Not found."),
+    }
+
+
+def eligibility_messages() -> dict[str, str]:
+    return {
+        "eligibility.partner_kind": _("This kind of partner may not lead an application."),
+        "eligibility.not_a_party": _("The applicant is not a party of the agreement."),
+        "eligibility.region": _("The applicant is outside the programme's region."),
+        "eligibility.certified_enterprise": _("No party is a certified industry-education integration enterprise."),
+        "eligibility.agreement_active": _("The agreement is not active."),
+        "eligibility.min_grade": _("The agreement's latest grade is below the programme's minimum."),
+        "eligibility.lead_partner_kinds": _("The lead partner's kind is not allowed."),
+    }
+
+
+@dataclass
+class ApiError(Exception):
+    """A service refused or failed; ``problem`` is its problem+json body."""
+
+    status: int
+    problem: dict[str, Any]
+    field_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return str(self.problem.get("code", "http.error"))
+
+    @property
+    def message(self) -> str:
+        known = problem_messages().get(self.code)
+        detail = str(self.problem.get("detail") or self.problem.get("title") or "")
+        if known is None:
+            return f"{_('The service refused the request')}: {detail} ({self.code})"
+        return known
+
+    @property
+    def detail(self) -> str:
+        return str(self.problem.get("detail") or "")
+
+    def failed_rules(self) -> list[str]:
+        """Each failed eligibility rule, named in the person's language."""
+        names = eligibility_messages()
+        rules = self.problem.get("failed_rules") or []
+        return [names.get(str(r.get("code")), str(r.get("text", r))) for r in rules if isinstance(r, dict)]
+
+
+def _field_errors(problem: Mapping[str, Any]) -> dict[str, str]:
+    """request.invalid lists each failing field; keyed by its last name (the form's field)."""
+    found: dict[str, str] = {}
+    for error in problem.get("errors") or []:
+        loc = [str(p) for p in error.get("loc", []) if str(p) != "body"]
+        name = next((p for p in reversed(loc) if not p.isdigit()), "") if loc else ""
+        found.setdefault(name or "_", str(error.get("msg", "")))
+    return found
+
+
+def _error_of(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"detail": response.text[:300]}
+    if not isinstance(body, dict):
+        body = {"detail": str(body)[:300]}
+    body.setdefault("code", f"http.{response.status_code}")
+    return ApiError(response.status_code, body, _field_errors(body))
+
+
+class ServiceClients:
+    """One pooled HTTP client per service, opened with the app and closed with it."""
+
+    def __init__(self, urls: Mapping[str, str], timeout_s: float) -> None:
+        self._clients = {name: httpx.AsyncClient(base_url=url, timeout=timeout_s) for name, url in urls.items()}
+
+    def __getitem__(self, service: str) -> httpx.AsyncClient:
+        return self._clients[service]
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+
+@dataclass
+class Api:
+    """The services as the signed-in person may use them (their bearer token on every call)."""
+
+    clients: ServiceClients
+    token: str
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **(extra or {})}
+
+    async def send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        version: int | str | None = None,
+    ) -> httpx.Response:
+        extra: dict[str, str] = {}
+        if version is not None and version != "":
+            extra["If-Match"] = f'"{version}"'
+        if method == "POST":
+            extra["Idempotency-Key"] = str(uuid.uuid4())
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            response = await self.clients[service].request(
+                method, path, json=json_body, params=clean or None, headers=self._headers(extra)
+            )
+        except httpx.TransportError as exc:
+            raise ApiError(
+                503, {"code": "service.unavailable", "detail": f"{service}: {exc.__class__.__name__}"}
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_of(response)
+        return response
+
+    async def get(self, service: str, path: str, **params: Any) -> Any:
+        return (await self.send(service, "GET", path, params=params)).json()
+
+    async def post(self, service: str, path: str, body: Any = None, *, version: int | str | None = None) -> Any:
+        response = await self.send(service, "POST", path, json_body=body if body is not None else {}, version=version)
+        return response.json() if response.content else {}
+
+    async def put(self, service: str, path: str, body: Any, *, version: int | str | None = None) -> Any:
+        return (await self.send(service, "PUT", path, json_body=body, version=version)).json()
+
+    async def raw(self, service: str, path: str, **params: Any) -> httpx.Response:
+        return await self.send(service, "GET", path, params=params)
+
+
+def items_of(page: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """A list answer's items and next cursor (some lists are bare arrays)."""
+    if isinstance(page, list):
+        return page, None
+    return list(page.get("items", [])), page.get("next_cursor")

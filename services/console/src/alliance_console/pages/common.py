@@ -1,0 +1,69 @@
+"""How a page runs an action: check CSRF, call the service, keep a refusal next to the form."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from alliance_console.api import ApiError
+from alliance_console.i18n import _, fen_from_yuan
+from alliance_console.web import checked_form, flash, keep_refusal
+
+
+class FormInvalid(Exception):
+    """What the person typed cannot be sent at all (e.g. an amount that is not a number)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+
+
+async def act(
+    request: Request,
+    form_name: str,
+    back_to: str,
+    call: Callable[[FormData], Awaitable[Any]],
+    done: str,
+) -> RedirectResponse:
+    """POST → service → redirect back (303) with the result, or with the refusal kept."""
+    form = await checked_form(request)
+    try:
+        await call(form)
+    except ApiError as error:
+        if error.status == 401:
+            raise
+        keep_refusal(request, form_name, form, error)
+    except FormInvalid as invalid:
+        keep_refusal(request, form_name, form, invalid.message)
+        state = request.session["form_state"]
+        state["errors"] = {invalid.field: invalid.message}
+        request.session["form_state"] = state
+    else:
+        flash(request, done)
+    return RedirectResponse(back_to, status_code=303)
+
+
+def text(form: FormData, key: str) -> str:
+    return str(form.get(key) or "").strip()
+
+
+def amount(form: FormData, key: str, *, required: bool = True) -> int | None:
+    """A yuan amount typed by the person, in fen."""
+    raw = text(form, key)
+    if not raw and not required:
+        return None
+    fen = fen_from_yuan(raw)
+    if fen is None:
+        raise FormInvalid(key, _("Enter an amount in yuan, e.g. 1200.50"))
+    return fen
+
+
+def integer(form: FormData, key: str) -> int:
+    try:
+        return int(text(form, key))
+    except ValueError:
+        raise FormInvalid(key, _("Enter a whole number.")) from None

@@ -1,0 +1,227 @@
+"""Evaluation: cycles with panels (conflict of interest is the service's refusal), results
+with ranking and grade distribution, rectification orders; evaluators' panels and scoring."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from alliance_console.api import Api, ApiError, items_of
+from alliance_console.i18n import TIME_ZONE, _
+from alliance_console.pages.common import FormInvalid, act, integer, text
+from alliance_console.web import render, require
+
+router = APIRouter(prefix="/evaluation")
+
+OVERSEERS = ("supervisor", "auditor")
+CYCLE_KINDS = ("mid_term", "annual", "final_acceptance")
+PANEL_ROLES = ("supervisor", "industry_expert", "enterprise_representative", "college_self_assessment",
+               "student_representative")  # fmt: skip
+GRADES = ("excellent", "good", "pass", "fail")
+
+
+def day_of(form: FormData, key: str) -> date:
+    try:
+        return date.fromisoformat(text(form, key))
+    except ValueError:
+        raise FormInvalid(key, _("Enter a date.")) from None
+
+
+async def active_agreements(api: Api) -> list[dict[str, Any]]:
+    """Agreements a cycle may cover, as the registry lists them (empty when it may not be read)."""
+    try:
+        items, _cursor = items_of(await api.get("registry", "/agreements", status="active", limit=200))
+    except ApiError:
+        return []
+    return items
+
+
+@router.get("/cycles", include_in_schema=False)
+async def cycles(request: Request) -> HTMLResponse:
+    person, api = require(request, *OVERSEERS)
+    found = await api.get("evaluation", "/cycles")
+    today = date.today()
+    return render(
+        request,
+        "evaluation/cycles.html",
+        cycles=sorted(found, key=lambda c: str(c.get("opened_at", "")), reverse=True),
+        agreements=await active_agreements(api) if person.has("supervisor") else [],
+        can_open=person.has("supervisor"),
+        kinds=CYCLE_KINDS,
+        defaults={
+            "window_start": date(today.year - 1, 1, 1).isoformat(),
+            "window_end": date(today.year - 1, 12, 31).isoformat(),
+            "due_on": (today + timedelta(days=30)).isoformat(),
+        },
+    )
+
+
+@router.post("/cycles", include_in_schema=False)
+async def open_cycle(request: Request) -> RedirectResponse:
+    _person, api = require(request, "supervisor")
+
+    async def call(form: FormData) -> None:
+        chosen = [str(a) for a in form.getlist("agreement_ids")]
+        body: dict[str, Any] = {
+            "kind": text(form, "kind"),
+            "name": text(form, "name"),
+            "window_start": day_of(form, "window_start").isoformat(),
+            "window_end": day_of(form, "window_end").isoformat(),
+            "due_at": datetime.combine(day_of(form, "due_on"), time(23, 59), tzinfo=TIME_ZONE).astimezone(UTC).isoformat(),
+        }
+        if chosen:
+            body["agreement_ids"] = chosen
+        else:
+            # None chosen: the service takes every active agreement (of the region, if given).
+            body["region_prefix"] = text(form, "region_prefix") or None
+        opened = await api.post("evaluation", "/cycles", body)
+        request.session["opened_cycle"] = opened.get("cycle_id")
+
+    return await act(request, "cycle", "/evaluation/cycles", call, _("Cycle opened."))
+
+
+@router.get("/cycles/{cycle_id}", include_in_schema=False)
+async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
+    person, api = require(request, *OVERSEERS)
+    found = await api.get("evaluation", f"/cycles/{cycle_id}")
+    panels = {}
+    for agreement_id in found.get("agreement_ids", []):
+        try:
+            panels[agreement_id] = await api.get("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}")
+        except ApiError:
+            panels[agreement_id] = None
+    ranking: list[dict[str, Any]] = []
+    distribution: dict[str, int] = {}
+    if found.get("status") == "completed":
+        ranking = list((await api.get("evaluation", f"/cycles/{cycle_id}/ranking")).get("ranking", []))
+        for row in ranking:
+            grade = str(row.get("grade", ""))
+            distribution[grade] = distribution.get(grade, 0) + 1
+    chart = {
+        "categories": [grade_label(g) for g in GRADES],
+        "series": [{"name": _("Agreements"), "data": [distribution.get(g, 0) for g in GRADES]}],
+        "unit": "",
+    }
+    return render(
+        request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=ranking, chart=chart,
+        can_act=person.has("supervisor"), panel_roles=PANEL_ROLES,
+    )  # fmt: skip
+
+
+def grade_label(grade: str) -> str:
+    return {"excellent": _("Excellent"), "good": _("Good"), "pass": _("Pass"), "fail": _("Fail")}.get(grade, grade)
+
+
+@router.post("/cycles/{cycle_id}/panels/{agreement_id}/members", include_in_schema=False)
+async def seat(request: Request, cycle_id: str, agreement_id: str) -> RedirectResponse:
+    _person, api = require(request, "supervisor")
+
+    async def call(form: FormData) -> None:
+        affiliations = [a.strip() for a in text(form, "affiliations").replace("，", ",").split(",") if a.strip()]
+        body = {"evaluator_id": text(form, "evaluator_id"), "role": text(form, "role"),
+                "affiliation_partner_ids": affiliations}  # fmt: skip
+        await api.post("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}/members", body)
+
+    return await act(request, f"seat-{agreement_id}", f"/evaluation/cycles/{cycle_id}", call, _("Evaluator seated."))
+
+
+def cycle_step(step: str) -> Any:
+    async def handler(request: Request, cycle_id: str) -> RedirectResponse:
+        _person, api = require(request, "supervisor")
+
+        async def call(form: FormData) -> None:
+            await api.post("evaluation", f"/cycles/{cycle_id}/{step}", version=text(form, "version"))
+
+        done = _("Scoring started.") if step == "start-scoring" else _("Cycle completed.")
+        return await act(request, "cycle-step", f"/evaluation/cycles/{cycle_id}", call, done)
+
+    return handler
+
+
+for _step in ("start-scoring", "complete"):
+    router.add_api_route(f"/cycles/{{cycle_id}}/{_step}", cycle_step(_step), methods=["POST"], include_in_schema=False)
+
+
+@router.get("/rectifications", include_in_schema=False)
+async def rectifications(request: Request, status: str | None = None) -> HTMLResponse:
+    person, api = require(request, *OVERSEERS)
+    found = await api.get("evaluation", "/rectifications", status=status)
+    items, _cursor = items_of(found)
+    return render(request, "evaluation/rectifications.html", orders=items, status=status or "",
+                  can_act=person.has("supervisor"))  # fmt: skip
+
+
+def order_step(step: str) -> Any:
+    async def handler(request: Request, order_id: str) -> RedirectResponse:
+        _person, api = require(request, "supervisor")
+
+        async def call(form: FormData) -> None:
+            body = {"reason": text(form, "reason")}
+            await api.post("evaluation", f"/rectifications/{order_id}/{step}", body, version=text(form, "version"))
+
+        done = _("Order closed.") if step == "close" else _("Response sent back.")
+        return await act(request, f"order-{order_id}", "/evaluation/rectifications", call, done)
+
+    return handler
+
+
+for _step in ("close", "return"):
+    router.add_api_route(
+        f"/rectifications/{{order_id}}/{_step}", order_step(_step), methods=["POST"], include_in_schema=False
+    )
+
+
+async def panel_indicators(api: Api, cycle_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    framework = await api.get(
+        "evaluation", f"/frameworks/{cycle_doc['framework_id']}/versions/{cycle_doc['framework_version']}"
+    )
+    return [i for i in framework.get("indicators", []) if i.get("source") == "panel"]
+
+
+@router.get("/panels", include_in_schema=False)
+async def my_panels(request: Request) -> HTMLResponse:
+    person, api = require(request, "evaluator")
+    mine = []
+    for cycle_doc in await api.get("evaluation", "/cycles"):
+        if cycle_doc.get("status") == "completed":
+            continue
+        for agreement_id in cycle_doc.get("agreement_ids", []):
+            try:
+                panel = await api.get("evaluation", f"/cycles/{cycle_doc['cycle_id']}/panels/{agreement_id}")
+            except ApiError:
+                continue  # not on this panel: the service says so
+            if any(m.get("evaluator_id") == person.sub for m in panel.get("members", [])):
+                mine.append({"cycle": cycle_doc, "panel": panel, "agreement_id": agreement_id})
+    return render(request, "evaluation/panels.html", panels=mine)
+
+
+@router.get("/panels/{cycle_id}/{agreement_id}", include_in_schema=False)
+async def scoring_form(request: Request, cycle_id: str, agreement_id: str) -> HTMLResponse:
+    person, api = require(request, "evaluator")
+    cycle_doc = await api.get("evaluation", f"/cycles/{cycle_id}")
+    panel = await api.get("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}")
+    mine = {s["indicator_code"]: s["score"] for s in panel.get("scores", []) if s.get("evaluator_id") == person.sub}
+    return render(
+        request, "evaluation/score.html", cycle=cycle_doc, agreement_id=agreement_id,
+        indicators=await panel_indicators(api, cycle_doc), mine=mine,
+    )  # fmt: skip
+
+
+@router.post("/panels/{cycle_id}/{agreement_id}", include_in_schema=False)
+async def save_scores(request: Request, cycle_id: str, agreement_id: str) -> RedirectResponse:
+    _person, api = require(request, "evaluator")
+
+    async def call(form: FormData) -> None:
+        for key in form:
+            if key.startswith("score_") and text(form, key):
+                code = key.removeprefix("score_")
+                score = integer(form, key)
+                await api.put("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}/scores/{code}", {"score": score})
+
+    return await act(
+        request, "scores", f"/evaluation/panels/{cycle_id}/{agreement_id}", call, _("Scores saved.")
+    )

@@ -1,0 +1,294 @@
+"""Funding: programmes, the application queue, awards and their tranche pipeline, the
+approval queue (maker-checker is the funding service's rule; the page shows its answer),
+budget execution with its chart and downloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from alliance_console.api import Api, ApiError, items_of
+from alliance_console.i18n import TIME_ZONE, _
+from alliance_console.pages.common import FormInvalid, act, amount, integer, text
+from alliance_console.web import render, require
+
+router = APIRouter(prefix="/funding")
+
+STAFF = ("funding_officer", "funding_approver", "auditor")
+OFFICER = ("funding_officer",)
+PAGE_SIZE = 20
+TEMPLATE_ROWS = 3
+RELEASES = ("on_award", "manual", "mid_term", "annual", "final_acceptance")
+
+
+def start_of(day_text: str, field: str) -> str:
+    """A day typed by the person as the start of that day, China time, ISO 8601."""
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise FormInvalid(field, _("Enter a date.")) from None
+    return datetime.combine(day, time(0, 0), tzinfo=TIME_ZONE).astimezone(UTC).isoformat()
+
+
+def release_of(kind: str) -> dict[str, Any]:
+    if kind in ("on_award", "manual"):
+        return {"kind": kind}
+    return {"kind": "evaluation", "cycle_kind": kind, "min_grade": "pass"}
+
+
+def programme_body(form: FormData) -> dict[str, Any]:
+    template = []
+    for row in range(1, TEMPLATE_ROWS + 1):
+        name = text(form, f"t{row}_name")
+        if not name:
+            continue
+        template.append(
+            {
+                "name": name,
+                "share_bp": integer(form, f"t{row}_share") * 100,
+                "release": release_of(text(form, f"t{row}_release") or "manual"),
+            }
+        )
+    return {
+        "name": text(form, "name"),
+        "fiscal_year": integer(form, "fiscal_year"),
+        "appropriated_minor": amount(form, "appropriated"),
+        "opens_at": start_of(text(form, "opens_on"), "opens_on"),
+        "closes_at": start_of(text(form, "closes_on"), "closes_on"),
+        "eligibility": {
+            "lead_partner_kinds": form.getlist("lead_kinds"),
+            "require_certified_enterprise": form.get("require_certified_enterprise") == "on",
+            "require_active_agreement": form.get("require_active_agreement") == "on",
+            "region_prefix": text(form, "region_prefix") or None,
+        },
+        "award_cap_minor": amount(form, "award_cap"),
+        "min_cofunding_bp": integer(form, "min_cofunding_pct") * 100,
+        "tranche_template": template,
+    }
+
+
+@router.get("/programmes", include_in_schema=False)
+async def programmes(request: Request, cursor: str | None = None) -> HTMLResponse:
+    person, api = require(request, *STAFF)
+    items, next_cursor = items_of(await api.get("funding", "/programmes", cursor=cursor, limit=PAGE_SIZE))
+    today = date.today()
+    return render(
+        request,
+        "funding/programmes.html",
+        programmes=items,
+        next_cursor=next_cursor,
+        can_create=person.has(*OFFICER),
+        defaults={"fiscal_year": str(today.year), "opens_on": today.isoformat(), "closes_on": date(today.year, 12, 31).isoformat()},
+        template_rows=range(1, TEMPLATE_ROWS + 1),
+        releases=RELEASES,
+    )
+
+
+@router.post("/programmes", include_in_schema=False)
+async def create_programme(request: Request) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        created = await api.post("funding", "/programmes", programme_body(form))
+        request.session["created_programme"] = created.get("programme_id")
+
+    return await act(request, "programme", "/funding/programmes", call, _("Programme drafted."))
+
+
+@router.get("/programmes/{programme_id}", include_in_schema=False)
+async def programme(request: Request, programme_id: str) -> HTMLResponse:
+    person, api = require(request, *STAFF)
+    found = await api.get("funding", f"/programmes/{programme_id}")
+    verify: dict[str, Any] | None
+    try:
+        verify = await api.get("funding", f"/programmes/{programme_id}/ledger/verify")
+    except ApiError as error:
+        verify = {"error": error.message}
+    return render(
+        request, "funding/programme.html", programme=found, verify=verify, can_act=person.has(*OFFICER)
+    )
+
+
+@router.post("/programmes/{programme_id}/open", include_in_schema=False)
+async def open_programme(request: Request, programme_id: str) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", f"/programmes/{programme_id}/open", version=text(form, "version"))
+
+    return await act(request, "open", f"/funding/programmes/{programme_id}", call, _("Programme opened."))
+
+
+@router.post("/programmes/{programme_id}/close", include_in_schema=False)
+async def close_programme(request: Request, programme_id: str) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        body = {"reason": text(form, "reason")}
+        await api.post("funding", f"/programmes/{programme_id}/close", body, version=text(form, "version"))
+
+    return await act(request, "close", f"/funding/programmes/{programme_id}", call, _("Programme closed."))
+
+
+@router.get("/applications", include_in_schema=False)
+async def applications(request: Request, programme_id: str | None = None, cursor: str | None = None) -> HTMLResponse:
+    person, api = require(request, *STAFF)
+    page = await api.get("funding", "/applications", programme_id=programme_id, cursor=cursor, limit=PAGE_SIZE)
+    items, next_cursor = items_of(page)
+    return render(
+        request,
+        "funding/applications.html",
+        applications=items,
+        next_cursor=next_cursor,
+        programme_id=programme_id or "",
+        can_decide=person.has(*OFFICER),
+    )
+
+
+@router.post("/applications/{application_id}/review", include_in_schema=False)
+async def review(request: Request, application_id: str) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", f"/applications/{application_id}/review", version=text(form, "version"))
+
+    return await act(request, f"decide-{application_id}", "/funding/applications", call, _("Review started."))
+
+
+@router.post("/applications/{application_id}/decision", include_in_schema=False)
+async def decide(request: Request, application_id: str) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        decision = text(form, "decision")
+        body: dict[str, Any] = {"decision": decision, "reason": text(form, "reason")}
+        if decision == "approve":
+            body["approved_minor"] = amount(form, "approved", required=False)
+        await api.post("funding", f"/applications/{application_id}/decision", body, version=text(form, "version"))
+
+    return await act(request, f"decide-{application_id}", "/funding/applications", call, _("Decision recorded."))
+
+
+@router.get("/awards", include_in_schema=False)
+async def awards(request: Request, programme_id: str | None = None, cursor: str | None = None) -> HTMLResponse:
+    _person, api = require(request, *STAFF)
+    page = await api.get("funding", "/awards", programme_id=programme_id, cursor=cursor, limit=PAGE_SIZE)
+    items, next_cursor = items_of(page)
+    return render(
+        request,
+        "funding/awards.html",
+        awards=items,
+        next_cursor=next_cursor,
+        detail_prefix="/funding/awards/",
+    )
+
+
+@router.get("/awards/{award_id}", include_in_schema=False)
+async def award(request: Request, award_id: str) -> HTMLResponse:
+    person, api = require(request, *STAFF)
+    found = await api.get("funding", f"/awards/{award_id}")
+    return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=person.has(*OFFICER),
+                  can_approve=person.has("funding_approver"))  # fmt: skip
+
+
+def tranche_done(step: str) -> str:
+    return {
+        "request": _("Tranche prepared and sent for approval."),
+        "approve": _("Tranche approved."),
+        "payment": _("Payment recorded."),
+    }[step]
+
+
+def tranche_action(step: str) -> Any:
+    async def handler(request: Request, award_id: str, tranche_id: str) -> RedirectResponse:
+        role = "funding_approver" if step == "approve" else "funding_officer"
+        _person, api = require(request, role)
+
+        async def call(form: FormData) -> None:
+            body: dict[str, Any] | None = None
+            if step == "payment":
+                body = {"bank_reference": text(form, "bank_reference")}
+            elif step == "approve":
+                body = {"reason": text(form, "reason") or None}
+            path = f"/awards/{award_id}/tranches/{tranche_id}/{step}"
+            await api.post("funding", path, body, version=text(form, "version"))
+
+        back_to = text(await request.form(), "back") or f"/funding/awards/{award_id}"
+        if not back_to.startswith("/funding/"):
+            back_to = f"/funding/awards/{award_id}"
+        return await act(request, f"tranche-{tranche_id}", back_to, call, tranche_done(step))
+
+    return handler
+
+
+
+
+async def all_awards(api: Api) -> list[dict[str, Any]]:
+    """Every award with its tranches (the approval queue needs each award's tranche list)."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = items_of(await api.get("funding", "/awards", cursor=cursor, limit=200))
+        found.extend(items)
+        if not cursor:
+            return found
+
+
+@router.get("/approvals", include_in_schema=False)
+async def approvals(request: Request) -> HTMLResponse:
+    person, api = require(request, "funding_approver")
+    queue = []
+    for summary in await all_awards(api):
+        tranches = summary.get("tranches")
+        award_doc = summary if tranches is not None else await api.get("funding", f"/awards/{summary['award_id']}")
+        for tranche in award_doc.get("tranches", []):
+            if tranche.get("status") == "requested":
+                queue.append({"award": award_doc, "tranche": tranche, "mine": tranche.get("prepared_by") == person.sub})
+    return render(request, "funding/approvals.html", queue=queue)
+
+
+@router.get("/budget", include_in_schema=False)
+async def budget(request: Request) -> HTMLResponse:
+    _person, api = require(request, *STAFF)
+    report = await api.get("funding", "/reports/budget-execution", by="programme")
+    rows = report.get("rows", []) if isinstance(report, dict) else report
+    chart = {
+        "categories": [str(r.get("programme_name") or r.get("name") or r.get("programme_id", "")) for r in rows],
+        "series": [
+            {"name": label, "data": [round(int(r.get(key) or 0) / 100, 2) for r in rows]}
+            for key, label in (
+                ("appropriated_minor", _("Appropriated")),
+                ("committed_minor", _("Committed")),
+                ("disbursed_minor", _("Disbursed")),
+                ("paid_minor", _("Paid")),
+            )
+        ],
+        "unit": _("yuan"),
+    }
+    return render(request, "funding/budget.html", rows=rows, chart=chart)
+
+
+@router.get("/budget.{fmt}", include_in_schema=False)
+async def budget_download(request: Request, fmt: str) -> Response:
+    _person, api = require(request, *STAFF)
+    if fmt not in ("csv", "xlsx"):
+        return Response(status_code=404)
+    answer = await api.raw("funding", "/reports/budget-execution", by="programme", format=fmt)
+    return Response(
+        answer.content,
+        media_type=answer.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="budget-execution.{fmt}"'},
+    )
+
+
+for _step in ("request", "approve", "payment"):
+    router.add_api_route(
+        f"/awards/{{award_id}}/tranches/{{tranche_id}}/{_step}",
+        tranche_action(_step),
+        methods=["POST"],
+        include_in_schema=False,
+    )

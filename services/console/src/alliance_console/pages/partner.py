@@ -1,0 +1,205 @@
+"""College and enterprise staff: their agreements, applications, awards, results,
+rectification orders to answer, inbox (live) and webhook endpoints.
+
+Every call carries the person's own token, so each service returns only what belongs to
+their partner; the console adds no filter of its own that could widen or narrow that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from starlette.datastructures import FormData
+
+from alliance_console.api import ApiError, items_of
+from alliance_console.i18n import _
+from alliance_console.pages.common import FormInvalid, act, amount, text
+from alliance_console.web import Person, render, require
+
+router = APIRouter(prefix="/partner")
+
+PARTY = ("college", "enterprise")
+PAGE_SIZE = 20
+BUDGET_CATEGORIES = ("equipment", "training_base_construction", "teacher_training", "student_subsidies", "rd", "other")
+
+
+def partner_of(person: Person) -> str:
+    return person.partner_id or ""
+
+
+@router.get("/agreements", include_in_schema=False)
+async def agreements(request: Request, cursor: str | None = None) -> HTMLResponse:
+    person, api = require(request, *PARTY)
+    page = await api.get("registry", "/agreements", party=partner_of(person), cursor=cursor, limit=PAGE_SIZE)
+    items, next_cursor = items_of(page)
+    return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
+
+
+@router.get("/applications", include_in_schema=False)
+async def applications(request: Request, cursor: str | None = None) -> HTMLResponse:
+    person, api = require(request, *PARTY)
+    items, next_cursor = items_of(await api.get("funding", "/applications", cursor=cursor, limit=PAGE_SIZE))
+    programmes, _c = items_of(await api.get("funding", "/programmes", limit=200))
+    mine, _c2 = items_of(await api.get("registry", "/agreements", party=partner_of(person), status="active", limit=200))
+    return render(
+        request, "partner/applications.html", applications=items, next_cursor=next_cursor,
+        programmes=[p for p in programmes if p.get("status") == "open"], agreements=mine,
+        categories=BUDGET_CATEGORIES,
+    )  # fmt: skip
+
+
+def application_body(form: FormData) -> dict[str, Any]:
+    requested = amount(form, "requested")
+    lines = []
+    for row in (1, 2):
+        category = text(form, f"line{row}_category")
+        if category and text(form, f"line{row}_amount"):
+            lines.append({"category": category, "amount_minor": amount(form, f"line{row}_amount")})
+    if not text(form, "programme_id"):
+        raise FormInvalid("programme_id", _("Choose a programme."))
+    return {
+        "programme_id": text(form, "programme_id"),
+        "agreement_id": text(form, "agreement_id"),
+        "requested_minor": requested,
+        "cofunding_minor": amount(form, "cofunding"),
+        "budget_lines": lines,
+    }
+
+
+@router.post("/applications", include_in_schema=False)
+async def draft_application(request: Request) -> RedirectResponse:
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", "/applications", application_body(form))
+
+    return await act(request, "application", "/partner/applications", call, _("Application drafted."))
+
+
+@router.post("/applications/{application_id}/submit", include_in_schema=False)
+async def submit_application(request: Request, application_id: str) -> RedirectResponse:
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", f"/applications/{application_id}/submit", version=text(form, "version"))
+
+    return await act(request, f"submit-{application_id}", "/partner/applications", call, _("Application submitted."))
+
+
+@router.get("/awards", include_in_schema=False)
+async def awards(request: Request, cursor: str | None = None) -> HTMLResponse:
+    _person, api = require(request, *PARTY)
+    items, next_cursor = items_of(await api.get("funding", "/awards", cursor=cursor, limit=PAGE_SIZE))
+    return render(request, "funding/awards.html", awards=items, next_cursor=next_cursor,
+                  detail_prefix="/partner/awards/")  # fmt: skip
+
+
+@router.get("/awards/{award_id}", include_in_schema=False)
+async def award(request: Request, award_id: str) -> HTMLResponse:
+    person, api = require(request, *PARTY)
+    found = await api.get("funding", f"/awards/{award_id}")
+    return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=False, can_approve=False)
+
+
+@router.get("/results", include_in_schema=False)
+async def results(request: Request) -> HTMLResponse:
+    person, api = require(request, *PARTY)
+    mine, _c = items_of(await api.get("registry", "/agreements", party=partner_of(person), limit=200))
+    rows = []
+    for agreement in mine:
+        try:
+            found = await api.get("evaluation", f"/agreements/{agreement['agreement_id']}/results")
+        except ApiError:
+            continue  # evaluation has not evaluated (or not yet heard of) this agreement
+        for entry in found.get("trend", []):
+            rows.append({"agreement": agreement, "result": entry})
+    return render(request, "partner/results.html", rows=rows)
+
+
+@router.get("/rectifications", include_in_schema=False)
+async def rectifications(request: Request) -> HTMLResponse:
+    _person, api = require(request, *PARTY)
+    items, _c = items_of(await api.get("evaluation", "/rectifications"))
+    return render(request, "partner/rectifications.html", orders=items)
+
+
+@router.post("/rectifications/{order_id}/response", include_in_schema=False)
+async def respond(request: Request, order_id: str) -> RedirectResponse:
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        refs = [line.strip() for line in text(form, "evidence_refs").splitlines() if line.strip()]
+        await api.post("evaluation", f"/rectifications/{order_id}/response", {"evidence_refs": refs},
+                       version=text(form, "version"))  # fmt: skip
+
+    return await act(request, f"respond-{order_id}", "/partner/rectifications", call, _("Response sent."))
+
+
+@router.get("/inbox", include_in_schema=False)
+async def inbox(request: Request, before: str | None = None) -> HTMLResponse:
+    _person, api = require(request, *PARTY)
+    page = await api.get("notifications", "/inbox", before=before, limit=PAGE_SIZE)
+    items, next_cursor = items_of(page)
+    return render(request, "partner/inbox.html", notices=items, next_cursor=next_cursor)
+
+
+@router.get("/inbox/stream", include_in_schema=False)
+async def inbox_stream(request: Request) -> StreamingResponse:
+    """The notifications service's server-sent events, relayed with the person's token."""
+    _person, api = require(request, *PARTY)
+    client = request.app.state.clients["notifications"]
+
+    async def relay() -> AsyncIterator[bytes]:
+        headers = {"Authorization": f"Bearer {api.token}", "Accept": "text/event-stream"}
+        async with client.stream("GET", "/inbox/stream", headers=headers, timeout=None) as upstream:
+            async for chunk in upstream.aiter_raw():
+                if await request.is_disconnected():
+                    break
+                yield chunk
+
+    return StreamingResponse(relay(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/webhooks", include_in_schema=False)
+async def webhooks(request: Request) -> HTMLResponse:
+    person, api = require(request, *PARTY)
+    found = await api.get("notifications", f"/partners/{partner_of(person)}/webhooks")
+    items, _c = items_of(found)
+    secret = request.session.pop("webhook_secret", None)
+    return render(request, "partner/webhooks.html", endpoints=items, secret=secret)
+
+
+@router.post("/webhooks", include_in_schema=False)
+async def register_webhook(request: Request) -> RedirectResponse:
+    person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        created = await api.post("notifications", f"/partners/{partner_of(person)}/webhooks", {"url": text(form, "url")})
+        # Shown once, on the next page only: the service will not show it again.
+        request.session["webhook_secret"] = created.get("secret")
+
+    return await act(request, "webhook", "/partner/webhooks", call, _("Endpoint registered."))
+
+
+def webhook_step(step: str) -> Any:
+    async def handler(request: Request, endpoint_id: str) -> RedirectResponse:
+        person, api = require(request, *PARTY)
+
+        async def call(form: FormData) -> None:
+            answer = await api.post("notifications", f"/partners/{partner_of(person)}/webhooks/{endpoint_id}/{step}")
+            if step == "rotate-secret":
+                request.session["webhook_secret"] = answer.get("secret")
+
+        done = _("Endpoint verified.") if step == "verify" else _("Secret rotated.")
+        return await act(request, f"webhook-{endpoint_id}", "/partner/webhooks", call, done)
+
+    return handler
+
+
+for _step in ("verify", "rotate-secret"):
+    router.add_api_route(
+        f"/webhooks/{{endpoint_id}}/{_step}", webhook_step(_step), methods=["POST"], include_in_schema=False
+    )

@@ -1,0 +1,67 @@
+"""Registry admin (and auditor, read-only): partners by name, region, sector and kind;
+registering a partner (the credit-code check is the registry's); agreements."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from alliance_console.api import items_of
+from alliance_console.i18n import _
+from alliance_console.pages.common import act, text
+from alliance_console.web import render, require
+
+router = APIRouter(prefix="/registry")
+
+READERS = ("registry_admin", "auditor")
+KINDS = ("college", "enterprise", "industry_association", "government_agency", "research_institute")
+PAGE_SIZE = 20
+
+
+@router.get("/partners", include_in_schema=False)
+async def partners(
+    request: Request,
+    q: str | None = None,
+    kind: str | None = None,
+    region: str | None = None,
+    sector: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    person, api = require(request, *READERS)
+    page = await api.get(
+        "registry", "/partners", q=q, kind=kind, region=region, sector=sector, cursor=cursor, limit=PAGE_SIZE
+    )
+    items, next_cursor = items_of(page)
+    return render(
+        request, "registry/partners.html", partners=items, next_cursor=next_cursor, kinds=KINDS,
+        filters={"q": q or "", "kind": kind or "", "region": region or "", "sector": sector or ""},
+        can_create=person.has("registry_admin"),
+    )  # fmt: skip
+
+
+@router.post("/partners", include_in_schema=False)
+async def create_partner(request: Request) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        body = {
+            "kind": text(form, "kind"),
+            "name_zh": text(form, "name_zh"),
+            "credit_code": text(form, "credit_code"),
+            "region_code": text(form, "region_code"),
+            "sector_code": text(form, "sector_code"),
+            "address": text(form, "address"),
+            "contacts": [{"name": text(form, "contact_name"), "email": text(form, "contact_email"),
+                          "phone": text(form, "contact_phone")}],
+        }  # fmt: skip
+        await api.post("registry", "/partners", body)
+
+    return await act(request, "partner", "/registry/partners", call, _("Partner registered."))
+
+
+@router.get("/agreements", include_in_schema=False)
+async def agreements(request: Request, status: str | None = None, cursor: str | None = None) -> HTMLResponse:
+    _person, api = require(request, *READERS)
+    items, next_cursor = items_of(await api.get("registry", "/agreements", status=status, cursor=cursor, limit=PAGE_SIZE))
+    return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
