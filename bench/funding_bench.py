@@ -22,8 +22,8 @@ from alliance_funding.domain.ledger import Transfer, TransferKind
 from alliance_funding.service import ledger
 from alliance_funding.settings import Settings
 from alliance_shared.contract.platform import PLATFORM_CATALOG
-from alliance_shared.messaging.outbox import versioned_indexes
 from alliance_shared.persistence.mongo import ensure_indexes
+from alliance_shared.persistence.versioned_store import versioned_indexes
 from alliance_shared.runtime import ServiceRuntime
 from bench.stats import Table, percentile
 

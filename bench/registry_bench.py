@@ -39,7 +39,8 @@ from alliance_registry.domain.partner import Partner, PartnerDetails
 from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.registry import CollegeProfileView, EnterpriseProfileView
 from alliance_shared.contract.vocabulary import PartnerKind
-from alliance_shared.messaging.outbox import (
+from alliance_shared.persistence.mongo import create_client
+from alliance_shared.persistence.versioned_store import (
     AGGREGATE_ID,
     DEDUPE_KEY,
     OUTBOX,
@@ -50,7 +51,6 @@ from alliance_shared.messaging.outbox import (
     journal_of,
     version_id,
 )
-from alliance_shared.persistence.mongo import create_client
 from bench.stats import Table, percentile
 
 TITLE = "registry API: reads and writes at fixed rates vs a bare FastAPI endpoint; list/search on seeded partners"

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
-from alliance_shared.messaging.consumer import ConsumedEvent
+from alliance_shared.messaging.handlers import ConsumedEvent
 from alliance_shared.messaging.kafka import ensure_topics
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from alliance_shared.settings import ServiceSettings
@@ -110,7 +110,7 @@ async def runtime_loop(bootstrap: str, mongo_url: str, count: int, concurrency: 
         catalog=EventCatalog([BenchPinged]),
         stores=["pings", "projections"],
         publish_topic=topic,
-        subscriptions=[Subscription(topics=[topic], handlers={BenchPinged.event_type: on_ping})],
+        subscriptions=[Subscription(topics=[topic], handlers={BenchPinged: on_ping})],
     )
     await runtime.start()
     try:

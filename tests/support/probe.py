@@ -24,8 +24,8 @@ from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.errors import NotFound, PreconditionFailed
-from alliance_shared.messaging.consumer import ConsumedEvent
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.messaging.handlers import ConsumedEvent
+from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from alliance_shared.settings import ServiceSettings
 from alliance_shared.web.app import create_app
@@ -96,7 +96,7 @@ def build_runtime(settings: ProbeSettings) -> ServiceRuntime:
         settings=settings,
         catalog=PROBE_CATALOG,
         stores=[WIDGETS, TALLIES],
-        subscriptions=[Subscription(topics=[settings.probe_topic], handlers={WidgetCreated.event_type: on_created})],
+        subscriptions=[Subscription(topics=[settings.probe_topic], handlers={WidgetCreated: on_created})],
     )
     return runtime
 

@@ -38,6 +38,13 @@ class InvalidTransition(DomainError):
         )
 
 
+class InvalidInput(DomainError):
+    """A request that cannot be read at all (a malformed cursor, an unknown format)."""
+
+    status = 400
+    title = "Bad request"
+
+
 class NotFound(DomainError):
     status = 404
     title = "Not found"

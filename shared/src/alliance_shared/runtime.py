@@ -21,11 +21,13 @@ from alliance_shared.audit import AUDIT_COLLECTION, AUDIT_INDEXES, AuditTrail
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.topics import CONTEXT_TOPIC, EVENT_TOPICS
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.consumer import ConsumerRunner, DeadLetterHook, Handler
+from alliance_shared.messaging.consumer import ConsumerRunner
+from alliance_shared.messaging.handlers import DeadLetterHook, Handlers
 from alliance_shared.messaging.kafka import create_producer, ensure_topics
-from alliance_shared.messaging.outbox import OutboxRelay, VersionedStore, versioned_indexes
+from alliance_shared.messaging.relay import OutboxRelay
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import Document, IndexSpec, create_client, ensure_indexes
+from alliance_shared.persistence.versioned_store import MongoVersionedStore, versioned_indexes
 from alliance_shared.settings import ServiceSettings
 from alliance_shared.web.idempotency import IDEMPOTENCY_INDEXES
 
@@ -37,7 +39,7 @@ class Subscription:
     """The event types a service handles on some topics."""
 
     topics: Sequence[str]
-    handlers: dict[str, Handler]
+    handlers: Handlers
     on_dead_letter: DeadLetterHook | None = None
 
 
@@ -73,10 +75,10 @@ class ServiceRuntime:
             scan_seconds=self.settings.outbox_scan_seconds,
         )
 
-    def store(self, collection: str) -> VersionedStore:
+    def store(self, collection: str) -> MongoVersionedStore:
         if collection not in self.stores:
             raise ValueError(f"{collection} is not a versioned collection of {self.settings.service_name}")
-        return VersionedStore(self.db, collection, self.settings.service_name, self.relay.notify)
+        return MongoVersionedStore(self.db, collection, self.settings.service_name, self.relay.notify)
 
     async def start(self, *, startup_timeout_s: float = 60.0) -> None:
         await ensure_indexes(

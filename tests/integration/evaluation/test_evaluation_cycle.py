@@ -23,7 +23,7 @@ from alliance_shared.contract import college
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.runtime import ServiceRuntime
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,

@@ -25,7 +25,7 @@ from alliance_funding.service import awards, ledger
 from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.contract.evaluation import ResultCompleted
 from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS, dlq_of
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 from tests.integration.funding.funding_support import (
     TOPICS,
     Actors,

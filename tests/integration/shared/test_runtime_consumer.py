@@ -18,7 +18,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.topics import dlq_of
 from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.messaging.outbox import VersionedStore
+from alliance_shared.persistence.versioned_store import MongoVersionedStore
 from tests.conftest import service_env
 from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
 from tests.support.kafka_io import header, produce, read_topic
@@ -33,7 +33,7 @@ def created_record(widget_id: str, *, event_id: str | None = None, bumps: int = 
 
 
 async def tally(client: AsyncMongoClient[dict[str, Any]], database: str, widget_id: str) -> int | None:
-    snapshot = await VersionedStore(client[database], "tallies", "test").load(f"tally-{widget_id}")
+    snapshot = await MongoVersionedStore(client[database], "tallies", "test").load(f"tally-{widget_id}")
     return None if snapshot is None else int(snapshot.state["count"])
 
 

@@ -15,7 +15,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import from_kafka
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import PreconditionFailed
-from alliance_shared.messaging.outbox import journal_of
+from alliance_shared.persistence.versioned_store import journal_of
 from tests.conftest import service_env
 from tests.support.kafka_io import header, read_topic
 from tests.support.probe import WIDGETS, ProbeSettings, WidgetCreated, WidgetRenamed, build_runtime

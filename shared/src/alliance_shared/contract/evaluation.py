@@ -19,13 +19,12 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_shared.contract.base import EventPayload, UtcDateTime
-from alliance_shared.contract.vocabulary import CycleKind, Depth, Grade, RiskBand
+from alliance_shared.contract.vocabulary import CycleKind, Depth, Grade, Reason, RiskBand
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 PartyIds = Annotated[tuple[Id, ...], Field(max_length=200)]
 #: A score of 0–100 in hundredths of a point.
 ScoreHundredths = Annotated[int, Field(strict=True, ge=0, le=10_000)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 _ACTOR = Field(description="who made the change; 'system' for scheduled transitions")
 

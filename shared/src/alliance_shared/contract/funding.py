@@ -18,11 +18,10 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_shared.contract.base import CurrencyCode, EventPayload, MinorUnits, UtcDateTime
-from alliance_shared.contract.vocabulary import CycleKind, Grade
+from alliance_shared.contract.vocabulary import CycleKind, Grade, Reason
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 PartyIds = Annotated[tuple[Id, ...], Field(max_length=200)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 #: A share in basis points: 10000 is 100 %.
 BasisPoints = Annotated[int, Field(strict=True, ge=0, le=10_000)]
 BankReference = Annotated[str, Field(min_length=1, max_length=100)]

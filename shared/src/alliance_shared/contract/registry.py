@@ -25,10 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from alliance_shared.contract.base import EventPayload, UtcDateTime
-from alliance_shared.contract.vocabulary import CooperationMode, Depth, ObligationMetric, ObligationPeriod, PartnerKind
+from alliance_shared.contract.vocabulary import (
+    CooperationMode,
+    Depth,
+    ObligationMetric,
+    ObligationPeriod,
+    PartnerKind,
+    Reason,
+)
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
-Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 #: Unified social credit code (GB 32100-2015): 18 characters of the code's alphabet. The

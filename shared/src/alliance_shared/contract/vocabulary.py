@@ -5,6 +5,12 @@ so their metric codes live here, once."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+#: Why a person took a decision: required text, bounded.
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class PartnerKind(StrEnum):

@@ -20,8 +20,7 @@ redelivers the batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -32,12 +31,12 @@ from pymongo.errors import OperationFailure
 from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from alliance_shared import context
-from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.envelope import CloudEvent, EnvelopeError, from_kafka
 from alliance_shared.contract.topics import dlq_of
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
+from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, DeadLetterHook, Handler, Handlers
 from alliance_shared.messaging.kafka import client_options
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
@@ -46,32 +45,6 @@ from alliance_shared.settings import ServiceSettings
 log = get_logger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_DB_ERRORS, KafkaError, TimeoutError)
-
-
-@dataclass(frozen=True)
-class ConsumedEvent:
-    envelope: CloudEvent
-    payload: EventPayload
-    topic: str
-    partition: int
-    offset: int
-
-
-Handler = Callable[[ConsumedEvent], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """Why a record was rejected; the hook lets a service tell the sender (college reports)."""
-
-    record: ConsumerRecord[bytes, bytes]
-    reason: str
-    detail: str
-    error_class: str
-    envelope: CloudEvent | None
-
-
-DeadLetterHook = Callable[[DeadLetter], Awaitable[None]]
 
 
 class PermanentFailure(Exception):
@@ -89,7 +62,7 @@ class ConsumerRunner:
         settings: ServiceSettings,
         topics: Sequence[str],
         catalog: EventCatalog,
-        handlers: dict[str, Handler],
+        handlers: Handlers,
         producer: AIOKafkaProducer,
         metrics: Metrics,
         *,
@@ -100,7 +73,7 @@ class ConsumerRunner:
         self._settings = settings
         self._topics = list(topics)
         self._catalog = catalog
-        self._handlers = handlers
+        self._handlers: dict[str, Handler] = {model.event_type: handler for model, handler in handlers.items()}
         self._producer = producer
         self._metrics = metrics
         self._on_dead_letter = on_dead_letter
@@ -109,7 +82,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._batch_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        unknown = set(handlers) - set(catalog.types)
+        unknown = set(self._handlers) - set(catalog.types)
         if unknown:
             raise ValueError(f"handlers for event types missing from the catalog: {sorted(unknown)}")
 

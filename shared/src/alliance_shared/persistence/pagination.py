@@ -11,8 +11,8 @@ from typing import Any
 
 from pymongo import ASCENDING
 
-from alliance_shared.messaging.outbox import Snapshot, VersionedStore
-from alliance_shared.web.problems import ProblemError
+from alliance_shared.errors import InvalidInput
+from alliance_shared.persistence.versioned_store import Snapshot, VersionedStore
 
 MAX_PAGE_SIZE = 200
 
@@ -32,9 +32,9 @@ def decode_cursor(cursor: str) -> str:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ProblemError(400, "pagination.bad_cursor", "the cursor is not one this API issued") from exc
+        raise InvalidInput("pagination.bad_cursor", "the cursor is not one this API issued") from exc
     if not isinstance(value, str):
-        raise ProblemError(400, "pagination.bad_cursor", "the cursor is not one this API issued")
+        raise InvalidInput("pagination.bad_cursor", "the cursor is not one this API issued")
     return value
 
 

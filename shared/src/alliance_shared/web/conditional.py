@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
 
 from alliance_shared.web.problems import ProblemError
 
@@ -28,3 +30,14 @@ def expected_version(request: Request) -> int:
     if not tag.isdigit():
         raise ProblemError(412, "precondition.bad_etag", f"If-Match {header!r} is not an ETag of this API")
     return int(tag)
+
+
+def optional_version(request: Request) -> int | None:
+    """If-Match when given (412 unless it names the current version), else None: act on the current version."""
+    return None if request.headers.get("if-match") is None else expected_version(request)
+
+
+#: A route parameter: the version from If-Match, which the request requires.
+IfMatch = Annotated[int, Depends(expected_version)]
+#: A route parameter: the version from If-Match when sent.
+OptionalIfMatch = Annotated[int | None, Depends(optional_version)]

@@ -11,12 +11,13 @@ from __future__ import annotations
 from alliance_evaluation.adapters.repositories import Repositories
 from alliance_evaluation.service.agreements import AGREEMENT_EVENT_MARKER, apply_agreement_event
 from alliance_evaluation.service.evidence import ingest_report, reject_report
+from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.college import COLLEGE_REPORTS, CollegeReport
 from alliance_shared.contract.topics import COLLEGE_REPORTS as COLLEGE_REPORTS_TOPIC
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import DomainError
-from alliance_shared.messaging.consumer import ConsumedEvent, DeadLetter, Handler
+from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, Handler
 from alliance_shared.runtime import Subscription
 
 
@@ -33,10 +34,10 @@ def build_subscription(repos: Repositories, catalog: EventCatalog) -> Subscripti
     async def on_dead_letter(dead: DeadLetter) -> None:
         await reject_report(repos, dead)
 
-    handlers: dict[str, Handler] = {model.event_type: on_report for model in COLLEGE_REPORTS}
+    handlers: dict[type[EventPayload], Handler] = {model: on_report for model in COLLEGE_REPORTS}
     for model in catalog:
         if AGREEMENT_EVENT_MARKER in model.event_type:
-            handlers[model.event_type] = on_agreement
+            handlers[model] = on_agreement
     return Subscription(
         topics=[COLLEGE_REPORTS_TOPIC, REGISTRY_EVENTS], handlers=handlers, on_dead_letter=on_dead_letter
     )

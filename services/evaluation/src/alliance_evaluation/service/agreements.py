@@ -21,7 +21,8 @@ from alliance_evaluation.service.records import ACTIVE, AgreementParty, Agreemen
 from alliance_shared.contract.vocabulary import CooperationMode, Depth, ObligationMetric, ObligationPeriod
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -183,5 +184,5 @@ async def apply_agreement_event(repos: Repositories, event_id: str, event_type: 
             ),
         )
 
-    await change_with_retry(repos.agreements.store, agreement_id, decide, caused_by=event_id)
+    await apply_change(repos.agreements.store, agreement_id, decide, caused_by=event_id)
     log.info("agreement read model updated", agreement_id=agreement_id, event_type=event_type)

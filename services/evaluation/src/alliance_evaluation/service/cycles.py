@@ -27,8 +27,9 @@ from alliance_evaluation.settings import Settings
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound, PreconditionFailed
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -127,7 +128,7 @@ async def seat_member(repos: Repositories, cycle_id: str, agreement_id: str, mem
             AuditNote("panel.member_seated", "panel", key, None, member.model_dump(mode="json")),
         )
 
-    version = await change_with_retry(repos.panels.store, key, decide)
+    version = await apply_change(repos.panels.store, key, decide)
     assert version is not None
     return Loaded(holder[0], version)
 
@@ -166,7 +167,7 @@ async def record_score(
             AuditNote("panel.scored", "panel", key, None, {"indicator": indicator_code, "score": score}),
         )
 
-    version = await change_with_retry(repos.panels.store, key, decide)
+    version = await apply_change(repos.panels.store, key, decide)
     assert version is not None
     return Loaded(holder[0], version)
 

@@ -32,9 +32,9 @@ from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import COLLEGE_REPORTS
 from alliance_shared.errors import Conflict, DomainError, NotFound
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.consumer import DeadLetter
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.messaging.handlers import DeadLetter
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
+from alliance_shared.persistence.versioned_store import AuditNote
 
 log = get_logger(__name__)
 

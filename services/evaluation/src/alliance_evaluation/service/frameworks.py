@@ -14,8 +14,8 @@ from alliance_evaluation.domain.framework import Framework, GradeBands, Indicato
 from alliance_evaluation.domain.panel import PanelRole
 from alliance_shared.errors import Conflict, DomainError, NotFound
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
 
 log = get_logger(__name__)
 

@@ -18,8 +18,9 @@ from alliance_evaluation.settings import Settings
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -104,7 +105,7 @@ async def mark_overdue(repos: Repositories, now: datetime) -> int:
                 AuditNote("rectification.overdue", "rectification", order.order_id, before, str(order.status)),
             )
 
-        if await change_with_retry(repos.orders.store, loaded.item.order_id, decide) is not None:
+        if await apply_change(repos.orders.store, loaded.item.order_id, decide) is not None:
             escalated += 1
     return escalated
 
@@ -236,7 +237,7 @@ async def rescore(
             AuditNote("result.superseded", "result", current.result_id, "current", {"superseded_by": new.result_id}),
         )
 
-    await change_with_retry(repos.results.store, old.result_id, supersede)
+    await apply_change(repos.results.store, old.result_id, supersede)
     return new
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.service import awards, readmodels
+from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.registry import (
@@ -18,7 +19,7 @@ from alliance_shared.contract.registry import (
 )
 from alliance_shared.contract.topics import EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.errors import DomainError
-from alliance_shared.messaging.consumer import ConsumedEvent, Handler
+from alliance_shared.messaging.handlers import ConsumedEvent, Handler
 from alliance_shared.runtime import Subscription
 
 
@@ -48,13 +49,13 @@ def build_subscription(repos: Repositories, catalog: EventCatalog) -> Subscripti
         if await readmodels.record_rectification(repos, event.envelope.id, payload):
             await awards.on_rectification(repos, event.envelope.id, payload)
 
-    handlers: dict[str, Handler] = {}
+    handlers: dict[type[EventPayload], Handler] = {}
     for model in catalog:
         if issubclass(
             model, _PartnerEvent | _AgreementEvent | CertificationGranted | CertificationRevoked | CertificationExpired
         ):
-            handlers[model.event_type] = on_registry
-    handlers[ResultCompleted.event_type] = on_result
-    handlers[RectificationOverdue.event_type] = on_rectification
-    handlers[RectificationClosed.event_type] = on_rectification
+            handlers[model] = on_registry
+    handlers[ResultCompleted] = on_result
+    handlers[RectificationOverdue] = on_rectification
+    handlers[RectificationClosed] = on_rectification
     return Subscription(topics=[REGISTRY_EVENTS, EVALUATION_EVENTS], handlers=handlers)

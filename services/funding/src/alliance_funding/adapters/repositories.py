@@ -28,14 +28,8 @@ from alliance_funding.service.records import (
     PartnerView,
     StoredStatement,
 )
-from alliance_shared.messaging.outbox import (
-    VERSION,
-    Snapshot,
-    VersionedStore,
-    snapshot_of,
-    version_id,
-)
 from alliance_shared.persistence.repository import Repository
+from alliance_shared.persistence.versioned_store import VERSION, MongoVersionedStore, Snapshot, snapshot_of, version_id
 from alliance_shared.runtime import ServiceRuntime
 
 PROGRAMMES = "programmes"
@@ -50,8 +44,8 @@ STATEMENTS = "surcharge_statements"
 STORES = (PROGRAMMES, APPLICATIONS, AWARDS, LEDGERS, PARTNERS, AGREEMENTS, EVALUATIONS, STATEMENTS)
 
 
-class LedgerStore(VersionedStore):
-    """The programme books' store: ``VersionedStore`` that plans postings on ``_id`` hits only."""
+class LedgerStore(MongoVersionedStore):
+    """The programme books' store: ``MongoVersionedStore`` that plans postings on ``_id`` hits only."""
 
     def __init__(self, runtime: ServiceRuntime, name: str) -> None:
         super().__init__(runtime.db, name, runtime.settings.service_name, runtime.relay.notify)

@@ -15,8 +15,8 @@ from alliance_funding.service import awards, ledger
 from alliance_funding.service.common import check_version, new_id, now_utc
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import Conflict, DomainError
-from alliance_shared.messaging.outbox import AuditNote
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
 
 
 async def get(repos: Repositories, application_id: str) -> Loaded[Application]:

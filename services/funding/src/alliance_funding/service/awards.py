@@ -25,8 +25,9 @@ from alliance_funding.service.common import check_version, now_utc
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, PreconditionFailed
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -184,7 +185,7 @@ async def _each_active_award(
                 AuditNote(action, "award", award.award_id, None, [type(e).__name__ for e in award.events]),
             )
 
-        if await change_with_retry(repos.awards.store, award_id, decide, caused_by=event_id) is not None:
+        if await apply_change(repos.awards.store, award_id, decide, caused_by=event_id) is not None:
             changed += 1
     return changed
 

@@ -33,7 +33,8 @@ from alliance_funding.domain.ledger import (
 )
 from alliance_funding.service.records import AppliedTransfer, LedgerBook
 from alliance_shared.errors import Conflict, NotFound, PreconditionFailed
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change
 
 #: Transfer ids a book version remembers with their content (kind, amount, award, posting),
 #: to tell a replay from a reused id. Every version carries the window, so it is kept
@@ -103,7 +104,7 @@ async def post(
     """
     if not serialise:
         return await _post(repos, programme_id, transfers, currency)
-    lock = _BOOK_LOCKS.setdefault((id(repos.ledgers.store.journal.database), programme_id), asyncio.Lock())
+    lock = _BOOK_LOCKS.setdefault((id(repos.ledgers.store), programme_id), asyncio.Lock())
     async with lock:
         return await _post(repos, programme_id, transfers, currency)
 

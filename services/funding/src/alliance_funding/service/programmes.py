@@ -9,8 +9,8 @@ from alliance_funding.domain.execution import BudgetExecution, budget_execution
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger
 from alliance_funding.service.common import check_version, new_id, now_utc
-from alliance_shared.messaging.outbox import AuditNote
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
 
 
 async def create(repos: Repositories, fields: dict[str, Any]) -> Loaded[Programme]:

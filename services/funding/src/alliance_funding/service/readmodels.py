@@ -32,7 +32,8 @@ from alliance_shared.contract.registry import (
     _AgreementEvent,
     _PartnerEvent,
 )
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 CertificateEvent = CertificationGranted | CertificationRevoked | CertificationExpired
 
@@ -61,7 +62,7 @@ async def apply_partner_event(repos: Repositories, event_id: str, event: _Partne
             AuditNote("partner.read_model", "partner", event.partner_id, None, {"event": event.event_type}),
         )
 
-    await change_with_retry(repos.partners.store, event.partner_id, decide, caused_by=event_id)
+    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id)
 
 
 async def apply_certificate_event(repos: Repositories, event_id: str, event: CertificateEvent) -> None:
@@ -93,7 +94,7 @@ async def apply_certificate_event(repos: Repositories, event_id: str, event: Cer
             AuditNote("partner.certification", "partner", event.partner_id, None, {"state": state}),
         )
 
-    await change_with_retry(repos.partners.store, event.partner_id, decide, caused_by=event_id)
+    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id)
 
 
 async def apply_agreement_event(repos: Repositories, event_id: str, event: _AgreementEvent) -> None:
@@ -124,7 +125,7 @@ async def apply_agreement_event(repos: Repositories, event_id: str, event: _Agre
             AuditNote("agreement.read_model", "agreement", event.agreement_id, None, {"status": view.status}),
         )
 
-    await change_with_retry(repos.agreements.store, event.agreement_id, decide, caused_by=event_id)
+    await apply_change(repos.agreements.store, event.agreement_id, decide, caused_by=event_id)
 
 
 async def record_result(repos: Repositories, event_id: str, event: ResultCompleted) -> bool:
@@ -155,7 +156,7 @@ async def record_result(repos: Repositories, event_id: str, event: ResultComplet
             AuditNote("evaluation.read_model", "agreement", event.agreement_id, None, {"grade": str(event.grade)}),
         )
 
-    version = await change_with_retry(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
+    version = await apply_change(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
     # A redelivered event (version None, but newest) still drives awards: their own dedupe holds.
     return newest[0] or version is not None
 
@@ -193,7 +194,7 @@ async def record_rectification(
             AuditNote("evaluation.rectification", "agreement", event.agreement_id, None, {"order_id": event.order_id}),
         )
 
-    await change_with_retry(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
+    await apply_change(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
     return effective[0]
 
 

@@ -14,8 +14,9 @@ from alliance_funding.service.common import now_utc
 from alliance_funding.service.records import StoredStatement
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import DomainError, NotFound
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 
 async def compute(
@@ -65,5 +66,5 @@ async def compute(
             AuditNote("surcharge.statement", "enterprise", enterprise_id, None, stored.statement),
         )
 
-    await change_with_retry(repos.statements.store, key, decide)
+    await apply_change(repos.statements.store, key, decide)
     return await repos.statements.require(key, "statement.not_found", "statement")

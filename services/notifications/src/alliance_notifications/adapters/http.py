@@ -39,8 +39,8 @@ from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.errors import NotFound
-from alliance_shared.messaging.outbox import Snapshot
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, paginate
+from alliance_shared.persistence.versioned_store import Snapshot
 from alliance_shared.web.conditional import expected_version, set_etag
 
 OPS, AUDITOR, ADMIN = Role.OPS, Role.AUDITOR, Role.REGISTRY_ADMIN

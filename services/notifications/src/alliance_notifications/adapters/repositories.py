@@ -26,8 +26,8 @@ from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.recipients import GroupMember, PartnerContact, RecipientDirectory, RoleGroup
 from alliance_notifications.domain.reminders import Reminder
-from alliance_shared.messaging.outbox import Snapshot
 from alliance_shared.persistence.mongo import IndexSpec, retry_when_busy
+from alliance_shared.persistence.versioned_store import Snapshot
 from alliance_shared.runtime import ServiceRuntime
 
 CONTACTS = "contacts"

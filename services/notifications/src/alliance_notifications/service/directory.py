@@ -28,7 +28,8 @@ from alliance_notifications.domain.routing import delivery_id_of
 from alliance_notifications.service.notifier import Notifier
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import Conflict, DomainError, NotFound
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
@@ -216,7 +217,7 @@ async def mark_read(notifier: Notifier, recipient_id: str, inbox_id: str) -> dic
             return None
         return Change({**current.state, "read_at": now})
 
-    await change_with_retry(notifier.stores.inbox, inbox_id, decide)
+    await apply_change(notifier.stores.inbox, inbox_id, decide)
     return (await inbox_entry(notifier, recipient_id, inbox_id)).state
 
 

@@ -42,7 +42,8 @@ from alliance_notifications.settings import Settings
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import Conflict, DomainError, PreconditionFailed
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -156,7 +157,7 @@ class Notifier:
                 audit=AuditNote("contact.applied", "contact", partner_id, after={"event_type": event_type}),
             )
 
-        await change_with_retry(self.stores.contacts, partner_id, decide, caused_by=event_id)
+        await apply_change(self.stores.contacts, partner_id, decide, caused_by=event_id)
         self.directory_changed()
 
     async def track_reminders(self, event_id: str, event_type: str, payload: Mapping[str, Any], now: datetime) -> None:
@@ -181,7 +182,7 @@ class Notifier:
                     reminder.cancel(now, f"cancelled by {event_type}")
                     return Change(model_state(reminder))
 
-                await change_with_retry(self.stores.reminders, snap.aggregate_id, cancel, caused_by=event_id)
+                await apply_change(self.stores.reminders, snap.aggregate_id, cancel, caused_by=event_id)
 
     async def route(
         self, routing_type: str, event_id: str, payload: Mapping[str, Any], now: datetime
@@ -450,7 +451,7 @@ class Notifier:
                 latest.fire(now)
                 return Change(model_state(latest))
 
-            if await change_with_retry(self.stores.reminders, reminder.reminder_id, fire) is not None:
+            if await apply_change(self.stores.reminders, reminder.reminder_id, fire) is not None:
                 fired += 1
         return fired
 
@@ -488,7 +489,7 @@ class Notifier:
                 return None
             return Change({**current.state, "digest_id": digest_id})
 
-        await change_with_retry(self.stores.digest_entries, entry_id, decide)
+        await apply_change(self.stores.digest_entries, entry_id, decide)
 
     async def run_every(self, seconds: float, step: Callable[[], Any], name: str) -> None:
         while True:

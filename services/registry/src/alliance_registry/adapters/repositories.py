@@ -32,8 +32,8 @@ from alliance_registry.domain.membership import Membership
 from alliance_registry.domain.partner import Partner
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.errors import Conflict, NotFound
-from alliance_shared.messaging.outbox import AuditNote, Snapshot, VersionedStore, snapshot_of
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot, VersionedStore
 from alliance_shared.runtime import ServiceRuntime
 
 PARTNERS = "partners"
@@ -136,9 +136,9 @@ class Repository(Generic[A]):
         current document, which the writer refreshes right after its insert (and the relay
         settles after a crash). Writes keep using ``load``, which is exact.
         """
-        doc = await self.store.current.find_one({"_id": aggregate_id})
-        if doc is not None:
-            return self.from_snapshot(snapshot_of(doc))
+        snapshot = await self.store.read_current(aggregate_id)
+        if snapshot is not None:
+            return self.from_snapshot(snapshot)
         return await self.require(aggregate_id, code, what)
 
     async def require(self, aggregate_id: str, code: str, what: str) -> Loaded[A]:

@@ -10,7 +10,7 @@ from alliance_registry.adapters.repositories import Loaded, Repositories
 from alliance_registry.domain.agreement import Agreement, AgreementDraft
 from alliance_registry.domain.partner import PartnerSummary
 from alliance_registry.service.common import new_id, transition, utcnow
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 
 NOT_FOUND = ("agreement.not_found", "agreement")
 AgreementAction = Literal["suspend", "resume", "terminate"]

@@ -8,7 +8,7 @@ from alliance_registry.adapters.repositories import Loaded, Repositories
 from alliance_registry.domain.certification import Certification, CertificationStatus
 from alliance_registry.service.common import transition, utcnow
 from alliance_shared.errors import Conflict
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 
 NOT_FOUND = ("certification.not_found", "certification")
 OPEN = (CertificationStatus.APPLIED.value, CertificationStatus.CERTIFIED.value)

@@ -10,7 +10,7 @@ from typing import Any
 
 from alliance_registry.adapters.repositories import A, Loaded, Repository
 from alliance_shared.errors import PreconditionFailed
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 
 #: Attempts of a transition sent without If-Match when another writer keeps winning.
 ATTEMPTS = 10

@@ -12,7 +12,7 @@ from alliance_registry.service.common import transition, utcnow
 from alliance_shared.contract.registry import MembershipStatus
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import Conflict, NotFound
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 
 MembershipAction = Literal["admit", "suspend", "reinstate", "withdraw", "expel"]
 NOT_FOUND = ("membership.not_found", "membership of partner")

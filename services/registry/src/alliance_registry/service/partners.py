@@ -10,7 +10,7 @@ from alliance_registry.domain.partner import Partner, PartnerDetails
 from alliance_registry.service.common import new_id, transition, utcnow
 from alliance_shared.contract.registry import ContactView
 from alliance_shared.contract.vocabulary import PartnerKind
-from alliance_shared.messaging.outbox import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote
 
 ID_PREFIX = {
     PartnerKind.COLLEGE: "col",

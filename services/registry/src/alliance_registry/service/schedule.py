@@ -20,7 +20,8 @@ from alliance_registry.service.common import utcnow
 from alliance_shared import context
 from alliance_shared.contract.registry import AgreementStatus
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.outbox import AuditNote, Change, Snapshot, change_with_retry
+from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
+from alliance_shared.persistence.write_path import Change, apply_change
 
 log = get_logger(__name__)
 
@@ -43,7 +44,7 @@ async def _auto(
             return None
         return Change(repo.state_of(loaded.item), list(loaded.item.events), audit)
 
-    written = await change_with_retry(repo.store, aggregate_id, decide, caused_by=cause)
+    written = await apply_change(repo.store, aggregate_id, decide, caused_by=cause)
     return written is not None
 
 

@@ -1,0 +1,176 @@
+"""The outbox relay: publishes what the versioned stores wrote, and feeds the audit chain.
+
+The relay publishes the entries of every journal version still ``_pending``, then
+updates the current document and clears the flag. A crash anywhere republishes at worst
+(consumers dedupe by event id) and never loses an entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TypeVar
+
+from aiokafka import AIOKafkaProducer
+from pymongo.asynchronous.database import AsyncDatabase
+
+from alliance_shared.audit import AuditTrail
+from alliance_shared.contract.envelope import CloudEvent, to_kafka
+from alliance_shared.logging import get_logger
+from alliance_shared.metrics import Metrics
+from alliance_shared.persistence.mongo import Document, retry_when_busy
+from alliance_shared.persistence.versioned_store import (
+    AGGREGATE_ID,
+    OUTBOX,
+    PENDING,
+    VERSION,
+    journal_of,
+    refresh_current,
+)
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+class OutboxRelay:
+    """Publishes pending journal entries to Kafka and appends audit entries to the chain.
+
+    Fast path: the stores of this process tell the relay which journal documents they
+    wrote, and it fetches just those by ``_id``. Safety net: at start and every
+    ``scan_seconds`` it scans for anything still pending (a crashed writer, another
+    replica's leftovers).
+    """
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        stores: Sequence[str],
+        producer: AIOKafkaProducer | None,
+        topic: str,
+        audit: AuditTrail,
+        metrics: Metrics,
+        *,
+        scan_seconds: float = 10.0,
+        batch_size: int = 500,
+    ) -> None:
+        self._db = db
+        self._stores = list(stores)
+        self._producer = producer
+        self.topic = topic
+        self._audit = audit
+        self._metrics = metrics
+        self._scan_seconds = scan_seconds
+        self._batch_size = batch_size
+        self._written: list[tuple[str, str]] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def attach_producer(self, producer: AIOKafkaProducer) -> None:
+        """aiokafka producers must be made inside the event loop, so they come at start."""
+        self._producer = producer
+
+    def notify(self, store: str, doc_id: str) -> None:
+        self._written.append((store, doc_id))
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
+        delay = 0.0
+        while not self._stopping:
+            try:
+                if loop.time() >= next_scan:
+                    await self.scan()
+                    next_scan = loop.time() + self._scan_seconds
+                await self.publish_written()
+                delay = 0.0
+            except Exception:
+                delay = min(max(delay * 2, 0.5), 30.0)
+                log.warning("outbox relay pass failed; retrying", delay=delay, exc_info=True)
+                await asyncio.sleep(delay)
+                continue
+            if not self._written:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, next_scan - loop.time()))
+                self._wake.clear()
+
+    async def publish_written(self) -> int:
+        """Publish what this process wrote since the last pass."""
+        if not self._written:
+            return 0
+        batch, self._written = self._written[: self._batch_size], self._written[self._batch_size :]
+        try:
+            docs = await _bounded_gather(
+                self._db[journal_of(store)].find_one({"_id": doc_id}) for store, doc_id in batch
+            )
+            by_store: dict[str, list[Document]] = {}
+            for (store, _), doc in zip(batch, docs, strict=True):
+                if doc is not None and doc[PENDING]:
+                    by_store.setdefault(store, []).append(doc)
+            # The writer refreshed the current documents itself right after its insert.
+            return await self._publish(by_store, refresh_current_docs=False)
+        except BaseException:
+            self._written = batch + self._written  # keep order: retry these first
+            raise
+
+    async def scan(self) -> int:
+        """Publish everything still pending in any journal (the crash-recovery path)."""
+        handled = 0
+        for store in self._stores:
+            while docs := await self._db[journal_of(store)].find({PENDING: True}).limit(self._batch_size).to_list():
+                handled += await self._publish({store: docs}, refresh_current_docs=True)
+        self._metrics.outbox_backlog.labels(self._metrics.service).set(0)
+        return handled
+
+    async def backlog(self) -> int:
+        total = 0
+        for store in self._stores:
+            total += await self._db[journal_of(store)].count_documents({PENDING: True})
+        self._metrics.outbox_backlog.labels(self._metrics.service).set(total)
+        return total
+
+    async def _publish(self, by_store: dict[str, list[Document]], *, refresh_current_docs: bool) -> int:
+        sends = []
+        audit_entries: list[Document] = []
+        ordered = {store: sorted(docs, key=lambda d: (d[AGGREGATE_ID], d[VERSION])) for store, docs in by_store.items()}
+        for docs in ordered.values():
+            for doc in docs:
+                for entry in doc.get(OUTBOX, []):
+                    if entry["kind"] == "event":
+                        key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
+                        assert self._producer is not None, "attach_producer() before publishing"
+                        sends.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
+                    else:
+                        audit_entries.append(entry["audit"])
+        await asyncio.gather(*sends)
+        for audit_entry in audit_entries:
+            await self._audit.append(audit_entry)
+
+        async def settle(store: str, doc: Document) -> None:
+            if refresh_current_docs:
+                await refresh_current(self._db[store], doc)
+            # A busy refusal wrote nothing; retrying here spares the whole pass (already published).
+            await retry_when_busy(
+                lambda: self._db[journal_of(store)].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
+            )
+
+        settled = await _bounded_gather(settle(store, doc) for store, docs in ordered.items() for doc in docs)
+        handled = len(settled)
+        if sends:
+            self._metrics.events_published.labels(self._metrics.service, self.topic).inc(len(sends))
+        return handled
+
+
+async def _bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(awaitable: Awaitable[T]) -> T:
+        async with slots:
+            return await awaitable
+
+    return list(await asyncio.gather(*(one(a) for a in awaitables)))

@@ -1,0 +1,353 @@
+"""The store port every aggregate is saved through, and its MongoDB implementation.
+
+Every state change of an aggregate is ONE insert of a new, immutable version document
+into ``<name>_journal``: ``{_id: "<aggregate id>#<version>", ...state, _outbox: [...]}``,
+carrying the full new state, the events announcing it and its audit entry — the
+transactional outbox without transactions. The unique ``_id`` is the optimistic-
+concurrency guard: of two writers of version N+1 exactly one insert succeeds, the other
+gets a version conflict. The unique ``_dedupe_key`` makes a consumed event (or a
+caller-supplied operation id) apply at most once. The journal is the aggregate's
+history; ``<name>`` holds one "current" document per aggregate for queries, refreshed
+after each insert and settled by the relay (``messaging.relay``).
+
+Why inserts and not conditional updates: the local MongoDB-wire server (FerretDB v1,
+SQLite) runs updates as read-modify-write without isolation — two concurrent
+``update_one({version: 1}, ...)`` both succeed and ``$inc`` loses increments (measured,
+docs/architecture.md) — while unique indexes hold. And it only uses an index for
+``_id`` equality, so every hot path here is an ``_id`` point lookup: loading walks
+forward from the current document's version through journal ids. Those workarounds live
+in ``MongoVersionedStore`` alone; use cases see the ``VersionedStore`` port, which the
+in-memory twin (``alliance_shared.testing``) implements too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from alliance_shared import context
+from alliance_shared.audit import to_plain_json
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.envelope import CloudEvent
+from alliance_shared.errors import Conflict, PreconditionFailed
+from alliance_shared.logging import get_logger
+from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
+
+AGGREGATE_ID = "_aggregate_id"
+VERSION = "_version"
+PENDING = "_pending"
+OUTBOX = "_outbox"
+DEDUPE_KEY = "_dedupe_key"
+WRITTEN_AT = "_written_at"
+JOURNAL_SUFFIX = "_journal"
+
+log = get_logger(__name__)
+
+#: Called after a journal insert with (store name, journal document id).
+WriteListener = Callable[[str, str], None]
+
+Sort = Sequence[tuple[str, int]]
+BY_ID: Sort = (("_id", ASCENDING),)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of an aggregate: its state (no ``_`` fields) and version number."""
+
+    aggregate_id: str
+    version: int
+    state: dict[str, Any]
+    written_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """What the audit trail records about a change: who is taken from the context."""
+
+    action: str
+    entity: str
+    entity_id: str
+    before: Any = None
+    after: Any = None
+
+
+class VersionedStore(Protocol):
+    """The port: load, list and save one kind of aggregate as a journal of versions."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def load(self, aggregate_id: str) -> Snapshot | None:
+        """The newest version, exact (never behind a completed save)."""
+
+    async def read_current(self, aggregate_id: str) -> Snapshot | None:
+        """The query-side copy: one point read, at most one version behind after a crash
+        (until the relay settles it). For reads that show, never for decisions."""
+
+    async def history(self, aggregate_id: str) -> list[Snapshot]:
+        """Every version, oldest first."""
+
+    async def find(self, query: Mapping[str, Any], *, sort: Sort = BY_ID, limit: int = 0) -> list[Snapshot]:
+        """Current versions whose state matches ``query``; eventually consistent."""
+
+    async def save(
+        self,
+        aggregate_id: str,
+        expected_version: int,
+        state: Mapping[str, Any],
+        events: Sequence[EventPayload] = (),
+        audit: AuditNote | None = None,
+        *,
+        caused_by: str | None = None,
+    ) -> int | None:
+        """Write version ``expected_version + 1`` with its events and audit entry atomically.
+
+        ``expected_version`` must be exactly the current version (0: the aggregate is new);
+        anything else raises PreconditionFailed (``aggregate.version_conflict``).
+        ``caused_by`` (an event id or a caller-supplied operation id) is applied at most
+        once per aggregate: a repeat returns None and writes nothing.
+        """
+
+    async def create(
+        self,
+        aggregate_id: str,
+        state: Mapping[str, Any],
+        events: Sequence[EventPayload] = (),
+        audit: AuditNote | None = None,
+        *,
+        caused_by: str | None = None,
+    ) -> int | None:
+        """Write version 1; Conflict (``aggregate.exists``) if the aggregate exists."""
+
+
+def journal_of(name: str) -> str:
+    return name + JOURNAL_SUFFIX
+
+
+def versioned_indexes(name: str) -> list[IndexSpec]:
+    journal = journal_of(name)
+    return [
+        IndexSpec(journal, ((AGGREGATE_ID, ASCENDING), (VERSION, ASCENDING)), unique=True),
+        IndexSpec(journal, ((DEDUPE_KEY, ASCENDING),), unique=True),
+        IndexSpec(journal, ((PENDING, ASCENDING),)),
+    ]
+
+
+def version_id(aggregate_id: str, version: int) -> str:
+    return f"{aggregate_id}#{version:09d}"
+
+
+def check_state(state: Mapping[str, Any]) -> None:
+    if any(key.startswith("_") for key in state):
+        raise ValueError("state fields must not start with '_' (reserved for the store)")
+
+
+def version_conflict(aggregate_id: str, shown: int, expected: int) -> PreconditionFailed:
+    return PreconditionFailed(
+        "aggregate.version_conflict",
+        f"{aggregate_id} is at version {shown}, the change was based on version {expected}",
+        current_version=shown,
+    )
+
+
+def snapshot_of(doc: Document) -> Snapshot:
+    return Snapshot(
+        aggregate_id=doc[AGGREGATE_ID],
+        version=int(doc[VERSION]),
+        state={k: v for k, v in doc.items() if not k.startswith("_")},
+        written_at=doc[WRITTEN_AT],
+    )
+
+
+def current_document(journal_doc: Document) -> Document:
+    """The query-side copy of a version: state plus id, version and time."""
+    doc = {k: v for k, v in journal_doc.items() if not k.startswith("_")}
+    doc.update(
+        {
+            "_id": journal_doc[AGGREGATE_ID],
+            AGGREGATE_ID: journal_doc[AGGREGATE_ID],
+            VERSION: journal_doc[VERSION],
+            WRITTEN_AT: journal_doc[WRITTEN_AT],
+        }
+    )
+    return doc
+
+
+async def refresh_current(current: AsyncCollection[Document], journal_doc: Document) -> None:
+    """Make the current document show this version unless it already shows a newer one.
+
+    The version check is done here rather than in the filter: any filter beyond ``_id``
+    makes the local server scan the whole collection. Two first writers may race to
+    insert the current document (upserts are not atomic there): the loser looks again.
+    """
+    for _ in range(5):
+        shown = await current.find_one({"_id": journal_doc[AGGREGATE_ID]}, {VERSION: 1})
+        if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
+            return
+        try:
+            await retry_when_busy(
+                lambda: current.replace_one(
+                    {"_id": journal_doc[AGGREGATE_ID]}, current_document(journal_doc), upsert=True
+                )
+            )
+            return
+        except DuplicateKeyError:
+            continue
+    log.warning("current document not refreshed; the relay will settle it", aggregate=journal_doc[AGGREGATE_ID])
+
+
+def build_entries(source: str, events: Sequence[EventPayload], audit: AuditNote | None) -> list[Document]:
+    """The outbox entries of one version: its events, then its audit entry."""
+    entries: list[Document] = [{"kind": "event", "event": CloudEvent.wrap(e, source).to_document()} for e in events]
+    if audit is not None:
+        ctx = context.current()
+        entries.append(
+            {
+                "kind": "audit",
+                "audit": {
+                    "entry_id": str(uuid.uuid4()),
+                    "at": datetime.now(UTC).isoformat(),
+                    "actor_id": ctx.actor_id,
+                    "actor_role": ctx.actor_role,
+                    "action": audit.action,
+                    "entity": audit.entity,
+                    "entity_id": audit.entity_id,
+                    "before": to_plain_json(audit.before),
+                    "after": to_plain_json(audit.after),
+                    "correlation_id": ctx.correlation_id,
+                },
+            }
+        )
+    return entries
+
+
+def journal_document(
+    source: str,
+    aggregate_id: str,
+    version: int,
+    state: Mapping[str, Any],
+    events: Sequence[EventPayload],
+    audit: AuditNote | None,
+    caused_by: str | None,
+) -> Document:
+    doc_id = version_id(aggregate_id, version)
+    return {
+        **state,
+        "_id": doc_id,
+        AGGREGATE_ID: aggregate_id,
+        VERSION: version,
+        PENDING: True,
+        DEDUPE_KEY: f"{aggregate_id}|{caused_by}" if caused_by else doc_id,
+        WRITTEN_AT: datetime.now(UTC),
+        OUTBOX: build_entries(source, events, audit),
+    }
+
+
+class MongoVersionedStore:
+    """``VersionedStore`` on MongoDB (and the local MongoDB-wire server)."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        name: str,
+        source: str,
+        on_written: WriteListener = lambda name, doc_id: None,
+    ) -> None:
+        self._name = name
+        self.current = db[name]
+        self.journal = db[journal_of(name)]
+        self._source = source
+        self._on_written = on_written
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def load(self, aggregate_id: str) -> Snapshot | None:
+        head = await self.current.find_one({"_id": aggregate_id})
+        version = int(head[VERSION]) if head else 0
+        newest: Document | None = None
+        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version + 1)})) is not None:
+            newest, version = doc, version + 1
+        if newest is not None:
+            return snapshot_of(newest)
+        return snapshot_of(head) if head else None
+
+    async def read_current(self, aggregate_id: str) -> Snapshot | None:
+        # `load` probes the journal one version past the newest, and on the local server an
+        # `_id` lookup that finds nothing scans the collection; the current document is a hit.
+        doc = await self.current.find_one({"_id": aggregate_id})
+        return snapshot_of(doc) if doc is not None else None
+
+    async def history(self, aggregate_id: str) -> list[Snapshot]:
+        cursor = self.journal.find({AGGREGATE_ID: aggregate_id}, sort=[(VERSION, ASCENDING)])
+        return [snapshot_of(doc) async for doc in cursor]
+
+    async def find(self, query: Mapping[str, Any], *, sort: Sort = BY_ID, limit: int = 0) -> list[Snapshot]:
+        cursor = self.current.find(dict(query), sort=list(sort))
+        if limit:
+            cursor = cursor.limit(limit)
+        return [snapshot_of(doc) async for doc in cursor]
+
+    async def create(
+        self,
+        aggregate_id: str,
+        state: Mapping[str, Any],
+        events: Sequence[EventPayload] = (),
+        audit: AuditNote | None = None,
+        *,
+        caused_by: str | None = None,
+    ) -> int | None:
+        try:
+            return await self.save(aggregate_id, 0, state, events, audit, caused_by=caused_by)
+        except PreconditionFailed as exc:
+            raise Conflict("aggregate.exists", f"{aggregate_id} already exists") from exc
+
+    async def save(
+        self,
+        aggregate_id: str,
+        expected_version: int,
+        state: Mapping[str, Any],
+        events: Sequence[EventPayload] = (),
+        audit: AuditNote | None = None,
+        *,
+        caused_by: str | None = None,
+    ) -> int | None:
+        check_state(state)
+        # A version from the future would leave a gap that loading never walks past:
+        # the version it builds on must exist (an `_id` hit, cheap on every server).
+        if (
+            expected_version > 0
+            and await self.journal.find_one({"_id": version_id(aggregate_id, expected_version)}, {"_id": 1}) is None
+        ):
+            shown = await self._shown_version(aggregate_id)
+            raise version_conflict(aggregate_id, shown, expected_version)
+        version = expected_version + 1
+        doc = journal_document(self._source, aggregate_id, version, state, events, audit, caused_by)
+        try:
+            await retry_when_busy(lambda: self.journal.insert_one(doc))
+        except DuplicateKeyError:
+            # Only `_id` lookups that find a document are cheap on the local server (a miss,
+            # or a filter on any other field, scans the journal). If the version id is free,
+            # only the dedupe key can have refused the insert: the change was applied before.
+            # If both hold, the conflict wins; the caller's retry on the newer version then
+            # meets the dedupe key alone, so nothing is applied twice either way.
+            if caused_by and await self.journal.find_one({"_id": doc["_id"]}, {"_id": 1}) is None:
+                return None
+            shown = max(await self._shown_version(aggregate_id), version)
+            raise version_conflict(aggregate_id, shown, expected_version) from None
+        await refresh_current(self.current, doc)
+        self._on_written(self._name, doc["_id"])
+        return version
+
+    async def _shown_version(self, aggregate_id: str) -> int:
+        head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})
+        return int(head[VERSION]) if head else 0

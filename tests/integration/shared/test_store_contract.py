@@ -1,0 +1,193 @@
+"""The versioned store's contract, run on the MongoDB-wire server AND the in-memory twin.
+
+Use-case tests run on the twin; these tests are why that is allowed: whatever a use case
+relies on here holds on both, and a query the twin cannot read the way the server does
+raises instead of passing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from pymongo import DESCENDING, AsyncMongoClient
+
+from alliance_devstack.provision import Infrastructure
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.errors import Conflict, NotFound, PreconditionFailed
+from alliance_shared.persistence.mongo import ensure_indexes
+from alliance_shared.persistence.repository import Loaded, Repository
+from alliance_shared.persistence.versioned_store import (
+    AuditNote,
+    MongoVersionedStore,
+    VersionedStore,
+    versioned_indexes,
+)
+from alliance_shared.persistence.write_path import Decision, Retry, create, execute, update
+from alliance_shared.testing import InMemoryVersionedStore
+from tests.support.probe import WidgetCreated
+
+
+class Widget(BaseModel):
+    widget_id: str
+    label: str
+    count: int = 0
+    tags: list[str] = Field(default_factory=list)
+    version: int = 0
+    events: list[EventPayload] = Field(default_factory=list, exclude=True)
+
+
+@pytest.fixture(params=["mongo", "memory"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[VersionedStore]:
+    if request.param == "memory":
+        yield InMemoryVersionedStore("widgets")
+        return
+    infra: Infrastructure = request.getfixturevalue("infra")  # servers start only for this half
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    db = client[f"contract_{uuid.uuid4().hex[:10]}"]
+    await ensure_indexes(db, versioned_indexes("widgets"))
+    yield MongoVersionedStore(db, "widgets", "test")
+    await client.drop_database(db.name)
+    await client.close()
+
+
+def note(widget_id: str) -> AuditNote:
+    return AuditNote("widget.changed", "widget", widget_id)
+
+
+async def test_versions_count_from_one_and_load_is_exact(store: VersionedStore) -> None:
+    assert await store.load("w") is None
+    assert await store.create("w", {"label": "a"}) == 1
+    assert await store.save("w", 1, {"label": "b"}) == 2
+    loaded = await store.load("w")
+    assert loaded is not None
+    assert (loaded.version, loaded.state) == (2, {"label": "b"})
+    assert [s.version for s in await store.history("w")] == [1, 2]
+    current = await store.read_current("w")
+    assert current is not None
+    assert current.version == 2
+
+
+async def test_only_the_current_version_plus_one_is_accepted(store: VersionedStore) -> None:
+    await store.create("w", {"label": "a"})
+    await store.save("w", 1, {"label": "b"})
+    for stale_or_future in (0, 1, 3, 7):
+        with pytest.raises(PreconditionFailed) as refused:
+            await store.save("w", stale_or_future, {"label": "x"})
+        assert refused.value.code == "aggregate.version_conflict"
+    loaded = await store.load("w")
+    assert loaded is not None
+    assert loaded.version == 2
+    assert [s.version for s in await store.history("w")] == [1, 2]
+
+
+async def test_create_refuses_an_existing_aggregate(store: VersionedStore) -> None:
+    await store.create("w", {"label": "a"})
+    with pytest.raises(Conflict):
+        await store.create("w", {"label": "again"})
+
+
+async def test_a_cause_applies_once_per_aggregate(store: VersionedStore) -> None:
+    assert await store.create("w", {"n": 1}, caused_by="evt-1") == 1
+    assert await store.save("w", 1, {"n": 2}, caused_by="evt-1") is None
+    assert await store.save("w", 1, {"n": 2}, caused_by="evt-2") == 2
+    assert await store.create("v", {"n": 1}, caused_by="evt-1") == 1  # other aggregate, same cause
+
+
+async def test_reserved_fields_are_refused(store: VersionedStore) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        await store.create("w", {"_secret": 1})
+
+
+async def test_racing_writers_of_one_version_exactly_one_wins(store: VersionedStore) -> None:
+    await store.create("w", {"n": 0})
+    results = await asyncio.gather(*(store.save("w", 1, {"n": i}) for i in range(8)), return_exceptions=True)
+    assert sum(1 for r in results if r == 2) == 1
+    assert all(isinstance(r, PreconditionFailed) for r in results if r != 2)
+
+
+async def test_find_filters_sorts_and_limits_current_versions(store: VersionedStore) -> None:
+    await store.create("a", {"kind": "x", "rank": 3, "tags": ["red", "blue"], "gone": None})
+    await store.create("b", {"kind": "y", "rank": 1, "tags": ["green"]})
+    await store.create("c", {"kind": "x", "rank": 2, "tags": []})
+    await store.save("c", 1, {"kind": "x", "rank": 5, "tags": ["red"]})
+
+    async def ids(query: dict[str, Any], **options: Any) -> list[str]:
+        return [s.aggregate_id for s in await store.find(query, **options)]
+
+    assert await ids({}) == ["a", "b", "c"]
+    assert await ids({"kind": "x"}) == ["a", "c"]
+    assert await ids({"tags": "red"}) == ["a", "c"]  # an array field matches by element
+    assert await ids({"kind": {"$in": ["y"]}}) == ["b"]
+    assert await ids({"kind": {"$nin": ["y"]}}) == ["a", "c"]
+    assert await ids({"rank": {"$gte": 2, "$lt": 5}}) == ["a"]
+    assert await ids({"rank": {"$lte": 1}}) == ["b"]
+    assert await ids({"_id": {"$gt": "a"}}) == ["b", "c"]
+    assert await ids({"gone": None}) == ["a", "b", "c"]  # null or missing
+    assert await ids({"$or": [{"kind": "y"}, {"rank": 5}]}) == ["b", "c"]
+    assert await ids({}, sort=[("rank", DESCENDING)]) == ["c", "a", "b"]
+    assert await ids({}, sort=[("kind", 1), ("rank", DESCENDING)], limit=2) == ["c", "a"]
+    found = await store.find({"_id": "c"})
+    assert [(s.version, s.state["rank"]) for s in found] == [(2, 5)]
+
+
+async def test_write_path_checks_if_match_exactly(store: VersionedStore) -> None:
+    repo = Repository(store, Widget)
+    await create(repo, "w", Widget(widget_id="w", label="a"), note("w"))
+
+    def rename(widget: Widget) -> Decision[Widget]:
+        return Decision(widget.model_copy(update={"label": "b"}), note("w"))
+
+    for wrong in (0, 2, 9):
+        with pytest.raises(PreconditionFailed):
+            await update(repo, "w", rename, not_found=("widget.not_found", "widget"), expected=wrong)
+    outcome = await update(repo, "w", rename, not_found=("widget.not_found", "widget"), expected=1)
+    assert (outcome.written, outcome.version, outcome.item.label, outcome.item.version) == (True, 2, "b", 2)
+    with pytest.raises(NotFound):
+        await update(repo, "nope", rename, not_found=("widget.not_found", "widget"))
+
+
+async def test_write_path_decides_again_after_a_lost_race(store: VersionedStore) -> None:
+    repo = Repository(store, Widget)
+    await create(repo, "w", Widget(widget_id="w", label="a"), note("w"))
+
+    def bump(loaded: Loaded[Widget] | None) -> Decision[Widget]:
+        assert loaded is not None
+        return Decision(loaded.item.model_copy(update={"count": loaded.item.count + 1}), note("w"))
+
+    outcomes = await asyncio.gather(
+        *(execute(repo, "w", bump, retry=Retry(attempts=200, max_delay_s=0.05)) for _ in range(12))
+    )
+    assert all(o.written for o in outcomes)
+    final = await repo.get("w")
+    assert final is not None
+    assert (final.item.count, final.version) == (12, 13)
+
+
+async def test_write_path_carries_events_and_applies_a_cause_once(store: VersionedStore) -> None:
+    repo = Repository(store, Widget)
+    widget = Widget(widget_id="w", label="a", events=[WidgetCreated(widget_id="w", label="a")])
+    first = await create(repo, "w", widget, note("w"), caused_by="evt-1")
+    assert (first.written, len(first.events), first.version) == (True, 1, 1)
+    assert first.item.events == []  # what was saved, not what is pending
+    with pytest.raises(Conflict):  # a version-1 conflict wins over the repeated cause
+        await create(repo, "w", widget, note("w"), caused_by="evt-1")
+
+    def bump(loaded: Loaded[Widget] | None) -> Decision[Widget]:
+        assert loaded is not None
+        return Decision(loaded.item.model_copy(update={"count": loaded.item.count + 1}), note("w"))
+
+    applied = await execute(repo, "w", bump, caused_by="evt-2")
+    repeated = await execute(repo, "w", bump, caused_by="evt-2")
+    assert (applied.written, applied.item.count) == (True, 1)
+    assert (repeated.written, repeated.version, repeated.item.count) == (False, 2, 1)
+
+    def nothing(loaded: Loaded[Widget] | None) -> None:
+        return None
+
+    unchanged = await execute(repo, "w", nothing)
+    assert (unchanged.written, unchanged.version) == (False, 2)
