@@ -106,16 +106,19 @@ class Walk:
     last: httpx.Response | None
 
 
-def walk(browser: httpx.Client, url: str, idp: OidcProvider, subject: str, *, stop_at: str | None = None) -> Walk:
-    """Follow redirects by hand from ``url``; at the login app's form, sign in as ``subject``.
-    Stops before fetching a URL starting with ``stop_at``, or at the first page that is not a redirect."""
+def walk(
+    browser: httpx.Client, url: str, idp: OidcProvider, subject: str | None, *, stop_at: str | None = None
+) -> Walk:
+    """Follow redirects by hand from ``url``; at the login app's form, sign in as ``subject``
+    (None: stop there). Stops before fetching a URL starting with ``stop_at``, or at the
+    first page that is not a redirect."""
     visited: list[str] = []
     for _ in range(25):
         visited.append(url)
         if stop_at is not None and url.startswith(stop_at):
             return Walk(visited, None)
         response = browser.get(url)
-        if response.status_code == 200 and url.startswith(f"{idp.login_app_url}/login"):
+        if subject is not None and response.status_code == 200 and url.startswith(f"{idp.login_app_url}/login"):
             challenge = httpx.URL(url).params["login_challenge"]
             response = browser.post(
                 f"{idp.login_app_url}/login", data={"login_challenge": challenge, "subject": subject}
@@ -199,31 +202,7 @@ def test_the_registry_accepts_hydra_tokens_and_their_roles(
     registry = trusting_platform["registry"].url
     admin = sign_in_with_authlib(idp, discovery, ADMIN)
     name = f"OIDC 测试职业学院 {uuid.uuid4().hex[:6]}"
-    body = {
-        "kind": "college",
-        "name_zh": name,
-        "credit_code": credit_code(),
-        "region_code": "440305",
-        "sector_code": "P83",
-        "address": "深圳市南山区",
-        "college": {"level": "higher_vocational", "majors": ["460103"]},
-        "contacts": [
-            {
-                "name": "联络人",
-                "email": f"oidc-{uuid.uuid4().hex[:6]}@test.coopalliance.local",
-                "phone": "+86 755 2601 8899",
-                "position": "cooperation office",
-            }
-        ],
-    }
-    created = httpx.post(
-        f"{registry}/partners",
-        json=body,
-        headers={**bearer(admin["access_token"]), "Idempotency-Key": str(uuid.uuid4())},
-        timeout=10,
-    )
-    assert created.status_code == 201, created.text
-    partner_id = created.json()["partner_id"]
+    partner_id = register_college(registry, admin["access_token"], name)
 
     # the college's staff: roles and partner binding come from Hydra's claims
     college = sign_in_with_authlib(idp, discovery, _college(partner_id))
@@ -232,7 +211,7 @@ def test_the_registry_accepts_hydra_tokens_and_their_roles(
     assert own.status_code == 200, own.text
     refused = httpx.post(
         f"{registry}/partners",
-        json={**body, "credit_code": credit_code()},
+        json=college_body(f"{name} bis"),
         headers={**bearer(college["access_token"]), "Idempotency-Key": str(uuid.uuid4())},
         timeout=10,
     )
@@ -252,6 +231,37 @@ def test_the_registry_accepts_hydra_tokens_and_their_roles(
     forged = mint(dev_keys_dir, ADMIN.subject, ["registry_admin"], issuer=idp.issuer, audience=AUDIENCE)
     answer = httpx.get(f"{registry}/partners", headers=bearer(forged), timeout=10)
     assert answer.status_code == 401, answer.text
+
+
+def college_body(name: str) -> dict[str, Any]:
+    return {
+        "kind": "college",
+        "name_zh": name,
+        "credit_code": credit_code(),
+        "region_code": "440305",
+        "sector_code": "P83",
+        "address": "深圳市南山区",
+        "college": {"level": "higher_vocational", "majors": ["460103"]},
+        "contacts": [
+            {
+                "name": "联络人",
+                "email": f"oidc-{uuid.uuid4().hex[:6]}@test.coopalliance.local",
+                "phone": "+86 755 2601 8899",
+                "position": "cooperation office",
+            }
+        ],
+    }
+
+
+def register_college(registry: str, admin_token: str, name: str) -> str:
+    created = httpx.post(
+        f"{registry}/partners",
+        json=college_body(name),
+        headers={**bearer(admin_token), "Idempotency-Key": str(uuid.uuid4())},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["partner_id"])
 
 
 # ---------------------------------------------------------------- the console
@@ -298,3 +308,69 @@ def console(
         yield process
     finally:
         process.stop()
+
+
+def test_the_console_signs_in_through_hydra_and_shows_registry_data(
+    idp: OidcProvider, discovery: dict[str, Any], trusting_platform: Platform, console: ServiceProcess
+) -> None:
+    name = f"经 Hydra 登录可见的学院 {uuid.uuid4().hex[:6]}"
+    admin = sign_in_with_authlib(idp, discovery, ADMIN)
+    register_college(trusting_platform["registry"].url, admin["access_token"], name)
+    partners_page = f"{console.url}/registry/partners?q={name}"
+
+    with httpx.Client(timeout=30) as browser:
+        # anonymous: the page sends the person to sign in, and sign-in goes to the IdP
+        trail = walk(browser, partners_page, idp, ADMIN.subject)
+        assert trail.last is not None
+        assert trail.last.status_code == 200, f"{trail.visited[-1]}: {trail.last.text[:1000]}\n{console.log_tail()}"
+        authorize = next(u for u in trail.visited if u.startswith(discovery["authorization_endpoint"]))
+        request = httpx.URL(authorize).params
+        assert request["client_id"] == CONSOLE_CLIENT_ID
+        assert request["code_challenge_method"] == "S256"
+        assert request["code_challenge"]
+        assert any(u.startswith(f"{idp.login_app_url}/login") for u in trail.visited)
+        assert any(u.startswith(f"{idp.login_app_url}/consent") for u in trail.visited)
+        assert any(u.startswith(f"{console.url}/auth/callback?code=") for u in trail.visited)
+        # back on the page asked for, with the partner the registry returned for the Hydra token
+        assert str(trail.last.url) == partners_page or trail.last.url.path == "/registry/partners"
+        assert name in trail.last.text
+
+        # the session is a cookie of the console's own; a second page needs no new sign-in
+        again = browser.get(partners_page)
+        assert again.status_code == 200
+        assert name in again.text
+
+        # logging out ends the session at the console and at Hydra (RP-initiated logout)
+        out = walk(browser, f"{console.url}/auth/logout", idp, None)
+        assert out.last is not None
+        assert out.last.status_code < 400, out.last.text[:2000]
+        assert f"logout:{ADMIN.subject}" in idp.login.handled
+        after = browser.get(partners_page)
+        assert after.is_redirect
+        assert "/auth/login" in after.headers["location"]
+
+
+def test_the_console_follows_the_idp_roles(
+    idp: OidcProvider, discovery: dict[str, Any], trusting_platform: Platform, console: ServiceProcess
+) -> None:
+    """A college's staff signed in through Hydra is not the registry admin: the admin's page is refused."""
+    admin = sign_in_with_authlib(idp, discovery, ADMIN)
+    partner_id = register_college(
+        trusting_platform["registry"].url, admin["access_token"], f"角色学院 {uuid.uuid4().hex[:6]}"
+    )
+    college = idp.add(_college(partner_id))
+    with httpx.Client(timeout=30) as browser:
+        home = walk(browser, f"{console.url}/auth/login", idp, college.subject)
+        assert home.last is not None
+        assert home.last.status_code == 200, f"{home.visited[-1]}: {home.last.text[:1000]}\n{console.log_tail()}"
+        assert f"consent:{college.subject}" in idp.login.handled
+        refused = browser.get(f"{console.url}/registry/partners")
+        assert refused.status_code == 403
+
+
+def test_the_dev_sign_in_does_not_exist_with_oidc(console: ServiceProcess) -> None:
+    with httpx.Client(timeout=10) as browser:
+        assert browser.get(f"{console.url}/auth/dev").status_code == 404
+        posted = browser.post(f"{console.url}/auth/dev", data={"role": "registry_admin"})
+        assert posted.status_code in {403, 404}, "refused before any token is minted"
+        assert browser.get(f"{console.url}/registry/partners").is_redirect
