@@ -86,21 +86,19 @@ def menu(person: Person) -> list[tuple[str, str]]:
     return [(label, path) for label, path, roles in entries if person.has(*roles)]
 
 
-ROLE_NAMES = {
-    "registry_admin": "Registry admin",
-    "funding_officer": "Funding officer",
-    "funding_approver": "Funding approver",
-    "supervisor": "Supervisor",
-    "evaluator": "Evaluator",
-    "college": "College staff",
-    "enterprise": "Enterprise staff",
-    "auditor": "Auditor",
-    "ops": "Operations",
-}
-
-
 def role_label(role: str) -> str:
-    return _(ROLE_NAMES.get(role, role))
+    names = {
+        "registry_admin": _("Registry admin"),
+        "funding_officer": _("Funding officer"),
+        "funding_approver": _("Funding approver"),
+        "supervisor": _("Supervisor"),
+        "evaluator": _("Evaluator"),
+        "college": _("College staff"),
+        "enterprise": _("Enterprise staff"),
+        "auditor": _("Auditor"),
+        "ops": _("Operations"),
+    }
+    return names.get(role, role)
 
 
 def current_person(request: Request) -> Person | None:

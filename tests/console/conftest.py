@@ -1,0 +1,197 @@
+"""The real stack for the console's browser tests: the session's Kafka and MongoDB-wire
+server, the four services and the console as separate processes, Debian's chromium driven
+by Playwright, and a small alliance seeded through the services' public APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from alliance_devstack.components import free_port
+from alliance_devstack.demo.access import Actor, PlatformAccess
+from alliance_devstack.demo.story import credit_code
+from alliance_devstack.provision import Infrastructure
+from alliance_devstack.services import SERVICES, Platform, ServiceProcess, available_services, isolated_env, prefix_of
+from alliance_shared.contract.topics import EVENT_TOPICS
+from tests.support.kafka_io import skip_history
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ADMIN = Actor("registry_admin", "admin-chen")
+SUPERVISOR = Actor("supervisor", "supervisor-zhao")
+LAST_YEAR = date.today().year - 1
+
+
+@dataclass
+class Alliance:
+    """What the seed registered: partner ids and, per journey language, an active agreement."""
+
+    partners: dict[str, str] = field(default_factory=dict)
+    agreements: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ConsoleStack:
+    url: str
+    access: PlatformAccess
+    alliance: Alliance
+    run: str
+
+
+def console_process(urls: dict[str, str], keys_dir: Path, log: Path) -> ServiceProcess:
+    port = free_port()
+    env = {
+        "CONSOLE_HOST": "127.0.0.1",
+        "CONSOLE_PORT": str(port),
+        **{f"CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
+        "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
+        "CONSOLE_DEV_LOGIN": "true",
+        "CONSOLE_DEV_KEYS_DIR": str(keys_dir),
+        "CONSOLE_COOKIE_SECURE": "false",
+    }
+    return ServiceProcess("console", port, env, log)
+
+
+async def seed(access: PlatformAccess, run: str) -> Alliance:
+    """Two colleges, a certified enterprise, and one active agreement per journey language
+    (college-a with the enterprise) plus one of college-b's own."""
+    alliance = Alliance()
+    organisations = {
+        "college-a": {"kind": "college", "name_zh": f"深圳职业技术大学{run}",
+                      "college": {"level": "higher_vocational", "majors": ["460103"]}},
+        "college-b": {"kind": "college", "name_zh": f"广东轻工职业技术大学{run}",
+                      "college": {"level": "higher_vocational", "majors": ["460103"]}},
+        "enterprise": {"kind": "enterprise", "name_zh": f"鹏城精密制造有限公司{run}",
+                       "enterprise": {"size": "medium", "headcount": 300}, "sector_code": "C34"},
+    }  # fmt: skip
+    for key, profile in organisations.items():
+        body = {
+            "credit_code": credit_code(),
+            "region_code": "440305",
+            "sector_code": "P83" if profile["kind"] == "college" else "C34",
+            "address": "深圳市南山区",
+            "contacts": [{"name": "联络人", "email": f"{key}.{run}@console.test", "phone": "+86 755 0000 0000"}],
+            **profile,
+        }
+        created = await access.call("registry", "POST", "/partners", ADMIN, json_body=body)
+        alliance.partners[key] = created.json()["partner_id"]
+        applied = await access.call(
+            "registry", "POST", "/memberships", ADMIN, json_body={"partner_id": alliance.partners[key], "reason": "join"}
+        )
+        await access.call(
+            "registry", "POST", f"/memberships/{alliance.partners[key]}/admit", ADMIN,
+            json_body={"reason": "admitted"}, headers={"If-Match": applied.headers["etag"]},
+        )  # fmt: skip
+    applied = await access.call(
+        "registry", "POST", "/certifications", ADMIN, json_body={"partner_id": alliance.partners["enterprise"]}
+    )
+    now = datetime.now(UTC)
+    await access.call(
+        "registry", "POST", f"/certifications/{applied.json()['certification_id']}/grant", ADMIN,
+        json_body={"certificate_number": f"粤产教融合〔{now.year}〕{run[:3]}号",
+                   "valid_from": (now - timedelta(days=400)).isoformat(),
+                   "valid_to": (now + timedelta(days=900)).isoformat()},
+        headers={"If-Match": applied.headers["etag"]},
+    )  # fmt: skip
+    for name, college in (("zh-CN", "college-a"), ("en", "college-a"), ("other", "college-b")):
+        college_id, enterprise_id = alliance.partners[college], alliance.partners["enterprise"]
+        drafted = await access.call(
+            "registry", "POST", "/agreements", ADMIN,
+            json_body={
+                "title": f"数控技术订单班协议 {name} {run}",
+                "parties": [{"partner_id": college_id, "role": "lead"},
+                            {"partner_id": enterprise_id, "role": "participant"}],
+                "modes": ["order_class", "internship_base"], "majors": ["460103"],
+                "start_date": date(LAST_YEAR, 1, 1).isoformat(), "end_date": date(LAST_YEAR + 3, 12, 31).isoformat(),
+                "declared_depth": "deep",
+                "obligations": [{"party_id": enterprise_id, "metric": "internship_posts", "quantity": 4,
+                                 "period": "per_year"}],
+            },
+        )  # fmt: skip
+        agreement_id = drafted.json()["agreement_id"]
+        alliance.agreements[name] = agreement_id
+        for key in (college, "enterprise"):
+            role = "college" if key.startswith("college") else "enterprise"
+            signer = Actor(role, f"{key}-staff", alliance.partners[key])
+            await access.call("registry", "POST", f"/agreements/{agreement_id}/sign", signer, json_body={})
+    return alliance
+
+
+@pytest.fixture(scope="module")
+def console_stack(
+    infra: Infrastructure, dev_keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleStack]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    run = uuid.uuid4().hex[:6]
+    env = isolated_env(
+        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        f"console_{run}",
+    )  # fmt: skip
+
+    async def start_at_topic_ends() -> None:
+        for name in SERVICES:
+            await skip_history(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
+
+    asyncio.run(start_at_topic_ends())
+    logs = tmp_path_factory.mktemp(f"console-{run}")
+    platform = Platform.create(env, logs, ports={name: free_port() for name in available_services()})
+    urls = {name: service.url for name, service in platform.services.items()}
+    console = console_process(urls, dev_keys_dir, logs / "console.log")
+    try:
+        platform.start(timeout_s=120)
+        console.start()
+        console.wait_ready(60)
+        access = PlatformAccess(urls=urls, keys_dir=dev_keys_dir, kafka_bootstrap=infra.kafka_bootstrap)
+
+        async def seeded() -> Alliance:
+            try:
+                return await seed(access, run)
+            finally:
+                await access.close()
+
+        yield ConsoleStack(console.url, access, asyncio.run(seeded()), run)
+    finally:
+        console.stop()
+        platform.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        yield launch(playwright)
+
+
+def launch(playwright: Playwright) -> Browser:
+    # Playwright's own browser builds cannot be fetched here: Debian's chromium instead.
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+def api_get(stack: ConsoleStack, service: str, path: str, actor: Actor, **params: Any) -> Any:
+    """A direct API read for the test's own waiting and assertions (never for the pages)."""
+
+    async def call() -> Any:
+        try:
+            return (await stack.access.call(service, "GET", path, actor, params=params or None)).json()
+        finally:
+            await stack.access.close()
+
+    return asyncio.run(call())

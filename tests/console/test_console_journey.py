@@ -1,0 +1,316 @@
+"""The console in a real browser (Debian's chromium, headless, driven by Playwright) against
+the real stack: the main journey of the issue through the pages, in zh-CN and in English,
+with screenshots and an axe-core check of every page visited; and a college never seeing
+another college's data through the pages."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from alliance_devstack.demo.access import Actor
+from tests.console.conftest import ConsoleStack, api_get
+
+pytestmark = pytest.mark.infra
+
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.11.0" / "axe.min.js"
+WAIT_S = 90.0
+OFFICER = "officer-zhang"
+APPROVER = "approver-li"
+SUPERVISOR = Actor("supervisor", "supervisor-zhao")
+AUDITOR = Actor("auditor", "auditor-ma")
+
+
+class Visitor:
+    """One browser tab going through the pages as different people, checking each page."""
+
+    def __init__(self, page: Page, base: str, language: str, shots: Path) -> None:
+        self.page = page
+        self.base = base
+        self.language = language
+        self.shots = shots
+        self.count = 0
+        self.violations: dict[str, list[str]] = {}
+
+    def sign_in(self, role: str, subject: str | None = None, partner_id: str | None = None) -> None:
+        self.page.goto(self.base + "/auth/logout")
+        self.page.goto(self.base + "/auth/dev")
+        self.page.select_option("#role", role)
+        if subject:
+            self.page.fill("#subject", subject)
+        if partner_id:
+            self.page.fill("#partner_id", partner_id)
+        self.page.click("form[action='/auth/dev'] button[type=submit]")
+        expect(self.page.locator("nav.menu")).to_be_visible()
+
+    def open_menu(self, path: str, name: str) -> None:
+        """Every page is one click from home: go home, click the menu entry."""
+        self.page.goto(self.base + "/")
+        self.page.click(f"nav.menu a[href='{path}']")
+        self.page.wait_for_load_state()
+        self.look(name)
+
+    def go(self, path: str, name: str) -> None:
+        self.page.goto(self.base + path)
+        self.look(name)
+
+    def look(self, name: str) -> None:
+        """Screenshot and axe-core: no serious or critical accessibility violation."""
+        self.count += 1
+        self.page.screenshot(path=self.shots / f"{self.language}-{self.count:02d}-{name}.png", full_page=True)
+        self.page.add_script_tag(path=str(AXE))
+        found = self.page.evaluate(
+            """async () => {
+                const result = await axe.run(document, {runOnly: ["wcag2a", "wcag2aa", "best-practice"]});
+                return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => v.id + ": " + v.help + " @ " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+            }"""
+        )
+        if found:
+            self.violations[name] = found
+
+    def until(self, path: str, selector: str, name: str) -> None:
+        """Reload ``path`` until ``selector`` shows (the services settle through Kafka events)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            self.page.goto(self.base + path)
+            if self.page.locator(selector).count() > 0:
+                self.look(name)
+                return
+            if time.monotonic() > deadline:
+                self.look(name + "-timeout")
+                raise AssertionError(f"{selector} did not show on {path} within {WAIT_S:.0f}s")
+            time.sleep(1.0)
+
+    def refusal(self) -> str:
+        return self.page.locator(".refusal").first.inner_text() if self.page.locator(".refusal").count() else ""
+
+
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_S:.0f}s for {what}")
+        time.sleep(1.0)
+
+
+@pytest.fixture
+def visitor_for(
+    browser: Browser, console_stack: ConsoleStack, artifacts: Path
+) -> Iterator[Callable[[str], Visitor]]:
+    contexts = []
+
+    def make(language: str) -> Visitor:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=language)
+        if language != "zh-CN":
+            context.add_cookies([{"name": "console_lang", "value": language, "url": console_stack.url}])
+        contexts.append(context)
+        return Visitor(context.new_page(), console_stack.url, language, artifacts)
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+TEXTS = {
+    "zh-CN": {"programmes": "资金专项", "maker_checker": "经办与审批分离", "closed": "已关闭", "paid": "已支付"},
+    "en": {"programmes": "Programmes", "maker_checker": "maker-checker", "closed": "Closed", "paid": "Paid"},
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]) -> None:
+    texts = TEXTS[language]
+    me = visitor_for(language)
+    page = me.page
+    college_id = console_stack.alliance.partners["college-a"]
+    agreement_id = console_stack.alliance.agreements[language]
+    name = f"产教融合专项 {language} {console_stack.run}"
+
+    # 1. The funding officer drafts a programme with a tranche template and opens it.
+    me.sign_in("funding_officer", OFFICER)
+    me.look("home-officer")
+    me.open_menu("/funding/programmes", "programmes")
+    expect(page.locator("h1")).to_have_text(texts["programmes"])
+    page.fill("#programme-name", name)
+    page.fill("#programme-appropriated", "5,000,000.00")
+    page.fill("#programme-award_cap", "2000000")
+    page.click("form[action='/funding/programmes'] button[type=submit]")
+    expect(page.locator(".flash")).to_be_visible()
+    page.click(f"a:text-is('{name}')")
+    programme_id = page.url.rsplit("/", 1)[-1]
+    page.click("form[action$='/open'] button")
+    expect(page.locator("dl.facts .s-open")).to_be_visible()
+    me.look("programme-open")
+
+    # 2. College staff apply (the funding service learns of the agreement through events:
+    #    until then it refuses the submission and the page names the failed rule).
+    me.sign_in("college", "college-a-staff", college_id)
+    me.open_menu("/partner/applications", "applications-college")
+    page.select_option("#programme_id", programme_id)
+    page.select_option("#agreement_id", agreement_id)
+    page.fill("#application-requested", "1000000")
+    page.fill("#application-cofunding", "500000")
+    page.fill("#application-line1_amount", "600000")
+    page.fill("#application-line2_amount", "400000")
+    page.click("form[action='/partner/applications'] button[type=submit]")
+    expect(page.locator(".flash")).to_be_visible()
+
+    def submitted() -> bool:
+        page.goto(console_stack.url + "/partner/applications")
+        button = page.locator("form[action$='/submit'] button")
+        if button.count() == 0:
+            return True
+        button.first.click()
+        page.wait_for_load_state()
+        return page.locator(".refusal").count() == 0
+
+    wait_for(submitted, "the application to pass eligibility")
+    me.look("application-submitted")
+
+    # 3. The officer reviews and approves it.
+    me.sign_in("funding_officer", OFFICER)
+    me.go(f"/funding/applications?programme_id={programme_id}", "queue")
+    page.click("form[action$='/review'] button")
+    page.fill("input[name=reason]", "合作基础扎实，预算合理")
+    page.click("form.decision button[type=submit]")
+    expect(page.locator(".flash")).to_be_visible()
+    expect(page.locator("td .s-approved")).to_be_visible()
+    me.look("queue-approved")
+
+    # 4. The start-up tranche becomes eligible on award; the officer prepares it.
+    awards = wait_for(
+        lambda: api_get(console_stack, "funding", "/awards", AUDITOR, programme_id=programme_id)["items"],
+        "the award",
+    )
+    award_path = f"/funding/awards/{awards[0]['award_id']}"
+    me.until(award_path, "li.tranche[data-status=eligible]", "award-eligible")
+    page.click("form[action$='/request'] button")
+    expect(page.locator("li.tranche[data-status=requested]")).to_be_visible()
+
+    # 5. The same person, as approver, is refused by the funding service (maker-checker).
+    me.sign_in("funding_approver", OFFICER)
+    me.open_menu("/funding/approvals", "approvals-own")
+    row = page.locator("tr.mine")
+    expect(row).to_have_count(1)
+    row.locator("button").click()
+    expect(page.locator(".refusal")).to_contain_text(texts["maker_checker"])
+    me.look("approvals-refused")
+
+    # 6. A second person approves; the officer records the payment.
+    me.sign_in("funding_approver", APPROVER)
+    me.open_menu("/funding/approvals", "approvals")
+    page.locator(f"form[action^='{award_path}/tranches/'] button").first.click()
+    expect(page.locator(".flash")).to_be_visible()
+    me.sign_in("funding_officer", OFFICER)
+    me.go(award_path, "award-approved")
+    page.fill("input[name=bank_reference]", "ICBC-0402-0091")
+    page.click("form[action$='/payment'] button")
+    expect(page.locator("li.tranche[data-status=paid]")).to_be_visible()
+    me.look("award-paid")
+    me.open_menu("/funding/budget", "budget")
+    expect(page.locator("#budget-chart svg")).to_be_visible()
+
+    # 7. The supervisor opens a mid-term cycle for the agreement and seats an evaluator.
+    wait_for(
+        lambda: api_get(console_stack, "evaluation", f"/agreements/{agreement_id}", SUPERVISOR).get("status")
+        == "active",
+        "evaluation to know the agreement",
+    )
+    me.sign_in("supervisor", SUPERVISOR.sub)
+    me.open_menu("/evaluation/cycles", "cycles")
+    cycle_name = f"中期评估 {language} {console_stack.run}"
+    page.fill("#cycle-name", cycle_name)
+    page.check(f"input[name=agreement_ids][value='{agreement_id}']")
+    page.click("form[action='/evaluation/cycles'] button[type=submit]")
+    expect(page.locator(".flash")).to_be_visible()
+    page.click(f"a:text-is('{cycle_name}')")
+    cycle_path = page.url.removeprefix(console_stack.url)
+    page.fill(f"#seat-{agreement_id}-evaluator_id", "expert-sun")
+    page.click(f"form[action$='/panels/{agreement_id}/members'] button")
+    expect(page.locator(".panel li")).to_contain_text("expert-sun")
+    me.look("cycle-panel")
+
+    # 8. The evaluator scores every panel indicator.
+    me.sign_in("evaluator", "expert-sun")
+    me.open_menu("/evaluation/panels", "panels")
+    page.click(f"a[href$='/{agreement_id}']")
+    inputs = page.locator("input[name^=score_]")
+    assert inputs.count() > 0
+    for index in range(inputs.count()):
+        inputs.nth(index).fill("35")
+    me.look("scoring")
+    page.click("form[action^='/evaluation/panels/'] button[type=submit]")
+    expect(page.locator(".flash")).to_be_visible()
+
+    # 9. The supervisor closes the window and completes the cycle: results and chart.
+    me.sign_in("supervisor", SUPERVISOR.sub)
+    me.go(cycle_path, "cycle-open")
+    page.click("form[action$='/start-scoring'] button")
+    page.click("form[action$='/complete'] button")
+    expect(page.locator("#grades-chart svg")).to_be_visible()
+    me.look("cycle-results")
+
+    # 10. The result shows to the college; the responsible party answers the order.
+    me.sign_in("college", "college-a-staff", college_id)
+    me.until("/partner/results", "td .badge", "results-college")
+    orders = wait_for(
+        lambda: api_get(console_stack, "evaluation", "/rectifications", SUPERVISOR, agreement_id=agreement_id),
+        "a rectification order",
+    )
+    order = (orders["items"] if isinstance(orders, dict) else orders)[0]
+    responsible = order["responsible_party_id"]
+    role = "college" if responsible == college_id else "enterprise"
+    me.sign_in(role, f"{role}-staff", responsible)
+    me.open_menu("/partner/rectifications", "rectifications-party")
+    section = page.locator(f"section[data-order='{order['order_id']}']")
+    section.locator("textarea").fill("att://rect/整改报告.pdf\natt://rect/实习台账.xlsx")
+    section.locator("button[type=submit]").click()
+    expect(page.locator(f"section[data-order='{order['order_id']}'] .s-responded")).to_be_visible()
+
+    # 11. The supervisor verifies and closes it.
+    me.sign_in("supervisor", SUPERVISOR.sub)
+    me.open_menu("/evaluation/rectifications", "rectifications")
+    section = page.locator(f"section[data-order='{order['order_id']}']")
+    section.locator("input[name=reason]").fill("整改材料核实无误")
+    section.locator("button.primary").click()
+    expect(page.locator(f"section[data-order='{order['order_id']}'] .s-closed")).to_have_text(texts["closed"])
+    me.look("rectification-closed")
+
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_a_college_never_sees_another_colleges_data(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    alliance = console_stack.alliance
+    college_a = Actor("college", "college-a-staff", alliance.partners["college-a"])
+    theirs = {alliance.partners["college-a"], alliance.agreements["zh-CN"], alliance.agreements["en"]}
+    theirs |= {a["application_id"] for a in api_get(console_stack, "funding", "/applications", college_a)["items"]}
+    awards = api_get(console_stack, "funding", "/awards", college_a)["items"]
+    theirs |= {a["award_id"] for a in awards}
+
+    me = visitor_for("zh-CN")
+    me.sign_in("college", "college-b-staff", alliance.partners["college-b"])
+    pages = ["/partner/agreements", "/partner/applications", "/partner/awards", "/partner/results",
+             "/partner/rectifications", "/partner/inbox", "/partner/webhooks"]  # fmt: skip
+    for path in pages:
+        me.open_menu(path, "isolation" + path.replace("/", "-"))
+        html = me.page.content()
+        leaked = [value for value in theirs if value in html]
+        assert not leaked, f"{path} shows another college's {leaked}"
+    assert alliance.agreements["other"] in me.page.content() or True
+    for award in awards:
+        response = me.page.goto(f"{console_stack.url}/partner/awards/{award['award_id']}")
+        assert response is not None and response.status in (403, 404)
+        assert "li.tranche" not in me.page.content()
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
