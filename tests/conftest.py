@@ -1,6 +1,6 @@
 """Session fixtures: every test run gets its own real Kafka broker and MongoDB-wire server.
 
-Precedence (DESIGN.md §6): explicit URLs in the environment (ALLIANCE_TEST_KAFKA_BOOTSTRAP,
+Precedence (docs/architecture.md): explicit URLs in the environment (ALLIANCE_TEST_KAFKA_BOOTSTRAP,
 ALLIANCE_TEST_MONGO_URL) → Docker via testcontainers when an engine answers → the local
 stack (deploy/local) on free ports. Servers start lazily, only for tests that ask.
 """

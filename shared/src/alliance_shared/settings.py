@@ -32,7 +32,7 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
     kafka_consumer_group: str | None = Field(default=None, description="defaults to alliance-<service_name>")
-    #: Records above this many bytes are dead-lettered unread (DESIGN.md §4: oversized).
+    #: Records above this many bytes are dead-lettered unread (reason `oversized`, docs/architecture.md).
     kafka_max_record_bytes: int = Field(default=256 * 1024, ge=1024)
 
     jwks_url: str | None = None

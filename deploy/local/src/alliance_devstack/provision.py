@@ -1,4 +1,4 @@
-"""Real servers for the tests and benchmarks, by the precedence of DESIGN.md §6:
+"""Real servers for the tests and benchmarks, by the precedence in docs/architecture.md:
 
 1. explicit URLs in the environment (``ALLIANCE_TEST_KAFKA_BOOTSTRAP`` and
    ``ALLIANCE_TEST_MONGO_URL``, optionally ``ALLIANCE_TEST_SMTP_HOST``/``_PORT``) —

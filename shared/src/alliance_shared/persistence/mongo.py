@@ -1,7 +1,7 @@
 """MongoDB client factory and index bootstrap (PyMongo's AsyncMongoClient).
 
 Everything here stays within what both MongoDB and FerretDB v1 support
-(DESIGN.md §6): no transactions, no change streams, no partial/TTL indexes.
+(docs/architecture.md): no transactions, no change streams, no partial/TTL indexes.
 """
 
 from __future__ import annotations
