@@ -126,7 +126,8 @@ def walk(
         if not response.is_redirect:
             return Walk(visited, response)
         url = str(response.url.join(response.headers["location"]))
-    raise AssertionError(f"more than 25 redirects: {visited}")
+    hops = "\n  ".join(u.split("?")[0] for u in visited)
+    raise AssertionError(f"more than 25 redirects (a sign-in loop?):\n  {hops}")
 
 
 def claims_of(jwt: str) -> dict[str, Any]:
@@ -135,8 +136,11 @@ def claims_of(jwt: str) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
-def sign_in_with_authlib(idp: OidcProvider, discovery: dict[str, Any], identity: Identity) -> dict[str, Any]:
-    """The authorization-code flow with PKCE (S256) as a relying party runs it, through Authlib."""
+def sign_in_with_authlib(
+    idp: OidcProvider, discovery: dict[str, Any], identity: Identity, *, audience: str | None = AUDIENCE
+) -> dict[str, Any]:
+    """The authorization-code flow with PKCE (S256) as a relying party runs it, through Authlib,
+    asking for an access token for ``audience`` (the services' ``coop-alliance``)."""
     client_id = f"app-{uuid.uuid4().hex[:8]}"
     client_secret = secrets.token_urlsafe(24)
     idp.hydra.create_client(client_id, client_secret, [APP_CALLBACK], scope=SCOPES)
@@ -145,9 +149,8 @@ def sign_in_with_authlib(idp: OidcProvider, discovery: dict[str, Any], identity:
         client_id, client_secret, scope=SCOPES, redirect_uri=APP_CALLBACK, code_challenge_method="S256"
     )
     verifier = generate_token(48)
-    url, state = client.create_authorization_url(
-        discovery["authorization_endpoint"], code_verifier=verifier, audience=AUDIENCE
-    )
+    extra = {"audience": audience} if audience else {}
+    url, state = client.create_authorization_url(discovery["authorization_endpoint"], code_verifier=verifier, **extra)
     with httpx.Client(timeout=10) as browser:
         trail = walk(browser, url, idp, identity.subject, stop_at=APP_CALLBACK)
     callback = trail.visited[-1]
@@ -226,6 +229,12 @@ def test_the_registry_accepts_hydra_tokens_and_their_roles(
     )
     assert listed.status_code == 200, listed.text
     assert [p["partner_id"] for p in listed.json()["items"]] == [partner_id]
+
+    # a token not issued for the platform's audience is refused
+    elsewhere = sign_in_with_authlib(idp, discovery, ADMIN, audience=None)
+    assert claims_of(elsewhere["access_token"])["aud"] == []
+    answer = httpx.get(f"{registry}/partners", headers=bearer(elsewhere["access_token"]), timeout=10)
+    assert answer.status_code == 401, answer.text
 
     # the registry trusts Hydra's keys only: a dev-minted token claiming Hydra's issuer fails
     forged = mint(dev_keys_dir, ADMIN.subject, ["registry_admin"], issuer=idp.issuer, audience=AUDIENCE)

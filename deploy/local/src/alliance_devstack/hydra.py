@@ -281,9 +281,11 @@ class LoginConsent:
     """Hydra's login, consent and logout endpoints for tests and local trials.
 
     ``GET /login`` shows a form to pick one of the registered identities, or signs in
-    ``auto_subject`` straight away when set; consent is granted for every requested scope,
-    the audience ``coop-alliance``, and the identity's claims in both the ID token and the
-    access token. Serve :attr:`app` (e.g. with ``alliance_devstack.loopback.serving``).
+    ``auto_subject`` straight away when set; consent is granted for every requested scope
+    and requested access-token audience (as Ory's reference consent app does: a client that
+    wants tokens for ``coop-alliance`` must ask for that audience), with the identity's
+    claims in both the ID token and the access token. Serve :attr:`app`, e.g. with
+    :func:`serving_in_thread`.
     """
 
     admin_url: str
@@ -357,8 +359,6 @@ class LoginConsent:
         identity = self.identities.get(consent["subject"])
         if identity is None:
             return PlainTextResponse(f"unknown subject {consent['subject']!r}", status_code=400)
-        requested = consent.get("requested_access_token_audience") or []
-        audience = list(dict.fromkeys([*requested, AUDIENCE]))
         claims = identity.claims()
         accepted = await self._admin(
             "PUT",
@@ -366,7 +366,7 @@ class LoginConsent:
             {"consent_challenge": challenge},
             {
                 "grant_scope": consent.get("requested_scope") or [],
-                "grant_access_token_audience": audience,
+                "grant_access_token_audience": consent.get("requested_access_token_audience") or [],
                 "remember": False,
                 "session": {"access_token": claims, "id_token": claims},
             },
