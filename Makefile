@@ -10,9 +10,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 PYTEST_ARGS ?=
 
-PACKAGES := shared/src deploy/local/src services/registry/src services/funding/src services/evaluation/src services/notifications/src
+PACKAGES := shared/src deploy/local/src services/registry/src services/funding/src services/evaluation/src services/notifications/src services/console/src
 
-.PHONY: help setup stack-install run test test-unit bench lint fmt contract images demo clean
+.PHONY: help setup stack-install browser-install run test test-unit bench lint fmt contract images demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,10 +28,18 @@ setup: $(UV) ## create .venv from uv.lock (Python 3.11, all workspace packages)
 stack-install: setup ## fetch Kafka's jars and build the MongoDB-wire server once (cached)
 	$(UV) run --frozen alliance dev install
 
-run: stack-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service
+# The console's browser tests drive Debian's chromium (Playwright cannot download its own
+# browser here); Noto CJK so that Chinese pages render in screenshots. Installed once.
+browser-install: ## Debian chromium + Noto CJK fonts for the console (apt-get, when missing)
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
+
+run: stack-install browser-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service
 	$(UV) run --frozen alliance run
 
-test: stack-install ## everything: unit, runtime, services, deployment and system tests
+test: stack-install browser-install ## everything: unit, runtime, services, deployment and system tests
 	$(UV) run --frozen pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: setup ## the pure domain tests only (no servers)

@@ -5,7 +5,6 @@ by Playwright, and a small alliance seeded through the services' public APIs."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,14 @@ from alliance_devstack.components import free_port
 from alliance_devstack.demo.access import Actor, PlatformAccess
 from alliance_devstack.demo.story import credit_code
 from alliance_devstack.provision import Infrastructure
-from alliance_devstack.services import SERVICES, Platform, ServiceProcess, available_services, isolated_env, prefix_of
+from alliance_devstack.services import (
+    SERVICES,
+    Platform,
+    available_services,
+    console_process,
+    isolated_env,
+    prefix_of,
+)
 from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
 
@@ -48,21 +54,6 @@ class ConsoleStack:
     run: str
 
 
-def console_process(urls: dict[str, str], keys_dir: Path, log: Path) -> ServiceProcess:
-    port = free_port()
-    env = {
-        "CONSOLE_HOST": "127.0.0.1",
-        "CONSOLE_PORT": str(port),
-        **{f"CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
-        "CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
-        "CONSOLE_DEV_LOGIN": "true",
-        "CONSOLE_DEV_KEYS_DIR": str(keys_dir),
-        "CONSOLE_COOKIE_SECURE": "false",
-    }
-    return ServiceProcess("console", port, env, log)
-
-
 async def seed(access: PlatformAccess, run: str) -> Alliance:
     """Two colleges, a certified enterprise, and one active agreement per journey language
     (college-a with the enterprise) plus one of college-b's own."""
@@ -81,13 +72,24 @@ async def seed(access: PlatformAccess, run: str) -> Alliance:
             "region_code": "440305",
             "sector_code": "P83" if profile["kind"] == "college" else "C34",
             "address": "深圳市南山区",
-            "contacts": [{"name": "联络人", "email": f"{key}.{run}@console.test", "phone": "+86 755 0000 0000"}],
+            "contacts": [
+                {
+                    "name": "联络人",
+                    "email": f"{key}.{run}@console.test",
+                    "phone": "+86 755 0000 0000",
+                    "position": "cooperation office",
+                }
+            ],
             **profile,
         }
         created = await access.call("registry", "POST", "/partners", ADMIN, json_body=body)
         alliance.partners[key] = created.json()["partner_id"]
         applied = await access.call(
-            "registry", "POST", "/memberships", ADMIN, json_body={"partner_id": alliance.partners[key], "reason": "join"}
+            "registry",
+            "POST",
+            "/memberships",
+            ADMIN,
+            json_body={"partner_id": alliance.partners[key], "reason": "join"},
         )
         await access.call(
             "registry", "POST", f"/memberships/{alliance.partners[key]}/admit", ADMIN,
@@ -148,7 +150,8 @@ def console_stack(
     logs = tmp_path_factory.mktemp(f"console-{run}")
     platform = Platform.create(env, logs, ports={name: free_port() for name in available_services()})
     urls = {name: service.url for name, service in platform.services.items()}
-    console = console_process(urls, dev_keys_dir, logs / "console.log")
+    console = console_process(urls, logs, dev_keys_dir, free_port())
+    assert console is not None
     try:
         platform.start(timeout_s=120)
         console.start()

@@ -49,7 +49,8 @@ def test_pages_need_a_session_and_send_people_to_sign_in() -> None:
 def test_chinese_by_default_english_remembered_in_a_cookie(tmp_path: Path) -> None:
     on = client(dev_login=True, dev_keys_dir=str(tmp_path))
     page = on.get("/auth/dev")
-    assert 'lang="zh-CN"' in page.text and "开发环境登录" in page.text
+    assert 'lang="zh-CN"' in page.text
+    assert "开发环境登录" in page.text
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     switched = on.post("/language", data={"language": "en", "csrf_token": token, "next": "/auth/dev"},
                        follow_redirects=False)  # fmt: skip

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - a translation table reads best one message per line
 """zh-CN wording of the console's messages: `python services/console/tools/zh_cn.py` re-extracts
 the msgids (Babel) and rewrites locale/zh_CN/LC_MESSAGES/messages.po from this table.
 
@@ -328,6 +329,7 @@ ZH = {
     "Contact name": "联系人",
     "Contact e-mail": "联系人邮箱",
     "Contact phone": "联系电话",
+    "Contact position": "联系人职务",
     "Register partner": "登记单位",
 }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alliance_devstack.errors import StackError
 from alliance_devstack.paths import default_data_dir, repo_root
-from alliance_devstack.services import SERVICES, Platform, prefix_of
+from alliance_devstack.services import CONSOLE_PORT, SERVICES, Platform, ServiceProcess, console_process, prefix_of
 from alliance_devstack.stack import Stack
 
 #: Written once every service is ready, removed on stop: how `alliance demo` finds the platform.
@@ -65,6 +65,7 @@ def run(data_dir: Path) -> int:
         )
         owns_stack = True
     platform: Platform | None = None
+    console: ServiceProcess | None = None
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -81,8 +82,13 @@ def run(data_dir: Path) -> int:
         platform = Platform.create(env, logs, ports=ports_from_env())
         print(f"starting {', '.join(platform.services)} …", flush=True)
         platform.start()
+        urls = {name: service.url for name, service in platform.services.items()}
+        console = console_process(urls, logs, keys_dir, int(os.environ.get("CONSOLE_PORT", CONSOLE_PORT)))
+        if console is not None:
+            console.start()
+            console.wait_ready()
         write_run_file(data_dir, platform, stack, keys_dir)
-        print_banner(stack, platform, logs)
+        print_banner(stack, platform, logs, console)
         while not stopping:
             for service in platform.exited():
                 print(f"{service.name} exited; see {service.log}", file=sys.stderr)
@@ -95,6 +101,8 @@ def run(data_dir: Path) -> int:
     finally:
         print("\nstopping …", flush=True)
         (data_dir / RUN_FILE).unlink(missing_ok=True)
+        if console is not None:
+            console.stop()
         if platform is not None:
             platform.stop()
         if owns_stack:
@@ -102,8 +110,10 @@ def run(data_dir: Path) -> int:
         print("stopped.")
 
 
-def print_banner(stack: Stack, platform: Platform, logs: Path) -> None:
+def print_banner(stack: Stack, platform: Platform, logs: Path, console: ServiceProcess | None = None) -> None:
     print("\nCooperation Alliance Platform is running (Ctrl-C stops everything)\n")
+    if console is not None:
+        print(f"  console        {console.url}   sign in at {console.url}/auth/dev (development sign-in)\n")
     for name, service in platform.services.items():
         print(f"  {name:<14} {service.url}   API docs {service.url}/docs")
     missing = sorted(set(SERVICES) - set(platform.services))

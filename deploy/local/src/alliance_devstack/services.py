@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,6 +23,30 @@ from alliance_devstack.errors import StackError
 
 SERVICES = {"registry": 8001, "funding": 8002, "evaluation": 8003, "notifications": 8004}
 HOST = "127.0.0.1"
+
+
+#: The web console (services/console): a front for people, not one of the event-driven services.
+CONSOLE_PORT = 8000
+
+
+def console_process(
+    urls: Mapping[str, str], logs: Path, keys_dir: Path, port: int = CONSOLE_PORT
+) -> ServiceProcess | None:
+    """The console in front of ``urls``, with the development sign-in page (dev tokens from
+    ``keys_dir``); None when this checkout has no console."""
+    if importlib.util.find_spec("alliance_console.app") is None:
+        return None
+    env = {
+        "CONSOLE_HOST": HOST,
+        "CONSOLE_PORT": str(port),
+        "CONSOLE_PUBLIC_URL": f"http://{HOST}:{port}",
+        "CONSOLE_SESSION_SECRET": secrets.token_hex(32),
+        "CONSOLE_DEV_LOGIN": "true",
+        "CONSOLE_DEV_KEYS_DIR": str(keys_dir),
+        "CONSOLE_COOKIE_SECURE": "false",
+        **{f"CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
+    }
+    return ServiceProcess("console", port, env, logs / "console.log")
 
 
 def available_services() -> dict[str, int]:

@@ -108,7 +108,9 @@ def build_auth_router(settings: ConsoleSettings) -> APIRouter:
             metadata = await oauth.idp.load_server_metadata()
             end_session = metadata.get("end_session_endpoint")
             if end_session:
-                target = with_query(end_session, id_token_hint=str(id_token), post_logout_redirect_uri=settings.public_url)
+                target = with_query(
+                    end_session, id_token_hint=str(id_token), post_logout_redirect_uri=settings.public_url
+                )
                 return RedirectResponse(target, status_code=303)
         return RedirectResponse("/", status_code=303)
 
@@ -116,9 +118,7 @@ def build_auth_router(settings: ConsoleSettings) -> APIRouter:
     async def dev_form(request: Request) -> HTMLResponse:
         if not settings.dev_login:
             raise HTTPException(404)
-        return render(
-            request, "dev_login.html", people=DEV_PEOPLE, roles=list(DEV_PEOPLE), role_label=role_label
-        )
+        return render(request, "dev_login.html", people=DEV_PEOPLE, roles=list(DEV_PEOPLE), role_label=role_label)
 
     @router.post("/auth/dev", include_in_schema=False)
     async def dev_sign_in(request: Request) -> Response:

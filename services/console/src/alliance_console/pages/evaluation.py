@@ -71,7 +71,9 @@ async def open_cycle(request: Request) -> RedirectResponse:
             "name": text(form, "name"),
             "window_start": day_of(form, "window_start").isoformat(),
             "window_end": day_of(form, "window_end").isoformat(),
-            "due_at": datetime.combine(day_of(form, "due_on"), time(23, 59), tzinfo=TIME_ZONE).astimezone(UTC).isoformat(),
+            "due_at": datetime.combine(day_of(form, "due_on"), time(23, 59), tzinfo=TIME_ZONE)
+            .astimezone(UTC)
+            .isoformat(),
         }
         if chosen:
             body["agreement_ids"] = chosen
@@ -222,6 +224,4 @@ async def save_scores(request: Request, cycle_id: str, agreement_id: str) -> Red
                 score = integer(form, key)
                 await api.put("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}/scores/{code}", {"score": score})
 
-    return await act(
-        request, "scores", f"/evaluation/panels/{cycle_id}/{agreement_id}", call, _("Scores saved.")
-    )
+    return await act(request, "scores", f"/evaluation/panels/{cycle_id}/{agreement_id}", call, _("Scores saved."))

@@ -82,7 +82,11 @@ async def programmes(request: Request, cursor: str | None = None) -> HTMLRespons
         programmes=items,
         next_cursor=next_cursor,
         can_create=person.has(*OFFICER),
-        defaults={"fiscal_year": str(today.year), "opens_on": today.isoformat(), "closes_on": date(today.year, 12, 31).isoformat()},
+        defaults={
+            "fiscal_year": str(today.year),
+            "opens_on": today.isoformat(),
+            "closes_on": date(today.year, 12, 31).isoformat(),
+        },
         template_rows=range(1, TEMPLATE_ROWS + 1),
         releases=RELEASES,
     )
@@ -108,9 +112,7 @@ async def programme(request: Request, programme_id: str) -> HTMLResponse:
         verify = await api.get("funding", f"/programmes/{programme_id}/ledger/verify")
     except ApiError as error:
         verify = {"error": error.message}
-    return render(
-        request, "funding/programme.html", programme=found, verify=verify, can_act=person.has(*OFFICER)
-    )
+    return render(request, "funding/programme.html", programme=found, verify=verify, can_act=person.has(*OFFICER))
 
 
 @router.post("/programmes/{programme_id}/open", include_in_schema=False)
@@ -223,8 +225,6 @@ def tranche_action(step: str) -> Any:
         return await act(request, f"tranche-{tranche_id}", back_to, call, tranche_done(step))
 
     return handler
-
-
 
 
 async def all_awards(api: Api) -> list[dict[str, Any]]:

@@ -177,7 +177,9 @@ async def register_webhook(request: Request) -> RedirectResponse:
     person, api = require(request, *PARTY)
 
     async def call(form: FormData) -> None:
-        created = await api.post("notifications", f"/partners/{partner_of(person)}/webhooks", {"url": text(form, "url")})
+        created = await api.post(
+            "notifications", f"/partners/{partner_of(person)}/webhooks", {"url": text(form, "url")}
+        )
         # Shown once, on the next page only: the service will not show it again.
         request.session["webhook_secret"] = created.get("secret")
 

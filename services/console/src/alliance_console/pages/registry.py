@@ -53,7 +53,7 @@ async def create_partner(request: Request) -> RedirectResponse:
             "sector_code": text(form, "sector_code"),
             "address": text(form, "address"),
             "contacts": [{"name": text(form, "contact_name"), "email": text(form, "contact_email"),
-                          "phone": text(form, "contact_phone")}],
+                          "phone": text(form, "contact_phone"), "position": text(form, "contact_position")}],
         }  # fmt: skip
         await api.post("registry", "/partners", body)
 
@@ -63,5 +63,7 @@ async def create_partner(request: Request) -> RedirectResponse:
 @router.get("/agreements", include_in_schema=False)
 async def agreements(request: Request, status: str | None = None, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *READERS)
-    items, next_cursor = items_of(await api.get("registry", "/agreements", status=status, cursor=cursor, limit=PAGE_SIZE))
+    items, next_cursor = items_of(
+        await api.get("registry", "/agreements", status=status, cursor=cursor, limit=PAGE_SIZE)
+    )
     return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
