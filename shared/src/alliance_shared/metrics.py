@@ -50,6 +50,12 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.outbox_set_aside = Counter(
+            "alliance_outbox_set_aside",
+            "Journal versions whose events can never be published as they are (alert on any)",
+            ["service", "reason"],
+            registry=self.registry,
+        )
         self.events_published = Counter(
             "alliance_events_published",
             "Events published by the outbox relay",

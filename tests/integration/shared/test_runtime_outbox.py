@@ -124,3 +124,33 @@ async def test_relay_publishes_in_order_and_only_unsent_entries(
         assert [s.state["label"] for s in await store.history(widget_id)] == ["a", "b", "c", "d", "e"]
     finally:
         await runtime.stop()
+
+
+async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go_on(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    big, small = f"big-{unique}", f"small-{unique}"
+    runtime = build_runtime(probe_settings(infra, database, dev_keys_dir, run_consumers=False, run_relay=False))
+    await runtime.start()
+    try:
+        store = runtime.store(WIDGETS)
+        await store.create(big, {"label": "x"}, [WidgetRenamed(widget_id=big, label="x" * 1_100_000)])
+        await store.create(small, {"label": "a"}, [WidgetCreated(widget_id=small, label="a")])
+        assert await runtime.relay.publish_written() == 2  # neither blocks the pass
+        assert await runtime.relay.scan() == 0
+        journal = mongo_client[database][journal_of(WIDGETS)]
+        set_aside = await journal.find_one({"_id": f"{big}#000000001"})
+        assert set_aside is not None
+        assert set_aside["_pending"] is False
+        assert "MessageSizeTooLargeError" in set_aside["_set_aside"]["reason"]
+        records = await read_topic(
+            infra.kafka_bootstrap, REGISTRY_EVENTS, until=lambda rs: any(r.key == small.encode() for r in rs)
+        )
+        assert not any(r.key == big.encode() for r in records)
+        sample = runtime.metrics.registry.get_sample_value(
+            "alliance_outbox_set_aside_total", {"service": "registry", "reason": "refused_by_broker"}
+        )
+        assert sample == 1.0
+    finally:
+        await runtime.stop()

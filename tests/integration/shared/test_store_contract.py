@@ -25,6 +25,7 @@ from alliance_shared.persistence.versioned_store import (
     AuditNote,
     MongoVersionedStore,
     VersionedStore,
+    journal_document,
     versioned_indexes,
 )
 from alliance_shared.persistence.write_path import Decision, Retry, create, execute, update
@@ -191,3 +192,38 @@ async def test_write_path_carries_events_and_applies_a_cause_once(store: Version
 
     unchanged = await execute(repo, "w", nothing)
     assert (unchanged.written, unchanged.version) == (False, 2)
+
+
+async def test_a_head_left_behind_by_a_crash_is_caught_up_by_the_next_write(
+    infra: Infrastructure, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    """MongoDB only: a writer killed between its journal insert and the head's refresh.
+
+    Loading trusts the head (one `_id` hit), so it shows the version before; the next
+    command decides on it, collides with the newer version, catches the head up and
+    decides again — the crashed writer's version is built on, never overwritten.
+    """
+    db = mongo_client[f"contract_{uuid.uuid4().hex[:10]}"]
+    await ensure_indexes(db, versioned_indexes("widgets"))
+    store = MongoVersionedStore(db, "widgets", "test")
+    repo = Repository(store, Widget)
+    await create(repo, "w", Widget(widget_id="w", label="a"), note("w"))
+    crashed = journal_document("test", "w", 2, {"widget_id": "w", "label": "a", "count": 7, "tags": []}, (), None, None)
+    await store.journal.insert_one(crashed)  # ... and the process died before refreshing the head
+
+    behind = await store.load("w")
+    assert behind is not None
+    assert behind.version == 1
+
+    def bump(loaded: Loaded[Widget] | None) -> Decision[Widget]:
+        assert loaded is not None
+        return Decision(loaded.item.model_copy(update={"count": loaded.item.count + 1}), note("w"))
+
+    outcome = await execute(repo, "w", bump)
+    assert (outcome.version, outcome.item.count) == (3, 8)
+    head = await store.load("w")
+    assert head is not None
+    assert (head.version, head.state["count"]) == (3, 8)
+    with pytest.raises(PreconditionFailed):  # a client that saw version 1 is told, not overwritten
+        await update(repo, "w", lambda w: Decision(w, note("w")), not_found=("widget.not_found", "widget"), expected=1)
+    await mongo_client.drop_database(db.name)

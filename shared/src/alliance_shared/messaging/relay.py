@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import InvalidMessageError, MessageSizeTooLargeError
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance_shared.audit import AuditTrail
@@ -31,6 +34,11 @@ from alliance_shared.persistence.versioned_store import (
 
 log = get_logger(__name__)
 T = TypeVar("T")
+
+#: Broker answers that no retry can change.
+PERMANENT_SEND_ERRORS = (MessageSizeTooLargeError, InvalidMessageError)
+#: On a journal version whose events were refused for good: why and when.
+SET_ASIDE = "_set_aside"
 
 
 class OutboxRelay:
@@ -135,35 +143,66 @@ class OutboxRelay:
         return total
 
     async def _publish(self, by_store: dict[str, list[Document]], *, refresh_current_docs: bool) -> int:
-        sends = []
-        audit_entries: list[Document] = []
+        """Send every entry, flush once, append the audit entries, settle with one bulk write per store.
+
+        A version whose events the broker refuses for good (too large, invalid) is set aside
+        — marked, counted and logged for ops (docs/runbook.md) — and the others go on.
+        A transient failure fails the pass, which is retried as a whole (consumers dedupe).
+        """
         ordered = {store: sorted(docs, key=lambda d: (d[AGGREGATE_ID], d[VERSION])) for store, docs in by_store.items()}
-        for docs in ordered.values():
+        pending: list[tuple[str, Document, list[asyncio.Future[Any]]]] = []
+        refused: dict[str, str] = {}
+        for store, docs in ordered.items():
             for doc in docs:
+                futures: list[asyncio.Future[Any]] = []
                 for entry in doc.get(OUTBOX, []):
-                    if entry["kind"] == "event":
-                        key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
-                        assert self._producer is not None, "attach_producer() before publishing"
-                        sends.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
-                    else:
-                        audit_entries.append(entry["audit"])
-        await asyncio.gather(*sends)
-        for audit_entry in audit_entries:
-            await self._audit.append(audit_entry)
+                    if entry["kind"] != "event":
+                        continue
+                    key, value, headers = to_kafka(CloudEvent.from_document(entry["event"]))
+                    assert self._producer is not None, "attach_producer() before publishing"
+                    try:
+                        futures.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
+                    except PERMANENT_SEND_ERRORS as exc:
+                        refused[doc["_id"]] = f"{type(exc).__name__}: {exc}"[:500]
+                pending.append((store, doc, futures))
+        outcomes = await asyncio.gather(*(f for _, _, fs in pending for f in fs), return_exceptions=True)
+        failures = iter(outcomes)
+        for _, doc, futures in pending:
+            for _ in futures:
+                outcome = next(failures)
+                if isinstance(outcome, PERMANENT_SEND_ERRORS):
+                    refused.setdefault(doc["_id"], f"{type(outcome).__name__}: {outcome}"[:500])
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+        for _, doc, _ in pending:
+            for entry in doc.get(OUTBOX, []):
+                if entry["kind"] == "audit":
+                    await self._audit.append(entry["audit"])
+        if refresh_current_docs:
+            await _bounded_gather(refresh_current(self._db[store], doc) for store, doc, _ in pending)
+        for store, docs in ordered.items():
+            await self._settle(store, docs, refused)
+        sent = sum(len(fs) for _, doc, fs in pending if doc["_id"] not in refused)
+        if sent:
+            self._metrics.events_published.labels(self._metrics.service, self.topic).inc(sent)
+        return len(pending)
 
-        async def settle(store: str, doc: Document) -> None:
-            if refresh_current_docs:
-                await refresh_current(self._db[store], doc)
-            # A busy refusal wrote nothing; retrying here spares the whole pass (already published).
-            await retry_when_busy(
-                lambda: self._db[journal_of(store)].update_one({"_id": doc["_id"]}, {"$set": {PENDING: False}})
-            )
-
-        settled = await _bounded_gather(settle(store, doc) for store, docs in ordered.items() for doc in docs)
-        handled = len(settled)
-        if sends:
-            self._metrics.events_published.labels(self._metrics.service, self.topic).inc(len(sends))
-        return handled
+    async def _settle(self, store: str, docs: Sequence[Document], refused: Mapping[str, str]) -> None:
+        operations = []
+        for doc in docs:
+            update: Document = {PENDING: False}
+            if doc["_id"] in refused:
+                update[SET_ASIDE] = {"reason": refused[doc["_id"]], "at": datetime.now(UTC)}
+                self._metrics.outbox_set_aside.labels(self._metrics.service, "refused_by_broker").inc()
+                log.error(
+                    "outbox entry set aside: the broker refuses it for good",
+                    journal_id=doc["_id"],
+                    reason=refused[doc["_id"]],
+                )
+            operations.append(UpdateOne({"_id": doc["_id"]}, {"$set": update}))
+        if operations:
+            # Idempotent updates: a busy refusal (or a partial bulk) is simply sent again.
+            await retry_when_busy(lambda: self._db[journal_of(store)].bulk_write(operations, ordered=False))
 
 
 async def _bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:

@@ -14,8 +14,10 @@ Why inserts and not conditional updates: the local MongoDB-wire server (FerretDB
 SQLite) runs updates as read-modify-write without isolation — two concurrent
 ``update_one({version: 1}, ...)`` both succeed and ``$inc`` loses increments (measured,
 docs/architecture.md) — while unique indexes hold. And it only uses an index for
-``_id`` equality, so every hot path here is an ``_id`` point lookup: loading walks
-forward from the current document's version through journal ids. Those workarounds live
+``_id`` equality, and a lookup of an ``_id`` that does not exist scans the collection, so
+every hot path here is an ``_id`` point lookup that finds its document: loading reads
+the current document (the head) by `_id`; a stale head is caught up by the loser of a
+write race, never by a read. Those workarounds live
 in ``MongoVersionedStore`` alone; use cases see the ``VersionedStore`` port, which the
 in-memory twin (``alliance_shared.testing``) implements too.
 """
@@ -86,11 +88,13 @@ class VersionedStore(Protocol):
     def name(self) -> str: ...
 
     async def load(self, aggregate_id: str) -> Snapshot | None:
-        """The newest version, exact (never behind a completed save)."""
+        """The newest version whose save completed. After a crash between a version's
+        insert and its completion it may show the version before, until the next save on
+        the aggregate or the relay's sweep; a save based on it is refused as a conflict
+        (never applied), so decisions through the write path are always on the newest."""
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
-        """The query-side copy: one point read, at most one version behind after a crash
-        (until the relay settles it). For reads that show, never for decisions."""
+        """The query-side copy, for reads that show: what ``load`` returns on MongoDB."""
 
     async def history(self, aggregate_id: str) -> list[Snapshot]:
         """Every version, oldest first."""
@@ -272,20 +276,15 @@ class MongoVersionedStore:
         return self._name
 
     async def load(self, aggregate_id: str) -> Snapshot | None:
+        # The head (current document) is trusted: one `_id` hit. It can only be behind
+        # after a crash between a journal insert and its refresh; then a save based on it
+        # collides with the newer version's unique id, `save` catches the head up, and the
+        # write path decides again on the newer version. Nothing stale is ever written.
         head = await self.current.find_one({"_id": aggregate_id})
-        version = int(head[VERSION]) if head else 0
-        newest: Document | None = None
-        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version + 1)})) is not None:
-            newest, version = doc, version + 1
-        if newest is not None:
-            return snapshot_of(newest)
-        return snapshot_of(head) if head else None
+        return snapshot_of(head) if head is not None else None
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
-        # `load` probes the journal one version past the newest, and on the local server an
-        # `_id` lookup that finds nothing scans the collection; the current document is a hit.
-        doc = await self.current.find_one({"_id": aggregate_id})
-        return snapshot_of(doc) if doc is not None else None
+        return await self.load(aggregate_id)
 
     async def history(self, aggregate_id: str) -> list[Snapshot]:
         cursor = self.journal.find({AGGREGATE_ID: aggregate_id}, sort=[(VERSION, ASCENDING)])
@@ -342,11 +341,24 @@ class MongoVersionedStore:
             # meets the dedupe key alone, so nothing is applied twice either way.
             if caused_by and await self.journal.find_one({"_id": doc["_id"]}, {"_id": 1}) is None:
                 return None
-            shown = max(await self._shown_version(aggregate_id), version)
+            shown = await self._catch_up(aggregate_id, version)
             raise version_conflict(aggregate_id, shown, expected_version) from None
         await refresh_current(self.current, doc)
         self._on_written(self._name, doc["_id"])
         return version
+
+    async def _catch_up(self, aggregate_id: str, taken: int) -> int:
+        """After version ``taken`` proved to exist: walk to the newest version and make the
+        head show it, so the caller's next load decides on it. The walk ends on the one
+        `_id` miss of the write path, paid only by the loser of a race."""
+        newest: Document | None = None
+        version = taken
+        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version)})) is not None:
+            newest, version = doc, version + 1
+        if newest is None:
+            return await self._shown_version(aggregate_id)
+        await refresh_current(self.current, newest)
+        return int(newest[VERSION])
 
     async def _shown_version(self, aggregate_id: str) -> int:
         head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})
