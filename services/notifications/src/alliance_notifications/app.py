@@ -1,4 +1,5 @@
-"""Composition root of the notifications service."""
+"""Composition root of the notifications service: the runtime, the notifier on its
+MongoDB stores, SMTP and httpx, the consumers, the background loops and the HTTP API."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from alliance_notifications.adapters.channels import EmailSender, WebhookSender
 from alliance_notifications.adapters.consumers import build_subscription
-from alliance_notifications.adapters.http import build_router
-from alliance_notifications.adapters.repositories import INDEXES, STORES, Stores
+from alliance_notifications.adapters.due_list import INDEXES, MongoDueList
+from alliance_notifications.adapters.http import ROUTERS
 from alliance_notifications.service.notifier import Notifier
+from alliance_notifications.service.repositories import STORE_NAMES, Repositories
+from alliance_notifications.service.schedules import fire_due_reminders, run_every, send_digests
+from alliance_notifications.service.worker import DeliveryWorker
 from alliance_notifications.settings import Settings
+from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
@@ -23,9 +29,16 @@ reminders before deadlines, a daily digest, and a delivery log with retries and 
 Outcomes are published on `alliance.notifications.events`."""
 
 
-def build_runtime(settings: Settings) -> tuple[ServiceRuntime, Notifier]:
-    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES, indexes=INDEXES)
-    notifier = Notifier(Stores(runtime), settings)
+def build_runtime(settings: Settings, clock: Clock | None = None) -> tuple[ServiceRuntime, Notifier]:
+    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORE_NAMES, indexes=INDEXES)
+    notifier = Notifier(
+        Repositories.on(runtime.store),
+        settings,
+        clock=clock or SystemClock(),
+        due=MongoDueList(runtime.db),
+        email=EmailSender(settings),
+        webhooks=WebhookSender(settings),
+    )
     runtime.subscriptions = [build_subscription(notifier)]
     return runtime, notifier
 
@@ -33,22 +46,23 @@ def build_runtime(settings: Settings) -> tuple[ServiceRuntime, Notifier]:
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime, notifier = build_runtime(settings)
+    worker = DeliveryWorker(notifier)
 
     async def start_loops(rt: ServiceRuntime) -> None:
-        rt.add_task(notifier.run_worker(), name="delivery-worker")
+        rt.add_task(worker.run(), name="delivery-worker")
         rt.add_task(
-            notifier.run_every(settings.reminder_scan_seconds, notifier.fire_due_reminders, "reminders"),
+            run_every(settings.reminder_scan_seconds, lambda: fire_due_reminders(notifier), "reminders"),
             name="reminders",
         )
         rt.add_task(
-            notifier.run_every(settings.digest_scan_seconds, notifier.send_digests, "digests"), name="daily-digest"
+            run_every(settings.digest_scan_seconds, lambda: send_digests(notifier), "digests"), name="daily-digest"
         )
 
     app = create_app(
         runtime,
         title="Notifications service",
         description=DESCRIPTION,
-        routers=[build_router(notifier)],
+        routers=ROUTERS,
         on_startup=[start_loops],
     )
     app.state.notifier = notifier
@@ -60,6 +74,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app_: FastAPI) -> AsyncIterator[None]:
         async with original(app_):
             yield
+        await worker.cancel_attempts()
         await notifier.close()
 
     app.router.lifespan_context = lifespan

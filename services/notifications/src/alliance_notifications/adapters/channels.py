@@ -1,6 +1,6 @@
 """The two outside channels: e-mail over SMTP (aiosmtplib) and signed webhooks (httpx).
 
-Each sender answers with an ``Outcome``: delivered, or failed with a machine-readable
+Each sender answers with a ``SendOutcome``: delivered, or failed with a machine-readable
 code, a detail for people and whether trying again can help. Nothing here raises for a
 failed delivery; the worker records the outcome on the delivery.
 """
@@ -8,7 +8,8 @@ failed delivery; the worker records the outcome on the delivery.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -20,23 +21,10 @@ import httpx
 from alliance_notifications.domain.delivery import Delivery
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.webhook_signing import webhook_headers
+from alliance_notifications.service.ports import ChallengeReply, EndpointUnreachable, SendOutcome
 from alliance_notifications.settings import Settings
 
-
-@dataclass(frozen=True)
-class Outcome:
-    delivered: bool
-    error_code: str = ""
-    error_detail: str = ""
-    retryable: bool = True
-
-    @classmethod
-    def ok(cls) -> Outcome:
-        return cls(True)
-
-    @classmethod
-    def failed(cls, code: str, detail: str, *, retryable: bool) -> Outcome:
-        return cls(False, code, detail[:2000], retryable)
+VERIFICATION_EVENT_TYPE = "org.coopalliance.notifications.webhook.verification.v1"
 
 
 class EmailSender:
@@ -56,10 +44,10 @@ class EmailSender:
         message["Content-Language"] = delivery.locale.value  # after set_content, which drops Content-* headers
         return message
 
-    async def send(self, delivery: Delivery) -> Outcome:
+    async def send(self, delivery: Delivery) -> SendOutcome:
         settings = self._settings
         if not delivery.address:
-            return Outcome.failed("email.no_address", "the delivery has no e-mail address", retryable=False)
+            return SendOutcome.failed("email.no_address", "the delivery has no e-mail address", retryable=False)
         try:
             await aiosmtplib.send(
                 self.message(delivery),
@@ -73,19 +61,19 @@ class EmailSender:
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [r.code for r in error.recipients]
             permanent = all(500 <= c < 600 for c in codes)
-            return Outcome.failed(
+            return SendOutcome.failed(
                 "email.recipient_refused", f"the relay refused {delivery.address}: {error}", retryable=not permanent
             )
         except aiosmtplib.SMTPResponseException as error:
             permanent = 500 <= error.code < 600
-            return Outcome.failed(f"email.smtp_{error.code}", f"the relay answered {error.code} {error.message}",
+            return SendOutcome.failed(f"email.smtp_{error.code}", f"the relay answered {error.code} {error.message}",
                                   retryable=not permanent)  # fmt: skip
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            return Outcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
-        return Outcome.ok()
+            return SendOutcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
+        return SendOutcome.ok()
 
 
-def webhook_body(delivery: Delivery, payload: dict[str, Any]) -> bytes:
+def webhook_body(delivery: Delivery, payload: Mapping[str, Any]) -> bytes:
     """The JSON a receiver gets: the notice's envelope and the event's data."""
     document = {
         "delivery_id": delivery.delivery_id,
@@ -94,33 +82,72 @@ def webhook_body(delivery: Delivery, payload: dict[str, Any]) -> bytes:
         "partner_id": delivery.partner_id,
         "endpoint_id": delivery.endpoint_id,
         "category": delivery.category.value,
-        "data": payload,
+        "data": dict(payload),
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 class WebhookSender:
+    """Signed POSTs over one httpx client, made on first use: httpx binds its pool to the
+    running event loop."""
+
     def __init__(self, settings: Settings) -> None:
-        timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds)
-        self._client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            headers={"User-Agent": "coopalliance-notifications/1"},
-        )
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            settings = self._settings
+            timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds)
+            self._client = httpx.AsyncClient(
+                timeout=timeout,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                headers={"User-Agent": "coopalliance-notifications/1"},
+            )
+        return self._client
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def post(
         self, url: str, body: bytes, *, secrets: tuple[str, ...], delivery_id: str, event_type: str, now: datetime
     ) -> httpx.Response:
         headers = webhook_headers(delivery_id=delivery_id, event_type=event_type, secrets=secrets, body=body, now=now)
-        return await self._client.post(url, content=body, headers=headers)
+        return await self.client.post(url, content=body, headers=headers)
+
+    async def challenge(self, endpoint: WebhookEndpoint, token: str, now: datetime) -> ChallengeReply:
+        """POST ``{"type": "verification", "challenge": ...}``, signed; the endpoint echoes the
+        token as JSON ``{"challenge": ...}`` or as the bare body."""
+        body = json.dumps(
+            {"type": "verification", "challenge": token, "endpoint_id": endpoint.endpoint_id}, separators=(",", ":")
+        ).encode()
+        try:
+            response = await self.post(
+                endpoint.url,
+                body,
+                secrets=endpoint.signing_secrets(now),
+                delivery_id=f"verification-{uuid.uuid4()}",
+                event_type=VERIFICATION_EVENT_TYPE,
+                now=now,
+            )
+        except httpx.HTTPError as error:
+            raise EndpointUnreachable(type(error).__name__) from None
+        echoed = response.text.strip()
+        try:
+            document = response.json()
+            if isinstance(document, dict) and isinstance(document.get("challenge"), str):
+                echoed = document["challenge"]
+        except ValueError:
+            pass
+        return ChallengeReply(response.status_code, echoed)
 
     async def send(
-        self, delivery: Delivery, endpoint: WebhookEndpoint, payload: dict[str, Any], now: datetime
-    ) -> Outcome:
+        self, delivery: Delivery, endpoint: WebhookEndpoint, payload: Mapping[str, Any], now: datetime
+    ) -> SendOutcome:
         body = webhook_body(delivery, payload)
         try:
             response = await self.post(
@@ -132,12 +159,12 @@ class WebhookSender:
                 now=now,
             )
         except httpx.TimeoutException as error:
-            return Outcome.failed("webhook.timeout", f"no answer in time: {type(error).__name__}", retryable=True)
+            return SendOutcome.failed("webhook.timeout", f"no answer in time: {type(error).__name__}", retryable=True)
         except httpx.HTTPError as error:
-            return Outcome.failed("webhook.unreachable", f"{type(error).__name__}: {error}", retryable=True)
+            return SendOutcome.failed("webhook.unreachable", f"{type(error).__name__}: {error}", retryable=True)
         status = response.status_code
         if 200 <= status < 300:
-            return Outcome.ok()
+            return SendOutcome.ok()
         retryable = status in (408, 425, 429) or status >= 500
         detail = f"endpoint answered {status} {response.reason_phrase}"
-        return Outcome.failed(f"webhook.http_{status}", detail, retryable=retryable)
+        return SendOutcome.failed(f"webhook.http_{status}", detail, retryable=retryable)

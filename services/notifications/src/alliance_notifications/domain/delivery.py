@@ -27,11 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from alliance_notifications.domain.preferences import Category
 from alliance_notifications.domain.recipients import Locale
 from alliance_notifications.domain.retry_policy import RetryPolicy
-from alliance_notifications.domain.routing import Disposition, PlannedDelivery
+from alliance_notifications.domain.routing import Disposition, PlannedDelivery, delivery_id_of
 from alliance_notifications.domain.templates import RenderedMessage, RenderFailure, RenderResult
 from alliance_shared.contract.base import EventPayload, UtcDateTime
 from alliance_shared.contract.notifications import Channel, DeliveryDelivered, DeliveryFailed
-from alliance_shared.errors import DomainError, InvalidTransition
+from alliance_shared.errors import Conflict, DomainError, InvalidTransition
 
 
 class DeliveryStatus(StrEnum):
@@ -133,6 +133,35 @@ class Delivery(BaseModel):
         if plan.not_before > now:
             delivery.status = DeliveryStatus.SCHEDULED
         return delivery
+
+    def resend_copy(self, operation_id: str, now: datetime) -> Delivery:
+        """A new delivery of the same notice to the same address, due at once; ``operation_id``
+        makes its key (and id) unique per resend request. E-mail and webhooks only (an inbox
+        entry stays in the inbox); a delivery still open, or an e-mail never rendered, is refused."""
+        if self.channel is Channel.INBOX:
+            raise DomainError("delivery.resend_inbox", "inbox entries are not resent; they stay in the inbox")
+        if self.status not in (DeliveryStatus.SENT, DeliveryStatus.DEAD):
+            raise Conflict(
+                "delivery.not_final", f"delivery {self.delivery_id} is {self.status.value}; resend a final one"
+            )
+        if self.channel is Channel.EMAIL and self.rendered is None:
+            raise DomainError("delivery.not_rendered", "the notice could not be rendered; fix the template first")
+        key = f"{self.delivery_key}|resend:{operation_id}"
+        return Delivery.model_validate(
+            {
+                **self.model_dump(mode="python", exclude={"events"}),
+                "delivery_id": delivery_id_of(key),
+                "delivery_key": key,
+                "status": DeliveryStatus.PENDING,
+                "next_attempt_at": now,
+                "attempts": [],
+                "final_error_code": None,
+                "final_error_detail": None,
+                "created_at": now,
+                "updated_at": now,
+                "version": 0,
+            }
+        )
 
     @property
     def rendered(self) -> RenderedMessage | None:

@@ -1,9 +1,11 @@
 """Who can be notified: partner contacts, role-group members and their addresses.
 
-The directory is a local read model (DESIGN.md §2): partner contacts come from the
-registry's ``partner.*`` events, role groups are maintained by registry admins in this
-service. Recipient ids are namespaced so they never collide: ``partner:<partner id>``
-for a partner's contact and inbox, ``member:<member id>`` for a role-group member.
+The directory is a local read model — services share no database, so each keeps the
+copy of other services' data it needs, fed by their events (docs/architecture.md):
+partner contacts come from the registry's ``partner.*`` events, role groups are
+maintained by registry admins in this service. Recipient ids are namespaced so they
+never collide: ``partner:<partner id>`` for a partner's contact and inbox,
+``member:<member id>`` for a role-group member.
 """
 
 from __future__ import annotations
@@ -102,6 +104,19 @@ class GroupMember(BaseModel):
     @property
     def recipient_id(self) -> str:
         return member_recipient_id(self.member_id)
+
+
+class RoleGroupRoster(BaseModel):
+    """The members of one role group, replaced as a whole (a member listed twice counts once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: RoleGroup
+    members: list[GroupMember] = Field(default_factory=list)
+
+    @classmethod
+    def replace(cls, group: RoleGroup, members: Iterable[GroupMember]) -> RoleGroupRoster:
+        return cls(group=group, members=list({m.member_id: m for m in members}.values()))
 
 
 class Audience(BaseModel):

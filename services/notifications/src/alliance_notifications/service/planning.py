@@ -1,0 +1,157 @@
+"""Use cases of a consumed event: fold registry partners into the directory, schedule and
+cancel reminders, plan and record the event's deliveries.
+
+Every decision is the domain's (``RecipientDirectory``, ``schedule_reminders``,
+``plan_deliveries``, ``Delivery``); each state change goes through the write path, so a
+redelivered event changes nothing (its deliveries' ids are taken already).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from alliance_notifications.domain.delivery import OPEN_STATES, Delivery, DeliveryStatus
+from alliance_notifications.domain.digest import DigestEntry
+from alliance_notifications.domain.inbox import InboxEntry
+from alliance_notifications.domain.recipients import PartnerContact, RecipientDirectory
+from alliance_notifications.domain.reminders import Reminder, ReminderStatus, cancellation_scopes, schedule_reminders
+from alliance_notifications.domain.routing import Disposition, PlannedDelivery, plan_deliveries
+from alliance_notifications.service.notifier import Notifier
+from alliance_notifications.service.repositories import CollectedEntry, DeliveryRecord
+from alliance_shared.contract.notifications import Channel
+from alliance_shared.errors import Conflict, DomainError
+from alliance_shared.logging import get_logger
+from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import EVENT_RETRY, Decision, create, execute
+
+log = get_logger(__name__)
+
+
+async def handle_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
+    """One consumed event: reminders, then its deliveries. Idempotent per event id.
+
+    At most ``planning_concurrency`` events are planned at a time (a bound on concurrent
+    writers, next to the consumer's own)."""
+    async with notifier.planning:
+        now = notifier.clock.now()
+        await track_reminders(notifier, event_id, event_type, payload, now)
+        await route(notifier, event_type, event_id, payload, now)
+
+
+async def handle_partner_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
+    """A registry ``partner.*`` event: the partner's contact first, then as any event."""
+    await apply_partner_event(notifier, event_id, event_type, payload)
+    await handle_event(notifier, event_id, event_type, payload)
+
+
+async def apply_partner_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
+    """A registry ``partner.*`` event replaces (or deactivates) the partner's contact."""
+    partner_id = payload.get("partner_id")
+    if not isinstance(partner_id, str):
+        return
+
+    def decide(current: Loaded[PartnerContact] | None) -> Decision[PartnerContact] | None:
+        directory = RecipientDirectory()
+        if current is not None:
+            directory.upsert_contact(current.item)
+        if not directory.apply_registry_event(event_type, payload) or partner_id not in directory.contacts:
+            return None
+        audit = AuditNote("contact.applied", "contact", partner_id, after={"event_type": event_type})
+        return Decision(directory.contacts[partner_id], audit)
+
+    await execute(notifier.repos.contacts, partner_id, decide, caused_by=event_id, retry=EVENT_RETRY)
+    notifier.directory_changed()
+
+
+async def track_reminders(
+    notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any], now: datetime
+) -> None:
+    """Schedule the reminders an event starts and cancel those it ends."""
+    try:
+        scheduled = schedule_reminders(event_type, event_id, payload, now)
+        scopes = cancellation_scopes(event_type, payload)
+    except DomainError as error:
+        log.warning("event carries no reminder fields", event_id=event_id, code=error.code, detail=error.detail)
+        return
+    repo = notifier.repos.reminders
+    for reminder in scheduled:
+        with contextlib.suppress(Conflict):
+            await create(repo, reminder.reminder_id, reminder, None, caused_by=event_id)
+
+    def cancel(current: Loaded[Reminder] | None) -> Decision[Reminder] | None:
+        if current is None or current.item.status is not ReminderStatus.SCHEDULED:
+            return None
+        current.item.cancel(now, f"cancelled by {event_type}")
+        return Decision(current.item, None)
+
+    for scope in scopes:
+        for found in await repo.find({"scope": scope, "status": ReminderStatus.SCHEDULED.value}):
+            await execute(repo, found.item.reminder_id, cancel, caused_by=event_id, retry=EVENT_RETRY)
+
+
+async def route(
+    notifier: Notifier, routing_type: str, event_id: str, payload: Mapping[str, Any], now: datetime
+) -> list[PlannedDelivery]:
+    """Plan and record every delivery an event (or a fired reminder) calls for."""
+    if not any(rule.event_type == routing_type for rule in notifier.rules):
+        return []
+    directory = await notifier.directory()
+    plans = plan_deliveries(routing_type, event_id, payload, directory, notifier.rules, {}, now)
+    preferences = await notifier.preferences_of([p.audience_id for p in plans])
+    plans = plan_deliveries(routing_type, event_id, payload, directory, notifier.rules, preferences, now)
+    for plan in plans:
+        await record_plan(notifier, plan, payload, now)
+    if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for p in plans):
+        notifier.wake.set()
+    return plans
+
+
+async def record_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any], now: datetime) -> None:
+    """A digest entry, or a delivery (with its inbox entry, stored at once). A plan
+    recorded before (the event was redelivered) writes nothing."""
+    if plan.disposition is Disposition.DIGEST:
+        entry = DigestEntry.from_plan(plan, payload)
+        with contextlib.suppress(Conflict):
+            await create(notifier.repos.digest_entries, entry.entry_id, CollectedEntry(entry=entry), None)
+        return
+    sendable = plan.disposition in (Disposition.SEND, Disposition.DELAY)
+    rendered = (
+        notifier.renderer.render(
+            plan.template,
+            plan.locale,
+            payload=payload,
+            recipient_name=plan.recipient_name,
+            time_zone=plan.time_zone,
+            event_id=plan.event_id,
+            event_type=plan.event_type,
+        )
+        if sendable and plan.channel is not Channel.WEBHOOK
+        else None
+    )
+    delivery = Delivery.from_plan(plan, now, rendered)
+    if plan.channel is Channel.INBOX and delivery.status is DeliveryStatus.PENDING:
+        with contextlib.suppress(Conflict):
+            await create(notifier.repos.inbox, delivery.delivery_id, InboxEntry.of_delivery(delivery, now), None)
+        delivery.record_success(now)
+    with contextlib.suppress(Conflict):
+        await create_delivery(notifier, DeliveryRecord(delivery=delivery, payload=dict(payload)))
+
+
+async def create_delivery(notifier: Notifier, record: DeliveryRecord, audit: AuditNote | None = None) -> int:
+    """Version 1 of a delivery (Conflict if it exists: planned before), handed to the worker."""
+    delivery = record.delivery
+    outcome = await create(notifier.repos.deliveries, delivery.delivery_id, record, audit)
+    if delivery.status not in OPEN_STATES or delivery.next_attempt_at is None:
+        return outcome.version  # final from the start (inbox entry, skipped, unroutable, unrenderable)
+    if delivery.next_attempt_at <= notifier.clock.now():
+        # Attempted at once by this process; should it stop first, the due list is
+        # rebuilt from the log at the next start.
+        notifier.planned_now.append(delivery.delivery_id)
+        notifier.wake.set()
+    else:
+        await notifier.due.sync(delivery)  # held for quiet hours
+    return outcome.version

@@ -1,0 +1,184 @@
+"""The delivery worker: attempt due deliveries, each independently, and record the outcome.
+
+Deliveries this process planned are started at once; every ``worker_poll_seconds`` the
+due list is read for the rest (retries whose time came, e-mails released after quiet
+hours, other replicas' work). Up to ``worker_concurrency`` attempts run at once: one
+slow or dead receiver never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from alliance_notifications.domain.circuit_breaker import CircuitBreaker
+from alliance_notifications.domain.delivery import OPEN_STATES, DeliveryStatus
+from alliance_notifications.service.notifier import Notifier
+from alliance_notifications.service.ports import SendOutcome
+from alliance_notifications.service.repositories import DeliveryRecord
+from alliance_shared.contract.notifications import Channel
+from alliance_shared.errors import PreconditionFailed
+from alliance_shared.logging import get_logger
+from alliance_shared.persistence.write_path import Decision, execute
+
+log = get_logger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(notifier.settings.worker_concurrency)
+
+    async def run(self) -> None:
+        """Attempt due deliveries until cancelled."""
+        notifier = self.notifier
+        loop = asyncio.get_running_loop()
+        next_scan = 0.0
+        try:
+            await rebuild_due_list(notifier)
+            while True:
+                notifier.wake.clear()
+                planned, notifier.planned_now = notifier.planned_now, []
+                for delivery_id in planned:
+                    self._start(delivery_id, claim=False)
+                if loop.time() >= next_scan:
+                    try:
+                        await self.dispatch_due()
+                    except Exception:
+                        log.warning("delivery worker pass failed; trying again", exc_info=True)
+                    next_scan = loop.time() + notifier.settings.worker_poll_seconds
+                if not notifier.planned_now:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(notifier.wake.wait(), timeout=max(0.01, next_scan - loop.time()))
+        finally:
+            # Stopping: attempts in hand are abandoned before the database closes; their
+            # claims lapse and a later run attempts them again.
+            await self.cancel_attempts()
+
+    async def dispatch_due(self) -> int:
+        """Start an attempt for each due delivery not already in hand; returns how many started."""
+        started = 0
+        for delivery_id in await self.notifier.due.due_ids(self.notifier.clock.now()):
+            started += self._start(delivery_id)
+        return started
+
+    async def cancel_attempts(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _start(self, delivery_id: str, *, claim: bool = True) -> int:
+        if delivery_id in self._in_flight:
+            return 0
+        self._in_flight.add(delivery_id)
+        task = asyncio.create_task(self._attempt_guarded(delivery_id, claim))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 1
+
+    async def _attempt_guarded(self, delivery_id: str, claim: bool) -> None:
+        try:
+            async with self._slots:
+                await attempt_delivery(self.notifier, delivery_id, claim=claim)
+        except Exception:
+            log.warning("delivery attempt failed unexpectedly; it stays due", delivery_id=delivery_id, exc_info=True)
+        finally:
+            self._in_flight.discard(delivery_id)
+
+
+async def rebuild_due_list(notifier: Notifier) -> None:
+    """The due hints of every open delivery in the log (at start)."""
+    open_states = [s.value for s in OPEN_STATES]
+    for found in await notifier.repos.deliveries.find({"status": {"$in": open_states}}):
+        await notifier.due.sync(found.item.delivery)
+
+
+async def attempt_delivery(notifier: Notifier, delivery_id: str, *, claim: bool = True) -> None:
+    """One attempt of one delivery: claim it (a version only one worker can write), send, record.
+
+    A delivery this process has just planned is not claimed: no other worker knows of
+    it (it is on no due list) unless another replica rebuilds its list from the log at
+    that very moment — then a receiver may see the same delivery id twice, which the
+    delivery id header lets it drop."""
+    loaded = await notifier.repos.deliveries.get(delivery_id)
+    if loaded is None:
+        return
+    record = loaded.item
+    delivery = record.delivery
+    now = notifier.clock.now()
+    if not delivery.is_due(now):
+        await notifier.due.sync(delivery)  # a stale entry of the due list
+        return
+    had_hint = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
+    breaker: CircuitBreaker | None = None
+    endpoint = None
+    if delivery.channel is Channel.WEBHOOK:
+        endpoint = (await notifier.directory()).endpoints.get(delivery.endpoint_id or "")
+        if endpoint is None or not endpoint.receives_notices:
+            delivery.record_failure(
+                now, "webhook.endpoint_disabled", "the endpoint was disabled or removed",
+                retryable=False, policy=notifier.policy, rng=notifier.rng,
+            )  # fmt: skip
+            await _save(notifier, record, loaded.version, had_hint=had_hint)
+            return
+        breaker = notifier.breaker(endpoint.endpoint_id)
+        if not breaker.allow_request(now):
+            delivery.postpone(breaker.retry_at(now), now)
+            await _save(notifier, record, loaded.version, had_hint=had_hint)
+            return
+    # Claim: a version with the next attempt moved past the lease; only one writer wins it.
+    claimed = loaded.version
+    if claim:
+        delivery.next_attempt_at = now + timedelta(seconds=notifier.settings.claim_seconds)
+        saved = await _save(notifier, record, loaded.version, had_hint=had_hint, claim=True)
+        if saved is None:
+            return
+        claimed = saved
+    if delivery.channel is Channel.EMAIL:
+        outcome = await notifier.email.send(delivery)
+    elif endpoint is not None:
+        outcome = await notifier.webhooks.send(delivery, endpoint, record.payload, now)
+    else:
+        outcome = SendOutcome.failed("delivery.no_channel", "inbox entries are stored when planned", retryable=False)
+    done = notifier.clock.now()
+    if outcome.delivered:
+        delivery.record_success(done)
+        if breaker is not None:
+            breaker.record_success()
+    else:
+        delivery.record_failure(
+            done, outcome.error_code, outcome.error_detail,
+            retryable=outcome.retryable, policy=notifier.policy, rng=notifier.rng,
+        )  # fmt: skip
+        if breaker is not None:
+            breaker.record_failure(done)
+    await _save(notifier, record, claimed, had_hint=had_hint)
+
+
+async def _save(
+    notifier: Notifier, record: DeliveryRecord, expected: int, *, had_hint: bool, claim: bool = False
+) -> int | None:
+    """Write the delivery as decided on version ``expected``; None if another worker wrote
+    a version meanwhile (it has the delivery now)."""
+    delivery = record.delivery
+    try:
+        outcome = await execute(
+            notifier.repos.deliveries, delivery.delivery_id, lambda _: Decision(record, None), expected=expected
+        )
+    except PreconditionFailed:
+        log.info("delivery changed meanwhile; another worker has it", delivery_id=delivery.delivery_id)
+        return None
+    delivery.events = []
+    # The due list holds deliveries waiting for a later attempt (retry, quiet hours,
+    # breaker). A claim needs no entry (a crash lets the list be rebuilt at start),
+    # and a delivery that never waited has none to remove.
+    waiting = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
+    if not claim and (waiting or had_hint):
+        await notifier.due.sync(delivery)
+    return outcome.version
