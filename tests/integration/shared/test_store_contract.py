@@ -227,3 +227,32 @@ async def test_a_head_left_behind_by_a_crash_is_caught_up_by_the_next_write(
     with pytest.raises(PreconditionFailed):  # a client that saw version 1 is told, not overwritten
         await update(repo, "w", lambda w: Decision(w, note("w")), not_found=("widget.not_found", "widget"), expected=1)
     await mongo_client.drop_database(db.name)
+
+
+async def test_an_exact_load_and_an_if_match_on_the_newer_version_see_past_a_stale_head(
+    infra: Infrastructure, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    db = mongo_client[f"contract_{uuid.uuid4().hex[:10]}"]
+    await ensure_indexes(db, versioned_indexes("widgets"))
+    store = MongoVersionedStore(db, "widgets", "test")
+    repo = Repository(store, Widget)
+    await create(repo, "w", Widget(widget_id="w", label="a"), note("w"))
+    crashed = journal_document("test", "w", 2, {"widget_id": "w", "label": "b", "count": 0, "tags": []}, (), None, None)
+    await store.journal.insert_one(crashed)
+
+    def rename(widget: Widget) -> Decision[Widget]:
+        return Decision(widget.model_copy(update={"label": "c"}), note("w"))
+
+    # A client that read version 2 (from the journal's history) is not refused by a stale head.
+    outcome = await update(repo, "w", rename, not_found=("widget.not_found", "widget"), expected=2)
+    assert (outcome.version, outcome.item.label) == (3, "c")
+    await store.journal.insert_one(journal_document("test", "w", 4, {"widget_id": "w", "label": "d"}, (), None, None))
+    stale = await store.load("w")
+    exact = await store.load("w", exact=True)
+    assert stale is not None
+    assert exact is not None
+    assert (stale.version, exact.version, exact.state["label"]) == (3, 4, "d")
+    repaired = await store.load("w")
+    assert repaired is not None
+    assert repaired.version == 4  # the exact load caught the head up
+    await mongo_client.drop_database(db.name)

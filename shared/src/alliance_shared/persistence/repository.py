@@ -92,8 +92,9 @@ class Repository(Generic[M]):
     def from_snapshot(self, snapshot: Snapshot) -> Loaded[M]:
         return Loaded(self.codec.from_state(snapshot.state, snapshot.version), snapshot.version)
 
-    async def get(self, aggregate_id: str) -> Loaded[M] | None:
-        snapshot = await self.store.load(aggregate_id)
+    async def get(self, aggregate_id: str, *, exact: bool = False) -> Loaded[M] | None:
+        """The aggregate as ``VersionedStore.load`` returns it (``exact`` for audits)."""
+        snapshot = await self.store.load(aggregate_id, exact=exact)
         return None if snapshot is None else self.from_snapshot(snapshot)
 
     async def require(self, aggregate_id: str, code: str, what: str) -> Loaded[M]:

@@ -87,11 +87,13 @@ class VersionedStore(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def load(self, aggregate_id: str) -> Snapshot | None:
-        """The newest version whose save completed. After a crash between a version's
-        insert and its completion it may show the version before, until the next save on
+    async def load(self, aggregate_id: str, *, exact: bool = False) -> Snapshot | None:
+        """The newest version whose save completed (``exact``: the newest version written).
+
+        After a crash between a version's insert and its completion it may show the version before, until the next save on
         the aggregate or the relay's sweep; a save based on it is refused as a conflict
-        (never applied), so decisions through the write path are always on the newest."""
+        (never applied), so decisions through the write path are always on the newest.
+        ``exact`` also looks past the head (one more lookup) — for audits and verification."""
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
         """The query-side copy, for reads that show: what ``load`` returns on MongoDB."""
@@ -275,12 +277,17 @@ class MongoVersionedStore:
     def name(self) -> str:
         return self._name
 
-    async def load(self, aggregate_id: str) -> Snapshot | None:
+    async def load(self, aggregate_id: str, *, exact: bool = False) -> Snapshot | None:
         # The head (current document) is trusted: one `_id` hit. It can only be behind
         # after a crash between a journal insert and its refresh; then a save based on it
         # collides with the newer version's unique id, `save` catches the head up, and the
         # write path decides again on the newer version. Nothing stale is ever written.
         head = await self.current.find_one({"_id": aggregate_id})
+        if exact:
+            newest = await self._newest_from(aggregate_id, int(head[VERSION]) + 1 if head else 1)
+            if newest is not None:
+                await refresh_current(self.current, newest)
+                return snapshot_of(newest)
         return snapshot_of(head) if head is not None else None
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
@@ -351,14 +358,18 @@ class MongoVersionedStore:
         """After version ``taken`` proved to exist: walk to the newest version and make the
         head show it, so the caller's next load decides on it. The walk ends on the one
         `_id` miss of the write path, paid only by the loser of a race."""
-        newest: Document | None = None
-        version = taken
-        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version)})) is not None:
-            newest, version = doc, version + 1
+        newest = await self._newest_from(aggregate_id, taken)
         if newest is None:
             return await self._shown_version(aggregate_id)
         await refresh_current(self.current, newest)
         return int(newest[VERSION])
+
+    async def _newest_from(self, aggregate_id: str, version: int) -> Document | None:
+        """The newest journal version from ``version`` on, walking `_id`s (None: none there)."""
+        newest: Document | None = None
+        while (doc := await self.journal.find_one({"_id": version_id(aggregate_id, version)})) is not None:
+            newest, version = doc, version + 1
+        return newest
 
     async def _shown_version(self, aggregate_id: str) -> int:
         head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})

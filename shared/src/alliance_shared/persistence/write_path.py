@@ -125,6 +125,8 @@ async def apply_change(
 
     async def once() -> int | None:
         current = await store.load(aggregate_id)
+        if expected is not None and expected > (current.version if current else 0):
+            current = await store.load(aggregate_id, exact=True)  # a head a crash left behind?
         check_expected(aggregate_id, current.version if current else 0, expected)
         change = decide(current)
         if change is None:
@@ -155,6 +157,8 @@ async def execute(
 
     async def once() -> Outcome[M]:
         loaded = await repo.get(aggregate_id)
+        if expected is not None and expected > (loaded.version if loaded else 0):
+            loaded = await repo.get(aggregate_id, exact=True)  # a head a crash left behind?
         check_expected(aggregate_id, loaded.version if loaded else 0, expected)
         decision = decide(loaded)
         if decision is None:

@@ -46,7 +46,7 @@ class InMemoryVersionedStore:
     def published_events(self) -> list[dict[str, Any]]:
         return [entry["event"] for entry in self.outbox if entry["kind"] == "event"]
 
-    async def load(self, aggregate_id: str) -> Snapshot | None:
+    async def load(self, aggregate_id: str, *, exact: bool = False) -> Snapshot | None:
         versions = self._journals.get(aggregate_id)
         return _copy(versions[-1]) if versions else None
 
