@@ -90,9 +90,10 @@ class VersionedStore(Protocol):
     async def load(self, aggregate_id: str, *, exact: bool = False) -> Snapshot | None:
         """The newest version whose save completed (``exact``: the newest version written).
 
-        After a crash between a version's insert and its completion it may show the version before, until the next save on
-        the aggregate or the relay's sweep; a save based on it is refused as a conflict
-        (never applied), so decisions through the write path are always on the newest.
+        After a crash between a version's insert and its completion it may show the
+        version before, until the next save on the aggregate or the relay's sweep; a save
+        based on it is refused as a conflict (never applied), so decisions through the
+        write path are always on the newest.
         ``exact`` also looks past the head (one more lookup) — for audits and verification."""
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
