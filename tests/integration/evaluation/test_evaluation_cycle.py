@@ -16,15 +16,12 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.adapters.repositories import STORES, Repositories
-from alliance_evaluation.app import build_app
-from alliance_evaluation.service.outcomes import finish_upheld_appeals
+from alliance_evaluation.app import build_app, compose
+from alliance_evaluation.service.appeals import finish_upheld_appeals
 from alliance_shared.contract import college
 from alliance_shared.contract.evaluation import AppealDecision
-from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
 from alliance_shared.persistence.versioned_store import AuditNote
-from alliance_shared.runtime import ServiceRuntime
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
@@ -336,7 +333,8 @@ async def test_4_ranking_and_dashboard(client: httpx.AsyncClient, dev_keys_dir: 
     assert [(r["rank"], r["agreement_id"]) for r in ranking.json()["ranking"]] == [(1, GOOD), (2, POOR)]
     as_csv = await client.get(f"/cycles/{cycle_id}/ranking", headers={**sup(dev_keys_dir), "Accept": "text/csv"})
     assert as_csv.headers["content-type"].startswith("text/csv")
-    lines = as_csv.text.strip().splitlines()
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for spreadsheet programs
+    lines = as_csv.text.removeprefix("\ufeff").strip().splitlines()
     assert lines[0].startswith("rank,agreement_id,result_id,score")
     assert lines[1].startswith(f"1,{GOOD},")
     assert len(lines) == 3
@@ -444,7 +442,8 @@ async def test_5b_an_upheld_appeal_cut_off_before_its_rescore_is_finished_by_the
     appeal_id = lodged.json()["appeal_id"]
     # The state a crash between the two writes of decide_appeal leaves: the decision saved, no re-score.
     settings = evaluation_settings(infra, f"cyc_{RUN}", dev_keys_dir)
-    repos = Repositories(ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES))
+    _, ctx = compose(settings)
+    repos = ctx.repos
     appeal = await repos.appeals.require(appeal_id, "appeal.not_found", "appeal")
     result = await repos.results.require(current["result_id"], "result.not_found", "result")
     appeal.item.decide(AppealDecision.UPHELD, "verified", result.item, datetime.now(UTC), "sup-lead")
@@ -452,8 +451,8 @@ async def test_5b_an_upheld_appeal_cut_off_before_its_rescore_is_finished_by_the
     still = await client.get(f"/results/{current['result_id']}", headers=sup(dev_keys_dir))
     assert still.json()["status"] == "current"
 
-    assert await finish_upheld_appeals(repos, settings) == 1
-    assert await finish_upheld_appeals(repos, settings) == 0  # done once, not again
+    assert await finish_upheld_appeals(ctx) == 1
+    assert await finish_upheld_appeals(ctx) == 0  # done once, not again
     retired = await client.get(f"/results/{current['result_id']}", headers=sup(dev_keys_dir))
     assert retired.json()["status"] == "superseded"
     trend = (await client.get(f"/agreements/{GOOD}/results", headers=sup(dev_keys_dir))).json()

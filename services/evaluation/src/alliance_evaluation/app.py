@@ -1,15 +1,18 @@
-"""Composition root of the evaluation service."""
+"""Composition root of the evaluation service: the stores on MongoDB, the system clock,
+the Kafka subscription and the HTTP routers, wired to one use-case context."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from alliance_evaluation.adapters.consumers import build_subscription
-from alliance_evaluation.adapters.http import build_router
-from alliance_evaluation.adapters.repositories import STORES, Repositories
+from alliance_evaluation.adapters.http import ROUTERS
+from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.frameworks import ensure_default_framework
-from alliance_evaluation.service.outcomes import housekeeping_loop
+from alliance_evaluation.service.housekeeping import housekeeping_loop
+from alliance_evaluation.service.repositories import STORES, Repositories
 from alliance_evaluation.settings import Settings
+from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
@@ -20,28 +23,34 @@ explanations, rectification orders, appeals, rankings. Results (`result.complete
 funding service's tranche releases."""
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def compose(settings: Settings, clock: Clock | None = None) -> tuple[ServiceRuntime, Context]:
     runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
-    runtime.subscriptions = [build_subscription(Repositories(runtime), PLATFORM_CATALOG)]
-    return runtime
+    ctx = Context(repos=Repositories(runtime.store), clock=clock or SystemClock(), settings=settings)
+    runtime.subscriptions = [build_subscription(ctx)]
+    return runtime, ctx
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    return compose(settings)[0]
+
+
+def build_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
-    runtime = build_runtime(settings)
-    repos = Repositories(runtime)
+    runtime, ctx = compose(settings, clock)
 
     async def seed(_: ServiceRuntime) -> None:
         if settings.seed_default_framework:
-            await ensure_default_framework(repos)
+            await ensure_default_framework(ctx)
 
     async def start_housekeeping(rt: ServiceRuntime) -> None:
-        rt.add_task(housekeeping_loop(repos, settings), name="evaluation-housekeeping")
+        rt.add_task(housekeeping_loop(ctx), name="evaluation-housekeeping")
 
-    return create_app(
+    app = create_app(
         runtime,
         title="Evaluation service",
         description=DESCRIPTION,
-        routers=[build_router(repos, settings)],
+        routers=ROUTERS,
         on_startup=[seed, start_housekeeping],
     )
+    app.state.evaluation = ctx
+    return app

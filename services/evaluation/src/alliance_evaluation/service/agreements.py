@@ -12,21 +12,21 @@ stored does not roll the structure back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from alliance_evaluation.adapters.repositories import Repositories
 from alliance_evaluation.domain.targets import Obligation
+from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import ACTIVE, AgreementParty, AgreementView
 from alliance_shared.contract.vocabulary import CooperationMode, Depth, ObligationMetric, ObligationPeriod
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change, apply_change
+from alliance_shared.messaging.handlers import ConsumedEvent
+from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import EVENT_RETRY, Decision, execute
 
 log = get_logger(__name__)
-
-AGREEMENT_EVENT_MARKER = ".registry.agreement."
 
 #: The status an agreement event implies when its payload carries none (by the event's verb).
 STATUS_BY_VERB: Mapping[str, str] = {
@@ -169,20 +169,17 @@ def fold(current: AgreementView | None, event_type: str, data: Mapping[str, Any]
     return view.model_copy(update=updates)
 
 
-async def apply_agreement_event(repos: Repositories, event_id: str, event_type: str, data: Mapping[str, Any]) -> None:
+async def apply_agreement_event(ctx: Context, event: ConsumedEvent) -> None:
     """Fold one registry agreement event into the read model, once per event id."""
+    event_type, data = event.envelope.type, event.envelope.data
     agreement_id = str(data.get("agreement_id") or "")
 
-    def decide(snapshot: Snapshot | None) -> Change:
-        current = None if snapshot is None else repos.agreements.from_snapshot(snapshot).item
-        view = fold(current, event_type, data, datetime.now(UTC))
-        return Change(
-            repos.agreements.state_of(view),
-            (),
-            AuditNote(
-                "agreement.read_model", "agreement", agreement_id, None, {"event": event_type, "status": view.status}
-            ),
+    def decide(loaded: Loaded[AgreementView] | None) -> Decision[AgreementView]:
+        view = fold(None if loaded is None else loaded.item, event_type, data, ctx.clock.now())
+        audit = AuditNote(
+            "agreement.read_model", "agreement", agreement_id, None, {"event": event_type, "status": view.status}
         )
+        return Decision(view, audit, events=())
 
-    await apply_change(repos.agreements.store, agreement_id, decide, caused_by=event_id)
+    await execute(ctx.repos.agreements, agreement_id, decide, caused_by=event.envelope.id, retry=EVENT_RETRY)
     log.info("agreement read model updated", agreement_id=agreement_id, event_type=event_type)

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from alliance_evaluation.adapters.repositories import Repositories
 from alliance_evaluation.domain.evidence import fmt
 from alliance_evaluation.domain.rectification import OrderStatus
 from alliance_evaluation.domain.result import EvaluationResult
+from alliance_evaluation.service import queries
+from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import AgreementView
 from alliance_shared.contract.vocabulary import Grade
+from alliance_shared.tables import Table
 
 
 @dataclass(frozen=True)
@@ -49,16 +51,11 @@ class Group:
         return {"agreements": self.agreements, "mean_score": fmt(mean), "grades": dict(sorted(self.grades.items()))}
 
 
-async def current_results(repos: Repositories, cycle_id: str) -> list[EvaluationResult]:
-    return [r.item for r in await repos.results.find({"cycle_id": cycle_id}) if r.item.is_current]
-
-
-async def ranking(repos: Repositories, cycle_id: str) -> list[RankingRow]:
-    results = await current_results(repos, cycle_id)
+async def ranking(ctx: Context, cycle_id: str) -> list[RankingRow]:
+    results = await queries.current_results(ctx, cycle_id)
     views: dict[str, AgreementView | None] = {}
     for result in results:
-        loaded = await repos.agreements.get(result.agreement_id)
-        views[result.agreement_id] = None if loaded is None else loaded.item
+        views[result.agreement_id] = await queries.find_agreement(ctx, result.agreement_id)
     ordered = sorted(results, key=lambda r: (-r.score_hundredths, r.agreement_id))
     rows: list[RankingRow] = []
     previous: tuple[int, int] | None = None  # (score, rank): equal scores share a rank
@@ -85,9 +82,9 @@ async def ranking(repos: Repositories, cycle_id: str) -> list[RankingRow]:
     return rows
 
 
-async def dashboard(repos: Repositories, cycle_id: str) -> dict[str, Any]:
-    rows = await ranking(repos, cycle_id)
-    results = {r.agreement_id: r for r in await current_results(repos, cycle_id)}
+async def dashboard(ctx: Context, cycle_id: str) -> dict[str, Any]:
+    rows = await ranking(ctx, cycle_id)
+    results = {r.agreement_id: r for r in await queries.current_results(ctx, cycle_id)}
     grades = {g.value: 0 for g in Grade}
     by_region: dict[str, Group] = {}
     by_mode: dict[str, Group] = {}
@@ -110,14 +107,13 @@ async def dashboard(repos: Repositories, cycle_id: str) -> dict[str, Any]:
     ]
     overdue = [
         {
-            "order_id": o.item.order_id,
-            "agreement_id": o.item.agreement_id,
-            "responsible_party_id": o.item.responsible_party_id,
-            "due_at": o.item.due_at.isoformat(),
-            "status": str(o.item.status),
+            "order_id": o.order_id,
+            "agreement_id": o.agreement_id,
+            "responsible_party_id": o.responsible_party_id,
+            "due_at": o.due_at.isoformat(),
+            "status": str(o.status),
         }
-        for o in await repos.orders.find({"cycle_id": cycle_id})
-        if o.item.status is OrderStatus.OVERDUE
+        for o in await queries.list_orders(ctx, status=OrderStatus.OVERDUE, cycle_id=cycle_id)
     ]
     return {
         "cycle_id": cycle_id,
@@ -129,3 +125,18 @@ async def dashboard(repos: Repositories, cycle_id: str) -> dict[str, Any]:
         "formality_risk": formality,
         "overdue_rectifications": overdue,
     }
+
+
+def ranking_table(cycle_id: str, rows: list[RankingRow]) -> Table:
+    header = list(RankingRow.__dataclass_fields__)
+    return Table(f"ranking {cycle_id}", header, [[getattr(r, h) for h in header] for r in rows])
+
+
+def dashboard_table(board: dict[str, Any]) -> Table:
+    """The dashboard flattened to section, key, count, value rows (a spreadsheet's view)."""
+    rows: list[list[Any]] = [["grade", g, n, ""] for g, n in board["grade_distribution"].items()]
+    for section in ("by_region", "by_mode"):
+        rows += [[section, k, v["agreements"], v["mean_score"]] for k, v in board[section].items()]
+    rows += [["formality_risk", f["agreement_id"], 1, ""] for f in board["formality_risk"]]
+    rows += [["overdue_rectification", o["order_id"], 1, o["agreement_id"]] for o in board["overdue_rectifications"]]
+    return Table(f"dashboard {board['cycle_id']}", ["section", "key", "count", "value"], rows)

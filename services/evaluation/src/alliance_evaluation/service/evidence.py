@@ -1,40 +1,34 @@
-"""College report ingestion, rejections told back to colleges, manual evidence, evidence queries.
+"""College report ingestion, rejections told back to colleges, manual evidence.
 
 A report is validated (the runner checks the payload against the contract; here: the
 agreement is known and active, the college and any named enterprise are its parties)
 and stored once: its record's id is ``report:<college id>:<report id>`` and the insert
 carries the CloudEvent id as dedupe key, so a redelivered event and the same report
 sent again under a new event id both count once. Figures are computed from the stored
-records when asked (``aggregate_evidence`` is order-independent), never kept as counters.
+records when asked (``queries.evidence_in_window``; ``aggregate_evidence`` is
+order-independent), never kept as counters.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
-from alliance_evaluation.adapters.repositories import Repositories, evidence_key
-from alliance_evaluation.domain.evidence import (
-    EvidenceSummary,
-    EvidenceWindow,
-    ManualEvidence,
-    aggregate_evidence,
-    dedupe_reports,
-)
-from alliance_evaluation.service.records import AgreementView, EvidenceRecord, ManualRecord, RejectionRecord
+from alliance_evaluation.domain.evidence import ManualEvidence
+from alliance_evaluation.service import queries
+from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.records import EvidenceRecord, ManualRecord, RejectionRecord
+from alliance_evaluation.service.repositories import evidence_key
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.evaluation import CollegeReportRejected
-from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import COLLEGE_REPORTS
-from alliance_shared.errors import Conflict, DomainError, NotFound
+from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.handlers import DeadLetter
-from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
+from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import create
 
 log = get_logger(__name__)
 
@@ -55,14 +49,18 @@ def reason_code(reason: str) -> str:
     return REASON_CODES.get(reason, "report.rejected")
 
 
-async def ingest_report(repos: Repositories, event_id: str, report: CollegeReport) -> bool:
+async def ingest_college_report(ctx: Context, event: ConsumedEvent) -> None:
+    """A consumed college report as evidence (the handler table routes only college reports here)."""
+    await ingest_report(ctx, event.envelope.id, cast(CollegeReport, event.payload))
+
+
+async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> bool:
     """Store one college report as evidence; False when it was already there (counted once)."""
-    loaded = await repos.agreements.get(report.agreement_id)
-    if loaded is None:
+    agreement = await queries.find_agreement(ctx, report.agreement_id)
+    if agreement is None:
         raise DomainError(
             "report.unknown_agreement", f"agreement {report.agreement_id} is not known to the alliance registry"
         )
-    agreement = loaded.item
     if not agreement.is_active:
         raise DomainError(
             "report.agreement_inactive",
@@ -87,21 +85,16 @@ async def ingest_report(repos: Repositories, event_id: str, report: CollegeRepor
         report_id=report.report_id,
         occurred_on=report.occurred_on,
         payload=report.model_dump(mode="json"),
-        received_at=datetime.now(UTC),
+        received_at=ctx.clock.now(),
     )
     key = evidence_key(report.college_id, report.report_id)
+    audit = AuditNote("evidence.received", "evidence", key, None, {"event_id": event_id, "type": report.event_type})
     try:
-        written = await repos.evidence.store.create(
-            key,
-            repos.evidence.state_of(record),
-            (),
-            AuditNote("evidence.received", "evidence", key, None, {"event_id": event_id, "type": report.event_type}),
-            caused_by=event_id,
-        )
+        outcome = await create(ctx.repos.evidence, key, record, audit, events=(), caused_by=event_id)
     except Conflict:
         log.info("report already recorded under another event id", key=key, event_id=event_id)
         return False
-    return written is not None
+    return outcome.written
 
 
 def _short(value: Any, limit: int) -> str | None:
@@ -110,108 +103,64 @@ def _short(value: Any, limit: int) -> str | None:
     return None
 
 
-async def reject_report(repos: Repositories, dead: DeadLetter) -> None:
+def _data_of(dead: DeadLetter) -> Mapping[str, Any]:
+    if dead.envelope is not None:
+        return dead.envelope.data
+    try:
+        parsed = json.loads(dead.record.value or b"")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+async def reject_report(ctx: Context, dead: DeadLetter) -> None:
     """Tell the college its report was dead-lettered: one ``college_report.rejected`` per original event."""
     record = dead.record
     if record.topic != COLLEGE_REPORTS:
         return
+    headers = {k: v.decode(errors="replace") for k, v in record.headers}
+    data = _data_of(dead)
+    original_id = (
+        dead.envelope.id
+        if dead.envelope is not None
+        else headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
+    )[:200]
+    college_id = _short(data.get("college_id"), 100) or _short(headers.get("ce_source"), 100) or "unknown"
+    event_type = dead.envelope.type if dead.envelope is not None else headers.get("ce_type")
+    code = reason_code(dead.reason)
+    detail = (dead.detail or dead.reason)[:2000]
+    now = ctx.clock.now()
+    rejection = RejectionRecord(
+        original_event_id=original_id,
+        college_id=college_id,
+        reason_code=code,
+        detail=detail,
+        report_id=_short(data.get("report_id"), 100),
+        agreement_id=_short(data.get("agreement_id"), 100),
+        original_event_type=_short(event_type, 200),
+        rejected_at=now,
+    )
+    event = CollegeReportRejected(
+        college_id=college_id,
+        original_event_id=original_id,
+        original_event_type=rejection.original_event_type,
+        report_id=rejection.report_id,
+        agreement_id=rejection.agreement_id,
+        reason_code=code,
+        detail=detail,
+        occurred_at=now,
+    )
+    audit = AuditNote("college_report.rejected", "college_report", original_id, None, {"reason": code})
     try:
-        headers = {k: v.decode(errors="replace") for k, v in record.headers}
-        data: Mapping[str, Any] = {}
-        if dead.envelope is not None:
-            data = dead.envelope.data
-        else:
-            try:
-                parsed = json.loads(record.value or b"")
-                data = parsed if isinstance(parsed, dict) else {}
-            except (ValueError, UnicodeDecodeError):
-                data = {}
-        original_id = (
-            dead.envelope.id
-            if dead.envelope is not None
-            else headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
-        )[:200]
-        college_id = _short(data.get("college_id"), 100) or _short(headers.get("ce_source"), 100) or "unknown"
-        event_type = dead.envelope.type if dead.envelope is not None else headers.get("ce_type")
-        code = reason_code(dead.reason)
-        detail = (dead.detail or dead.reason)[:2000]
-        now = datetime.now(UTC)
-        rejection = RejectionRecord(
-            original_event_id=original_id,
-            college_id=college_id,
-            reason_code=code,
-            detail=detail,
-            report_id=_short(data.get("report_id"), 100),
-            agreement_id=_short(data.get("agreement_id"), 100),
-            original_event_type=_short(event_type, 200),
-            rejected_at=now,
+        await create(
+            ctx.repos.rejections, f"rejection:{original_id}", rejection, audit, events=[event], caused_by=original_id
         )
-        event = CollegeReportRejected(
-            college_id=college_id,
-            original_event_id=original_id,
-            original_event_type=rejection.original_event_type,
-            report_id=rejection.report_id,
-            agreement_id=rejection.agreement_id,
-            reason_code=code,
-            detail=detail,
-            occurred_at=now,
-        )
-        key = f"rejection:{original_id}"
-        try:
-            await repos.rejections.store.create(
-                key,
-                repos.rejections.state_of(rejection),
-                [event],
-                AuditNote("college_report.rejected", "college_report", original_id, None, {"reason": code}),
-                caused_by=original_id,
-            )
-        except Conflict:
-            pass  # told already
-    except TRANSIENT_DB_ERRORS:
-        raise  # the runner retries the record
-    except Exception:
-        log.exception("could not tell the college about a rejected report", offset=record.offset)
+    except Conflict:
+        pass  # told already
 
 
-@dataclass(frozen=True)
-class AgreementEvidence:
-    reports: tuple[CollegeReport, ...]
-    received: int
-    manual: tuple[ManualRecord, ...]
-
-
-def parse_record(record: EvidenceRecord) -> CollegeReport:
-    report = PLATFORM_CATALOG.parse(record.event_type, record.payload)
-    assert isinstance(report, CollegeReport)
-    return report
-
-
-async def evidence_of(repos: Repositories, agreement_id: str) -> AgreementEvidence:
-    records = await repos.evidence.find({"agreement_id": agreement_id})
-    manual = await repos.manual.find({"agreement_id": agreement_id})
-    reports = dedupe_reports(parse_record(r.item) for r in records)
-    return AgreementEvidence(reports, len(records), tuple(m.item for m in manual))
-
-
-def summarize(
-    evidence: AgreementEvidence, window: EvidenceWindow, agreement: AgreementView
-) -> tuple[dict[str, int], EvidenceSummary]:
-    """Reports per type in the window, and the figures the aggregation computes from them."""
-    counts: dict[str, int] = {}
-    for report in evidence.reports:
-        if report.occurred_on in window:
-            counts[report.event_type] = counts.get(report.event_type, 0) + 1
-    summary = aggregate_evidence(evidence.reports, [m.evidence for m in evidence.manual], window, agreement.modes)
-    return counts, summary
-
-
-def activity_dates(evidence: AgreementEvidence, until: date) -> Iterable[date]:
-    dates = {r.occurred_on for r in evidence.reports} | {m.evidence.occurred_on for m in evidence.manual}
-    return sorted(d for d in dates if d <= until)
-
-
-async def record_manual(
-    repos: Repositories,
+async def record_manual_evidence(
+    ctx: Context,
     agreement_id: str,
     fields: Mapping[str, Any],
     note: str | None,
@@ -219,8 +168,7 @@ async def record_manual(
     actor_role: str,
 ) -> tuple[ManualRecord, str]:
     """Record manual evidence (supervisor, or an enterprise party of the agreement)."""
-    if await repos.agreements.get(agreement_id) is None:
-        raise NotFound("agreement.not_found", f"no agreement {agreement_id}")
+    await queries.get_agreement(ctx, agreement_id)
     evidence_id = str(uuid.uuid4())
     try:
         evidence = ManualEvidence.model_validate({**fields, "evidence_id": evidence_id, "recorded_by": actor_id})
@@ -231,12 +179,9 @@ async def record_manual(
         evidence=evidence,
         note=note,
         recorded_role=actor_role,
-        recorded_at=datetime.now(UTC),
+        recorded_at=ctx.clock.now(),
     )
-    await repos.manual.store.create(
-        evidence_id,
-        repos.manual.state_of(record),
-        (),
-        AuditNote("evidence.manual_recorded", "manual_evidence", evidence_id, None, repos.manual.state_of(record)),
-    )
+    state = ctx.repos.manual.state_of(record)
+    audit = AuditNote("evidence.manual_recorded", "manual_evidence", evidence_id, None, state)
+    await create(ctx.repos.manual, evidence_id, record, audit, events=())
     return record, evidence_id

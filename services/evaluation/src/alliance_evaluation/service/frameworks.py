@@ -1,23 +1,26 @@
-"""Frameworks: the default one at start-up, drafts, publishing."""
+"""Frameworks: the default one at start-up, drafts, publishing. Frameworks emit no events."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from alliance_evaluation.adapters.repositories import Repositories, framework_key
 from alliance_evaluation.domain.default_framework import DEFAULT_FRAMEWORK_ID, default_framework
 from alliance_evaluation.domain.framework import Framework, GradeBands, IndicatorDefinition, NoEvidencePolicy
 from alliance_evaluation.domain.panel import PanelRole
+from alliance_evaluation.service import queries
+from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.repositories import framework_key
 from alliance_shared.errors import Conflict, DomainError, NotFound
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, create, update
 
 log = get_logger(__name__)
+
+NOT_FOUND = "framework.not_found"
 
 
 @dataclass(frozen=True)
@@ -31,38 +34,19 @@ class DraftEdits:
     indicators: Sequence[IndicatorDefinition] | None = None
 
 
-async def ensure_default_framework(repos: Repositories, *, actor_id: str = "system") -> None:
+async def ensure_default_framework(ctx: Context, *, actor_id: str = "system") -> None:
     """Store and publish the default framework (v1) when no framework exists yet."""
-    if await repos.frameworks.store.find({}, limit=1):
+    if await queries.any_framework_exists(ctx):
         return
     framework = default_framework()
-    framework.publish(datetime.now(UTC), actor_id)
+    framework.publish(ctx.clock.now(), actor_id)
     key = framework_key(framework.framework_id, framework.version)
+    audit = AuditNote("framework.seeded", "framework", key, None, {"version": framework.version})
     try:
-        await repos.frameworks.store.create(
-            key,
-            repos.frameworks.state_of(framework),
-            (),
-            AuditNote("framework.seeded", "framework", key, None, {"version": framework.version}),
-        )
+        await create(ctx.repos.frameworks, key, framework, audit, events=())
         log.info("default framework published", framework_id=DEFAULT_FRAMEWORK_ID)
     except Conflict:
         pass  # another replica was first
-
-
-async def list_frameworks(repos: Repositories) -> list[Loaded[Framework]]:
-    return await repos.frameworks.find({})
-
-
-async def get_framework(repos: Repositories, framework_id: str, version: int) -> Loaded[Framework]:
-    return await repos.frameworks.require(
-        framework_key(framework_id, version), "framework.not_found", f"framework {framework_id} version"
-    )
-
-
-async def latest_version(repos: Repositories, framework_id: str) -> Loaded[Framework] | None:
-    versions = await repos.frameworks.find({"framework_id": framework_id})
-    return max(versions, key=lambda f: f.item.version, default=None)
 
 
 def _apply(framework: Framework, edits: DraftEdits) -> None:
@@ -82,11 +66,11 @@ def _apply(framework: Framework, edits: DraftEdits) -> None:
         raise DomainError("framework.invalid", detail or "the framework is not valid") from exc
 
 
-async def new_draft(repos: Repositories, framework_id: str, edits: DraftEdits) -> Loaded[Framework]:
+async def create_draft(ctx: Context, framework_id: str, edits: DraftEdits) -> Outcome[Framework]:
     """The next version of a framework as a draft, from the latest version's content."""
-    latest = await latest_version(repos, framework_id)
+    latest = await queries.latest_framework_version(ctx, framework_id)
     if latest is None:
-        raise NotFound("framework.not_found", f"no framework {framework_id}")
+        raise NotFound(NOT_FOUND, f"no framework {framework_id}")
     if not latest.item.is_published:
         raise Conflict(
             "framework.draft_exists",
@@ -95,45 +79,40 @@ async def new_draft(repos: Repositories, framework_id: str, edits: DraftEdits) -
     draft = latest.item.next_draft()
     _apply(draft, edits)
     key = framework_key(framework_id, draft.version)
-    await repos.frameworks.store.create(
-        key, repos.frameworks.state_of(draft), (), AuditNote("framework.draft_created", "framework", key, None, None)
-    )
-    return Loaded(draft, 1)
+    audit = AuditNote("framework.draft_created", "framework", key, None, None)
+    return await create(ctx.repos.frameworks, key, draft, audit, events=())
 
 
 async def edit_draft(
-    repos: Repositories, framework_id: str, version: int, expected: int, edits: DraftEdits
-) -> Loaded[Framework]:
-    loaded = await get_framework(repos, framework_id, version)
-    framework = loaded.item
-    if framework.is_published:
-        raise DomainError(
-            "framework.published_immutable",
-            f"framework {framework_id} v{version} is published and cannot change; derive the next draft version",
-        )
-    before = repos.frameworks.state_of(framework)
-    _apply(framework, edits)
+    ctx: Context, framework_id: str, version: int, expected: int, edits: DraftEdits
+) -> Outcome[Framework]:
     key = framework_key(framework_id, version)
-    written = await repos.frameworks.save(
-        key, expected, framework, AuditNote("framework.draft_edited", "framework", key, before, None), events=()
+
+    def decide(framework: Framework) -> Decision[Framework]:
+        if framework.is_published:
+            raise DomainError(
+                "framework.published_immutable",
+                f"framework {framework_id} v{version} is published and cannot change; derive the next draft version",
+            )
+        before = ctx.repos.frameworks.state_of(framework)
+        _apply(framework, edits)
+        return Decision(framework, AuditNote("framework.draft_edited", "framework", key, before, None), events=())
+
+    return await update(
+        ctx.repos.frameworks, key, decide, not_found=(NOT_FOUND, f"framework {framework_id} version"), expected=expected
     )
-    assert written is not None
-    return Loaded(framework, written)
 
 
-async def publish(
-    repos: Repositories, framework_id: str, version: int, expected: int, actor_id: str
-) -> Loaded[Framework]:
-    loaded = await get_framework(repos, framework_id, version)
-    framework = loaded.item
-    framework.publish(datetime.now(UTC), actor_id)
+async def publish_framework(
+    ctx: Context, framework_id: str, version: int, expected: int, actor_id: str
+) -> Outcome[Framework]:
     key = framework_key(framework_id, version)
-    written = await repos.frameworks.save(
-        key,
-        expected,
-        framework,
-        AuditNote("framework.published", "framework", key, None, {"version": version}),
-        events=(),
+
+    def decide(framework: Framework) -> Decision[Framework]:
+        framework.publish(ctx.clock.now(), actor_id)
+        audit = AuditNote("framework.published", "framework", key, None, {"version": version})
+        return Decision(framework, audit, events=())
+
+    return await update(
+        ctx.repos.frameworks, key, decide, not_found=(NOT_FOUND, f"framework {framework_id} version"), expected=expected
     )
-    assert written is not None
-    return Loaded(framework, written)

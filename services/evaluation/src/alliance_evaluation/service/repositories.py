@@ -1,13 +1,18 @@
-"""Domain aggregates <-> VersionedStore snapshots.
+"""The service's stores, typed: domain aggregates and records <-> ``VersionedStore`` snapshots.
 
 Each aggregate is stored as its full state (``model_dump``): enums as strings, dates as
 ISO strings, datetimes as UTC, money as int minor units, framework numbers as decimal
 strings. The store's version is the aggregate's version (ETag); the domain models'
 ``version`` field is filled from it on load and never stored. Events ride in the same
-insert (``VersionedStore.save``), so a state change is never unannounced.
+insert, so a state change is never unannounced.
+
+The bundle is built from a store factory: ``runtime.store`` at the composition root
+(MongoDB), ``InMemoryVersionedStore`` in the use-case tests.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from alliance_evaluation.domain.appeal import Appeal
 from alliance_evaluation.domain.cycle import Cycle
@@ -17,7 +22,7 @@ from alliance_evaluation.domain.rectification import RectificationOrder
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service.records import AgreementView, EvidenceRecord, ManualRecord, RejectionRecord
 from alliance_shared.persistence.repository import Repository
-from alliance_shared.runtime import ServiceRuntime
+from alliance_shared.persistence.versioned_store import VersionedStore
 
 FRAMEWORKS = "frameworks"
 AGREEMENTS = "agreements"
@@ -43,21 +48,24 @@ STORES = (
     REJECTIONS,
 )
 
+StoreFactory = Callable[[str], VersionedStore]
+
 
 class Repositories:
-    """Every store of the service, typed."""
+    """Every store of the service, typed. Models whose own ``version`` means something
+    else (a framework's version number) or that have none keep ``version_field=None``."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.frameworks = Repository(runtime.store(FRAMEWORKS), Framework, version_field=None)
-        self.agreements = Repository(runtime.store(AGREEMENTS), AgreementView, version_field=None)
-        self.evidence = Repository(runtime.store(EVIDENCE), EvidenceRecord, version_field=None)
-        self.manual = Repository(runtime.store(MANUAL_EVIDENCE), ManualRecord, version_field=None)
-        self.cycles = Repository(runtime.store(CYCLES), Cycle)
-        self.panels = Repository(runtime.store(PANELS), Panel)
-        self.results = Repository(runtime.store(RESULTS), EvaluationResult)
-        self.orders = Repository(runtime.store(RECTIFICATIONS), RectificationOrder)
-        self.appeals = Repository(runtime.store(APPEALS), Appeal)
-        self.rejections = Repository(runtime.store(REJECTIONS), RejectionRecord, version_field=None)
+    def __init__(self, store_of: StoreFactory) -> None:
+        self.frameworks = Repository(store_of(FRAMEWORKS), Framework, version_field=None)
+        self.agreements = Repository(store_of(AGREEMENTS), AgreementView, version_field=None)
+        self.evidence = Repository(store_of(EVIDENCE), EvidenceRecord, version_field=None)
+        self.manual = Repository(store_of(MANUAL_EVIDENCE), ManualRecord, version_field=None)
+        self.cycles = Repository(store_of(CYCLES), Cycle)
+        self.panels = Repository(store_of(PANELS), Panel)
+        self.results = Repository(store_of(RESULTS), EvaluationResult)
+        self.orders = Repository(store_of(RECTIFICATIONS), RectificationOrder)
+        self.appeals = Repository(store_of(APPEALS), Appeal)
+        self.rejections = Repository(store_of(REJECTIONS), RejectionRecord, version_field=None)
 
 
 def framework_key(framework_id: str, version: int) -> str:
@@ -70,7 +78,3 @@ def panel_key(cycle_id: str, agreement_id: str) -> str:
 
 def evidence_key(college_id: str, report_id: str) -> str:
     return f"report:{college_id}:{report_id}"
-
-
-def result_key(cycle_id: str, agreement_id: str) -> str:
-    return f"res:{cycle_id}:{agreement_id}"

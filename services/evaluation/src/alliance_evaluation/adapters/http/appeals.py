@@ -1,0 +1,77 @@
+"""Appeals: a party lodges one against a result; a supervisor not on the panel decides (If-Match)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal
+from alliance_evaluation.adapters.http.deps import Evaluation, Party, Supervisor
+from alliance_evaluation.domain.appeal import Appeal
+from alliance_evaluation.domain.result import EvaluationResult
+from alliance_evaluation.service import appeals as use_cases
+from alliance_shared.contract.evaluation import AppealDecision
+from alliance_shared.contract.vocabulary import Reason
+from alliance_shared.web.conditional import IfMatch, set_etag
+
+router = APIRouter(tags=["appeals"])
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"grounds": "Placements of the autumn term were reported late; see PL-2025-0101…"}]
+        },
+    )
+
+    grounds: str = Field(min_length=1, max_length=4000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decision": "upheld", "reason": "late reports verified with the college"}]},
+    )
+
+    decision: AppealDecision
+    reason: Reason
+
+
+class DecisionOut(BaseModel):
+    appeal: Appeal
+    new_result: EvaluationResult | None
+
+
+@router.post(
+    "/results/{result_id}/appeals",
+    status_code=201,
+    summary="Appeal a result (a party, within the working-day window)",
+)
+async def lodge(
+    result: AppealableResult, body: AppealIn, response: Response, principal: Party, ctx: Evaluation
+) -> Appeal:
+    assert principal.partner_id is not None  # a party token is bound to its partner
+    outcome = await use_cases.lodge_appeal(ctx, result, principal.partner_id, body.grounds, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.get("/appeals/{appeal_id}", summary="One appeal")
+async def get_appeal(appeal: ReadableAppeal, response: Response) -> Appeal:
+    set_etag(response, appeal.version)
+    return appeal.item
+
+
+@router.post(
+    "/appeals/{appeal_id}/decision",
+    summary="Decide an appeal (a supervisor not on the panel); upheld re-scores and supersedes the result",
+)
+async def decide(
+    appeal_id: str, body: DecisionIn, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
+) -> DecisionOut:
+    outcome, new_result = await use_cases.decide_appeal(
+        ctx, appeal_id, expected, body.decision, body.reason, principal.subject
+    )
+    set_etag(response, outcome.version)
+    return DecisionOut(appeal=outcome.item, new_result=new_result)

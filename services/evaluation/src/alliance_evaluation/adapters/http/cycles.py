@@ -1,0 +1,124 @@
+"""Evaluation cycles: open, list, read, close the evidence window (If-Match), complete (If-Match)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Self
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from alliance_evaluation.adapters.http.deps import CycleReader, Evaluation, Supervisor
+from alliance_evaluation.domain.cycle import Cycle, CycleStatus
+from alliance_evaluation.domain.evidence import EvidenceWindow
+from alliance_evaluation.service import cycles as use_cases
+from alliance_evaluation.service import queries
+from alliance_shared.contract.base import UtcDateTime
+from alliance_shared.contract.vocabulary import CycleKind
+from alliance_shared.web.conditional import IfMatch, set_etag
+
+router = APIRouter(tags=["cycles"])
+
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class OpenCycleIn(BaseModel):
+    """Open a cycle for agreements chosen by id, or for all active agreements with a party in a region."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "annual",
+                    "name": "Annual evaluation 2025",
+                    "agreement_ids": ["agr-7f3c"],
+                    "window_start": "2025-01-01",
+                    "window_end": "2025-12-31",
+                    "due_at": "2026-02-28T16:00:00Z",
+                    "framework_id": "default",
+                    "framework_version": 1,
+                },
+                {
+                    "kind": "mid_term",
+                    "name": "Zhejiang mid-term 2025",
+                    "region_prefix": "33",
+                    "window_start": "2025-01-01",
+                    "window_end": "2025-06-30",
+                    "due_at": "2025-08-31T16:00:00Z",
+                    "framework_id": "default",
+                    "framework_version": 1,
+                },
+            ]
+        },
+    )
+
+    kind: CycleKind
+    name: str = Field(min_length=1, max_length=200)
+    agreement_ids: list[Id] | None = Field(default=None, min_length=1, max_length=2000)
+    region_prefix: str | None = Field(default=None, pattern=r"^[0-9]{2,6}$")
+    window_start: date
+    window_end: date
+    due_at: UtcDateTime
+    framework_id: Id = "default"
+    framework_version: int = Field(default=1, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Self:
+        if (self.agreement_ids is None) == (self.region_prefix is None):
+            raise ValueError("give either agreement_ids or region_prefix")
+        if self.window_end < self.window_start:
+            raise ValueError("window_end lies on or after window_start")
+        return self
+
+    def spec(self) -> use_cases.CycleSpec:
+        return use_cases.CycleSpec(
+            kind=self.kind,
+            name=self.name,
+            window=EvidenceWindow(start=self.window_start, end=self.window_end),
+            due_at=self.due_at,
+            framework_id=self.framework_id,
+            framework_version=self.framework_version,
+            agreement_ids=self.agreement_ids or (),
+            region_prefix=self.region_prefix,
+        )
+
+
+@router.post("/cycles", status_code=201, summary="Open an evaluation cycle")
+async def open_cycle(body: OpenCycleIn, response: Response, principal: Supervisor, ctx: Evaluation) -> Cycle:
+    outcome = await use_cases.open_cycle(ctx, body.spec(), principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.get("/cycles", summary="List cycles")
+async def list_cycles(_: CycleReader, ctx: Evaluation, status: CycleStatus | None = None) -> list[Cycle]:
+    return [c.item for c in await queries.list_cycles(ctx, status)]
+
+
+@router.get("/cycles/{cycle_id}", summary="One cycle")
+async def get_cycle(cycle_id: str, response: Response, _: CycleReader, ctx: Evaluation) -> Cycle:
+    loaded = await queries.get_cycle(ctx, cycle_id)
+    set_etag(response, loaded.version)
+    return loaded.item
+
+
+@router.post("/cycles/{cycle_id}/start-scoring", summary="Close the evidence window")
+async def start_scoring(
+    cycle_id: str, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
+) -> Cycle:
+    outcome = await use_cases.start_scoring(ctx, cycle_id, expected, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post(
+    "/cycles/{cycle_id}/complete",
+    summary="Score every agreement, record results, order rectification, complete the cycle",
+)
+async def complete(
+    cycle_id: str, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
+) -> Cycle:
+    outcome = await use_cases.complete_cycle(ctx, cycle_id, expected, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item

@@ -1,0 +1,77 @@
+"""Rectification orders: list and read (parties see their own), the responsible party
+responds, a supervisor returns or closes (each If-Match)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_evaluation.adapters.http.access import (
+    OrderToAnswer,
+    OrderToVerify,
+    ReadableOrder,
+    visible_orders,
+)
+from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReader, Supervisor
+from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
+from alliance_evaluation.service import queries
+from alliance_evaluation.service import rectification as use_cases
+from alliance_shared.web.bodies import ReasonIn
+from alliance_shared.web.conditional import IfMatch, set_etag
+
+router = APIRouter(tags=["rectification"])
+
+
+class ResponseIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"evidence_refs": ["att://rect/2026/plan-7.pdf"]}]}
+    )
+
+    evidence_refs: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(min_length=1, max_length=50)
+
+
+@router.get("/rectifications", summary="Rectification orders (yours, for a party)")
+async def list_orders(
+    principal: PartyReader,
+    ctx: Evaluation,
+    status: OrderStatus | None = None,
+    agreement_id: str | None = None,
+    cycle_id: str | None = None,
+) -> list[RectificationOrder]:
+    orders = await queries.list_orders(ctx, status=status, agreement_id=agreement_id, cycle_id=cycle_id)
+    return visible_orders(principal, orders)
+
+
+@router.get("/rectifications/{order_id}", summary="One rectification order")
+async def get_order(order: ReadableOrder, response: Response) -> RectificationOrder:
+    set_etag(response, order.version)
+    return order.item
+
+
+@router.post("/rectifications/{order_id}/response", summary="The responsible party answers the order with evidence")
+async def respond(
+    order: OrderToAnswer, body: ResponseIn, response: Response, principal: Party, expected: IfMatch, ctx: Evaluation
+) -> RectificationOrder:
+    outcome = await use_cases.respond_to_order(ctx, order.order_id, expected, body.evidence_refs, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post("/rectifications/{order_id}/return", summary="Return an insufficient response")
+async def return_order(
+    order: OrderToVerify, body: ReasonIn, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
+) -> RectificationOrder:
+    outcome = await use_cases.return_order(ctx, order.order_id, expected, body.reason, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post("/rectifications/{order_id}/close", summary="Close a verified rectification")
+async def close(
+    order: OrderToVerify, body: ReasonIn, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
+) -> RectificationOrder:
+    outcome = await use_cases.close_order(ctx, order.order_id, expected, body.reason, principal.subject)
+    set_etag(response, outcome.version)
+    return outcome.item

@@ -1,0 +1,127 @@
+"""Appeals against a result: lodged by a party within the working-day window, decided by a
+supervisor not on the panel; an upheld appeal re-scores the agreement and supersedes the
+result (both kept)."""
+
+from __future__ import annotations
+
+import uuid
+
+from alliance_evaluation.domain.appeal import Appeal, AppealPolicy
+from alliance_evaluation.domain.result import EvaluationResult
+from alliance_evaluation.service import queries
+from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.cycles import score_one
+from alliance_evaluation.service.records import derived_id
+from alliance_shared.contract.evaluation import AppealDecision
+from alliance_shared.errors import Conflict, DomainError
+from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, create, execute, update
+
+NOT_FOUND = ("appeal.not_found", "appeal")
+
+
+def appeal_policy(ctx: Context) -> AppealPolicy:
+    return AppealPolicy(
+        window_working_days=ctx.settings.appeal_window_working_days, holidays=ctx.settings.appeal_holidays
+    )
+
+
+async def lodge_appeal(
+    ctx: Context, result: EvaluationResult, appellant_party_id: str, grounds: str, actor_id: str
+) -> Outcome[Appeal]:
+    appeal = Appeal.lodge(
+        appeal_id=str(uuid.uuid4()),
+        result=result,
+        appellant_party_id=appellant_party_id,
+        grounds=grounds,
+        now=ctx.clock.now(),
+        actor_id=actor_id,
+        policy=appeal_policy(ctx),
+    )
+    audit = AuditNote("appeal.lodged", "appeal", appeal.appeal_id, None, {"grounds": grounds})
+    return await create(ctx.repos.appeals, appeal.appeal_id, appeal, audit)
+
+
+async def decide_appeal(
+    ctx: Context, appeal_id: str, expected: int, decision: AppealDecision, reason: str, decider_id: str
+) -> tuple[Outcome[Appeal], EvaluationResult | None]:
+    """Record the decision; an upheld appeal re-scores the agreement and supersedes the result.
+
+    The decision is written first (If-Match); the re-score has a deterministic id and the
+    supersession is a no-op once done, so both steps can be repeated safely.
+    """
+    lodged = (await queries.get_appeal(ctx, appeal_id)).item
+    result = (await queries.get_result(ctx, lodged.result_id)).item
+
+    def decide(appeal: Appeal) -> Decision[Appeal]:
+        appeal.decide(decision, reason, result, ctx.clock.now(), decider_id)
+        return Decision(appeal, AuditNote("appeal.decided", "appeal", appeal_id, "lodged", str(appeal.status)))
+
+    outcome = await update(ctx.repos.appeals, appeal_id, decide, not_found=NOT_FOUND, expected=expected)
+    new_result = None
+    if decision is AppealDecision.UPHELD:
+        new_result = await rescore(ctx, result, appeal_id, decider_id)
+    return outcome, new_result
+
+
+async def _rescored_result(ctx: Context, old: EvaluationResult, appeal_id: str, actor_id: str) -> EvaluationResult:
+    """The appeal's re-score: the stored one, else scored now and stored."""
+    new_id = derived_id("rescore", appeal_id)
+    existing = await ctx.repos.results.get(new_id)
+    if existing is not None:
+        return existing.item
+    cycle = (await queries.get_cycle(ctx, old.cycle_id)).item
+    framework = (await queries.get_framework(ctx, cycle.framework_id, cycle.framework_version)).item
+    new = await score_one(
+        ctx,
+        result_id=new_id,
+        cycle=cycle,
+        framework=framework,
+        agreement_id=old.agreement_id,
+        actor_id=actor_id,
+        supersedes=old,
+    )
+    audit = AuditNote(
+        "result.rescored",
+        "result",
+        new_id,
+        {"supersedes": old.result_id},
+        {"score_hundredths": new.score_hundredths, "grade": str(new.grade)},
+    )
+    try:
+        await create(ctx.repos.results, new_id, new, audit)
+    except Conflict:
+        return (await queries.get_result(ctx, new_id)).item  # the periodic check was first
+    return new
+
+
+async def rescore(ctx: Context, old: EvaluationResult, appeal_id: str, actor_id: str) -> EvaluationResult:
+    new = await _rescored_result(ctx, old, appeal_id, actor_id)
+
+    def supersede(loaded: Loaded[EvaluationResult] | None) -> Decision[EvaluationResult] | None:
+        if loaded is None:
+            raise DomainError("result.not_found", f"no result {old.result_id}")
+        current = loaded.item
+        if not current.is_current:
+            return None
+        current.supersede(new, appeal_id, ctx.clock.now(), actor_id)
+        audit = AuditNote("result.superseded", "result", current.result_id, "current", {"superseded_by": new.result_id})
+        return Decision(current, audit)
+
+    await execute(ctx.repos.results, old.result_id, supersede)
+    return new
+
+
+async def finish_upheld_appeals(ctx: Context) -> int:
+    """Re-score upheld appeals whose result is still current: the decision is saved before
+    the re-score, so a crash in between leaves exactly this state, and ``rescore`` is
+    idempotent (deterministic id, supersession a no-op once done)."""
+    finished = 0
+    for appeal in await queries.upheld_appeals(ctx):
+        result = await ctx.repos.results.get(appeal.result_id)
+        if result is None or not result.item.is_current:
+            continue
+        await rescore(ctx, result.item, appeal.appeal_id, appeal.decided_by or "system")
+        finished += 1
+    return finished

@@ -1,0 +1,29 @@
+"""The periodic checks, run as a task of the service's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alliance_evaluation.service.appeals import finish_upheld_appeals
+from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.rectification import mark_overdue
+from alliance_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def housekeeping_loop(ctx: Context) -> None:
+    """Overdue rectification orders, and upheld appeals whose re-score a crash interrupted."""
+    while True:
+        try:
+            marked = await mark_overdue(ctx)
+            if marked:
+                log.info("rectification orders marked overdue", count=marked)
+            finished = await finish_upheld_appeals(ctx)
+            if finished:
+                log.info("interrupted appeal re-scores finished", count=finished)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("periodic check failed; trying again next round", exc_info=True)
+        await asyncio.sleep(ctx.settings.overdue_check_seconds)

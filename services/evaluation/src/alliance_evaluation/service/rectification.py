@@ -1,0 +1,77 @@
+"""Rectification orders after a result: the party responds, a supervisor returns or closes,
+and the periodic check marks unanswered orders overdue (escalating once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
+from alliance_evaluation.service import queries
+from alliance_evaluation.service.context import Context
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, update
+
+NOT_FOUND = ("rectification.not_found", "rectification order")
+
+
+async def _change_order(
+    ctx: Context, order_id: str, expected: int, action: str, change: Callable[[RectificationOrder], None]
+) -> Outcome[RectificationOrder]:
+    def decide(order: RectificationOrder) -> Decision[RectificationOrder]:
+        before = str(order.status)
+        change(order)
+        after = str(order.status)
+        return Decision(order, AuditNote(f"rectification.{action}", "rectification", order_id, before, after))
+
+    return await update(ctx.repos.orders, order_id, decide, not_found=NOT_FOUND, expected=expected)
+
+
+async def respond_to_order(
+    ctx: Context, order_id: str, expected: int, evidence_refs: Sequence[str], actor_id: str
+) -> Outcome[RectificationOrder]:
+    return await _change_order(
+        ctx, order_id, expected, "responded", lambda order: order.respond(evidence_refs, ctx.clock.now(), actor_id)
+    )
+
+
+async def return_order(
+    ctx: Context, order_id: str, expected: int, reason: str, actor_id: str
+) -> Outcome[RectificationOrder]:
+    return await _change_order(
+        ctx, order_id, expected, "returned", lambda order: order.return_to_party(reason, ctx.clock.now(), actor_id)
+    )
+
+
+async def close_order(
+    ctx: Context, order_id: str, expected: int, reason: str, actor_id: str
+) -> Outcome[RectificationOrder]:
+    return await _change_order(
+        ctx, order_id, expected, "closed", lambda order: order.close(reason, ctx.clock.now(), actor_id)
+    )
+
+
+async def mark_overdue(ctx: Context) -> int:
+    """One pass of the periodic check: open orders past their deadline become overdue.
+
+    The escalation event is emitted once per order (the domain's ``escalated_at``), and
+    concurrent sweepers (replicas) cannot both write it: the second one's decision on the
+    new version finds nothing to do.
+    """
+    now = ctx.clock.now()
+    escalated = 0
+    for order in await queries.list_orders(ctx, status=OrderStatus.OPEN):
+        if order.due_at > now:
+            continue
+
+        def decide(current: RectificationOrder) -> Decision[RectificationOrder] | None:
+            before = str(current.status)
+            current.mark_overdue_if_due(now)
+            if str(current.status) == before:
+                return None
+            audit = AuditNote("rectification.overdue", "rectification", current.order_id, before, str(current.status))
+            return Decision(current, audit)
+
+        outcome = await update(ctx.repos.orders, order.order_id, decide, not_found=NOT_FOUND)
+        if outcome.written:
+            escalated += 1
+    return escalated
