@@ -24,12 +24,13 @@ import httpx
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
+from playwright.sync_api import Browser, sync_playwright
 
 from alliance_devstack.components import free_port
 from alliance_devstack.demo.story import credit_code
 from alliance_devstack.hydra import AUDIENCE, Identity, OidcProvider, running_hydra
 from alliance_devstack.provision import Infrastructure
-from alliance_devstack.services import SERVICES, Platform, ServiceProcess, available_services, isolated_env, prefix_of
+from alliance_devstack.services import SERVICES, Platform, ServiceProcess, isolated_env, prefix_of
 from alliance_shared.auth.devtokens import mint
 from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
@@ -37,6 +38,10 @@ from tests.support.kafka_io import skip_history
 pytestmark = pytest.mark.infra
 
 SCOPES = "openid profile offline_access"
+#: The services started: the registry serves every call and page these tests make.
+NEEDED = ("registry",)
+#: Where the console finds the services not started (the discard port: refused at once).
+NOT_STARTED = "http://127.0.0.1:9"
 #: Where the Authlib client says it wants the code; never fetched, the walk stops there.
 APP_CALLBACK = "http://127.0.0.1:9/callback"
 
@@ -67,7 +72,9 @@ def discovery(idp: OidcProvider) -> dict[str, Any]:
 def trusting_platform(
     infra: Infrastructure, idp: OidcProvider, dev_keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    """The services with Hydra as their only token issuer (JWKS by URL, as in a cluster)."""
+    """The registry with Hydra as its only token issuer (JWKS by URL, as in a cluster). Only
+    the registry: the pages and calls here need no other service, and fewer processes keep
+    the test quick on two cores."""
     run_id = uuid.uuid4().hex[:8]
     env = isolated_env(
         infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
@@ -81,12 +88,12 @@ def trusting_platform(
         env[prefix + "JWT_AUDIENCE"] = AUDIENCE
 
     async def start_at_topic_ends() -> None:
-        for name in SERVICES:
+        for name in NEEDED:
             await skip_history(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
 
     asyncio.run(start_at_topic_ends())
     running = Platform.create(
-        env, tmp_path_factory.mktemp(f"oidc-platform-{run_id}"), ports={n: free_port() for n in available_services()}
+        env, tmp_path_factory.mktemp(f"oidc-platform-{run_id}"), ports={n: free_port() for n in SERVICES}, only=NEEDED
     )
     try:
         running.start(timeout_s=120)
@@ -295,7 +302,7 @@ def console(
         post_logout_redirect_uris=[public_url, f"{public_url}/"],
         scope=SCOPES,
     )
-    urls = {name: service.url for name, service in trusting_platform.services.items()}
+    urls = {name: NOT_STARTED for name in SERVICES} | {n: s.url for n, s in trusting_platform.services.items()}
     env = {
         "CONSOLE_HOST": "127.0.0.1",
         "CONSOLE_PORT": str(port),
@@ -369,12 +376,12 @@ def test_the_console_follows_the_idp_roles(
     )
     college = idp.add(_college(partner_id))
     with httpx.Client(timeout=30) as browser:
-        home = walk(browser, f"{console.url}/auth/login", idp, college.subject)
-        assert home.last is not None
-        assert home.last.status_code == 200, f"{home.visited[-1]}: {home.last.text[:1000]}\n{console.log_tail()}"
+        trail = walk(browser, f"{console.url}/auth/login?next=/registry/partners", idp, college.subject)
         assert f"consent:{college.subject}" in idp.login.handled
-        refused = browser.get(f"{console.url}/registry/partners")
-        assert refused.status_code == 403
+        assert any(u.startswith(f"{console.url}/auth/callback?code=") for u in trail.visited)
+        assert trail.last is not None
+        assert trail.visited[-1] == f"{console.url}/registry/partners"
+        assert trail.last.status_code == 403, f"{trail.last.text[:1000]}\n{console.log_tail()}"
 
 
 def test_the_dev_sign_in_does_not_exist_with_oidc(console: ServiceProcess) -> None:
@@ -383,3 +390,45 @@ def test_the_dev_sign_in_does_not_exist_with_oidc(console: ServiceProcess) -> No
         posted = browser.post(f"{console.url}/auth/dev", data={"role": "registry_admin"})
         assert posted.status_code in {403, 404}, "refused before any token is minted"
         assert browser.get(f"{console.url}/registry/partners").is_redirect
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        # Playwright's own browser builds cannot be fetched here: Debian's chromium instead.
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_a_real_browser_signs_in_through_hydra(
+    idp: OidcProvider,
+    discovery: dict[str, Any],
+    trusting_platform: Platform,
+    console: ServiceProcess,
+    chromium: Browser,
+) -> None:
+    """The same sign-in in headless chromium: its cookies, redirects and the login form, as a person meets them."""
+    name = f"浏览器经 Hydra 登录 {uuid.uuid4().hex[:6]}"
+    admin = sign_in_with_authlib(idp, discovery, ADMIN)
+    register_college(trusting_platform["registry"].url, admin["access_token"], name)
+    context = chromium.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(f"{console.url}/registry/partners")
+        page.wait_for_url(f"{idp.login_app_url}/login**")
+        page.get_by_label("Person").select_option(ADMIN.subject)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{console.url}/registry/partners**")
+        page.goto(f"{console.url}/registry/partners?q={name}")
+        assert page.get_by_text(name).count() >= 1, page.content()[:2000]
+        assert page.context.cookies(console.url), "the console keeps the session in its own cookie"
+    finally:
+        context.close()

@@ -332,8 +332,13 @@ class LoginConsent:
             return HTMLResponse(self._form(challenge))
         if subject not in self.identities:
             return PlainTextResponse(f"unknown subject {subject!r}", status_code=400)
+        # Remembered for the browser session, as an IdP's single sign-on is: the next sign-in of
+        # this browser skips the form, and RP-initiated logout has a session to end.
         accepted = await self._admin(
-            "PUT", "login/accept", {"login_challenge": challenge}, {"subject": subject, "remember": False}
+            "PUT",
+            "login/accept",
+            {"login_challenge": challenge},
+            {"subject": subject, "remember": True, "remember_for": 0},
         )
         self.handled.append(f"login:{subject}")
         return RedirectResponse(accepted["redirect_to"], status_code=303)
