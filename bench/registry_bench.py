@@ -33,9 +33,9 @@ import httpx
 
 from alliance_devstack.components import free_port
 from alliance_devstack.provision import Infrastructure
-from alliance_registry.adapters.repositories import PARTNERS, partner_query_fields
 from alliance_registry.domain.credit_code import with_check_character
 from alliance_registry.domain.partner import Partner, PartnerDetails
+from alliance_registry.service.repositories import PARTNERS, partner_query_fields
 from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.registry import CollegeProfileView, EnterpriseProfileView
 from alliance_shared.contract.vocabulary import PartnerKind

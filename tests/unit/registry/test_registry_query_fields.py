@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from alliance_registry.adapters.repositories import agreement_query_fields, partner_query_fields, region_prefixes
 from alliance_registry.service.queries import AgreementFilter, agreement_query
+from alliance_registry.service.repositories import agreement_query_fields, partner_query_fields, region_prefixes
 from alliance_shared.contract.registry import AgreementStatus
 from alliance_shared.contract.vocabulary import CooperationMode
 from alliance_shared.errors import DomainError

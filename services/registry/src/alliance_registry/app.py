@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from alliance_registry.adapters.http import build_router
-from alliance_registry.adapters.repositories import INDEXES, STORES, Repositories
+from alliance_registry.adapters.http import ROUTERS
+from alliance_registry.adapters.mongo import CREDIT_CODES, INDEXES, MongoCreditCodeClaims
+from alliance_registry.service.repositories import STORES, Repositories
 from alliance_registry.service.schedule import schedule_loop
 from alliance_registry.settings import Settings
+from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
@@ -25,20 +27,22 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
     return ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES, indexes=INDEXES)
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
+def build_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    clock = clock or SystemClock()
     runtime = build_runtime(settings)
-    repos = Repositories(runtime)
+    repos = Repositories(runtime.store, MongoCreditCodeClaims(runtime.db[CREDIT_CODES]))
 
     async def start_schedule(rt: ServiceRuntime) -> None:
-        rt.add_task(schedule_loop(repos, settings.schedule_check_seconds), name="registry-schedule")
+        rt.add_task(schedule_loop(repos, clock, settings.schedule_check_seconds), name="registry-schedule")
 
     app = create_app(
         runtime,
         title="Registry service",
         description=DESCRIPTION,
-        routers=[build_router(repos)],
+        routers=ROUTERS,
         on_startup=[start_schedule],
     )
     app.state.repositories = repos
+    app.state.clock = clock
     return app

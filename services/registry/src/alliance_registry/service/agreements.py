@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from alliance_registry.adapters.repositories import Loaded, Repositories
 from alliance_registry.domain.agreement import Agreement, AgreementDraft
 from alliance_registry.domain.partner import PartnerSummary
-from alliance_registry.service.common import new_id, transition, utcnow
+from alliance_registry.service.repositories import Repositories
+from alliance_shared.clock import Clock
+from alliance_shared.ids import new_id
+from alliance_shared.persistence import write_path
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome
 
 NOT_FOUND = ("agreement.not_found", "agreement")
 AgreementAction = Literal["suspend", "resume", "terminate"]
@@ -30,91 +33,88 @@ def _status(agreement: Agreement) -> dict[str, object]:
     return {"status": agreement.status.value, "terms_version": agreement.terms_version}
 
 
-async def draft(repos: Repositories, terms: AgreementDraft, actor_id: str) -> Loaded[Agreement]:
+async def draft(repos: Repositories, clock: Clock, terms: AgreementDraft, actor_id: str) -> Outcome[Agreement]:
     agreement_id = new_id("agr")
     agreement = Agreement.draft(
-        agreement_id=agreement_id, draft=terms, partners=await summaries(repos, terms), now=utcnow(), actor_id=actor_id
+        agreement_id=agreement_id,
+        draft=terms,
+        partners=await summaries(repos, terms),
+        now=clock.now(),
+        actor_id=actor_id,
     )
-    await repos.agreements.store.create(
-        agreement_id,
-        repos.agreements.state_of(agreement),
-        list(agreement.events),
-        AuditNote(
-            "agreement.drafted",
-            "agreement",
-            agreement_id,
-            None,
-            {"title": terms.title, "party_ids": list(agreement.terms.party_ids)},
-        ),
-    )
-    agreement.version = 1
-    agreement.events.clear()
-    return Loaded(agreement, 1)
-
-
-async def get(repos: Repositories, agreement_id: str) -> Loaded[Agreement]:
-    return await repos.agreements.require(agreement_id, *NOT_FOUND)
+    after = {"title": terms.title, "party_ids": list(agreement.terms.party_ids)}
+    audit = AuditNote("agreement.drafted", "agreement", agreement_id, None, after)
+    return await write_path.create(repos.agreements, agreement_id, agreement, audit)
 
 
 async def sign(
-    repos: Repositories, agreement_id: str, party_id: str, expected: int | None, actor_id: str
-) -> Loaded[Agreement]:
+    repos: Repositories, clock: Clock, agreement_id: str, party_id: str, expected: int | None, actor_id: str
+) -> Outcome[Agreement]:
     """``party_id`` signs; the last signature makes it signed, and active at once when its term has begun."""
 
-    def decide(agreement: Agreement) -> AuditNote:
+    def decide(agreement: Agreement) -> Decision[Agreement]:
         before = _status(agreement)
-        now = utcnow()
+        now = clock.now()
         agreement.sign(party_id, now=now, actor_id=actor_id)
         agreement.activate_if_due(now)
-        return AuditNote(
-            "agreement.signed_by_party",
-            "agreement",
-            agreement_id,
-            before,
-            {**_status(agreement), "party_id": party_id, "pending": list(agreement.pending_party_ids)},
+        after = {**_status(agreement), "party_id": party_id, "pending": list(agreement.pending_party_ids)}
+        return Decision(agreement, AuditNote("agreement.signed_by_party", "agreement", agreement_id, before, after))
+
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)
+
+
+async def activate(
+    repos: Repositories, clock: Clock, agreement_id: str, expected: int | None, actor_id: str
+) -> Outcome[Agreement]:
+    """Bring a signed agreement into force now, within its term."""
+
+    def decide(agreement: Agreement) -> Decision[Agreement]:
+        before = _status(agreement)
+        agreement.activate(now=clock.now(), actor_id=actor_id)
+        return Decision(
+            agreement, AuditNote("agreement.activated", "agreement", agreement_id, before, _status(agreement))
         )
 
-    return await transition(repos.agreements, agreement_id, not_found=NOT_FOUND, expected=expected, decide=decide)
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
-async def activate(repos: Repositories, agreement_id: str, expected: int | None, actor_id: str) -> Loaded[Agreement]:
-    def decide(agreement: Agreement) -> AuditNote:
-        before = _status(agreement)
-        agreement.activate(now=utcnow(), actor_id=actor_id)
-        return AuditNote("agreement.activated", "agreement", agreement_id, before, _status(agreement))
-
-    return await transition(repos.agreements, agreement_id, not_found=NOT_FOUND, expected=expected, decide=decide)
-
-
-async def act(
+async def change_status(
     repos: Repositories,
+    clock: Clock,
     agreement_id: str,
     action: AgreementAction,
     reason: str,
     expected: int | None,
     actor_id: str,
-) -> Loaded[Agreement]:
-    def decide(agreement: Agreement) -> AuditNote:
-        before = _status(agreement)
-        getattr(agreement, action)(reason, now=utcnow(), actor_id=actor_id)
-        return AuditNote(
-            f"agreement.{action}", "agreement", agreement_id, before, {**_status(agreement), "reason": reason}
-        )
+) -> Outcome[Agreement]:
+    """Suspend, resume or terminate; 409 ``agreement.illegal_transition`` when the lifecycle
+    does not allow ``action`` now."""
 
-    return await transition(repos.agreements, agreement_id, not_found=NOT_FOUND, expected=expected, decide=decide)
+    def decide(agreement: Agreement) -> Decision[Agreement]:
+        before = _status(agreement)
+        getattr(agreement, action)(reason, now=clock.now(), actor_id=actor_id)
+        after = {**_status(agreement), "reason": reason}
+        return Decision(agreement, AuditNote(f"agreement.{action}", "agreement", agreement_id, before, after))
+
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
 async def amend(
-    repos: Repositories, agreement_id: str, terms: AgreementDraft, summary: str, expected: int, actor_id: str
-) -> Loaded[Agreement]:
+    repos: Repositories,
+    clock: Clock,
+    agreement_id: str,
+    terms: AgreementDraft,
+    summary: str,
+    expected: int,
+    actor_id: str,
+) -> Outcome[Agreement]:
     """New terms as the next version (If-Match required); earlier versions stay readable."""
     partners = await summaries(repos, terms)
 
-    def decide(agreement: Agreement) -> AuditNote:
+    def decide(agreement: Agreement) -> Decision[Agreement]:
         before = _status(agreement)
-        agreement.amend(terms, summary=summary, partners=partners, now=utcnow(), actor_id=actor_id)
-        return AuditNote(
-            "agreement.amended", "agreement", agreement_id, before, {**_status(agreement), "summary": summary}
-        )
+        agreement.amend(terms, summary=summary, partners=partners, now=clock.now(), actor_id=actor_id)
+        after = {**_status(agreement), "summary": summary}
+        return Decision(agreement, AuditNote("agreement.amended", "agreement", agreement_id, before, after))
 
-    return await transition(repos.agreements, agreement_id, not_found=NOT_FOUND, expected=expected, decide=decide)
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)

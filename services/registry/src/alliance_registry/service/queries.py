@@ -1,16 +1,19 @@
-"""Read side: partner and agreement lists with cursor pagination, partner profiles, matching."""
+"""Read side: lists with their filters and cursor pagination, single reads for display,
+partner profiles, the parties of an agreement, matching."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from alliance_registry.adapters.repositories import Loaded, Repositories
+from pydantic import BaseModel
+
 from alliance_registry.domain.agreement import Agreement
-from alliance_registry.domain.certification import Certification
+from alliance_registry.domain.certification import Certification, CertificationStatus
+from alliance_registry.domain.council import Council
 from alliance_registry.domain.matching import (
     CollegeForMatching,
     EnterpriseCandidate,
@@ -19,12 +22,20 @@ from alliance_registry.domain.matching import (
 )
 from alliance_registry.domain.membership import Membership
 from alliance_registry.domain.partner import Partner
+from alliance_registry.service import agreements as agreement_cases
 from alliance_registry.service import certification as certification_cases
-from alliance_registry.service.common import utcnow
+from alliance_registry.service import council as council_cases
+from alliance_registry.service import membership as membership_cases
+from alliance_registry.service import partners as partner_cases
+from alliance_registry.service.repositories import COUNCIL_ID, Repositories, read_current
+from alliance_shared.clock import Clock
 from alliance_shared.contract.registry import AgreementStatus, MembershipStatus, PartnerStatus
 from alliance_shared.contract.vocabulary import CooperationMode, PartnerKind
 from alliance_shared.errors import DomainError
 from alliance_shared.persistence.pagination import paginate
+from alliance_shared.persistence.repository import Loaded, Repository
+
+M = TypeVar("M", bound=BaseModel)
 
 REGION_PREFIX = re.compile(r"^([0-9]{2}|[0-9]{4}|[0-9]{6})$")
 
@@ -51,10 +62,15 @@ class AgreementFilter:
     active_to: date | None = None
 
 
-@dataclass
-class PageOf:
-    items: list[Any]
+@dataclass(frozen=True)
+class PageOf(Generic[M]):
+    items: list[Loaded[M]]
     next_cursor: str | None
+
+
+async def _page(repo: Repository[M], query: Mapping[str, Any], limit: int, cursor: str | None) -> PageOf[M]:
+    page = await paginate(repo.store, query, limit=limit, cursor=cursor)
+    return PageOf([repo.from_snapshot(s) for s in page.items], page.next_cursor)
 
 
 def _region(prefix: str) -> str:
@@ -63,7 +79,7 @@ def _region(prefix: str) -> str:
     return prefix
 
 
-async def partner_query(repos: Repositories, f: PartnerFilter) -> dict[str, Any]:
+async def partner_query(repos: Repositories, clock: Clock, f: PartnerFilter) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if f.kind is not None:
         query["kind"] = f.kind.value
@@ -76,7 +92,7 @@ async def partner_query(repos: Repositories, f: PartnerFilter) -> dict[str, Any]
         query["sector_code"] = {"$regex": "^" + re.escape(f.sector)}
     ids: set[str] | None = None
     if f.certified is not None:
-        certified = await certification_cases.certified_partner_ids(repos, utcnow())
+        certified = await certification_cases.certified_partner_ids(repos, clock.now())
         if f.certified:
             ids = certified
         else:
@@ -94,9 +110,10 @@ async def partner_query(repos: Repositories, f: PartnerFilter) -> dict[str, Any]
     return query
 
 
-async def list_partners(repos: Repositories, f: PartnerFilter, *, limit: int, cursor: str | None) -> PageOf:
-    page = await paginate(repos.partners.store, await partner_query(repos, f), limit=limit, cursor=cursor)
-    return PageOf([repos.partners.from_snapshot(s) for s in page.items], page.next_cursor)
+async def list_partners(
+    repos: Repositories, clock: Clock, f: PartnerFilter, *, limit: int, cursor: str | None
+) -> PageOf[Partner]:
+    return await _page(repos.partners, await partner_query(repos, clock, f), limit, cursor)
 
 
 def agreement_query(f: AgreementFilter) -> dict[str, Any]:
@@ -119,29 +136,84 @@ def agreement_query(f: AgreementFilter) -> dict[str, Any]:
     return query
 
 
-async def list_agreements(repos: Repositories, f: AgreementFilter, *, limit: int, cursor: str | None) -> PageOf:
-    page = await paginate(repos.agreements.store, agreement_query(f), limit=limit, cursor=cursor)
-    return PageOf([repos.agreements.from_snapshot(s) for s in page.items], page.next_cursor)
+async def list_agreements(
+    repos: Repositories, f: AgreementFilter, *, limit: int, cursor: str | None
+) -> PageOf[Agreement]:
+    return await _page(repos.agreements, agreement_query(f), limit, cursor)
 
 
-@dataclass
+async def list_memberships(
+    repos: Repositories, status: MembershipStatus | None, *, limit: int, cursor: str | None
+) -> PageOf[Membership]:
+    query = {} if status is None else {"status": status.value}
+    return await _page(repos.memberships, query, limit, cursor)
+
+
+async def list_certifications(
+    repos: Repositories,
+    status: CertificationStatus | None,
+    partner_id: str | None,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> PageOf[Certification]:
+    query: dict[str, Any] = {}
+    if status is not None:
+        query["status"] = status.value
+    if partner_id is not None:
+        query["partner_id"] = partner_id
+    return await _page(repos.certifications, query, limit, cursor)
+
+
+# --- single reads, for display (the current document; decisions load exactly) ----------
+
+
+async def get_partner(repos: Repositories, partner_id: str) -> Loaded[Partner]:
+    return await read_current(repos.partners, partner_id, partner_cases.NOT_FOUND)
+
+
+async def get_membership(repos: Repositories, partner_id: str) -> Loaded[Membership]:
+    return await read_current(repos.memberships, partner_id, membership_cases.NOT_FOUND)
+
+
+async def get_council(repos: Repositories) -> Loaded[Council]:
+    return await read_current(repos.council, COUNCIL_ID, council_cases.NOT_FOUND)
+
+
+async def get_certification(repos: Repositories, certification_id: str) -> Loaded[Certification]:
+    return await read_current(repos.certifications, certification_id, certification_cases.NOT_FOUND)
+
+
+async def get_agreement(repos: Repositories, agreement_id: str) -> Loaded[Agreement]:
+    return await read_current(repos.agreements, agreement_id, agreement_cases.NOT_FOUND)
+
+
+async def agreement_parties(repos: Repositories, agreement_id: str) -> dict[str, PartnerKind]:
+    """The parties of an agreement and their kinds, as it stands (who may sign is decided on them)."""
+    loaded = await repos.agreements.require(agreement_id, *agreement_cases.NOT_FOUND)
+    return {p.partner_id: p.kind for p in loaded.item.terms.parties}
+
+
+@dataclass(frozen=True)
 class Profile:
     partner: Loaded[Partner]
     membership: Membership | None
     certifications: list[Certification]
-    agreements: list[Agreement] = field(default_factory=list)
+    certified_now: bool
+    agreements: list[Loaded[Agreement]] = field(default_factory=list)
 
 
-async def profile(repos: Repositories, partner_id: str) -> Profile:
-    partner = await repos.partners.read(partner_id, "partner.not_found", "partner")
+async def profile(repos: Repositories, clock: Clock, partner_id: str) -> Profile:
+    found = await read_current(repos.partners, partner_id, partner_cases.NOT_FOUND)
     membership = await repos.memberships.get(partner_id)
-    certifications = await certification_cases.of_partner(repos, partner_id)
-    agreements = await repos.agreements.find({"q_party_ids": partner_id})
+    certifications = [c.item for c in await certification_cases.of_partner(repos, partner_id)]
+    now = clock.now()
     return Profile(
-        partner=partner,
+        partner=found,
         membership=membership.item if membership else None,
-        certifications=[c.item for c in certifications],
-        agreements=[a.item for a in agreements],
+        certifications=certifications,
+        certified_now=any(c.is_certified_at(now) for c in certifications),
+        agreements=await repos.agreements.find({"q_party_ids": partner_id}),
     )
 
 
@@ -149,15 +221,17 @@ async def profile(repos: Repositories, partner_id: str) -> Profile:
 CARRIED = (AgreementStatus.SIGNED.value, AgreementStatus.ACTIVE.value, AgreementStatus.SUSPENDED.value)
 
 
-async def match(repos: Repositories, college_id: str, majors: Sequence[str], limit: int) -> list[Suggestion]:
+async def match(
+    repos: Repositories, clock: Clock, college_id: str, majors: Sequence[str], limit: int
+) -> list[Suggestion]:
     """Active enterprises ranked for ``college_id`` and ``majors`` (domain/matching.py explains the scores)."""
-    college = await repos.partners.require(college_id, "partner.not_found", "partner")
+    college = await repos.partners.require(college_id, *partner_cases.NOT_FOUND)
     if college.item.kind is not PartnerKind.COLLEGE or college.item.college is None:
         raise DomainError("matching.not_a_college", f"partner {college_id} is not a college")
     enterprises = await repos.partners.find(
         {"kind": PartnerKind.ENTERPRISE.value, "status": PartnerStatus.ACTIVE.value}
     )
-    certified = await certification_cases.certified_partner_ids(repos, utcnow())
+    certified = await certification_cases.certified_partner_ids(repos, clock.now())
     carried = await repos.agreements.find({"status": {"$in": list(CARRIED)}})
     active_count: dict[str, int] = {}
     partners_of_college: set[str] = set()
