@@ -41,6 +41,8 @@ class ProbeSettings(ServiceSettings):
     service_name: str = "registry"  # publishes to alliance.registry.events like a real service
     probe_topic: str = REGISTRY_EVENTS
     probe_handle_delay_s: float = 0.0
+    #: Seconds a widget creation takes (to overlap retries with a running first request).
+    probe_request_delay_s: float = 0.0
 
 
 class WidgetCreated(EventPayload):
@@ -107,6 +109,9 @@ def build_probe(settings: ProbeSettings) -> FastAPI:
 
     @router.post("", status_code=201)
     async def create(body: CreateWidget, request: Request, response: Response, _: Writer) -> dict[str, object]:
+        if body.label == "explode":
+            raise RuntimeError("the probe was asked to fail")
+        await asyncio.sleep(settings.probe_request_delay_s)
         await runtime.store(WIDGETS).create(
             body.widget_id,
             {"label": body.label},

@@ -107,6 +107,34 @@ async def test_idempotency_key_replays_the_first_response(
     assert await mongo_client[database]["widgets"].count_documents({}) == 1  # one version of one widget
 
 
+async def test_a_retry_during_the_first_request_waits_and_replays_it(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    app = build_probe(probe_settings(infra, database, dev_keys_dir, run_consumers=False, probe_request_delay_s=1.0))
+    admin = {**bearer(dev_keys_dir, "registry_admin"), "Idempotency-Key": "slow-1"}
+    async with running(app) as client:
+        first, retry = await asyncio.gather(
+            client.post("/widgets", json={"widget_id": "w", "label": "a"}, headers=admin),
+            client.post("/widgets", json={"widget_id": "w", "label": "a"}, headers=admin),
+        )
+    assert first.status_code == retry.status_code == 201
+    assert first.json() == retry.json()
+    assert sorted(r.headers.get("idempotent-replayed", "no") for r in (first, retry)) == ["no", "true"]
+    assert await mongo_client[database]["widgets_journal"].count_documents({}) == 1  # ran once
+
+
+async def test_a_first_request_that_failed_leaves_its_key_free(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str
+) -> None:
+    app = build_probe(probe_settings(infra, f"probe_{unique}", dev_keys_dir, run_consumers=False))
+    admin = {**bearer(dev_keys_dir, "registry_admin"), "Idempotency-Key": "boom-1"}
+    async with running(app) as client:
+        for _ in range(2):  # the retry runs again (500 again), it is not told the key is in use
+            failed = await client.post("/widgets", json={"widget_id": "w", "label": "explode"}, headers=admin)
+            assert failed.status_code == 500
+
+
 async def test_audit_trail_records_changes_and_detects_an_edited_record(
     infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
 ) -> None:

@@ -1,12 +1,16 @@
 """`Idempotency-Key` for POST: a retried request gets the first response, nothing runs twice.
 
 Keys are scoped to the caller (the verified token subject), method and path. A key
-reused with a different body is refused (422); a key whose first request is still
-running answers 409. Records live in the service's own database.
+reused with a different body is refused (422). A retry that arrives while the first
+request is still running waits for it (up to ``WAIT_FOR_FIRST``) and replays its
+response, or answers 409 with ``Retry-After``. A first request that fails (5xx, an
+exception, a dropped connection) releases its key, so the retry runs. Records live in the
+service's own database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -26,6 +30,9 @@ IDEMPOTENCY_INDEXES = (IndexSpec(IDEMPOTENCY_COLLECTION, (("created_at", ASCENDI
 #: A first request that has not finished by then is presumed dead and may be retried.
 IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
 MAX_KEY_LENGTH = 200
+#: How long a retry waits for a first request still running before answering 409.
+WAIT_FOR_FIRST = timedelta(seconds=5)
+POLL_SECONDS = 0.05
 
 
 class IdempotencyMiddleware:
@@ -52,40 +59,7 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         record_id = hashlib.sha256(f"{subject}\n{scope['path']}\n{key}".encode()).hexdigest()
         body_hash = hashlib.sha256(body).hexdigest()
-        now = datetime.now(UTC)
-        existing = await collection.find_one({"_id": record_id})
-        if existing is not None:
-            if existing["body_hash"] != body_hash:
-                await _send_problem(
-                    send,
-                    422,
-                    "idempotency.key_reused",
-                    "this Idempotency-Key was used with a different request body",
-                )
-                return
-            if existing["state"] == "done":
-                await _replay(send, existing)
-                return
-            if now - existing["created_at"] < IN_PROGRESS_TIMEOUT:
-                await _send_problem(
-                    send,
-                    409,
-                    "idempotency.in_progress",
-                    "the first request with this Idempotency-Key is still running",
-                )
-                return
-            await collection.delete_one({"_id": record_id, "state": "in_progress"})
-        try:
-            await collection.insert_one(
-                {"_id": record_id, "state": "in_progress", "body_hash": body_hash, "created_at": now}
-            )
-        except DuplicateKeyError:
-            await _send_problem(
-                send,
-                409,
-                "idempotency.in_progress",
-                "the first request with this Idempotency-Key is still running",
-            )
+        if not await self._claim(collection, record_id, body_hash, send):
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
@@ -97,9 +71,14 @@ class IdempotencyMiddleware:
                 captured["body"] += message.get("body", b"")
             await send(message)
 
-        await self.app(scope, _replay_body(body), capture)
-        if captured["status"] >= 500:
-            await collection.delete_one({"_id": record_id})  # let the client retry a failure
+        completed = False
+        try:
+            await self.app(scope, _replay_body(body), capture)
+            completed = captured["status"] < 500
+        finally:
+            if not completed:  # a failure, an exception or a cancellation: let the client retry
+                await collection.delete_one({"_id": record_id})
+        if not completed:
             return
         await collection.update_one(
             {"_id": record_id},
@@ -114,6 +93,45 @@ class IdempotencyMiddleware:
                 }
             },
         )
+
+    async def _claim(self, collection: AsyncCollection[Document], record_id: str, body_hash: str, send: Send) -> bool:
+        """Take the key for this request (True), or answer for it: replay, 422 or 409 (False)."""
+        deadline = datetime.now(UTC) + WAIT_FOR_FIRST
+        while True:
+            now = datetime.now(UTC)
+            existing = await collection.find_one({"_id": record_id})
+            if existing is not None:
+                if existing["body_hash"] != body_hash:
+                    await _send_problem(
+                        send,
+                        422,
+                        "idempotency.key_reused",
+                        "this Idempotency-Key was used with a different request body",
+                    )
+                    return False
+                if existing["state"] == "done":
+                    await _replay(send, existing)
+                    return False
+                if now - existing["created_at"] < IN_PROGRESS_TIMEOUT:
+                    if now < deadline:
+                        await asyncio.sleep(POLL_SECONDS)  # the first request is running: wait for its answer
+                        continue
+                    await _send_problem(
+                        send,
+                        409,
+                        "idempotency.in_progress",
+                        "the first request with this Idempotency-Key is still running; retry later",
+                        headers=[(b"retry-after", b"1")],
+                    )
+                    return False
+                await collection.delete_one({"_id": record_id, "state": "in_progress"})  # presumed dead
+            try:
+                await collection.insert_one(
+                    {"_id": record_id, "state": "in_progress", "body_hash": body_hash, "created_at": now}
+                )
+                return True
+            except DuplicateKeyError:
+                continue  # another retry took it this instant: look again
 
 
 def _subject(state: Any, authorization: str | None) -> str | None:
@@ -155,7 +173,9 @@ async def _replay(send: Send, record: Document) -> None:
     await send({"type": "http.response.body", "body": bytes(record["body"])})
 
 
-async def _send_problem(send: Send, status: int, code: str, detail: str) -> None:
+async def _send_problem(
+    send: Send, status: int, code: str, detail: str, *, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps(
         {
             "type": "https://coopalliance.org/problems/" + code.replace(".", "/"),
@@ -169,7 +189,7 @@ async def _send_problem(send: Send, status: int, code: str, detail: str) -> None
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/problem+json")],
+            "headers": [(b"content-type", b"application/problem+json"), *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": body})
