@@ -9,18 +9,29 @@ tests and for trying the OIDC sign-in locally.
   signs in one of the identities the caller registered and grants their claims.
 
 Hydra itself is never mocked: the tests walk its real authorization-code + PKCE flow.
+
+To try the console's OpenID Connect sign-in by hand::
+
+    uv run python -m alliance_devstack.hydra --console-url http://127.0.0.1:8000 \
+        --identity college-staff:college:<partner id>
+
+prints the ``CONSOLE_OIDC_*`` and ``<SVC>_JWKS_URL``/``<SVC>_JWT_ISSUER`` settings to start
+the console and the services with, and serves until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -449,3 +460,73 @@ def serving_in_thread(app: ASGIApp, *, name: str, timeout_s: float = 10.0) -> It
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+#: Who can sign in when trying it by hand (college and enterprise staff need --identity with a partner).
+DEFAULT_IDENTITIES = (
+    Identity("officer-zhang", ("funding_officer",), name="张科长 (funding officer)"),
+    Identity("approver-li", ("funding_approver",), name="李处长 (funding approver)"),
+    Identity("supervisor-zhao", ("supervisor",), name="赵督导 (supervisor)"),
+    Identity("expert-sun", ("evaluator",), name="孙专家 (evaluator)"),
+    Identity("admin-chen", ("registry_admin",), name="陈管理员 (registry admin)"),
+    Identity("auditor-ma", ("auditor",), name="马审计 (auditor)"),
+)
+
+
+def _identity(text: str) -> Identity:
+    subject, _, rest = text.partition(":")
+    role, _, partner_id = rest.partition(":")
+    if not subject or not role:
+        raise argparse.ArgumentTypeError("expected SUBJECT:ROLE or SUBJECT:ROLE:PARTNER_ID")
+    return Identity(subject, (role,), partner_id=partner_id or None, name=subject)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m alliance_devstack.hydra", description="Ory Hydra on loopback for trying the console's sign-in"
+    )
+    parser.add_argument("--console-url", default="http://127.0.0.1:8000", help="the console's CONSOLE_PUBLIC_URL")
+    parser.add_argument("--identity", type=_identity, action="append", default=[], help="SUBJECT:ROLE[:PARTNER_ID]")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary folder")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="alliance-hydra-"))
+    # SIGTERM ends it like Ctrl-C, so Hydra (in a session of its own) is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    console = str(args.console_url).rstrip("/")
+    secret = secrets.token_urlsafe(24)
+    try:
+        with running_hydra(workdir) as provider:
+            for identity in (*DEFAULT_IDENTITIES, *args.identity):
+                provider.add(identity)
+            provider.hydra.create_client(
+                "alliance-console", secret, [f"{console}/auth/callback"], post_logout_redirect_uris=[console]
+            )
+            settings = {
+                "CONSOLE_OIDC_ISSUER": provider.issuer,
+                "CONSOLE_OIDC_CLIENT_ID": "alliance-console",
+                "CONSOLE_OIDC_CLIENT_SECRET": secret,
+                "CONSOLE_DEV_LOGIN": "false",
+            }
+            for service in ("REGISTRY", "FUNDING", "EVALUATION", "NOTIFICATIONS"):
+                settings |= {f"{service}_JWKS_URL": provider.jwks_url, f"{service}_JWT_ISSUER": provider.issuer}
+            print(f"Ory Hydra {HYDRA_VERSION}: issuer {provider.issuer}, login app {provider.login_app_url}")
+            print(f"log: {provider.hydra.log}; unset <SVC>_JWKS_FILE for the services. Settings:")
+            for key, value in settings.items():
+                print(f"export {key}={shlex.quote(value)}")
+            sys.stdout.flush()
+            while provider.hydra.process is not None and provider.hydra.process.poll() is None:
+                time.sleep(1)
+            print(f"Hydra exited:\n{provider.hydra.log_tail()}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        return 0
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
