@@ -1,0 +1,532 @@
+"""Every command of the evaluation service on the in-memory store twin and a manual clock:
+a success and a refusal each, the events it emits and the audit note it writes.
+
+Fast (no servers), and in addition to the real-server tests in
+tests/integration/evaluation/, never instead of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alliance_evaluation.domain.appeal import AppealStatus
+from alliance_evaluation.domain.cycle import CycleStatus
+from alliance_evaluation.domain.evidence import EvidenceWindow
+from alliance_evaluation.domain.framework import IndicatorDefinition
+from alliance_evaluation.domain.panel import PanelMember, PanelRole
+from alliance_evaluation.domain.rectification import OrderStatus
+from alliance_evaluation.service import appeals, cycles, evidence, frameworks, queries, rectification
+from alliance_evaluation.service.agreements import apply_agreement_event
+from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.repositories import STORES, Repositories
+from alliance_evaluation.settings import Settings
+from alliance_shared.contract import college
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.envelope import CloudEvent
+from alliance_shared.contract.evaluation import AppealDecision
+from alliance_shared.contract.registry import AgreementActivated, AgreementSuspended
+from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.vocabulary import CycleKind
+from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound, PreconditionFailed
+from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.testing import InMemoryVersionedStore, ManualClock
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WINDOW = EvidenceWindow(start=date(2025, 1, 1), end=date(2025, 12, 31))
+GOOD, POOR = "agr-good", "agr-poor"
+COL, ENT, COL2, ENT2 = "col-1", "ent-1", "col-2", "ent-2"
+SUPERVISOR, EVALUATOR = "sup-1", "eva-1"
+PANEL_INDICATOR = {
+    "code": "PN-01",
+    "dimension": "cooperation_depth",
+    "name_zh": "评审组综合评价",
+    "name_en": "panel overall assessment",
+    "unit": "points",
+    "source": "panel",
+    "measure": None,
+    "aggregation": "mean",
+    "weight_bp": 500,
+    "needs_improvement": {"basis": "absolute", "value": "75"},
+    "at_risk": {"basis": "absolute", "value": "60"},
+}
+
+
+@dataclass
+class Harness:
+    ctx: Context
+    clock: ManualClock
+    stores: dict[str, InMemoryVersionedStore]
+    _seen: dict[str, int] = field(default_factory=dict)
+
+    def written(self) -> tuple[list[str], list[str]]:
+        """(event names, audit actions) written since the last call, e.g. ``cycle.opened``;
+        store by store, so only the order within one store is the order of writing."""
+        events: list[str] = []
+        audits: list[str] = []
+        for name, store in self.stores.items():
+            for entry in store.outbox[self._seen.get(name, 0) :]:
+                if entry["kind"] == "event":
+                    events.append(".".join(entry["event"]["type"].split(".")[3:-1]))
+                else:
+                    audits.append(entry["audit"]["action"])
+            self._seen[name] = len(store.outbox)
+        return events, audits
+
+    def nothing_written(self) -> bool:
+        return self.written() == ([], [])
+
+
+@pytest.fixture
+async def h() -> Harness:
+    stores = {name: InMemoryVersionedStore(name) for name in STORES}
+    clock = ManualClock(NOW)
+    harness = Harness(Context(Repositories(stores.__getitem__), clock, Settings()), clock, stores)
+    await frameworks.ensure_default_framework(harness.ctx)
+    await agreement(harness, GOOD, COL, ENT)
+    await agreement(harness, POOR, COL2, ENT2)
+    harness.written()
+    return harness
+
+
+def consumed(payload: EventPayload, topic: str, event_id: str | None = None) -> ConsumedEvent:
+    return ConsumedEvent(CloudEvent.wrap(payload, "test", event_id=event_id), payload, topic, 0, 0)
+
+
+def agreement_payload(
+    agreement_id: str, college_id: str, enterprise_id: str, model: type[EventPayload] = AgreementActivated
+) -> EventPayload:
+    parties = [
+        {"partner_id": college_id, "kind": "college", "role": "lead", "region_code": "330100", "name": "学院"},
+        {
+            "partner_id": enterprise_id,
+            "kind": "enterprise",
+            "role": "participant",
+            "region_code": "330100",
+            "name": "企业",
+        },
+    ]
+    data: dict[str, Any] = {
+        "agreement_id": agreement_id,
+        "version": 1,
+        "status": "suspended" if model is AgreementSuspended else "active",
+        "title": f"合作协议 {agreement_id}",
+        "party_ids": [college_id, enterprise_id],
+        "college_ids": [college_id],
+        "enterprise_ids": [enterprise_id],
+        "parties": parties,
+        "modes": ["internship_base"],
+        "majors": ["460103"],
+        "declared_depth": "middle",
+        "obligations": [],
+        "start_date": "2025-01-01",
+        "end_date": "2027-12-31",
+        "occurred_at": NOW.isoformat(),
+        "actor_id": "system",
+    }
+    if model is AgreementSuspended:
+        data["reason"] = "suspended in a test"
+    return model.model_validate(data)
+
+
+async def agreement(h: Harness, agreement_id: str, college_id: str, enterprise_id: str) -> None:
+    await apply_agreement_event(
+        h.ctx, consumed(agreement_payload(agreement_id, college_id, enterprise_id), REGISTRY_EVENTS)
+    )
+
+
+def placed(report_id: str, agreement_id: str = GOOD, college_id: str = COL) -> college.InternshipPlaced:
+    return college.InternshipPlaced(
+        report_id=report_id,
+        agreement_id=agreement_id,
+        college_id=college_id,
+        occurred_on=date(2025, 3, 1),
+        student_ref="S1",
+        enterprise_id=ENT,
+        post="assistant",
+        start_date=date(2025, 3, 1),
+        planned_months=6,
+    )
+
+
+def spec(*agreement_ids: str, region_prefix: str | None = None, framework_version: int = 1) -> cycles.CycleSpec:
+    return cycles.CycleSpec(
+        kind=CycleKind.ANNUAL,
+        name="Annual 2025",
+        window=WINDOW,
+        due_at=NOW + timedelta(days=30),
+        framework_id="default",
+        framework_version=framework_version,
+        agreement_ids=agreement_ids,
+        region_prefix=region_prefix,
+    )
+
+
+async def panel_framework(h: Harness) -> int:
+    """Publish version 2 of the default framework with a panel indicator; its version number."""
+    v1 = (await queries.get_framework(h.ctx, "default", 1)).item
+    indicators = [i.model_copy(update={"weight_bp": 500}) if i.code == "RI-01" else i for i in v1.indicators]
+    draft = await frameworks.create_draft(
+        h.ctx,
+        "default",
+        frameworks.DraftEdits(indicators=[*indicators, IndicatorDefinition.model_validate(PANEL_INDICATOR)]),
+    )
+    await frameworks.publish_framework(h.ctx, "default", 2, draft.version, SUPERVISOR)
+    return 2
+
+
+async def scoring_cycle(h: Harness, *agreement_ids: str) -> str:
+    opened = await cycles.open_cycle(h.ctx, spec(*agreement_ids), SUPERVISOR)
+    await cycles.start_scoring(h.ctx, opened.item.cycle_id, opened.version, SUPERVISOR)
+    return opened.item.cycle_id
+
+
+async def completed_cycle(h: Harness, *agreement_ids: str) -> str:
+    cycle_id = await scoring_cycle(h, *agreement_ids)
+    await cycles.complete_cycle(h.ctx, cycle_id, 2, SUPERVISOR)
+    h.written()
+    return cycle_id
+
+
+# --- frameworks --------------------------------------------------------------------------------
+
+
+async def test_the_default_framework_is_seeded_once() -> None:
+    stores = {name: InMemoryVersionedStore(name) for name in STORES}
+    ctx = Context(Repositories(stores.__getitem__), ManualClock(NOW), Settings())
+    await frameworks.ensure_default_framework(ctx)
+    await frameworks.ensure_default_framework(ctx)  # already there: nothing written
+    seeded = (await queries.get_framework(ctx, "default", 1)).item
+    assert seeded.is_published
+    assert seeded.published_at == NOW
+    assert [e["audit"]["action"] for e in stores["frameworks"].outbox] == ["framework.seeded"]
+
+
+async def test_create_draft(h: Harness) -> None:
+    draft = await frameworks.create_draft(h.ctx, "default", frameworks.DraftEdits(name="Default 2026"))
+    assert (draft.item.version, draft.item.status, draft.item.name, draft.version) == (2, "draft", "Default 2026", 1)
+    assert h.written() == ([], ["framework.draft_created"])
+    with pytest.raises(Conflict, match="still a draft"):
+        await frameworks.create_draft(h.ctx, "default", frameworks.DraftEdits())
+    with pytest.raises(NotFound):
+        await frameworks.create_draft(h.ctx, "other", frameworks.DraftEdits())
+    assert h.nothing_written()
+
+
+async def test_edit_draft(h: Harness) -> None:
+    draft = await frameworks.create_draft(h.ctx, "default", frameworks.DraftEdits())
+    h.written()
+    edited = await frameworks.edit_draft(h.ctx, "default", 2, draft.version, frameworks.DraftEdits(name="renamed"))
+    assert (edited.item.name, edited.version) == ("renamed", 2)
+    assert h.written() == ([], ["framework.draft_edited"])
+    for expected in (1, 3):  # older or newer than the current version
+        with pytest.raises(PreconditionFailed):
+            await frameworks.edit_draft(h.ctx, "default", 2, expected, frameworks.DraftEdits(name="lost"))
+    with pytest.raises(DomainError) as published:
+        await frameworks.edit_draft(h.ctx, "default", 1, 1, frameworks.DraftEdits(name="x"))
+    assert published.value.code == "framework.published_immutable"
+    assert h.nothing_written()
+
+
+async def test_publish_framework(h: Harness) -> None:
+    draft = await frameworks.create_draft(h.ctx, "default", frameworks.DraftEdits())
+    h.written()
+    h.clock.advance(timedelta(hours=1))
+    published = await frameworks.publish_framework(h.ctx, "default", 2, draft.version, SUPERVISOR)
+    assert (published.item.status, published.item.published_at) == ("published", NOW + timedelta(hours=1))
+    assert h.written() == ([], ["framework.published"])
+    with pytest.raises(PreconditionFailed):
+        await frameworks.publish_framework(h.ctx, "default", 2, draft.version, SUPERVISOR)
+    assert h.nothing_written()
+
+
+# --- consumed events ---------------------------------------------------------------------------
+
+
+async def test_agreement_events_fold_into_the_read_model_once(h: Harness) -> None:
+    suspended = consumed(agreement_payload(GOOD, COL, ENT, AgreementSuspended), REGISTRY_EVENTS)
+    await apply_agreement_event(h.ctx, suspended)
+    await apply_agreement_event(h.ctx, suspended)  # redelivered: applied once
+    assert (await queries.get_agreement(h.ctx, GOOD)).status == "suspended"
+    assert len(await h.stores["agreements"].history(GOOD)) == 2
+    assert h.written() == ([], ["agreement.read_model"])
+    no_id = suspended.envelope.model_copy(update={"data": {"status": "active"}, "id": "other"})
+    with pytest.raises(DomainError) as refused:
+        await apply_agreement_event(h.ctx, ConsumedEvent(no_id, suspended.payload, REGISTRY_EVENTS, 0, 1))
+    assert refused.value.code == "agreement_event.no_id"
+    assert h.nothing_written()
+
+
+async def test_a_college_report_becomes_evidence_once(h: Harness) -> None:
+    await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1"), COLLEGE_REPORTS))
+    assert await evidence.ingest_report(h.ctx, "another-event-id", placed("PL-1")) is False  # same report
+    assert h.written() == ([], ["evidence.received"])
+    refusals = {
+        "report.unknown_agreement": placed("PL-2", agreement_id="agr-unknown"),
+        "report.college_not_party": placed("PL-3", college_id=COL2),
+    }
+    for code, report in refusals.items():
+        with pytest.raises(DomainError) as refused:
+            await evidence.ingest_report(h.ctx, f"evt-{code}", report)
+        assert refused.value.code == code
+    await apply_agreement_event(h.ctx, consumed(agreement_payload(GOOD, COL, ENT, AgreementSuspended), REGISTRY_EVENTS))
+    h.written()
+    with pytest.raises(DomainError, match="active agreements only"):
+        await evidence.ingest_report(h.ctx, "evt-late", placed("PL-4"))
+    assert h.nothing_written()
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int = 0
+    offset: int = 7
+    key: bytes | None = None
+    value: bytes | None = b'{"college_id": "col-1", "report_id": "PL-9"}'
+    headers: Sequence[tuple[str, bytes]] = (("ce_id", b"evt-bad"), ("ce_type", b"x.y.v1"))
+
+
+async def test_a_dead_lettered_report_is_told_back_to_the_college_once(h: Harness) -> None:
+    dead = DeadLetter(Record(COLLEGE_REPORTS), "event.invalid_payload", "occurred_on missing", "ValidationError", None)
+    await evidence.reject_report(h.ctx, dead)
+    await evidence.reject_report(h.ctx, dead)  # the same dead letter again: told once
+    assert h.written() == (["college_report.rejected"], ["college_report.rejected"])
+    event = h.stores["report_rejections"].published_events[0]
+    assert (event["data"]["college_id"], event["data"]["reason_code"]) == (COL, "report.invalid")
+    await evidence.reject_report(h.ctx, DeadLetter(Record(REGISTRY_EVENTS), "event.invalid_payload", "", "E", None))
+    assert h.nothing_written()  # not a college report: nobody to tell
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+
+async def test_record_manual_evidence(h: Harness) -> None:
+    fields = {
+        "kind": "enterprise_investment",
+        "occurred_on": "2025-05-20",
+        "document_ref": "att://inv.pdf",
+        "amount_minor": 100,
+        "currency": "CNY",
+    }
+    record, evidence_id = await evidence.record_manual_evidence(h.ctx, GOOD, fields, "note", ENT, "enterprise")
+    assert (record.recorded_at, record.evidence.evidence_id) == (NOW, evidence_id)
+    assert h.written() == ([], ["evidence.manual_recorded"])
+    with pytest.raises(NotFound):
+        await evidence.record_manual_evidence(h.ctx, "agr-unknown", fields, None, ENT, "enterprise")
+    with pytest.raises(DomainError) as invalid:
+        await evidence.record_manual_evidence(h.ctx, GOOD, {**fields, "mode": "order_class"}, None, ENT, "enterprise")
+    assert invalid.value.code == "evidence.invalid"
+    assert h.nothing_written()
+
+
+# --- cycles and panels ---------------------------------------------------------------------------
+
+
+async def test_open_cycle(h: Harness) -> None:
+    opened = await cycles.open_cycle(h.ctx, spec(region_prefix="33"), SUPERVISOR)
+    assert (opened.item.agreement_ids, opened.item.status, opened.version) == ((GOOD, POOR), CycleStatus.OPEN, 1)
+    assert h.written() == (["cycle.opened"], ["cycle.opened"])
+    refusals = {
+        "cycle.unknown_agreement": spec("agr-unknown"),
+        "cycle.no_agreements": spec(region_prefix="11"),
+    }
+    for code, refused_spec in refusals.items():
+        with pytest.raises(DomainError) as refused:
+            await cycles.open_cycle(h.ctx, refused_spec, SUPERVISOR)
+        assert refused.value.code == code
+    assert h.nothing_written()
+
+
+async def test_seat_member(h: Harness) -> None:
+    cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD), SUPERVISOR)).item.cycle_id
+    h.written()
+    expert = PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT, affiliation_partner_ids=("assoc",))
+    seated = await cycles.seat_member(h.ctx, cycle_id, GOOD, expert)
+    assert (seated.item.evaluator_ids, seated.version) == (frozenset({EVALUATOR}), 1)
+    assert h.written() == ([], ["panel.member_seated"])
+    conflicted = PanelMember(evaluator_id="eva-2", role=PanelRole.INDUSTRY_EXPERT, affiliation_partner_ids=(ENT,))
+    with pytest.raises(DomainError) as refused:
+        await cycles.seat_member(h.ctx, cycle_id, GOOD, conflicted)
+    assert refused.value.code == "panel.conflict_of_interest"
+    with pytest.raises(NotFound):
+        await cycles.seat_member(h.ctx, cycle_id, POOR, expert)  # not evaluated in this cycle
+    assert h.nothing_written()
+
+
+async def test_record_score(h: Harness) -> None:
+    version = await panel_framework(h)
+    cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD, POOR, framework_version=version), SUPERVISOR)).item.cycle_id
+    expert = PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT)
+    await cycles.seat_member(h.ctx, cycle_id, GOOD, expert)
+    h.written()
+    scored = await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "PN-01", 82)
+    assert [(s.indicator_code, s.score, s.scored_at) for s in scored.item.scores] == [("PN-01", 82, NOW)]
+    assert h.written() == ([], ["panel.scored"])
+    with pytest.raises(DomainError) as refused:
+        await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "RI-01", 82)
+    assert refused.value.code == "panel.not_panel_indicator"
+    with pytest.raises(NotFound):
+        await cycles.record_score(h.ctx, cycle_id, POOR, EVALUATOR, "PN-01", 82)  # no panel seated
+    assert h.nothing_written()
+
+
+async def test_start_scoring(h: Harness) -> None:
+    opened = await cycles.open_cycle(h.ctx, spec(GOOD), SUPERVISOR)
+    cycle_id = opened.item.cycle_id
+    h.written()
+    for expected in (0, 2):
+        with pytest.raises(PreconditionFailed):
+            await cycles.start_scoring(h.ctx, cycle_id, expected, SUPERVISOR)
+    assert h.nothing_written()
+    started = await cycles.start_scoring(h.ctx, cycle_id, 1, SUPERVISOR)
+    assert (started.item.status, started.item.scoring_started_at, started.version) == (CycleStatus.SCORING, NOW, 2)
+    assert h.written() == ([], ["cycle.scoring_started"])
+    with pytest.raises(InvalidTransition):
+        await cycles.start_scoring(h.ctx, cycle_id, 2, SUPERVISOR)
+    assert h.nothing_written()
+
+
+async def test_complete_cycle(h: Harness) -> None:
+    await evidence.ingest_report(h.ctx, "evt-1", placed("PL-1"))
+    cycle_id = await scoring_cycle(h, GOOD, POOR)
+    h.written()
+    with pytest.raises(PreconditionFailed):
+        await cycles.complete_cycle(h.ctx, cycle_id, 3, SUPERVISOR)
+    assert h.nothing_written()  # If-Match is checked before any result is written
+    completed = await cycles.complete_cycle(h.ctx, cycle_id, 2, SUPERVISOR)
+    assert (completed.item.status, completed.version) == (CycleStatus.COMPLETED, 3)
+    events, audits = h.written()
+    assert events.count("result.completed") == 2
+    assert "cycle.closed" in events
+    assert audits.count("result.completed") == 2
+    assert "cycle.completed" in audits
+    poor = await queries.results_of_agreement(h.ctx, POOR)
+    orders = await queries.list_orders(h.ctx, agreement_id=POOR)
+    assert [o.result_id for o in orders] == [poor[0].result_id]
+    assert "rectification.ordered" in events
+    with pytest.raises(InvalidTransition):
+        await cycles.complete_cycle(h.ctx, cycle_id, 3, SUPERVISOR)
+    assert h.nothing_written()
+
+
+# --- appeals -------------------------------------------------------------------------------------
+
+
+async def test_lodge_appeal(h: Harness) -> None:
+    await completed_cycle(h, GOOD)
+    result = (await queries.results_of_agreement(h.ctx, GOOD))[0]
+    lodged = await appeals.lodge_appeal(h.ctx, result, COL, "late reports", "col-user")
+    assert (lodged.item.status, lodged.item.lodged_at, lodged.version) == (AppealStatus.LODGED, NOW, 1)
+    assert h.written() == (["appeal.lodged"], ["appeal.lodged"])
+    with pytest.raises(DomainError) as outsider:
+        await appeals.lodge_appeal(h.ctx, result, COL2, "not mine", "col-2-user")
+    assert outsider.value.code == "appeal.not_a_party"
+    h.clock.advance(timedelta(days=30))
+    with pytest.raises(DomainError) as late:
+        await appeals.lodge_appeal(h.ctx, result, COL, "too late", "col-user")
+    assert late.value.code == "appeal.window_closed"
+    assert h.nothing_written()
+
+
+async def test_decide_appeal_upheld_rescores_and_supersedes(h: Harness) -> None:
+    await completed_cycle(h, GOOD)
+    old = (await queries.results_of_agreement(h.ctx, GOOD))[0]
+    lodged = await appeals.lodge_appeal(h.ctx, old, COL, "late reports", "col-user")
+    appeal_id = lodged.item.appeal_id
+    h.written()
+    with pytest.raises(PreconditionFailed):
+        await appeals.decide_appeal(h.ctx, appeal_id, 2, AppealDecision.UPHELD, "verified", SUPERVISOR)
+    assert h.nothing_written()
+    decided, new = await appeals.decide_appeal(h.ctx, appeal_id, 1, AppealDecision.UPHELD, "verified", SUPERVISOR)
+    assert (decided.item.status, decided.version) == (AppealStatus.UPHELD, 2)
+    assert new is not None
+    assert new.supersedes_result_id == old.result_id
+    assert (await queries.get_result(h.ctx, old.result_id)).item.superseded_by_result_id == new.result_id
+    events, audits = h.written()
+    # No evidence at all: the re-score flags formality risk again.
+    assert sorted(events) == ["appeal.decided", "formality_risk.flagged", "result.completed", "result.superseded"]
+    assert sorted(audits) == ["appeal.decided", "result.rescored", "result.superseded"]
+    with pytest.raises(InvalidTransition):
+        await appeals.decide_appeal(h.ctx, appeal_id, 2, AppealDecision.REJECTED, "again", SUPERVISOR)
+    assert h.nothing_written()
+
+
+async def test_finish_upheld_appeals_completes_an_interrupted_rescore_once(h: Harness) -> None:
+    await completed_cycle(h, GOOD)
+    result = (await queries.results_of_agreement(h.ctx, GOOD))[0]
+    appeal = (await appeals.lodge_appeal(h.ctx, result, COL, "late reports", "col-user")).item
+    # What a crash between the decision and the re-score leaves: the decision saved, no re-score.
+    appeal.decide(AppealDecision.UPHELD, "verified", result, NOW, SUPERVISOR)
+    await h.ctx.repos.appeals.save(appeal.appeal_id, 1, appeal, AuditNote("appeal.decided", "appeal", appeal.appeal_id))
+    h.written()
+    assert await appeals.finish_upheld_appeals(h.ctx) == 1
+    events, audits = h.written()
+    assert events == ["result.completed", "formality_risk.flagged", "result.superseded"]
+    assert audits == ["result.rescored", "result.superseded"]
+    assert await appeals.finish_upheld_appeals(h.ctx) == 0
+    assert h.nothing_written()
+
+
+# --- rectification ---------------------------------------------------------------------------------
+
+
+async def ordered(h: Harness) -> tuple[str, str]:
+    """A fresh rectification order for the poor agreement: (order id, responsible party)."""
+    await completed_cycle(h, POOR)
+    order = (await queries.list_orders(h.ctx, agreement_id=POOR, status=OrderStatus.OPEN))[-1]
+    return order.order_id, order.responsible_party_id
+
+
+async def test_respond_to_order(h: Harness) -> None:
+    order_id, party = await ordered(h)
+    assert party == COL2
+    with pytest.raises(PreconditionFailed):
+        await rectification.respond_to_order(h.ctx, order_id, 2, ["att://plan.pdf"], "col-2-user")
+    assert h.nothing_written()
+    responded = await rectification.respond_to_order(h.ctx, order_id, 1, ["att://plan.pdf"], "col-2-user")
+    assert (responded.item.status, responded.version) == (OrderStatus.RESPONDED, 2)
+    assert h.written() == (["rectification.responded"], ["rectification.responded"])
+    with pytest.raises(InvalidTransition):
+        await rectification.respond_to_order(h.ctx, order_id, 2, ["att://again.pdf"], "col-2-user")
+    assert h.nothing_written()
+
+
+async def test_return_order(h: Harness) -> None:
+    order_id, _ = await ordered(h)
+    with pytest.raises(InvalidTransition):
+        await rectification.return_order(h.ctx, order_id, 1, "nothing to return yet", SUPERVISOR)
+    assert h.nothing_written()
+    await rectification.respond_to_order(h.ctx, order_id, 1, ["att://plan.pdf"], "col-2-user")
+    h.written()
+    returned = await rectification.return_order(h.ctx, order_id, 2, "insufficient", SUPERVISOR)
+    assert (returned.item.status, returned.version) == (OrderStatus.OPEN, 3)
+    assert h.written() == (["rectification.returned"], ["rectification.returned"])
+
+
+async def test_close_order(h: Harness) -> None:
+    order_id, _ = await ordered(h)
+    with pytest.raises(InvalidTransition):
+        await rectification.close_order(h.ctx, order_id, 1, "not answered yet", SUPERVISOR)
+    assert h.nothing_written()
+    await rectification.respond_to_order(h.ctx, order_id, 1, ["att://plan.pdf"], "col-2-user")
+    h.written()
+    closed = await rectification.close_order(h.ctx, order_id, 2, "verified on site", SUPERVISOR)
+    assert (closed.item.status, closed.item.closed_at, closed.version) == (OrderStatus.CLOSED, NOW, 3)
+    assert h.written() == (["rectification.closed"], ["rectification.closed"])
+
+
+async def test_mark_overdue_escalates_once_after_the_deadline(h: Harness) -> None:
+    order_id, _ = await ordered(h)
+    assert await rectification.mark_overdue(h.ctx) == 0  # not due yet
+    assert h.nothing_written()
+    h.clock.advance(timedelta(seconds=h.ctx.settings.rectification_due_seconds))
+    assert await rectification.mark_overdue(h.ctx) == 1
+    assert h.written() == (["rectification.overdue"], ["rectification.overdue"])
+    assert (await queries.get_order(h.ctx, order_id)).item.status is OrderStatus.OVERDUE
+    assert await rectification.mark_overdue(h.ctx) == 0
+    assert h.nothing_written()
