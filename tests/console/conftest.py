@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
@@ -23,6 +24,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import (
     SERVICES,
     Platform,
+    ServiceProcess,
     available_services,
     console_process,
     isolated_env,
@@ -52,6 +54,7 @@ class ConsoleStack:
     access: PlatformAccess
     alliance: Alliance
     run: str
+    processes: list[ServiceProcess] = field(default_factory=list)
 
 
 async def seed(access: PlatformAccess, run: str) -> Alliance:
@@ -164,7 +167,7 @@ def console_stack(
             finally:
                 await access.close()
 
-        yield ConsoleStack(console.url, access, asyncio.run(seeded()), run)
+        yield ConsoleStack(console.url, access, asyncio.run(seeded()), run, [console, *platform.services.values()])
     finally:
         console.stop()
         platform.stop()
@@ -189,12 +192,20 @@ def artifacts() -> Path:
 
 
 def api_get(stack: ConsoleStack, service: str, path: str, actor: Actor, **params: Any) -> Any:
-    """A direct API read for the test's own waiting and assertions (never for the pages)."""
+    """A direct API read for the test's own waiting (never for what the pages show); plain
+    sync httpx, since Playwright's sync API keeps an event loop running in this thread."""
+    response = httpx.get(
+        stack.access.urls[service] + path, params=params or None, headers=stack.access.headers(actor), timeout=30
+    )
+    response.raise_for_status()
+    return response.json()
 
-    async def call() -> Any:
-        try:
-            return (await stack.access.call(service, "GET", path, actor, params=params or None)).json()
-        finally:
-            await stack.access.close()
 
-    return asyncio.run(call())
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    stack = item.funcargs.get("console_stack") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(stack, ConsoleStack):
+        for process in stack.processes:
+            report.sections.append((f"{process.name} log (tail)", process.log_tail(30)))

@@ -89,8 +89,11 @@ class Visitor:
                 raise AssertionError(f"{selector} did not show on {path} within {WAIT_S:.0f}s")
             time.sleep(1.0)
 
-    def refusal(self) -> str:
-        return self.page.locator(".refusal").first.inner_text() if self.page.locator(".refusal").count() else ""
+    def done(self) -> None:
+        """The action's result: the page says it was done (or the test shows the refusal)."""
+        self.page.locator(".flash, .refusal").first.wait_for()
+        refused = self.page.locator(".refusal")
+        assert refused.count() == 0, refused.first.inner_text()
 
 
 def wait_for(check: Callable[[], Any], what: str) -> Any:
@@ -144,7 +147,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.fill("#programme-appropriated", "5,000,000.00")
     page.fill("#programme-award_cap", "2000000")
     page.click("form[action='/funding/programmes'] button[type=submit]")
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
     page.click(f"a:text-is('{name}')")
     programme_id = page.url.rsplit("/", 1)[-1]
     page.click("form[action$='/open'] button")
@@ -162,7 +165,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.fill("#application-line1_amount", "600000")
     page.fill("#application-line2_amount", "400000")
     page.click("form[action='/partner/applications'] button[type=submit]")
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
 
     def submitted() -> bool:
         page.goto(console_stack.url + "/partner/applications")
@@ -182,7 +185,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.click("form[action$='/review'] button")
     page.fill("input[name=reason]", "合作基础扎实，预算合理")
     page.click("form.decision button[type=submit]")
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
     expect(page.locator("td .s-approved")).to_be_visible()
     me.look("queue-approved")
 
@@ -209,7 +212,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.sign_in("funding_approver", APPROVER)
     me.open_menu("/funding/approvals", "approvals")
     page.locator(f"form[action^='{award_path}/tranches/'] button").first.click()
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
     me.sign_in("funding_officer", OFFICER)
     me.go(award_path, "award-approved")
     page.fill("input[name=bank_reference]", "ICBC-0402-0091")
@@ -232,7 +235,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.fill("#cycle-name", cycle_name)
     page.check(f"input[name=agreement_ids][value='{agreement_id}']")
     page.click("form[action='/evaluation/cycles'] button[type=submit]")
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
     page.click(f"a:text-is('{cycle_name}')")
     cycle_path = page.url.removeprefix(console_stack.url)
     page.fill(f"#seat-{agreement_id}-evaluator_id", "expert-sun")
@@ -250,7 +253,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
         inputs.nth(index).fill("35")
     me.look("scoring")
     page.click("form[action^='/evaluation/panels/'] button[type=submit]")
-    expect(page.locator(".flash")).to_be_visible()
+    me.done()
 
     # 9. The supervisor closes the window and completes the cycle: results and chart.
     me.sign_in("supervisor", SUPERVISOR.sub)

@@ -36,6 +36,7 @@ def problem_messages() -> dict[str, str]:
         "application.request_over_cap": _("The requested amount is above the programme's award cap."),
         "application.budget_lines_mismatch": _("The budget lines must add up to the requested amount."),
         "application.approval_over_request": _("The approved amount is above the requested amount."),
+        "application.approved_amount_required": _("An approval must name the approved amount."),
         "panel.conflict_of_interest": _(
             "This evaluator is affiliated with a party of the agreement (conflict of interest)."
         ),

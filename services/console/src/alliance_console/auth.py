@@ -79,7 +79,8 @@ def build_auth_router(settings: ConsoleSettings) -> APIRouter:
                 return RedirectResponse("/auth/dev", status_code=303)
             return render(request, "message.html", title=_("Sign-in is not configured"), status_code=503)
         redirect_uri = settings.public_url.rstrip("/") + "/auth/callback"
-        response: Response = await oauth.idp.authorize_redirect(request, redirect_uri)
+        extra = {"audience": settings.oidc_audience} if settings.oidc_audience else {}
+        response: Response = await oauth.idp.authorize_redirect(request, redirect_uri, **extra)
         return response
 
     @router.get("/auth/callback", include_in_schema=False)

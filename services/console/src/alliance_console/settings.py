@@ -23,6 +23,8 @@ class ConsoleSettings(BaseSettings):
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid profile offline_access"
+    #: The access token is for the services (their JWT audience); empty: the IdP's default.
+    oidc_audience: str = "coop-alliance"
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000

@@ -109,7 +109,7 @@ async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
         "unit": "",
     }
     return render(
-        request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=ranking, chart=chart,
+        request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=ranking, chart_data=chart,
         can_act=person.has("supervisor"), panel_roles=PANEL_ROLES,
     )  # fmt: skip
 

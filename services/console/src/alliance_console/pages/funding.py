@@ -269,7 +269,7 @@ async def budget(request: Request) -> HTMLResponse:
         ],
         "unit": _("yuan"),
     }
-    return render(request, "funding/budget.html", rows=rows, chart=chart)
+    return render(request, "funding/budget.html", rows=rows, chart_data=chart)
 
 
 @router.get("/budget.{fmt}", include_in_schema=False)
