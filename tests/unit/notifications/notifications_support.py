@@ -92,6 +92,7 @@ def _documented_example(model: type[BaseModel]) -> dict[str, Any]:
     assert isinstance(extra, dict)
     examples = extra["examples"]
     assert isinstance(examples, list)
+    assert isinstance(examples[0], dict)
     return copy.deepcopy(dict(examples[0]))
 
 
