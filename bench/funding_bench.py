@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alliance_devstack.provision import Infrastructure
-from alliance_funding.adapters.repositories import STORES, Repositories
 from alliance_funding.domain.ledger import Transfer, TransferKind
 from alliance_funding.service import ledger
+from alliance_funding.service.ports import STORES, Repositories
 from alliance_funding.settings import Settings
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.persistence.mongo import ensure_indexes
@@ -129,7 +129,7 @@ async def _raw_inserts(runtime: ServiceRuntime, writers: int, size: int) -> dict
 
 async def run(infra: Infrastructure) -> dict[str, Any]:
     runtime = await _runtime(infra.mongo_url)
-    repos = Repositories(runtime)
+    repos = Repositories(runtime.store)
     result: dict[str, Any] = {"per_writer": PER_WRITER, "configs": {}}
     try:
         for writers in WRITERS:

@@ -10,37 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime
 
-from alliance_funding.adapters.repositories import Repositories
-from alliance_funding.app import build_runtime
-from alliance_funding.domain.award import Award
+from alliance_funding.app import build_repositories, build_runtime
 from alliance_funding.service import awards
 from alliance_funding.settings import Settings
+from alliance_shared.clock import SystemClock
 
 
 async def main(award_ids: list[str]) -> None:
-    runtime = build_runtime(Settings())
-    repos = Repositories(runtime)
+    repos = build_repositories(build_runtime(Settings()))
+    clock = SystemClock()
     for award_id in award_ids:
         tranche_id = f"{award_id}-t1"
-
-        def approve(award: Award, tranche_id: str = tranche_id) -> None:
-            award.approve_tranche(
-                tranche_id,
-                approved_minor=award.tranche(tranche_id).scheduled_minor,
-                release_remainder=False,
-                reason=None,
-                now=datetime.now(UTC),
-                approver_id="approver-kill",
-            )
-
-        def pay(award: Award, tranche_id: str = tranche_id) -> None:
-            award.confirm_payment(tranche_id, "BANK-KILL", datetime.now(UTC), "officer-kill")
-
-        await awards.act(repos, award_id, None, approve, "tranche.approved")
+        await awards.approve_tranche(
+            repos,
+            clock,
+            award_id,
+            tranche_id,
+            approved_minor=None,  # the scheduled amount
+            release_remainder=False,
+            reason=None,
+            approver_id="approver-kill",
+        )
         print(f"approved {award_id}", flush=True)
-        await awards.act(repos, award_id, None, pay, "tranche.paid")
+        await awards.confirm_payment(repos, clock, award_id, tranche_id, "BANK-KILL", "officer-kill")
         print(f"paid {award_id}", flush=True)
     print("done", flush=True)
 

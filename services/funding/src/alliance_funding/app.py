@@ -1,14 +1,16 @@
-"""Composition root of the funding service."""
+"""Composition root of the funding service: the runtime, the stores, the clock, the
+Kafka handlers and the HTTP routers, put together once."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from alliance_funding.adapters.consumers import build_subscription
-from alliance_funding.adapters.http import build_router
-from alliance_funding.adapters.repositories import STORES, Repositories
+from alliance_funding.adapters.http import ROUTERS
+from alliance_funding.service.ports import STORES, Repositories
 from alliance_funding.service.reconcile import reconcile_loop
 from alliance_funding.settings import Settings
+from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
@@ -20,23 +22,31 @@ education-surcharge credit statements and budget-execution reports (JSON, CSV, X
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
-    runtime.subscriptions = [build_subscription(Repositories(runtime), PLATFORM_CATALOG)]
-    return runtime
+    return ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
 
 
-def build_app(settings: Settings | None = None) -> FastAPI:
+def build_repositories(runtime: ServiceRuntime) -> Repositories:
+    return Repositories(runtime.store)
+
+
+def build_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    clock = clock or SystemClock()
     runtime = build_runtime(settings)
-    repos = Repositories(runtime)
+    repos = build_repositories(runtime)
+    runtime.subscriptions = [build_subscription(repos, clock)]
 
     async def start_reconciling(rt: ServiceRuntime) -> None:
-        rt.add_task(reconcile_loop(repos, settings.reconcile_seconds), name="funding-reconcile")
+        rt.add_task(reconcile_loop(repos, clock, settings.reconcile_seconds), name="funding-reconcile")
 
-    return create_app(
+    app = create_app(
         runtime,
         title="Funding service",
         description=DESCRIPTION,
-        routers=[build_router(repos, settings)],
+        routers=ROUTERS,
         on_startup=[start_reconciling],
     )
+    app.state.repos = repos
+    app.state.clock = clock
+    app.state.settings = settings
+    return app

@@ -1,29 +1,40 @@
 """Application use cases: draft, revise, submit (eligibility from the read models),
-withdraw, review, decide. Approving grants the award (see ``awards.grant``)."""
+withdraw, review, decide. Approving grants the award (see ``awards.ensure_award``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
-from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.application import Application, BudgetLine
 from alliance_funding.domain.eligibility import EligibilitySnapshot
 from alliance_funding.domain.ledger import AccountKind, programme_account
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import awards, ledger
-from alliance_funding.service.common import check_version, new_id, now_utc
+from alliance_funding.service.ports import Repositories
+from alliance_shared.clock import Clock
 from alliance_shared.contract.vocabulary import PartnerKind
-from alliance_shared.errors import Conflict, DomainError
+from alliance_shared.errors import Conflict, DomainError, NotFound
+from alliance_shared.ids import new_id
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, check_expected, create, update
+
+NOT_FOUND = ("application.not_found", "application")
+ApplicationDecision = Literal["approve", "reject", "return"]
 
 
-async def get(repos: Repositories, application_id: str) -> Loaded[Application]:
-    return await repos.applications.require(application_id, "application.not_found", "application")
+async def get(repos: Repositories, application_id: str, *, exact: bool = False) -> Loaded[Application]:
+    """The application as stored; ``exact`` for a decision taken before its write (the newest version)."""
+    loaded = await repos.applications.get(application_id, exact=exact)
+    if loaded is None:
+        code, what = NOT_FOUND
+        raise NotFound(code, f"no {what} {application_id}")
+    return loaded
 
 
-async def create(
+async def draft_application(
     repos: Repositories,
     applicant_partner_id: str,
     *,
@@ -32,7 +43,7 @@ async def create(
     requested_minor: int,
     cofunding_minor: int,
     budget_lines: Sequence[BudgetLine],
-) -> Loaded[Application]:
+) -> Outcome[Application]:
     programme = (await repos.programmes.require(programme_id, "programme.not_found", "programme")).item
     agreement = await repos.agreements.get(agreement_id)
     party_ids = agreement.item.party_ids if agreement and agreement.item.party_ids else (applicant_partner_id,)
@@ -47,35 +58,27 @@ async def create(
         cofunding_minor=cofunding_minor,
         budget_lines=budget_lines,
     )
-    await repos.applications.store.create(
-        application_id,
-        repos.applications.state_of(application),
-        (),
-        AuditNote("application.drafted", "application", application_id, None, application.model_dump(mode="json")),
-    )
-    return await get(repos, application_id)
+    audit = AuditNote("application.drafted", "application", application_id, None, application.model_dump(mode="json"))
+    return await create(repos.applications, application_id, application, audit)
 
 
-async def revise(
+async def revise_application(
     repos: Repositories,
     application_id: str,
-    expected: int,
     *,
     requested_minor: int,
     cofunding_minor: int,
     budget_lines: Sequence[BudgetLine],
-) -> Loaded[Application]:
-    loaded = await get(repos, application_id)
-    check_version(loaded, expected, "application")
-    application = loaded.item
-    application.revise(requested_minor=requested_minor, cofunding_minor=cofunding_minor, budget_lines=budget_lines)
-    await repos.applications.save(
-        application_id,
-        loaded.version,
-        application,
-        AuditNote("application.revised", "application", application_id, None, application.model_dump(mode="json")),
-    )
-    return await get(repos, application_id)
+    expected: int | None = None,
+) -> Outcome[Application]:
+    def decide(application: Application) -> Decision[Application]:
+        application.revise(requested_minor=requested_minor, cofunding_minor=cofunding_minor, budget_lines=budget_lines)
+        return Decision(
+            application,
+            AuditNote("application.revised", "application", application_id, None, application.model_dump(mode="json")),
+        )
+
+    return await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
 async def eligibility_snapshot(repos: Repositories, application: Application, now: datetime) -> EligibilitySnapshot:
@@ -116,48 +119,55 @@ async def eligibility_snapshot(repos: Repositories, application: Application, no
     )
 
 
-async def submit(repos: Repositories, application_id: str, expected: int, actor_id: str) -> Loaded[Application]:
-    loaded = await get(repos, application_id)
-    check_version(loaded, expected, "application")
-    application = loaded.item
-    programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
-    now = now_utc()
-    snapshot = await eligibility_snapshot(repos, application, now)
-    application.submit(programme, snapshot, now, actor_id)
-    await repos.applications.save(
-        application_id,
-        loaded.version,
-        application,
-        AuditNote("application.submitted", "application", application_id, None, snapshot.model_dump(mode="json")),
-    )
-    return await get(repos, application_id)
+async def submit_application(
+    repos: Repositories, clock: Clock, application_id: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Application]:
+    loaded = await get(repos, application_id, exact=True)
+    check_expected(application_id, loaded.version, expected)
+    programme = (await repos.programmes.require(loaded.item.programme_id, "programme.not_found", "programme")).item
+    now = clock.now()
+    snapshot = await eligibility_snapshot(repos, loaded.item, now)
+
+    def decide(application: Application) -> Decision[Application]:
+        application.submit(programme, snapshot, now, actor_id)
+        return Decision(
+            application,
+            AuditNote("application.submitted", "application", application_id, None, snapshot.model_dump(mode="json")),
+        )
+
+    # Exactly the version eligibility was judged on: a change meanwhile is 412.
+    return await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=loaded.version)
 
 
-async def withdraw(
-    repos: Repositories, application_id: str, expected: int, reason: str | None, actor_id: str
-) -> Loaded[Application]:
-    loaded = await get(repos, application_id)
-    check_version(loaded, expected, "application")
-    application = loaded.item
-    application.withdraw(reason, now_utc(), actor_id)
-    await repos.applications.save(
-        application_id, loaded.version, application, AuditNote("application.withdrawn", "application", application_id)
-    )
-    return await get(repos, application_id)
+async def withdraw_application(
+    repos: Repositories,
+    clock: Clock,
+    application_id: str,
+    reason: str | None,
+    actor_id: str,
+    *,
+    expected: int | None = None,
+) -> Outcome[Application]:
+    now = clock.now()
+
+    def decide(application: Application) -> Decision[Application]:
+        application.withdraw(reason, now, actor_id)
+        return Decision(application, AuditNote("application.withdrawn", "application", application_id))
+
+    return await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
-async def start_review(repos: Repositories, application_id: str, expected: int) -> Loaded[Application]:
-    loaded = await get(repos, application_id)
-    check_version(loaded, expected, "application")
-    application = loaded.item
-    application.start_review()
-    await repos.applications.save(
-        application_id,
-        loaded.version,
-        application,
-        AuditNote("application.review_started", "application", application_id, "submitted", "under_review"),
-    )
-    return await get(repos, application_id)
+async def start_review(
+    repos: Repositories, application_id: str, *, expected: int | None = None
+) -> Outcome[Application]:
+    def decide(application: Application) -> Decision[Application]:
+        application.start_review()
+        return Decision(
+            application,
+            AuditNote("application.review_started", "application", application_id, "submitted", "under_review"),
+        )
+
+    return await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
 async def available_minor(repos: Repositories, programme: Programme) -> int:
@@ -165,16 +175,17 @@ async def available_minor(repos: Repositories, programme: Programme) -> int:
     return book.balances.get(programme_account(programme.programme_id, AccountKind.AVAILABLE), 0)
 
 
-async def decide(
+async def decide_application(
     repos: Repositories,
+    clock: Clock,
     application_id: str,
-    expected: int,
     *,
-    decision: str,
+    decision: ApplicationDecision,
     reason: str,
     approved_minor: int | None,
     actor_id: str,
-) -> Loaded[Application]:
+    expected: int | None = None,
+) -> Outcome[Application]:
     """Reject, return, or approve — approving then commits the money and grants the award.
 
     Order of writes on approval: (1) the application, approved (its version guards it
@@ -186,42 +197,49 @@ async def decide(
     after (1) or (2), or a programme whose money a concurrent award took meanwhile
     (409 ``award.not_granted``), is settled by ``POST /applications/{id}/award``.
     """
-    loaded = await get(repos, application_id)
-    check_version(loaded, expected, "application")
-    application = loaded.item
-    now = now_utc()
-    if decision == "reject":
-        application.reject(reason, now, actor_id)
-    elif decision == "return":
-        application.return_for_changes(reason, now, actor_id)
-    else:
+    loaded = await get(repos, application_id, exact=True)
+    check_expected(application_id, loaded.version, expected)
+    now = clock.now()
+    programme: Programme | None = None
+    available = 0
+    if decision == "approve":
         if approved_minor is None:
             raise DomainError("application.approved_amount_required", "an approval names the approved amount")
-        programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
+        programme = (await repos.programmes.require(loaded.item.programme_id, "programme.not_found", "programme")).item
         available = await available_minor(repos, programme)
-        application.approve(
-            approved_minor=approved_minor,
-            reason=reason,
-            programme=programme,
-            available_minor=available,
-            now=now,
-            actor_id=actor_id,
+
+    def decide(application: Application) -> Decision[Application]:
+        if decision == "reject":
+            application.reject(reason, now, actor_id)
+        elif decision == "return":
+            application.return_for_changes(reason, now, actor_id)
+        else:
+            assert programme is not None
+            assert approved_minor is not None
+            application.approve(
+                approved_minor=approved_minor,
+                reason=reason,
+                programme=programme,
+                available_minor=available,
+                now=now,
+                actor_id=actor_id,
+            )
+        return Decision(
+            application,
+            AuditNote(
+                f"application.{decision}",
+                "application",
+                application_id,
+                "under_review",
+                {"status": application.status, "reason": reason, "approved_minor": application.approved_minor},
+            ),
         )
-    await repos.applications.save(
-        application_id,
-        loaded.version,
-        application,
-        AuditNote(
-            f"application.{decision}",
-            "application",
-            application_id,
-            "under_review",
-            {"status": application.status, "reason": reason, "approved_minor": application.approved_minor},
-        ),
-    )
+
+    # Exactly the version the decision was prepared on (the available balance read for it).
+    outcome = await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=loaded.version)
     if decision == "approve":
         try:
-            await awards.ensure_award(repos, application_id, actor_id)
+            await awards.ensure_award(repos, clock, application_id, actor_id)
         except DomainError as exc:
             raise Conflict(
                 "award.not_granted",
@@ -230,4 +248,4 @@ async def decide(
                 cause=exc.code,
                 application_id=application_id,
             ) from exc
-    return await get(repos, application_id)
+    return outcome

@@ -1,4 +1,4 @@
-"""Award use cases: grant (commit), tranche steps, termination, recoveries, and the
+"""Award use cases: grant (commit), the tranche steps, termination, recoveries, and the
 automatic eligible / withheld moves driven by evaluation events.
 
 Every money-moving command follows one order of writes: (1) post the award's
@@ -12,27 +12,38 @@ as applied (same kind, amount and award — otherwise 409 ``ledger.transfer_id_r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from alliance_funding.adapters.repositories import Repositories
-from alliance_funding.domain.application import Application, ApplicationStatus
+from alliance_funding.domain.application import ApplicationStatus
 from alliance_funding.domain.award import Award
-from alliance_funding.domain.programme import Programme
-from alliance_funding.service import ledger
-from alliance_funding.service.common import check_version, now_utc
+from alliance_funding.domain.ledger import Transfer
+from alliance_funding.service import ledger, readmodels
+from alliance_funding.service.ports import Repositories
+from alliance_shared.clock import Clock
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
-from alliance_shared.errors import Conflict, DomainError, InvalidTransition, PreconditionFailed
+from alliance_shared.contract.funding import SettlementMethod
+from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.repository import Loaded
-from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change, apply_change
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import (
+    EVENT_RETRY,
+    Decision,
+    Outcome,
+    check_expected,
+    create,
+    execute,
+    update,
+)
 
 log = get_logger(__name__)
 
-#: Times a command that moved money is decided again after losing the award's version.
-ACT_ATTEMPTS = 10
+NOT_FOUND = ("award.not_found", "award")
+
+#: What a command does to the award (a domain method with the command's figures bound).
+AwardChange = Callable[[Award], None]
 
 
 def award_id_for(application_id: str) -> str:
@@ -40,31 +51,16 @@ def award_id_for(application_id: str) -> str:
     return f"awd-{application_id}"
 
 
-async def get(repos: Repositories, award_id: str) -> Loaded[Award]:
-    return await repos.awards.require(award_id, "award.not_found", "award")
+async def get(repos: Repositories, award_id: str, *, exact: bool = False) -> Loaded[Award]:
+    """The award as stored; ``exact`` for a decision taken before its write (the newest version)."""
+    loaded = await repos.awards.get(award_id, exact=exact)
+    if loaded is None:
+        code, what = NOT_FOUND
+        raise NotFound(code, f"no {what} {award_id}")
+    return loaded
 
 
-async def _overdue_orders(repos: Repositories, agreement_id: str) -> tuple[str, ...]:
-    evaluations = await repos.evaluations.get(agreement_id)
-    return evaluations.item.overdue_order_ids if evaluations else ()
-
-
-async def _grant(
-    repos: Repositories, application: Application, programme: Programme, now: datetime, actor_id: str
-) -> Award:
-    award = Award.grant(
-        award_id=award_id_for(application.application_id),
-        application=application,
-        programme=programme,
-        now=now,
-        actor_id=actor_id,
-        overdue_order_ids=await _overdue_orders(repos, application.agreement_id),
-    )
-    await ledger.post(repos, programme.programme_id, award.transfers, award.currency)
-    return award
-
-
-async def ensure_award(repos: Repositories, application_id: str, actor_id: str) -> Loaded[Award]:
+async def ensure_award(repos: Repositories, clock: Clock, application_id: str, actor_id: str) -> Loaded[Award]:
     """The award of an approved application, granted (committed and saved) exactly once."""
     award_id = award_id_for(application_id)
     existing = await repos.awards.get(award_id)
@@ -74,124 +70,333 @@ async def ensure_award(repos: Repositories, application_id: str, actor_id: str) 
     if application.status is not ApplicationStatus.APPROVED:
         raise InvalidTransition("application", application.status, "award")
     programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
-    award = await _grant(repos, application, programme, application.decided_at or now_utc(), actor_id)
+    evaluations = await repos.evaluations.get(application.agreement_id)
+    award = Award.grant(
+        award_id=award_id,
+        application=application,
+        programme=programme,
+        now=application.decided_at or clock.now(),
+        actor_id=actor_id,
+        overdue_order_ids=evaluations.item.overdue_order_ids if evaluations else (),
+    )
+    await ledger.post(repos, programme.programme_id, award.transfers, award.currency)
+    audit = AuditNote(
+        "award.granted",
+        "award",
+        award_id,
+        None,
+        {"amount_minor": award.amount_minor, "transfers": [t.transfer_id for t in award.transfers]},
+    )
     try:
-        await repos.awards.store.create(
-            award_id,
-            repos.awards.state_of(award),
-            award.events,
-            AuditNote(
-                "award.granted",
-                "award",
-                award_id,
-                None,
-                {"amount_minor": award.amount_minor, "transfers": [t.transfer_id for t in award.transfers]},
-            ),
-        )
+        await create(repos.awards, award_id, award, audit)
     except Conflict:
         pass  # granted meanwhile by a concurrent retry
     return await get(repos, award_id)
 
 
-async def act(
+# --- the money-moving commands ---------------------------------------------------------
+
+
+async def release_tranche(
+    repos: Repositories, clock: Clock, award_id: str, tranche_id: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Award]:
+    """An officer releases a tranche whose condition is manual (it becomes eligible)."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.release_manually(tranche_id, now, actor_id),
+        "tranche.released",
+        {"tranche_id": tranche_id},
+        expected=expected,
+    )
+
+
+async def request_tranche(
+    repos: Repositories, clock: Clock, award_id: str, tranche_id: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Award]:
+    """An officer prepares the disbursement of an eligible tranche (the maker)."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.request_tranche(tranche_id, now, actor_id),
+        "tranche.requested",
+        {"tranche_id": tranche_id},
+        expected=expected,
+    )
+
+
+async def approve_tranche(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    tranche_id: str,
+    *,
+    approved_minor: int | None,
+    release_remainder: bool,
+    reason: str | None,
+    approver_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """An approver approves a prepared tranche (never its preparer); ``approved_minor``
+    None approves the scheduled amount, less needs a reason."""
+    now = clock.now()
+
+    def approve(award: Award) -> None:
+        award.approve_tranche(
+            tranche_id,
+            approved_minor=approved_minor or award.tranche(tranche_id).scheduled_minor,
+            release_remainder=release_remainder,
+            reason=reason,
+            now=now,
+            approver_id=approver_id,
+        )
+
+    details = {
+        "tranche_id": tranche_id,
+        "approved_minor": approved_minor,
+        "release_remainder": release_remainder,
+        "reason": reason,
+    }
+    return await _move_money(repos, award_id, approve, "tranche.approved", details, expected=expected)
+
+
+async def confirm_payment(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    tranche_id: str,
+    bank_reference: str,
+    actor_id: str,
+    *,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """An officer confirms the bank paid an approved tranche."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.confirm_payment(tranche_id, bank_reference, now, actor_id),
+        "tranche.paid",
+        {"tranche_id": tranche_id, "bank_reference": bank_reference},
+        expected=expected,
+    )
+
+
+async def terminate_award(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    *,
+    reason: str,
+    actor_id: str,
+    recovery_id: str | None = None,
+    recovery_minor: int = 0,
+    recovery_due_at: datetime | None = None,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """Void what is committed, optionally order recovery of what was paid."""
+    now = clock.now()
+
+    def terminate(award: Award) -> None:
+        award.terminate(
+            reason=reason,
+            now=now,
+            actor_id=actor_id,
+            recovery_id=recovery_id,
+            recovery_minor=recovery_minor,
+            recovery_due_at=recovery_due_at,
+        )
+
+    details = {
+        "reason": reason,
+        "recovery_id": recovery_id,
+        "recovery_minor": recovery_minor,
+        "recovery_due_at": recovery_due_at,
+    }
+    return await _move_money(repos, award_id, terminate, "award.terminated", details, expected=expected)
+
+
+async def order_recovery(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    *,
+    recovery_id: str,
+    amount_minor: int,
+    reason: str,
+    due_at: datetime,
+    actor_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """Order recovery of paid money (it becomes receivable)."""
+    now = clock.now()
+
+    def order(award: Award) -> None:
+        award.order_recovery(
+            recovery_id=recovery_id, amount_minor=amount_minor, reason=reason, due_at=due_at, now=now, actor_id=actor_id
+        )
+
+    details = {"recovery_id": recovery_id, "amount_minor": amount_minor, "reason": reason, "due_at": due_at}
+    return await _move_money(repos, award_id, order, "recovery.ordered", details, expected=expected)
+
+
+async def settle_recovery(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    recovery_id: str,
+    *,
+    settlement_id: str,
+    method: SettlementMethod,
+    amount_minor: int,
+    bank_reference: str | None,
+    tranche_id: str | None,
+    actor_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """Settle (part of) a recovery by repayment (bank reference) or by offset against an
+    approved, unpaid tranche of the award."""
+    now = clock.now()
+
+    def settle(award: Award) -> None:
+        if method is SettlementMethod.REPAYMENT:
+            award.settle_by_repayment(
+                recovery_id=recovery_id,
+                settlement_id=settlement_id,
+                amount_minor=amount_minor,
+                bank_reference=bank_reference or "",
+                now=now,
+                actor_id=actor_id,
+            )
+        elif not tranche_id:
+            raise DomainError("recovery.tranche_required", "an offset names the tranche it is taken from")
+        else:
+            award.settle_by_offset(
+                recovery_id=recovery_id,
+                settlement_id=settlement_id,
+                tranche_id=tranche_id,
+                amount_minor=amount_minor,
+                now=now,
+                actor_id=actor_id,
+            )
+
+    details = {
+        "recovery_id": recovery_id,
+        "settlement_id": settlement_id,
+        "method": method,
+        "amount_minor": amount_minor,
+        "bank_reference": bank_reference,
+        "tranche_id": tranche_id,
+    }
+    return await _move_money(repos, award_id, settle, "recovery.settled", details, expected=expected)
+
+
+def _transfer_keys(transfers: list[Transfer]) -> list[tuple[str, str, int, str | None]]:
+    """What the book compares to tell a replay from a reused transfer id."""
+    return [(t.transfer_id, t.kind, t.amount_minor, t.award_id) for t in transfers]
+
+
+async def _move_money(
     repos: Repositories,
     award_id: str,
-    expected: int | None,
-    change: Callable[[Award], None],
+    change: AwardChange,
     action: str,
-    details: dict[str, Any] | None = None,
-) -> Loaded[Award]:
-    """Run one award command: decide, post its transfers to the book, save the award.
+    details: Mapping[str, Any],
+    *,
+    expected: int | None,
+) -> Outcome[Award]:
+    """One award command: decide on the award the caller saw, post its transfers to the
+    book, then save the award through the write path.
 
-    If the award changed between load and save (412) after this command moved money,
-    the command is decided again on the newest award: the same transfer ids come out,
-    the book replays them, and the award is saved — so a concurrent change (an
+    If the award changed between the posting and the save after this command moved
+    money, the write path decides again on the newest award: the same transfers come
+    out (the book has them) and the award is saved — so a concurrent change (an
     evaluation event withholding another tranche, say) cannot leave the book ahead of
-    the award. Should the newest award no longer allow the command, that is reported
-    as 409 ``award.behind_ledger`` and logged: the verify endpoint lists the award and
-    the command completes when it is allowed again (same transfer ids).
+    the award. Should the newest award refuse the command, or ask for other transfers,
+    that is 409 ``award.behind_ledger``, logged: the verify endpoint lists the award and
+    the command completes when it is allowed again (same transfer ids). If nothing moved,
+    a change meanwhile is 412 and the caller decides again.
     """
-    moved = False
-    for attempt in range(ACT_ATTEMPTS):
-        loaded = await get(repos, award_id)
-        if attempt == 0:
-            check_version(loaded, expected, "award")
-        award = loaded.item
+    loaded = await get(repos, award_id, exact=True)
+    check_expected(award_id, loaded.version, expected)
+    planned = loaded.item
+    change(planned)
+    posted = await ledger.post(repos, planned.programme_id, planned.transfers, planned.currency)
+    posted_keys = _transfer_keys(planned.transfers)
+
+    def behind_ledger(detail: str, cause: str) -> Conflict:
+        log.error("award behind its book", award_id=award_id, action=action, refused=cause)
+        return Conflict(
+            "award.behind_ledger",
+            f"the book moved the money of this {action}, but the award changed meanwhile and now {detail}; "
+            "it completes when the step is allowed again",
+            cause=cause,
+        )
+
+    def decide(award: Award) -> Decision[Award]:
         try:
             change(award)
-            posted = await ledger.post(repos, award.programme_id, award.transfers, award.currency)
         except DomainError as exc:
-            if not moved:
+            if not posted.applied:
                 raise
-            log.error("award behind its book", award_id=award_id, action=action, refused=exc.code)
-            raise Conflict(
-                "award.behind_ledger",
-                f"the book moved the money of this {action}, but the award changed meanwhile and now refuses it "
-                f"({exc.detail}); it completes when the step is allowed again",
-                cause=exc.code,
-            ) from exc
-        moved = moved or posted.applied
-        try:
-            await repos.awards.save(
-                award_id,
-                loaded.version,
-                award,
-                AuditNote(
-                    action,
-                    "award",
-                    award_id,
-                    None,
-                    {
-                        **(details or {}),
-                        "transfers": [
-                            {"transfer_id": t.transfer_id, "kind": t.kind, "amount_minor": t.amount_minor}
-                            for t in award.transfers
-                        ],
-                        "ledger_version": posted.version,
-                    },
-                ),
-            )
-        except PreconditionFailed:
-            if not moved:
-                raise  # nothing of ours moved: the caller decides again (HTTP 412)
-            continue
-        return await get(repos, award_id)
-    raise PreconditionFailed("aggregate.contended", f"award {award_id} kept changing; retry")
+            raise behind_ledger(f"refuses it ({exc.detail})", exc.code) from exc
+        if posted.applied and _transfer_keys(award.transfers) != posted_keys:
+            raise behind_ledger("asks the book for other transfers", "award.transfers_changed")
+        audit = AuditNote(
+            action,
+            "award",
+            award_id,
+            None,
+            {
+                **details,
+                "transfers": [
+                    {"transfer_id": t.transfer_id, "kind": t.kind, "amount_minor": t.amount_minor}
+                    for t in award.transfers
+                ],
+                "ledger_version": posted.version,
+            },
+        )
+        return Decision(award, audit)
+
+    # Money moved: decide again on a newer award (bounded). Nothing moved: exactly this version.
+    return await update(
+        repos.awards, award_id, decide, not_found=NOT_FOUND, expected=None if posted.applied else loaded.version
+    )
 
 
 # --- driven by evaluation events ------------------------------------------------------
 
 
 async def _each_active_award(
-    repos: Repositories, agreement_id: str, event_id: str, apply: Callable[[Award], None], action: str
+    repos: Repositories, agreement_id: str, event_id: str, apply: AwardChange, action: str
 ) -> int:
     changed = 0
     for found in await repos.awards.find({"agreement_id": agreement_id, "status": "active"}):
-        award_id = found.item.award_id
 
-        def decide(snapshot: Snapshot | None) -> Change | None:
-            if snapshot is None:
+        def decide(loaded: Loaded[Award] | None) -> Decision[Award] | None:
+            if loaded is None:
                 return None
-            award = repos.awards.from_snapshot(snapshot).item
+            award = loaded.item
             before = repos.awards.state_of(award)
             apply(award)
             if award.transfers:  # never: holds and releases move no money
                 raise DomainError("award.unexpected_transfer", f"{action} would move money")
             if not award.events and repos.awards.state_of(award) == before:
                 return None  # (a hold lifted while another remains changes state without an event)
-            return Change(
-                repos.awards.state_of(award),
-                award.events,
-                AuditNote(action, "award", award.award_id, None, [type(e).__name__ for e in award.events]),
+            return Decision(
+                award, AuditNote(action, "award", award.award_id, None, [type(e).__name__ for e in award.events])
             )
 
-        if await apply_change(repos.awards.store, award_id, decide, caused_by=event_id) is not None:
-            changed += 1
+        outcome = await execute(repos.awards, found.item.award_id, decide, caused_by=event_id, retry=EVENT_RETRY)
+        changed += outcome.written
     return changed
 
 
-async def on_result(repos: Repositories, event_id: str, event: ResultCompleted) -> int:
-    now = now_utc()
+async def apply_result(repos: Repositories, clock: Clock, event_id: str, event: ResultCompleted) -> int:
+    """A completed evaluation result makes evaluation tranches eligible or withholds them."""
+    now = clock.now()
 
     def apply(award: Award) -> None:
         award.apply_evaluation(result_id=event.result_id, cycle_kind=event.cycle_kind, grade=event.grade, now=now)
@@ -201,10 +406,11 @@ async def on_result(repos: Repositories, event_id: str, event: ResultCompleted) 
     return changed
 
 
-async def on_rectification(
-    repos: Repositories, event_id: str, event: RectificationOverdue | RectificationClosed
+async def apply_rectification(
+    repos: Repositories, clock: Clock, event_id: str, event: RectificationOverdue | RectificationClosed
 ) -> int:
-    now = now_utc()
+    """An overdue rectification withholds released tranches; its closing lifts the hold."""
+    now = clock.now()
     overdue = isinstance(event, RectificationOverdue)
 
     def apply(award: Award) -> None:
@@ -220,3 +426,17 @@ async def on_rectification(
         apply,
         "tranche.rectification_overdue" if overdue else "tranche.rectification_closed",
     )
+
+
+async def on_result_completed(repos: Repositories, clock: Clock, event_id: str, event: ResultCompleted) -> None:
+    """Fold the result into the agreement's evaluation facts; if it is the newest, it moves the awards."""
+    if await readmodels.record_result(repos, event_id, event):
+        await apply_result(repos, clock, event_id, event)
+
+
+async def on_rectification_changed(
+    repos: Repositories, clock: Clock, event_id: str, event: RectificationOverdue | RectificationClosed
+) -> None:
+    """Fold an overdue / closed rectification; if it changes the agreement's holds, it moves the awards."""
+    if await readmodels.record_rectification(repos, event_id, event):
+        await apply_rectification(repos, clock, event_id, event)

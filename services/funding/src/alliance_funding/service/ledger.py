@@ -16,12 +16,10 @@ its id left the in-document replay window.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alliance_funding.adapters.repositories import LedgerStore, Repositories
 from alliance_funding.domain.ledger import (
     JournalEntry,
     Transfer,
@@ -31,18 +29,21 @@ from alliance_funding.domain.ledger import (
     plan_transfers,
     verify,
 )
+from alliance_funding.service.ports import Repositories
 from alliance_funding.service.records import AppliedTransfer, LedgerBook
-from alliance_shared.errors import Conflict, NotFound, PreconditionFailed
+from alliance_shared.errors import Conflict, NotFound
 from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change
+from alliance_shared.persistence.write_path import Change, Retry, apply_change
 
 #: Transfer ids a book version remembers with their content (kind, amount, award, posting),
 #: to tell a replay from a reused id. Every version carries the window, so it is kept
 #: small; replays older than it are still refused by the store's unique dedupe key.
 REPLAY_WINDOW = 256
 
-#: A posting that lost the race for the next book version is planned again this many times.
-CONTENTION_ATTEMPTS = 200
+#: A posting that lost the race for the next book version is planned again this often,
+#: after a short random pause (postings are cheap to plan; giving up would refuse money
+#: the programme has).
+POSTING_RETRY = Retry(attempts=200, first_delay_s=0.005, max_delay_s=0.005)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _check_reuse(book: LedgerBook, transfers: Sequence[Transfer]) -> None:
 
 
 #: Postings of this process to one book wait for each other (see ``post``).
-_BOOK_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
+_BOOK_QUEUES: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 async def post(
@@ -104,13 +105,14 @@ async def post(
     """
     if not serialise:
         return await _post(repos, programme_id, transfers, currency)
-    lock = _BOOK_LOCKS.setdefault((id(repos.ledgers.store), programme_id), asyncio.Lock())
-    async with lock:
+    async with _BOOK_QUEUES.setdefault((id(repos.ledgers.store), programme_id), asyncio.Lock()):
         return await _post(repos, programme_id, transfers, currency)
 
 
 async def _post(repos: Repositories, programme_id: str, transfers: Sequence[Transfer], currency: str) -> PostResult:
-    """One posting, planned and inserted; retried on the newer version after a lost race.
+    """One posting through the write path: planned on the book, inserted as its next
+    version; planned again on the newer version after a lost race (the store's save
+    catches its head up to the version that won, so the next load plans on it).
 
     DomainError ``ledger.insufficient_funds`` when a floored account would go negative
     (nothing is written); Conflict ``ledger.transfer_id_reused`` when an id was applied
@@ -153,7 +155,7 @@ async def _post(repos: Repositories, programme_id: str, transfers: Sequence[Tran
         next_book = LedgerBook(
             programme_id=programme_id,
             currency=book.currency,
-            balances={k: v for k, v in balances.items()},
+            balances=dict(balances),
             applied=applied,
             entries=list(posting.entries),
             postings=book.postings + 1,
@@ -171,36 +173,21 @@ async def _post(repos: Repositories, programme_id: str, transfers: Sequence[Tran
             ),
         )
 
-    store = repos.ledgers.store
-    assert isinstance(store, LedgerStore)
-    known = 0
-    version: int | None = None
-    for _ in range(CONTENTION_ATTEMPTS):
-        snapshot = await store.load_for_write(programme_id, known)
-        change = decide(snapshot)
-        if change is None:
-            break
-        based_on = snapshot.version if snapshot else 0
-        try:
-            version = await store.save(
-                programme_id, based_on, change.state, change.events, change.audit, caused_by=transfers[0].transfer_id
-            )
-            break
-        except PreconditionFailed:
-            known = based_on + 1  # that version exists now: plan again on it
-            await asyncio.sleep(random.uniform(0, 0.005))
-    else:
-        raise PreconditionFailed(
-            "aggregate.contended",
-            f"the book of {programme_id} kept changing; gave up after {CONTENTION_ATTEMPTS} tries",
-        )
+    version = await apply_change(
+        repos.ledgers.store,
+        programme_id,
+        decide,
+        caused_by=transfers[0].transfer_id,
+        retry=POSTING_RETRY,
+    )
     if version is None:
         return PostResult(applied=False, entries=(), version=None)
     return PostResult(applied=True, entries=planned[-1], version=version)
 
 
 async def book_of(repos: Repositories, programme_id: str) -> tuple[LedgerBook, int]:
-    loaded = await repos.ledgers.get(programme_id)
+    """The newest version of the book (exact: figures and approvals rely on it)."""
+    loaded = await repos.ledgers.get(programme_id, exact=True)
     if loaded is None:
         return LedgerBook(programme_id=programme_id), 0
     return loaded.item, loaded.version

@@ -4,78 +4,86 @@ from __future__ import annotations
 
 from typing import Any
 
-from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.execution import BudgetExecution, budget_execution
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger
-from alliance_funding.service.common import check_version, new_id, now_utc
+from alliance_funding.service.ports import Repositories
+from alliance_shared.clock import Clock
+from alliance_shared.errors import NotFound
+from alliance_shared.ids import new_id
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, check_expected, create, update
+
+NOT_FOUND = ("programme.not_found", "programme")
 
 
-async def create(repos: Repositories, fields: dict[str, Any]) -> Loaded[Programme]:
+async def get(repos: Repositories, programme_id: str, *, exact: bool = False) -> Loaded[Programme]:
+    """The programme as stored; ``exact`` for a decision taken before its write (the newest version)."""
+    loaded = await repos.programmes.get(programme_id, exact=exact)
+    if loaded is None:
+        code, what = NOT_FOUND
+        raise NotFound(code, f"no {what} {programme_id}")
+    return loaded
+
+
+async def draft_programme(repos: Repositories, fields: dict[str, Any]) -> Outcome[Programme]:
     programme_id = new_id("prg")
     programme = Programme.draft(programme_id=programme_id, **fields)
-    await repos.programmes.store.create(
-        programme_id,
-        repos.programmes.state_of(programme),
-        (),
-        AuditNote("programme.drafted", "programme", programme_id, None, programme.model_dump(mode="json")),
-    )
-    return await repos.programmes.require(programme_id, "programme.not_found", "programme")
+    audit = AuditNote("programme.drafted", "programme", programme_id, None, programme.model_dump(mode="json"))
+    return await create(repos.programmes, programme_id, programme, audit)
 
 
-async def get(repos: Repositories, programme_id: str) -> Loaded[Programme]:
-    return await repos.programmes.require(programme_id, "programme.not_found", "programme")
+async def revise_programme(
+    repos: Repositories, programme_id: str, changes: dict[str, Any], *, expected: int | None = None
+) -> Outcome[Programme]:
+    def decide(programme: Programme) -> Decision[Programme]:
+        revised = programme.revise(**changes)
+        return Decision(
+            revised, AuditNote("programme.revised", "programme", programme_id, None, revised.model_dump(mode="json"))
+        )
+
+    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
-async def revise(repos: Repositories, programme_id: str, expected: int, changes: dict[str, Any]) -> Loaded[Programme]:
-    loaded = await get(repos, programme_id)
-    check_version(loaded, expected, "programme")
-    revised = loaded.item.revise(**changes)
-    await repos.programmes.save(
-        programme_id,
-        loaded.version,
-        revised,
-        AuditNote("programme.revised", "programme", programme_id, None, revised.model_dump(mode="json")),
-    )
-    return await get(repos, programme_id)
-
-
-async def open_programme(repos: Repositories, programme_id: str, expected: int, actor_id: str) -> Loaded[Programme]:
+async def open_programme(
+    repos: Repositories, clock: Clock, programme_id: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Programme]:
     """Open and appropriate: the ledger first (idempotent by transfer id), then the programme."""
-    loaded = await get(repos, programme_id)
-    check_version(loaded, expected, "programme")
-    programme = loaded.item
-    programme.open(now_utc(), actor_id)
-    await ledger.post(repos, programme_id, programme.transfers, programme.currency)
-    await repos.programmes.save(
-        programme_id,
-        loaded.version,
-        programme,
-        AuditNote(
-            "programme.opened",
-            "programme",
-            programme_id,
-            "draft",
-            {"status": "open", "appropriated_minor": programme.appropriated_minor},
-        ),
-    )
-    return await get(repos, programme_id)
+    loaded = await get(repos, programme_id, exact=True)
+    check_expected(programme_id, loaded.version, expected)
+    now = clock.now()
+    opened = loaded.item
+    opened.open(now, actor_id)
+    await ledger.post(repos, programme_id, opened.transfers, opened.currency)
+
+    def decide(programme: Programme) -> Decision[Programme]:
+        programme.open(now, actor_id)
+        return Decision(
+            programme,
+            AuditNote(
+                "programme.opened",
+                "programme",
+                programme_id,
+                "draft",
+                {"status": "open", "appropriated_minor": programme.appropriated_minor},
+            ),
+        )
+
+    # Exactly the version the budget was appropriated for: a change meanwhile is 412.
+    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=loaded.version)
 
 
-async def close(repos: Repositories, programme_id: str, expected: int, reason: str, actor_id: str) -> Loaded[Programme]:
-    loaded = await get(repos, programme_id)
-    check_version(loaded, expected, "programme")
-    programme = loaded.item
-    programme.close(reason, now_utc(), actor_id)
-    await repos.programmes.save(
-        programme_id,
-        loaded.version,
-        programme,
-        AuditNote("programme.closed", "programme", programme_id, "open", reason),
-    )
-    return await get(repos, programme_id)
+async def close_programme(
+    repos: Repositories, clock: Clock, programme_id: str, reason: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Programme]:
+    now = clock.now()
+
+    def decide(programme: Programme) -> Decision[Programme]:
+        programme.close(reason, now, actor_id)
+        return Decision(programme, AuditNote("programme.closed", "programme", programme_id, "open", reason))
+
+    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=expected)
 
 
 async def figures(repos: Repositories, programme_id: str) -> BudgetExecution:
@@ -83,16 +91,18 @@ async def figures(repos: Repositories, programme_id: str) -> BudgetExecution:
     return budget_execution(programme_id, book.balances)
 
 
-async def finalise(repos: Repositories, programme_id: str, expected: int, actor_id: str) -> Loaded[Programme]:
-    loaded = await get(repos, programme_id)
-    check_version(loaded, expected, "programme")
-    programme = loaded.item
+async def finalise_programme(
+    repos: Repositories, clock: Clock, programme_id: str, actor_id: str, *, expected: int | None = None
+) -> Outcome[Programme]:
+    loaded = await get(repos, programme_id, exact=True)
+    check_expected(programme_id, loaded.version, expected)
     execution = await figures(repos, programme_id)
-    programme.finalise(execution, now_utc(), actor_id)
-    await repos.programmes.save(
-        programme_id,
-        loaded.version,
-        programme,
-        AuditNote("programme.finalised", "programme", programme_id, "closed", execution.model_dump()),
-    )
-    return await get(repos, programme_id)
+    now = clock.now()
+
+    def decide(programme: Programme) -> Decision[Programme]:
+        programme.finalise(execution, now, actor_id)
+        return Decision(
+            programme, AuditNote("programme.finalised", "programme", programme_id, "closed", execution.model_dump())
+        )
+
+    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=loaded.version)

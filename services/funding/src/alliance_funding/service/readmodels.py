@@ -9,14 +9,12 @@
   arriving late is recorded nowhere and moves nothing) and the overdue rectification
   orders (an ``overdue`` arriving after the order's ``closed`` is ignored).
 
-Evaluation facts also drive the agreement's awards (``awards.on_result`` ...).
+Evaluation facts also drive the agreement's awards (``awards.apply_result`` ...).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from alliance_funding.adapters.repositories import Repositories
+from alliance_funding.service.ports import Repositories
 from alliance_funding.service.records import (
     AgreementEvaluations,
     AgreementPartyView,
@@ -26,19 +24,41 @@ from alliance_funding.service.records import (
 )
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.registry import (
+    AgreementActivated,
+    AgreementAmended,
+    AgreementCompleted,
+    AgreementDrafted,
+    AgreementPartySigned,
+    AgreementResumed,
+    AgreementSigned,
+    AgreementSuspended,
+    AgreementTerminated,
     CertificationExpired,
     CertificationGranted,
     CertificationRevoked,
-    _AgreementEvent,
-    _PartnerEvent,
+    PartnerDeactivated,
+    PartnerRegistered,
+    PartnerUpdated,
 )
 from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change, apply_change
+from alliance_shared.persistence.write_path import EVENT_RETRY, Change, apply_change
 
+PartnerEvent = PartnerRegistered | PartnerUpdated | PartnerDeactivated
 CertificateEvent = CertificationGranted | CertificationRevoked | CertificationExpired
+AgreementEvent = (
+    AgreementDrafted
+    | AgreementPartySigned
+    | AgreementSigned
+    | AgreementActivated
+    | AgreementAmended
+    | AgreementSuspended
+    | AgreementResumed
+    | AgreementTerminated
+    | AgreementCompleted
+)
 
 
-async def apply_partner_event(repos: Repositories, event_id: str, event: _PartnerEvent) -> None:
+async def apply_partner_event(repos: Repositories, event_id: str, event: PartnerEvent) -> None:
     def decide(snapshot: Snapshot | None) -> Change:
         view = (
             PartnerView(partner_id=event.partner_id)
@@ -62,7 +82,7 @@ async def apply_partner_event(repos: Repositories, event_id: str, event: _Partne
             AuditNote("partner.read_model", "partner", event.partner_id, None, {"event": event.event_type}),
         )
 
-    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id)
+    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id, retry=EVENT_RETRY)
 
 
 async def apply_certificate_event(repos: Repositories, event_id: str, event: CertificateEvent) -> None:
@@ -94,10 +114,10 @@ async def apply_certificate_event(repos: Repositories, event_id: str, event: Cer
             AuditNote("partner.certification", "partner", event.partner_id, None, {"state": state}),
         )
 
-    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id)
+    await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id, retry=EVENT_RETRY)
 
 
-async def apply_agreement_event(repos: Repositories, event_id: str, event: _AgreementEvent) -> None:
+async def apply_agreement_event(repos: Repositories, event_id: str, event: AgreementEvent) -> None:
     def decide(snapshot: Snapshot | None) -> Change:
         view = (
             AgreementView(agreement_id=event.agreement_id)
@@ -125,7 +145,7 @@ async def apply_agreement_event(repos: Repositories, event_id: str, event: _Agre
             AuditNote("agreement.read_model", "agreement", event.agreement_id, None, {"status": view.status}),
         )
 
-    await apply_change(repos.agreements.store, event.agreement_id, decide, caused_by=event_id)
+    await apply_change(repos.agreements.store, event.agreement_id, decide, caused_by=event_id, retry=EVENT_RETRY)
 
 
 async def record_result(repos: Repositories, event_id: str, event: ResultCompleted) -> bool:
@@ -156,7 +176,9 @@ async def record_result(repos: Repositories, event_id: str, event: ResultComplet
             AuditNote("evaluation.read_model", "agreement", event.agreement_id, None, {"grade": str(event.grade)}),
         )
 
-    version = await apply_change(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
+    version = await apply_change(
+        repos.evaluations.store, event.agreement_id, decide, caused_by=event_id, retry=EVENT_RETRY
+    )
     # A redelivered event (version None, but newest) still drives awards: their own dedupe holds.
     return newest[0] or version is not None
 
@@ -194,9 +216,5 @@ async def record_rectification(
             AuditNote("evaluation.rectification", "agreement", event.agreement_id, None, {"order_id": event.order_id}),
         )
 
-    await apply_change(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id)
+    await apply_change(repos.evaluations.store, event.agreement_id, decide, caused_by=event_id, retry=EVENT_RETRY)
     return effective[0]
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

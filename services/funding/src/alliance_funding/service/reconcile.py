@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.service import awards, ledger, reports
+from alliance_funding.service.ports import Repositories
+from alliance_shared.clock import Clock
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
-async def reconcile_once(repos: Repositories) -> dict[str, Any]:
+async def reconcile_once(repos: Repositories, clock: Clock) -> dict[str, Any]:
     granted: list[str] = []
     waiting: list[str] = []
     for loaded in await repos.applications.find({"status": "approved"}):
@@ -29,7 +30,7 @@ async def reconcile_once(repos: Repositories) -> dict[str, Any]:
         if await repos.awards.get(awards.award_id_for(application_id)) is not None:
             continue
         try:
-            await awards.ensure_award(repos, application_id, "system")
+            await awards.ensure_award(repos, clock, application_id, "system")
             granted.append(application_id)
         except DomainError as exc:
             waiting.append(application_id)
@@ -51,10 +52,10 @@ async def reconcile_once(repos: Repositories) -> dict[str, Any]:
     return {"awards_granted": granted, "approved_without_award": waiting, "problems": problems}
 
 
-async def reconcile_loop(repos: Repositories, every_s: float) -> None:
+async def reconcile_loop(repos: Repositories, clock: Clock, every_s: float) -> None:
     while True:
         try:
-            await reconcile_once(repos)
+            await reconcile_once(repos, clock)
         except Exception:  # a pass that fails is tried again at the next tick
             log.warning("reconciliation pass failed", exc_info=True)
         await asyncio.sleep(every_s)

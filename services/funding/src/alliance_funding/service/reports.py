@@ -10,46 +10,17 @@ mode table is not additive across modes when agreements combine modes.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
-
-from alliance_funding.adapters.repositories import Repositories
 from alliance_funding.domain.award import Award
 from alliance_funding.domain.execution import budget_execution
 from alliance_funding.domain.ledger import AccountKind, award_account
 from alliance_funding.domain.tranche import TrancheStatus
 from alliance_funding.service import ledger
-from alliance_funding.service.common import now_utc
+from alliance_funding.service.ports import Repositories
+from alliance_shared.clock import Clock
 from alliance_shared.errors import DomainError
-
-
-@dataclass
-class Table:
-    title: str
-    header: list[str]
-    rows: list[list[Any]] = field(default_factory=list)
-
-    def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.header, row, strict=True)) for row in self.rows]
-
-
-def to_xlsx(table: Table) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = table.title[:31]
-    sheet.append(table.header)
-    for row in table.rows:
-        sheet.append([v.isoformat() if isinstance(v, datetime) else v for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
+from alliance_shared.tables import Table
 
 AWARD_FIGURES = [
     "awarded_minor",
@@ -171,8 +142,8 @@ WAITING_FOR = {
 }
 
 
-async def tranche_pipeline_table(repos: Repositories, programme_id: str | None = None) -> Table:
-    now = now_utc()
+async def tranche_pipeline_table(repos: Repositories, clock: Clock, programme_id: str | None = None) -> Table:
+    now = clock.now()
     table = Table(
         "tranche pipeline",
         [
@@ -272,9 +243,6 @@ async def awards_in_sync(repos: Repositories, programme_id: str, balances: dict[
     Current documents can lag the journal for a moment after a crash (the relay's sweep
     settles them), so verification reads every award's newest version itself.
     """
-    newest = [await repos.awards.get(a.item.award_id) for a in await repos.awards.find({"programme_id": programme_id})]
+    found = await repos.awards.find({"programme_id": programme_id})
+    newest = [await repos.awards.get(a.item.award_id, exact=True) for a in found]
     return [award_sync(a.item, balances) for a in newest if a is not None]
-
-
-def rows_of(tables: Sequence[Table]) -> list[dict[str, Any]]:
-    return [r for t in tables for r in t.records()]

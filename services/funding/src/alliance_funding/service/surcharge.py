@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alliance_funding.adapters.repositories import Repositories, statement_key
 from alliance_funding.domain.surcharge_credit import CreditRate, Investment, credit_statement
-from alliance_funding.service.common import now_utc
+from alliance_funding.service.ports import Repositories, statement_key
 from alliance_funding.service.records import StoredStatement
+from alliance_shared.clock import Clock
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import DomainError, NotFound
 from alliance_shared.persistence.repository import Loaded
-from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change, apply_change
+from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.write_path import Decision, Outcome, execute
 
 
-async def compute(
+async def compute_statement(
     repos: Repositories,
+    clock: Clock,
     *,
     enterprise_id: str,
     year: int,
@@ -29,7 +30,7 @@ async def compute(
     local_education_surcharge_due_minor: int,
     rates: Sequence[CreditRate],
     actor_id: str,
-) -> Loaded[StoredStatement]:
+) -> Outcome[StoredStatement]:
     partner = await repos.partners.get(enterprise_id)
     if partner is None:
         raise NotFound("partner.not_found", f"funding knows no partner {enterprise_id}")
@@ -53,18 +54,17 @@ async def compute(
         year=year,
         statement=statement.model_dump(mode="json"),
         computed_by=actor_id,
-        computed_at=now_utc(),
+        computed_at=clock.now(),
         carried_out_minor=statement.carried_out_minor,
         certified_periods=[p.model_dump(mode="json") for p in periods],
     )
     key = statement_key(enterprise_id, year)
+    audit = AuditNote("surcharge.statement", "enterprise", enterprise_id, None, stored.statement)
+    return await execute(repos.statements, key, lambda _: Decision(stored, audit))
 
-    def decide(_: Snapshot | None) -> Change:
-        return Change(
-            repos.statements.state_of(stored),
-            (),
-            AuditNote("surcharge.statement", "enterprise", enterprise_id, None, stored.statement),
-        )
 
-    await apply_change(repos.statements.store, key, decide)
-    return await repos.statements.require(key, "statement.not_found", "statement")
+async def get_statement(repos: Repositories, enterprise_id: str, year: int) -> Loaded[StoredStatement]:
+    loaded = await repos.statements.get(statement_key(enterprise_id, year))
+    if loaded is None:
+        raise NotFound("statement.not_found", f"no statement for {enterprise_id} in {year}")
+    return loaded

@@ -1,0 +1,101 @@
+"""Awards: granted on approval, read by staff and their parties, terminated by an officer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from alliance_funding.adapters.http.access import Anyone, Officer, ReadableAward, partner_filter
+from alliance_funding.adapters.http.deps import Now, Repos
+from alliance_funding.domain.award import Award
+from alliance_funding.service import awards, queries
+from alliance_shared.contract.base import UtcDateTime
+from alliance_shared.contract.vocabulary import Reason
+from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.pages import Cursor, Limit, Page
+
+router = APIRouter(tags=["awards"])
+
+#: Caller-supplied ids of recoveries and settlements (they become parts of transfer ids).
+OperationId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+
+
+class TerminateIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": "agreement terminated by the registry",
+                    "recovery_id": "rec-1",
+                    "recovery_minor": 5_000_000,
+                    "recovery_due_at": "2026-12-31T16:00:00Z",
+                }
+            ]
+        },
+    )
+
+    reason: Reason
+    recovery_id: OperationId | None = None
+    recovery_minor: int = Field(default=0, ge=0, le=10**15)
+    recovery_due_at: UtcDateTime | None = None
+
+
+@router.post(
+    "/applications/{application_id}/award",
+    summary="Grant the award of an approved application (idempotent; repairs an interrupted approval)",
+)
+async def ensure_award(application_id: str, response: Response, principal: Officer, repos: Repos, clock: Now) -> Award:
+    loaded = await awards.ensure_award(repos, clock, application_id, principal.subject)
+    set_etag(response, loaded.version)
+    return loaded.item
+
+
+@router.get("/awards", summary="Awards, cursor pages (partners: only their own)")
+async def list_awards(
+    principal: Anyone,
+    repos: Repos,
+    programme_id: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[Award]:
+    listed = await queries.list_awards(
+        repos, programme_id=programme_id, party_id=partner_filter(principal), cursor=cursor, limit=limit
+    )
+    return Page(items=listed.items, next_cursor=listed.next_cursor)
+
+
+@router.get("/awards/{award_id}", summary="One award with its tranches and recoveries")
+async def get_award(loaded: ReadableAward, response: Response) -> Award:
+    set_etag(response, loaded.version)
+    return loaded.item
+
+
+@router.post(
+    "/awards/{award_id}/terminate",
+    summary="Terminate: void what is committed, optionally order recovery of what was paid",
+)
+async def terminate_award(
+    award_id: str,
+    body: TerminateIn,
+    response: Response,
+    principal: Officer,
+    expected: IfMatch,
+    repos: Repos,
+    clock: Now,
+) -> Award:
+    outcome = await awards.terminate_award(
+        repos,
+        clock,
+        award_id,
+        reason=body.reason,
+        actor_id=principal.subject,
+        recovery_id=body.recovery_id,
+        recovery_minor=body.recovery_minor,
+        recovery_due_at=body.recovery_due_at,
+        expected=expected,
+    )
+    set_etag(response, outcome.version)
+    return outcome.item
