@@ -75,41 +75,8 @@ class ConsoleFacts:
     setting_names: frozenset[str]
 
 
-#: The console's settings as agreed in issue #12, used only while services/console is not
-#: importable yet (it is being written alongside); the code wins once it exists.
-_CONSOLE_CONVENTION = ConsoleFacts(
-    name=CONSOLE,
-    env_prefix="CONSOLE_",
-    http_port=8000,
-    setting_names=frozenset(
-        {
-            "registry_url",
-            "funding_url",
-            "evaluation_url",
-            "notifications_url",
-            "public_url",
-            "session_secret",
-            "dev_login",
-            "oidc_issuer",
-            "oidc_client_id",
-            "oidc_client_secret",
-            "oidc_scopes",
-            "cookie_secure",
-            "dev_keys_dir",
-            "host",
-            "port",
-            "log_level",
-            "service_timeout_s",
-        }
-    ),
-)
-
-
 def console_facts() -> ConsoleFacts:
-    try:
-        module = importlib.import_module("alliance_console.settings")
-    except ModuleNotFoundError:
-        return _CONSOLE_CONVENTION
+    module = importlib.import_module("alliance_console.settings")
     settings = cast(type[BaseSettings], module.ConsoleSettings)
     fields = settings.model_fields
     return ConsoleFacts(
