@@ -264,6 +264,10 @@ def _console_on_loopback(objects: list[Manifest]) -> None:
     _console_config(objects)["CONSOLE_HOST"] = "127.0.0.1"
 
 
+def _console_other_issuer(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_OIDC_ISSUER"] = "https://login.example.org"
+
+
 def _console_reaches_mongo(objects: list[Manifest]) -> None:
     _get(objects, "NetworkPolicy", "console")["spec"]["egress"].append(
         {"to": [{"podSelector": {"matchLabels": {"app": "alliance-mongo-svc"}}}], "ports": [{"port": 27017}]}
@@ -354,6 +358,12 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("settings-env", _console_insecure_cookie, "CONSOLE_COOKIE_SECURE must stay true", "prod"),
     ("settings-env", _console_misspelt_setting, "CONSOLE_OIDC_ISSUER not set", "dev"),
     ("settings-env", _console_on_loopback, "CONSOLE_HOST is '127.0.0.1', expected '0.0.0.0'", "prod"),
+    (
+        "settings-env",
+        _console_other_issuer,
+        "CONSOLE_OIDC_ISSUER 'https://login.example.org' is not registry's",
+        "prod",
+    ),
     ("network", _console_reaches_mongo, "console: egress to {'podSelector'", "prod"),
     ("network", _console_reaches_internet, "console: egress to {'<anywhere>': True} on port 443", "prod"),
     ("network", _console_cannot_reach_funding, "console: NetworkPolicy lacks egress to funding on 8002", "dev"),
