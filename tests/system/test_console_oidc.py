@@ -34,7 +34,9 @@ from alliance_shared.auth.devtokens import mint
 from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
 
-pytestmark = pytest.mark.infra
+#: The first run on a machine builds Hydra from source inside the first test's setup (1.5-2.5
+#: minutes on two cores), so the default 300 s per test is too tight there.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 SCOPES = "openid profile offline_access"
 #: The services started: the registry serves every call and page these tests make.
