@@ -1,6 +1,6 @@
 """The daily digest: digest-only notices batched into one e-mail per recipient and day.
 
-``plan_deliveries`` marks a digest-only e-mail ``Disposition.DIGEST``; the adapter keeps
+``plan_deliveries`` marks a digest-only e-mail ``Disposition.DIGEST``; the use case keeps
 it as a ``DigestEntry``. Once a day (``DIGEST_SEND_TIME`` in each recipient's time zone)
 ``build_daily_digests`` groups the pending entries per recipient; ``render_digest``
 turns one into a message and ``plan_digest_delivery`` into an ordinary e-mail delivery.

@@ -135,8 +135,8 @@ class Audience(BaseModel):
 
 class RecipientDirectory(BaseModel):
     """Contacts by partner id, members by role group and webhook endpoints by id: the
-    view routing reads. The adapter assembles it from its collections (one document per
-    contact, group and endpoint); each ``PartnerContact`` is stored with ``model_dump``.
+    view routing reads. The notifier assembles it from its repositories (one aggregate per
+    contact, group and endpoint).
 
     Registry events about partners are applied with ``apply_registry_event``: it reads
     ``partner_id``, ``name_zh`` / ``name_en`` and ``contacts`` (the complete list of

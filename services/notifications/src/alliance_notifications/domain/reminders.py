@@ -9,8 +9,8 @@
   must be prepared again) and award.terminated (for its cancelled tranches).
 
 Reminder ids are derived from the kind, the subject, the offset and the scheduling
-event's id: processing the same event again yields the same ids, so the adapter's
-unique index makes each reminder fire once, even across restarts. A deadline reminder
+event's id: processing the same event again yields the same ids, so the store's
+unique aggregate ids make each reminder fire once, even across restarts. A deadline reminder
 whose time has already passed is not scheduled (a "7 days left" notice two days before
 the deadline would be wrong); the waiting-for-approval reminder fires late rather than
 never. When a reminder fires it is routed like an event: ``routing_type`` selects the
@@ -172,7 +172,7 @@ def schedule_reminders(event_type: str, event_id: str, payload: Mapping[str, Any
 
 
 def cancellation_scopes(event_type: str, payload: Mapping[str, Any]) -> list[str]:
-    """The reminder scopes an event cancels; the adapter cancels every scheduled reminder in them."""
+    """The reminder scopes an event cancels; the use case cancels every scheduled reminder in them."""
     if event_type in (RECTIFICATION_RESPONDED, RECTIFICATION_CLOSED):
         return [rectification_scope(_text(payload, "order_id"))]
     if event_type == PROGRAMME_CLOSED:

@@ -22,8 +22,9 @@ Channel rules: e-mail needs an address; an e-mail inside the recipient's quiet h
 delayed to their end (regulatory ones too: delayed, never dropped); a digest-only notice
 goes to the daily digest instead of an e-mail of its own; webhooks go to every verified
 endpoint of a partner, role-group members have none; inbox entries are immediate.
-The delivery key (event id, recipient id, channel) is unique: the adapter stores it
-under a unique index, so the same event never notifies the same recipient twice.
+The delivery key (event id, recipient id, channel) is unique: its delivery id is the
+aggregate id the use cases store it under, so the same event never notifies the same
+recipient twice.
 """
 
 from __future__ import annotations
