@@ -17,7 +17,7 @@ from alliance_notifications.service.repositories import STORE_NAMES, Repositorie
 from alliance_notifications.service.schedules import fire_due_reminders, run_every, send_digests
 from alliance_notifications.service.worker import DeliveryWorker
 from alliance_notifications.settings import Settings
-from alliance_shared.clock import Clock, SystemClock
+from alliance_shared.clock import SystemClock
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.app import create_app
@@ -29,12 +29,12 @@ reminders before deadlines, a daily digest, and a delivery log with retries and 
 Outcomes are published on `alliance.notifications.events`."""
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None) -> tuple[ServiceRuntime, Notifier]:
+def build_runtime(settings: Settings) -> tuple[ServiceRuntime, Notifier]:
     runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORE_NAMES, indexes=INDEXES)
     notifier = Notifier(
         Repositories.on(runtime.store),
         settings,
-        clock=clock or SystemClock(),
+        clock=SystemClock(),
         due=MongoDueList(runtime.db),
         email=EmailSender(settings),
         webhooks=WebhookSender(settings),
