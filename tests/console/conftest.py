@@ -46,6 +46,8 @@ class Alliance:
 
     partners: dict[str, str] = field(default_factory=dict)
     agreements: dict[str, str] = field(default_factory=dict)
+    #: ``framework_id:version`` with panel-scored indicators.
+    framework: str = ""
 
 
 @dataclass
@@ -130,7 +132,28 @@ async def seed(access: PlatformAccess, run: str) -> Alliance:
             role = "college" if key.startswith("college") else "enterprise"
             signer = Actor(role, f"{key}-staff", alliance.partners[key])
             await access.call("registry", "POST", f"/agreements/{agreement_id}/sign", signer, json_body={})
+    alliance.framework = await panel_framework(access, run)
     return alliance
+
+
+async def panel_framework(access: PlatformAccess, run: str) -> str:
+    """A published framework version whose satisfaction indicators a panel scores (the
+    default framework has none), as a supervisor would configure before a cycle."""
+    summaries = (await access.call("evaluation", "GET", "/frameworks", SUPERVISOR)).json()
+    base = max((f for f in summaries if f["status"] == "published"), key=lambda f: f["version"])
+    path = f"/frameworks/{base['framework_id']}/versions"
+    framework = (await access.call("evaluation", "GET", f"{path}/{base['version']}", SUPERVISOR)).json()
+    indicators = [
+        {**i, "source": "panel", "measure": None} if i["source"] == "survey" else i for i in framework["indicators"]
+    ]
+    draft = await access.call(
+        "evaluation", "POST", path, SUPERVISOR, json_body={"name": f"含评审组打分 {run}", "indicators": indicators}
+    )
+    version = draft.json()["version"]
+    await access.call(
+        "evaluation", "POST", f"{path}/{version}/publish", SUPERVISOR, headers={"If-Match": draft.headers["etag"]}
+    )
+    return f"{base['framework_id']}:{version}"
 
 
 @pytest.fixture(scope="module")

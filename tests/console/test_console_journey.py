@@ -234,6 +234,7 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     cycle_name = f"中期评估 {language} {console_stack.run}"
     page.fill("#cycle-name", cycle_name)
     page.check(f"input[name=agreement_ids][value='{agreement_id}']")
+    page.select_option("#framework", console_stack.alliance.framework)
     page.click("form[action='/evaluation/cycles'] button[type=submit]")
     me.done()
     page.click(f"a:text-is('{cycle_name}')")

@@ -206,6 +206,7 @@ ZH = {
     "Agreements (none chosen: every active agreement)": "协议（不选则为全部生效协议）",
     "Region code prefix (with none chosen)": "地区代码前缀（不选协议时适用）",
     "Open cycle": "开启轮次",
+    "Indicator framework": "指标体系",
     "Cycle": "评价轮次",
     "Action": "操作",
     "You sit on no open panel.": "您目前不在任何进行中的评审组。",

@@ -50,6 +50,11 @@ async def cycles(request: Request) -> HTMLResponse:
         "evaluation/cycles.html",
         cycles=sorted(found, key=lambda c: str(c.get("opened_at", "")), reverse=True),
         agreements=await active_agreements(api) if person.has("supervisor") else [],
+        frameworks=sorted(
+            (f for f in await api.get("evaluation", "/frameworks") if f.get("status") == "published"),
+            key=lambda f: (str(f.get("published_at") or ""), int(f.get("version", 0))),
+            reverse=True,
+        ),
         can_open=person.has("supervisor"),
         kinds=CYCLE_KINDS,
         defaults={
@@ -75,6 +80,9 @@ async def open_cycle(request: Request) -> RedirectResponse:
             .astimezone(UTC)
             .isoformat(),
         }
+        framework_id, _sep, version = text(form, "framework").partition(":")
+        if framework_id and version.isdigit():
+            body["framework_id"], body["framework_version"] = framework_id, int(version)
         if chosen:
             body["agreement_ids"] = chosen
         else:

@@ -17,7 +17,8 @@
         xAxis: { type: "category", data: data.categories, axisLabel: { interval: 0 } },
         yAxis: { type: "value", name: data.unit },
         series: data.series.map(function (s) { return { name: s.name, type: el.dataset.kind || "bar", data: s.data }; }),
-        aria: { enabled: true }
+        aria: { enabled: true },
+        animation: false
       });
       el.dataset.drawn = "1";
       window.addEventListener("resize", function () { chart.resize(); });
