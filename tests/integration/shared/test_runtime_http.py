@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,36 @@ async def test_a_first_request_that_failed_leaves_its_key_free(
         for _ in range(2):  # the retry runs again (500 again), it is not told the key is in use
             failed = await client.post("/widgets", json={"widget_id": "w", "label": "explode"}, headers=admin)
             assert failed.status_code == 500
+
+
+async def test_requests_meet_size_path_and_id_limits_before_any_route(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str
+) -> None:
+    settings = probe_settings(infra, f"probe_{unique}", dev_keys_dir, run_consumers=False, http_max_body_bytes=4096)
+    app = build_probe(settings)
+    admin = bearer(dev_keys_dir, "registry_admin")
+    async with running(app) as client:
+        big = b'{"widget_id": "w", "label": "' + b"x" * 5000 + b'"}'
+        announced = await client.post("/widgets", content=big, headers={**admin, "content-type": "application/json"})
+        assert_problem(announced, 413, "request.too_large")
+
+        async def stream() -> AsyncIterator[bytes]:
+            for _ in range(10):
+                yield b" " * 1000  # no Content-Length: counted as it arrives
+
+        streamed = await client.post(
+            "/widgets", content=stream(), headers={**admin, "content-type": "application/json"}
+        )
+        assert_problem(streamed, 413, "request.too_large")
+        assert_problem(await client.get("/widgets/w%00x", headers=admin), 400, "request.bad_path")
+        forged_id = "<script>" + "x" * 300
+        answered = await client.get("/widgets/w", headers={**admin, "X-Request-ID": forged_id})
+        assert answered.headers["x-request-id"] != forged_id
+        assert len(answered.headers["x-request-id"]) <= 128
+        kept = await client.get("/widgets/w", headers={**admin, "X-Request-ID": "req-123.a:b"})
+        assert kept.headers["x-request-id"] == "req-123.a:b"
+        fine = await client.post("/widgets", json={"widget_id": "w", "label": "ok"}, headers=admin)
+        assert fine.status_code == 201
 
 
 async def test_audit_trail_records_changes_and_detects_an_edited_record(

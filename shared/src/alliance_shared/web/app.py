@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -17,6 +17,7 @@ from alliance_shared import context
 from alliance_shared.auth.jwt import TokenVerifier
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.idempotency import IDEMPOTENCY_COLLECTION, IdempotencyMiddleware
+from alliance_shared.web.limits import RequestLimitsMiddleware
 from alliance_shared.web.problems import install_problem_handlers
 
 Hook = Callable[[ServiceRuntime], Awaitable[None]]
@@ -30,7 +31,10 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Hook] = (),
     version: str = "0.1.0",
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """``body_limits``: path prefix → largest body in bytes, where a route needs more (or
+    less) than the service's ``http_max_body_bytes``."""
     settings = runtime.settings
 
     @asynccontextmanager
@@ -73,6 +77,9 @@ def create_app(
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Correlation-ID"] = ctx.correlation_id
         return response
+
+    # Added last, so it runs first: nothing reads an oversized body or an unchecked id header.
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.http_max_body_bytes, per_path=body_limits)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
     async def healthz() -> dict[str, str]:

@@ -111,7 +111,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "route.not_found", 405: "route.method_not_allowed"}.get(exc.status_code, "http.error")
+        code = {404: "route.not_found", 405: "route.method_not_allowed", 413: "request.too_large"}.get(
+            exc.status_code, "http.error"
+        )
         return problem(request, exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
     for error_type in TRANSIENT_DB_ERRORS:
