@@ -1,6 +1,8 @@
-"""The default indicator framework, from docs INDICATORS.md (19 indicators).
-
-Thresholds are the ones INDICATORS.md gives. Choices made here, all configuration:
+"""The default indicator framework (19 indicators), tabled in docs/evaluation.md ("The
+default indicators"); its thresholds are the alliance's starting values, modelled on
+public frameworks (the UK apprenticeship accountability framework, the EU EQAVET
+indicators, the Chinese higher-vocational annual quality report). Choices made here, all
+configuration:
 
 Weights (basis points, 10 000 in all), by dimension: talent training 4000 — the
 purpose of the cooperation; teaching staff 1500; R&D and social service 1500;
@@ -9,7 +11,7 @@ dimension, the indicators that show the enterprise's own commitment (posts, host
 students, employment, engineers' hours) weigh more than the supporting ones.
 
 Targets: indicators measured against a commitment take it from the agreement's
-obligations. Indicators INDICATORS.md judges on an absolute scale get a fixed "full
+obligations. Indicators judged on an absolute scale get a fixed "full
 mark" target, so their score is still attainment: completion 90 %, 1 certificate per
 student, employment or further study 95 %, employment in the partner or its sector
 50 %, dual-qualified teachers 70 %, satisfaction 3.5 of 4, all declared modes carried

@@ -1,6 +1,6 @@
 """Cooperation depth actually shown by the evidence, against the depth declared.
 
-After the alliance's literature (INDICATORS.md):
+After the alliance's literature (as docs/evaluation.md quotes it):
 
 - shallow: cooperation limited to recommending graduates or occasional visits;
 - middle: regular internships, order classes or shared training bases;
