@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_registry.adapters.http.deps import Id
 from alliance_registry.adapters.http.openapi import (
     AGREEMENT_EXAMPLE,
     COLLEGE_EXAMPLE,
@@ -19,6 +19,8 @@ from alliance_registry.domain.partner import PartnerDetails
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.registry import ContactView, CouncilPosition
 from alliance_shared.contract.vocabulary import Reason
+
+Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class PartnerIn(PartnerDetails):

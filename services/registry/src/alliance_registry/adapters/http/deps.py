@@ -1,12 +1,11 @@
 """What the registry's routes are given: the repositories and the clock from the app's
-state (set by the composition root), the caller by role, and the common parameter types."""
+state (set by the composition root), the caller by role, and the path parameter type."""
 
 from __future__ import annotations
 
 from typing import Annotated, cast
 
 from fastapi import Depends, Path, Request
-from pydantic import Field
 
 from alliance_registry.service.repositories import Repositories
 from alliance_shared.auth.dependencies import require_roles
@@ -30,5 +29,4 @@ Admin = Annotated[Principal, Depends(require_roles(Role.REGISTRY_ADMIN))]
 Reader = Annotated[Principal, Depends(require_roles(*Role))]
 AdminOrPartner = Annotated[Principal, Depends(require_roles(Role.REGISTRY_ADMIN, Role.COLLEGE, Role.ENTERPRISE))]
 
-Id = Annotated[str, Field(min_length=1, max_length=100)]
 PathId = Annotated[str, Path(min_length=1, max_length=100)]
