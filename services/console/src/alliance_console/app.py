@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alliance_console import i18n
 from alliance_console.api import ApiError, ServiceClients
@@ -25,6 +26,37 @@ from alliance_console.web import TEMPLATES_DIR, CsrfRefused, NotAllowed, SignInR
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "console_session"
 SESSION_MAX_AGE_S = 12 * 3600
+
+
+class LanguageAndMetrics:
+    """Sets the request's language and counts it (pure ASGI: the inbox's server-sent
+    events stream through untouched, which BaseHTTPMiddleware does not guarantee)."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app = app
+        self.requests = requests
+        self.latency = latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        i18n.set_language(i18n.pick_language(Request(scope).cookies.get(i18n.LANGUAGE_COOKIE)))
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], route, str(status)).inc()
+            self.latency.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
 def build_templates() -> Jinja2Templates:
@@ -57,16 +89,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     )
     latency = Histogram("console_http_request_seconds", "Console request time", ["method", "route"], registry=registry_)
 
-    @app.middleware("http")
-    async def language_and_metrics(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        i18n.set_language(i18n.pick_language(request.cookies.get(i18n.LANGUAGE_COOKIE)))
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(LanguageAndMetrics, requests=requests, latency=latency)
 
     # Signed (itsdangerous), HttpOnly cookie; Secure outside dev; Lax keeps the OIDC redirect working.
     app.add_middleware(

@@ -44,7 +44,9 @@ async def act(
         request.session["form_state"] = state
     else:
         flash(request, done)
-    return RedirectResponse(back_to, status_code=303)
+    # A form may ask to come back to the page it was on (a filtered list), never elsewhere.
+    back = text(form, "back")
+    return RedirectResponse(back if back.startswith(back_to.split("?")[0]) else back_to, status_code=303)
 
 
 def text(form: FormData, key: str) -> str:
