@@ -76,7 +76,7 @@ def if_match_routes(app: FastAPI) -> set[tuple[str, str]]:
         (method, route.path)
         for route in api_routes(app.routes)
         if reads_if_match(route.dependant)
-        for method in route.methods
+        for method in route.methods or ()
     }
 
 

@@ -1,0 +1,773 @@
+"""Every command of the funding service on the in-memory store and a manual clock: a
+success and a refusal each, with the events and audit entries written (and, where money
+moves, the programme's book).
+
+Fast, and never instead of the real-server tests in tests/integration/funding/ (the
+ledger's races, crashes and every route × role run there).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alliance_funding.domain.application import BudgetLine
+from alliance_funding.domain.award import Award
+from alliance_funding.domain.ledger import Transfer, TransferKind
+from alliance_funding.domain.surcharge_credit import NATIONAL_CREDIT_RATES, Investment
+from alliance_funding.service import applications, awards, ledger, programmes, readmodels, surcharge
+from alliance_funding.service.ports import AWARDS, LEDGERS, PROGRAMMES, Repositories
+from alliance_funding.service.reconcile import reconcile_once
+from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
+from alliance_shared.contract.funding import SettlementMethod
+from alliance_shared.contract.registry import AgreementActivated, CertificationGranted, PartnerRegistered
+from alliance_shared.errors import DomainError, Forbidden, InvalidTransition, NotFound, PreconditionFailed
+from alliance_shared.testing import InMemoryVersionedStore, ManualClock
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+COLLEGE, ENTERPRISE, AGREEMENT = "col-1", "ent-1", "agr-1"
+OFFICER, OFFICER2, APPROVER = "officer-zhang", "officer-wu", "approver-li"
+AMOUNT = 300_000
+
+PROGRAMME: dict[str, Any] = {
+    "name": "Shenzhen integration fund",
+    "fiscal_year": 2026,
+    "appropriated_minor": 1_000_000,
+    "opens_at": NOW - timedelta(days=1),
+    "closes_at": NOW + timedelta(days=30),
+    "eligibility": {
+        "lead_partner_kinds": ["college", "enterprise"],
+        "require_certified_enterprise": True,
+        "require_active_agreement": True,
+        "region_prefix": "4403",
+    },
+    "award_cap_minor": 500_000,
+    "min_cofunding_bp": 2000,
+    "tranche_template": [
+        {"name": "start-up", "share_bp": 3000, "release": {"kind": "on_award"}},
+        {
+            "name": "mid-term",
+            "share_bp": 4000,
+            "release": {"kind": "evaluation", "cycle_kind": "mid_term", "min_grade": "pass"},
+        },
+        {"name": "final", "share_bp": 3000, "release": {"kind": "manual"}},
+    ],
+}
+
+
+class Funding:
+    """The use cases' world: in-memory stores by name, their repositories, a manual clock."""
+
+    def __init__(self) -> None:
+        self.stores: dict[str, InMemoryVersionedStore] = {}
+        self.repos = Repositories(self.store)
+        self.clock = ManualClock(NOW)
+
+    def store(self, name: str) -> InMemoryVersionedStore:
+        return self.stores.setdefault(name, InMemoryVersionedStore(name, "funding"))
+
+    def events(self, name: str) -> list[str]:
+        """Short names of the events written to a store (``programme.opened`` ...)."""
+        return [
+            e["type"].removeprefix("org.coopalliance.funding.").removesuffix(".v1")
+            for e in self.store(name).published_events
+        ]
+
+    def audit(self, name: str) -> list[str]:
+        return [entry["audit"]["action"] for entry in self.store(name).outbox if entry["kind"] == "audit"]
+
+    async def balances(self, programme_id: str) -> dict[str, int]:
+        book, _ = await ledger.book_of(self.repos, programme_id)
+        return book.balances
+
+
+def partner_registered(partner_id: str, kind: str) -> PartnerRegistered:
+    return PartnerRegistered.model_validate(
+        {
+            "partner_id": partner_id,
+            "kind": kind,
+            "name_zh": f"机构 {partner_id}",
+            "credit_code": "91440300MA5G4WNN43",
+            "region_code": "440305",
+            "sector_code": "C39",
+            "address": "深圳市南山区",
+            "status": "active",
+            "college": {"level": "higher_vocational"} if kind == "college" else None,
+            "enterprise": {"size": "medium", "headcount": 100} if kind == "enterprise" else None,
+            "occurred_at": NOW.isoformat(),
+            "actor_id": "admin",
+        }
+    )
+
+
+def agreement_activated() -> AgreementActivated:
+    parties = [
+        {"partner_id": COLLEGE, "kind": "college", "role": "lead", "region_code": "440305", "name": "学院"},
+        {
+            "partner_id": ENTERPRISE,
+            "kind": "enterprise",
+            "role": "participant",
+            "region_code": "440305",
+            "name": "企业",
+        },
+    ]
+    return AgreementActivated.model_validate(
+        {
+            "agreement_id": AGREEMENT,
+            "version": 1,
+            "status": "active",
+            "title": "合作协议",
+            "party_ids": [COLLEGE, ENTERPRISE],
+            "college_ids": [COLLEGE],
+            "enterprise_ids": [ENTERPRISE],
+            "parties": parties,
+            "modes": ["internship_base"],
+            "majors": ["460103"],
+            "start_date": "2025-01-01",
+            "end_date": "2028-12-31",
+            "declared_depth": "middle",
+            "obligations": [],
+            "occurred_at": NOW.isoformat(),
+            "actor_id": "admin",
+        }
+    )
+
+
+def result_completed(grade: str, result_id: str = "res-1") -> ResultCompleted:
+    return ResultCompleted.model_validate(
+        {
+            "result_id": result_id,
+            "agreement_id": AGREEMENT,
+            "cycle_id": "cyc-1",
+            "cycle_kind": "mid_term",
+            "framework_id": "default",
+            "framework_version": 1,
+            "score_hundredths": 8000,
+            "grade": grade,
+            "overall_risk": "on_track",
+            "indicators": [],
+            "actual_depth": "middle",
+            "declared_depth": "middle",
+            "formality_risk": False,
+            "party_ids": [COLLEGE, ENTERPRISE],
+            "occurred_at": (NOW + timedelta(days=1)).isoformat(),
+            "actor_id": "system",
+        }
+    )
+
+
+def rectification(closed: bool) -> RectificationOverdue | RectificationClosed:
+    common: dict[str, Any] = {
+        "order_id": "ord-1",
+        "agreement_id": AGREEMENT,
+        "result_id": "res-x",
+        "responsible_party_id": COLLEGE,
+        "party_ids": [COLLEGE, ENTERPRISE],
+        "due_at": NOW.isoformat(),
+        "occurred_at": NOW.isoformat(),
+        "actor_id": "system",
+    }
+    if closed:
+        return RectificationClosed.model_validate({**common, "was_overdue": True, "reason": "done"})
+    return RectificationOverdue.model_validate(common)
+
+
+@pytest.fixture
+async def funding() -> Funding:
+    """A world where the registry has announced the college, the certified enterprise and
+    their active agreement (through the consumed-event use cases)."""
+    f = Funding()
+    await readmodels.apply_partner_event(f.repos, "evt-p1", partner_registered(COLLEGE, "college"))
+    await readmodels.apply_partner_event(f.repos, "evt-p2", partner_registered(ENTERPRISE, "enterprise"))
+    certificate = CertificationGranted(
+        certification_id="cert-1",
+        partner_id=ENTERPRISE,
+        partner_name="企业",
+        certificate_number="CERT-1",
+        valid_from=NOW - timedelta(days=400),
+        valid_to=NOW + timedelta(days=400),
+        occurred_at=NOW,
+        actor_id="admin",
+    )
+    await readmodels.apply_certificate_event(f.repos, "evt-c1", certificate)
+    await readmodels.apply_agreement_event(f.repos, "evt-a1", agreement_activated())
+    return f
+
+
+async def open_programme(f: Funding, **changes: Any) -> str:
+    drafted = await programmes.draft_programme(f.repos, {**PROGRAMME, **changes})
+    programme_id = drafted.item.programme_id
+    await programmes.open_programme(f.repos, f.clock, programme_id, OFFICER)
+    return programme_id
+
+
+async def application_under_review(f: Funding, programme_id: str, amount: int = AMOUNT) -> str:
+    drafted = await applications.draft_application(
+        f.repos,
+        COLLEGE,
+        programme_id=programme_id,
+        agreement_id=AGREEMENT,
+        requested_minor=amount,
+        cofunding_minor=amount,
+        budget_lines=[BudgetLine(category="equipment", amount_minor=amount)],
+    )
+    application_id = drafted.item.application_id
+    await applications.submit_application(f.repos, f.clock, application_id, COLLEGE)
+    await applications.start_review(f.repos, application_id)
+    return application_id
+
+
+async def granted_award(f: Funding, programme_id: str, amount: int = AMOUNT) -> Award:
+    application_id = await application_under_review(f, programme_id, amount)
+    await applications.decide_application(
+        f.repos, f.clock, application_id, decision="approve", reason="sound", approved_minor=amount, actor_id=OFFICER
+    )
+    return (await awards.get(f.repos, awards.award_id_for(application_id))).item
+
+
+async def paid_t1(f: Funding, award: Award) -> str:
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(f.repos, f.clock, award.award_id, t1, OFFICER)
+    await awards.approve_tranche(
+        f.repos,
+        f.clock,
+        award.award_id,
+        t1,
+        approved_minor=None,
+        release_remainder=False,
+        reason=None,
+        approver_id=APPROVER,
+    )
+    await awards.confirm_payment(f.repos, f.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    return t1
+
+
+# --- programmes --------------------------------------------------------------------------------
+
+
+async def test_draft_programme(funding: Funding) -> None:
+    drafted = await programmes.draft_programme(funding.repos, dict(PROGRAMME))
+    assert (drafted.version, drafted.item.status) == (1, "draft")
+    assert funding.audit(PROGRAMMES) == ["programme.drafted"]
+    with pytest.raises(DomainError) as refused:
+        await programmes.draft_programme(funding.repos, {**PROGRAMME, "award_cap_minor": 2_000_000})
+    assert refused.value.code == "programme.invalid"
+
+
+async def test_revise_programme_needs_the_current_version(funding: Funding) -> None:
+    drafted = await programmes.draft_programme(funding.repos, dict(PROGRAMME))
+    programme_id = drafted.item.programme_id
+    revised = await programmes.revise_programme(funding.repos, programme_id, {"award_cap_minor": 400_000}, expected=1)
+    assert (revised.version, revised.item.award_cap_minor) == (2, 400_000)
+    for stale_or_future in (1, 3):
+        with pytest.raises(PreconditionFailed):
+            await programmes.revise_programme(funding.repos, programme_id, {"name": "x"}, expected=stale_or_future)
+    assert funding.audit(PROGRAMMES) == ["programme.drafted", "programme.revised"]
+
+
+async def test_open_programme_appropriates_the_budget(funding: Funding) -> None:
+    drafted = await programmes.draft_programme(funding.repos, dict(PROGRAMME))
+    programme_id = drafted.item.programme_id
+    with pytest.raises(PreconditionFailed):  # a future version: nothing appropriated
+        await programmes.open_programme(funding.repos, funding.clock, programme_id, OFFICER, expected=2)
+    assert await funding.balances(programme_id) == {}
+    opened = await programmes.open_programme(funding.repos, funding.clock, programme_id, OFFICER, expected=1)
+    assert opened.item.status == "open"
+    assert funding.events(PROGRAMMES) == ["programme.opened"]
+    assert funding.audit(LEDGERS) == ["ledger.posted"]
+    assert (await funding.balances(programme_id))[f"programme:{programme_id}:available"] == 1_000_000
+    with pytest.raises(InvalidTransition):
+        await programmes.open_programme(funding.repos, funding.clock, programme_id, OFFICER)
+
+
+async def test_close_and_finalise_programme(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    with pytest.raises(InvalidTransition):  # still open
+        await programmes.finalise_programme(funding.repos, funding.clock, programme_id, OFFICER)
+    await programmes.close_programme(funding.repos, funding.clock, programme_id, "window ended", OFFICER)
+    with pytest.raises(InvalidTransition):
+        await programmes.close_programme(funding.repos, funding.clock, programme_id, "again", OFFICER)
+    finalised = await programmes.finalise_programme(funding.repos, funding.clock, programme_id, OFFICER)
+    assert finalised.item.status == "finalised"
+    assert funding.events(PROGRAMMES) == ["programme.opened", "programme.closed", "programme.finalised"]
+    assert funding.audit(PROGRAMMES)[-2:] == ["programme.closed", "programme.finalised"]
+
+
+async def test_finalise_is_refused_while_money_is_in_flight(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=None,
+        release_remainder=False,
+        reason=None,
+        approver_id=APPROVER,
+    )
+    await programmes.close_programme(funding.repos, funding.clock, programme_id, "window ended", OFFICER)
+    with pytest.raises(DomainError) as refused:
+        await programmes.finalise_programme(funding.repos, funding.clock, programme_id, OFFICER)
+    assert refused.value.code == "programme.payments_in_flight"
+
+
+# --- applications ------------------------------------------------------------------------------
+
+
+async def test_draft_and_revise_application(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    with pytest.raises(NotFound):
+        await applications.draft_application(
+            funding.repos,
+            COLLEGE,
+            programme_id="prg-none",
+            agreement_id=AGREEMENT,
+            requested_minor=1,
+            cofunding_minor=1,
+            budget_lines=[],
+        )
+    application_id = await application_under_review(funding, programme_id)
+    with pytest.raises(InvalidTransition):  # under review: no longer revisable
+        await applications.revise_application(
+            funding.repos,
+            application_id,
+            requested_minor=AMOUNT,
+            cofunding_minor=AMOUNT,
+            budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
+        )
+    drafted = await applications.draft_application(
+        funding.repos,
+        COLLEGE,
+        programme_id=programme_id,
+        agreement_id=AGREEMENT,
+        requested_minor=AMOUNT,
+        cofunding_minor=AMOUNT,
+        budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
+    )
+    revised = await applications.revise_application(
+        funding.repos,
+        drafted.item.application_id,
+        requested_minor=200_000,
+        cofunding_minor=AMOUNT,
+        budget_lines=[BudgetLine(category="equipment", amount_minor=200_000)],
+        expected=1,
+    )
+    assert (revised.version, revised.item.requested_minor) == (2, 200_000)
+    assert funding.audit("applications")[-2:] == ["application.drafted", "application.revised"]
+
+
+async def test_submit_names_every_failed_rule(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    drafted = await applications.draft_application(
+        funding.repos,
+        COLLEGE,
+        programme_id=programme_id,
+        agreement_id="agr-unknown",
+        requested_minor=AMOUNT,
+        cofunding_minor=AMOUNT,
+        budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
+    )
+    with pytest.raises(DomainError) as refused:
+        await applications.submit_application(funding.repos, funding.clock, drafted.item.application_id, COLLEGE)
+    assert refused.value.code == "application.ineligible"
+    assert [r["code"] for r in refused.value.extensions["failed_rules"]] == ["eligibility.agreement_unknown"]
+    await application_under_review(funding, programme_id)
+    assert funding.events("applications") == ["application.submitted"]
+    assert "application.review_started" in funding.audit("applications")
+
+
+async def test_withdraw_and_start_review(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    application_id = await application_under_review(funding, programme_id)
+    with pytest.raises(InvalidTransition):
+        await applications.start_review(funding.repos, application_id)
+    withdrawn = await applications.withdraw_application(
+        funding.repos, funding.clock, application_id, "postponed", COLLEGE
+    )
+    assert withdrawn.item.status == "withdrawn"
+    assert funding.events("applications")[-1] == "application.withdrawn"
+    with pytest.raises(InvalidTransition):
+        await applications.withdraw_application(funding.repos, funding.clock, application_id, None, COLLEGE)
+
+
+async def test_approval_commits_the_money_and_grants_the_award(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    application_id = await application_under_review(funding, programme_id)
+    with pytest.raises(DomainError) as refused:
+        await applications.decide_application(
+            funding.repos,
+            funding.clock,
+            application_id,
+            decision="approve",
+            reason="ok",
+            approved_minor=None,
+            actor_id=OFFICER,
+        )
+    assert refused.value.code == "application.approved_amount_required"
+    decided = await applications.decide_application(
+        funding.repos,
+        funding.clock,
+        application_id,
+        decision="approve",
+        reason="ok",
+        approved_minor=AMOUNT,
+        actor_id=OFFICER,
+    )
+    assert decided.item.status == "approved"
+    award_id = awards.award_id_for(application_id)
+    assert funding.events("applications")[-1] == "application.approved"
+    assert funding.events(AWARDS)[0] == "award.granted"
+    assert funding.audit(AWARDS) == ["award.granted"]
+    balances = await funding.balances(programme_id)
+    assert balances[f"award:{award_id}:committed"] == AMOUNT
+    assert balances[f"programme:{programme_id}:available"] == 1_000_000 - AMOUNT
+
+
+async def test_reject_and_return(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    returned = await application_under_review(funding, programme_id)
+    decided = await applications.decide_application(
+        funding.repos,
+        funding.clock,
+        returned,
+        decision="return",
+        reason="quotes",
+        approved_minor=None,
+        actor_id=OFFICER,
+    )
+    assert decided.item.status == "returned"
+    rejected = await application_under_review(funding, programme_id)
+    await applications.decide_application(
+        funding.repos, funding.clock, rejected, decision="reject", reason="weak", approved_minor=None, actor_id=OFFICER
+    )
+    decisions = [e for e in funding.events("applications") if e != "application.submitted"]
+    assert decisions == ["application.returned", "application.rejected"]
+    with pytest.raises(InvalidTransition):  # decided is final
+        await applications.decide_application(
+            funding.repos,
+            funding.clock,
+            rejected,
+            decision="reject",
+            reason="again",
+            approved_minor=None,
+            actor_id=OFFICER,
+        )
+
+
+async def test_an_approval_over_the_available_money_is_refused(funding: Funding) -> None:
+    programme_id = await open_programme(funding, appropriated_minor=AMOUNT + 1, award_cap_minor=AMOUNT)
+    await granted_award(funding, programme_id)
+    application_id = await application_under_review(funding, programme_id)
+    with pytest.raises(DomainError) as refused:
+        await applications.decide_application(
+            funding.repos,
+            funding.clock,
+            application_id,
+            decision="approve",
+            reason="ok",
+            approved_minor=AMOUNT,
+            actor_id=OFFICER,
+        )
+    assert refused.value.code == "application.approval_over_available"
+
+
+async def test_ensure_award_grants_once(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    again = await awards.ensure_award(funding.repos, funding.clock, award.application_id, OFFICER)
+    assert again.version == 1
+    assert funding.events(AWARDS).count("award.granted") == 1
+    pending = await application_under_review(funding, programme_id)
+    with pytest.raises(InvalidTransition):
+        await awards.ensure_award(funding.repos, funding.clock, pending, OFFICER)
+
+
+# --- awards and tranches -----------------------------------------------------------------------
+
+
+async def test_release_tranche(funding: Funding) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    t1, _, t3 = (t.tranche_id for t in award.tranches)
+    with pytest.raises(DomainError) as refused:
+        await awards.release_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    assert refused.value.code == "tranche.not_manual"
+    released = await awards.release_tranche(funding.repos, funding.clock, award.award_id, t3, OFFICER, expected=1)
+    assert released.item.tranche(t3).status == "eligible"
+    assert funding.events(AWARDS)[-1] == "tranche.eligible"
+    assert funding.audit(AWARDS)[-1] == "tranche.released"
+
+
+async def test_request_tranche(funding: Funding) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    t1, t2, _ = (t.tranche_id for t in award.tranches)
+    with pytest.raises(InvalidTransition):  # waits for its evaluation
+        await awards.request_tranche(funding.repos, funding.clock, award.award_id, t2, OFFICER)
+    requested = await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    assert requested.item.tranche(t1).prepared_by == OFFICER
+    assert funding.events(AWARDS)[-1] == "tranche.requested"
+    assert funding.audit(AWARDS)[-1] == "tranche.requested"
+
+
+async def test_approve_tranche_is_maker_checker(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    with pytest.raises(Forbidden) as refused:
+        await awards.approve_tranche(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            t1,
+            approved_minor=None,
+            release_remainder=False,
+            reason=None,
+            approver_id=OFFICER,
+        )
+    assert refused.value.code == "tranche.maker_checker"
+    approved = await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=80_000,
+        release_remainder=True,
+        reason="bought below budget",
+        approver_id=APPROVER,
+    )
+    assert approved.item.tranche(t1).status == "approved"
+    assert funding.events(AWARDS)[-1] == "tranche.approved"
+    balances = await funding.balances(programme_id)
+    assert balances[f"award:{award.award_id}:disbursed"] == 80_000
+    assert balances[f"programme:{programme_id}:available"] == 1_000_000 - AMOUNT + 10_000
+
+
+async def test_confirm_payment(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    with pytest.raises(InvalidTransition):  # not approved yet
+        await awards.confirm_payment(funding.repos, funding.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=None,
+        release_remainder=False,
+        reason=None,
+        approver_id=APPROVER,
+    )
+    paid = await awards.confirm_payment(funding.repos, funding.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    assert paid.item.tranche(t1).status == "paid"
+    assert funding.events(AWARDS)[-1] == "tranche.paid"
+    assert (await funding.balances(programme_id))[f"award:{award.award_id}:paid"] == 90_000
+
+
+async def test_a_stale_award_version_moves_no_money(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    before = await funding.balances(programme_id)
+    with pytest.raises(PreconditionFailed):
+        await awards.approve_tranche(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            t1,
+            approved_minor=None,
+            release_remainder=False,
+            reason=None,
+            approver_id=APPROVER,
+            expected=1,
+        )
+    assert await funding.balances(programme_id) == before
+
+
+async def test_terminate_award(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = await paid_t1(funding, award)
+    terminated = await awards.terminate_award(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        reason="agreement ended",
+        actor_id=OFFICER,
+        recovery_id="rec-1",
+        recovery_minor=10_000,
+        recovery_due_at=NOW + timedelta(days=60),
+    )
+    assert terminated.item.status == "terminated"
+    assert terminated.item.tranche(t1).status == "paid"
+    assert "award.terminated" in funding.events(AWARDS)
+    balances = await funding.balances(programme_id)
+    assert balances[f"award:{award.award_id}:committed"] == 0
+    assert balances[f"award:{award.award_id}:recovery_receivable"] == 10_000
+    with pytest.raises(InvalidTransition):
+        await awards.terminate_award(funding.repos, funding.clock, award.award_id, reason="again", actor_id=OFFICER)
+
+
+async def test_order_and_settle_recovery(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    await paid_t1(funding, award)
+    with pytest.raises(DomainError):  # more than was paid
+        await awards.order_recovery(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            recovery_id="rec-1",
+            amount_minor=AMOUNT,
+            reason="ineligible spend",
+            due_at=NOW + timedelta(days=30),
+            actor_id=OFFICER,
+        )
+    await awards.order_recovery(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        recovery_id="rec-1",
+        amount_minor=5_000,
+        reason="ineligible spend",
+        due_at=NOW + timedelta(days=30),
+        actor_id=OFFICER,
+    )
+    assert funding.events(AWARDS)[-1] == "recovery.ordered"
+    settle: dict[str, Any] = {"settlement_id": "s-1", "amount_minor": 5_000, "actor_id": OFFICER}
+    with pytest.raises(DomainError) as refused:
+        await awards.settle_recovery(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            "rec-1",
+            method=SettlementMethod.OFFSET,
+            bank_reference=None,
+            tranche_id=None,
+            **settle,
+        )
+    assert refused.value.code == "recovery.tranche_required"
+    settled = await awards.settle_recovery(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        "rec-1",
+        method=SettlementMethod.REPAYMENT,
+        bank_reference="BOC-1",
+        tranche_id=None,
+        **settle,
+    )
+    assert settled.item.recovery("rec-1").outstanding_minor == 0
+    assert funding.events(AWARDS)[-1] == "recovery.settled"
+    assert funding.audit(AWARDS)[-2:] == ["recovery.ordered", "recovery.settled"]
+    assert (await funding.balances(programme_id))[f"programme:{programme_id}:recovered"] == 5_000
+
+
+# --- the ledger --------------------------------------------------------------------------------
+
+
+async def test_a_posting_applies_once_and_never_overdraws(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+
+    def commit(transfer_id: str, amount: int) -> Transfer:
+        return Transfer(
+            transfer_id=transfer_id,
+            kind=TransferKind.COMMIT,
+            programme_id=programme_id,
+            award_id="awd-x",
+            amount_minor=amount,
+            at=NOW,
+            actor_id=OFFICER,
+        )
+
+    first = await ledger.post(funding.repos, programme_id, [commit("awd-x:commit", 1_000)])
+    again = await ledger.post(funding.repos, programme_id, [commit("awd-x:commit", 1_000)])
+    assert (first.applied, again.applied) == (True, False)
+    with pytest.raises(DomainError) as reused:
+        await ledger.post(funding.repos, programme_id, [commit("awd-x:commit", 2_000)])
+    assert reused.value.code == "ledger.transfer_id_reused"
+    with pytest.raises(DomainError) as overdrawn:
+        await ledger.post(funding.repos, programme_id, [commit("awd-y:commit", 2_000_000)])
+    assert overdrawn.value.code == "ledger.insufficient_funds"
+    verified = await ledger.verify_book(funding.repos, programme_id)
+    assert verified["consistent"], verified
+    assert verified["versions"] == 2
+
+
+# --- surcharge credit --------------------------------------------------------------------------
+
+
+async def test_compute_statement(funding: Funding) -> None:
+    investment = Investment(reference="INV-1", made_on=NOW.date(), amount_minor=100_000)
+    common: dict[str, Any] = {
+        "year": 2026,
+        "investments": [investment],
+        "education_surcharge_due_minor": 20_000,
+        "local_education_surcharge_due_minor": 10_000,
+        "rates": NATIONAL_CREDIT_RATES,
+        "actor_id": OFFICER,
+    }
+    with pytest.raises(DomainError) as refused:
+        await surcharge.compute_statement(funding.repos, funding.clock, enterprise_id=COLLEGE, **common)
+    assert refused.value.code == "surcharge.not_an_enterprise"
+    with pytest.raises(NotFound):
+        await surcharge.compute_statement(funding.repos, funding.clock, enterprise_id="ent-none", **common)
+    computed = await surcharge.compute_statement(funding.repos, funding.clock, enterprise_id=ENTERPRISE, **common)
+    assert computed.item.computed_at == NOW
+    assert (await surcharge.get_statement(funding.repos, ENTERPRISE, 2026)).item == computed.item
+    assert funding.audit("surcharge_statements") == ["surcharge.statement"]
+
+
+# --- consumed events ---------------------------------------------------------------------------
+
+
+async def test_results_and_rectifications_move_tranches_once(funding: Funding) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    t1, t2, _ = (t.tranche_id for t in award.tranches)
+    funding.clock.advance(timedelta(days=2))
+    await awards.on_result_completed(funding.repos, funding.clock, "evt-r1", result_completed("pass"))
+    await awards.on_result_completed(funding.repos, funding.clock, "evt-r1", result_completed("pass"))  # redelivered
+    current = (await awards.get(funding.repos, award.award_id)).item
+    assert current.tranche(t2).status == "eligible"
+    assert funding.events(AWARDS).count("tranche.eligible") == 2  # the start-up one on grant, this one
+    await awards.on_rectification_changed(funding.repos, funding.clock, "evt-o1", rectification(closed=False))
+    held = (await awards.get(funding.repos, award.award_id)).item
+    assert {held.tranche(t1).status, held.tranche(t2).status} == {"withheld"}
+    await awards.on_rectification_changed(funding.repos, funding.clock, "evt-c1", rectification(closed=True))
+    lifted = (await awards.get(funding.repos, award.award_id)).item
+    assert {lifted.tranche(t1).status, lifted.tranche(t2).status} == {"eligible"}
+    assert funding.audit(AWARDS)[-2:] == ["tranche.rectification_overdue", "tranche.rectification_closed"]
+
+
+async def test_an_older_result_moves_nothing(funding: Funding) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    await awards.on_result_completed(funding.repos, funding.clock, "evt-r1", result_completed("pass", "res-new"))
+    older = result_completed("fail", "res-old").model_copy(update={"occurred_at": NOW - timedelta(days=5)})
+    await awards.on_result_completed(funding.repos, funding.clock, "evt-r0", older)
+    assert (await awards.get(funding.repos, award.award_id)).item.tranches[1].status == "eligible"
+
+
+# --- the reconciling pass ----------------------------------------------------------------------
+
+
+async def test_reconcile_grants_an_award_a_crash_left_out(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    application_id = await application_under_review(funding, programme_id)
+    loaded = await applications.get(funding.repos, application_id)
+    programme = (await programmes.get(funding.repos, programme_id)).item
+    approved = loaded.item
+    approved.approve(
+        approved_minor=AMOUNT, reason="ok", programme=programme, available_minor=1_000_000, now=NOW, actor_id=OFFICER
+    )
+    await funding.repos.applications.save(application_id, loaded.version, approved, None)  # then "the process dies"
+    first = await reconcile_once(funding.repos, funding.clock)
+    assert first["awards_granted"] == [application_id]
+    assert first["problems"] == {}
+    assert (await reconcile_once(funding.repos, funding.clock))["awards_granted"] == []
