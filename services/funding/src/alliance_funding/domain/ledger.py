@@ -31,15 +31,17 @@ A recovery settled by offset against a later tranche is two transfers posted tog
 what is paid never exceeds what was committed net of voids, and what is ordered back
 never exceeds what was paid.
 
-Storage (DESIGN.md §3): the use case keeps one programme ledger document per programme
-``{_id, currency, balances: {account: int}, applied: [recent transfer ids]}`` and writes
-each posting as ONE single-document write. ``plan_transfers`` gives the exact signed
-``deltas`` and the ``guards`` (account → minimum current balance needed), so on MongoDB it
-is ``update_one({_id, "balances.<acct>": {"$gte": need}, "applied": {"$nin": ids}},
-{"$inc": {"balances.<acct>": delta}, "$push": ...})``. On FerretDB v1, whose updates are
-not isolated (docs/architecture.md), the same plan is applied with ``apply_posting`` to the
-loaded balances and saved as the next version of the ledger document; the version
-``_id`` and the ``_dedupe_key`` (programme id | transfer id) are then the guards.
+Storage: every state change of the platform is one single-document atomic write (no
+multi-document transactions; docs/architecture.md), so a posting — however many
+transfers it holds — must land in one document. ``plan_transfers`` gives the exact
+signed ``deltas`` and the ``guards`` (account → minimum current balance needed): on
+MongoDB that plan fits one ``update_one({_id, "balances.<acct>": {"$gte": need},
+"applied": {"$nin": ids}}, {"$inc": {"balances.<acct>": delta}, "$push": ...})``. On
+FerretDB v1, whose updates are not isolated (docs/architecture.md), the use case applies
+the plan with ``apply_posting`` to the loaded balances and inserts the result as the next
+version of the programme's book; the version ``_id`` and the ``_dedupe_key``
+(programme id | first transfer id of the posting) are then the guards
+(docs/funding.md, "The ledger on a store without transactions").
 """
 
 from __future__ import annotations
