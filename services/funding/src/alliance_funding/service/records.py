@@ -3,7 +3,7 @@ read models folded from registry and evaluation events."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,7 +135,3 @@ class StoredStatement(BaseModel):
     computed_at: UtcDateTime
     carried_out_minor: int
     certified_periods: list[dict[str, Any]] = Field(default_factory=list)
-
-
-def iso(day: date) -> str:
-    return day.isoformat()
