@@ -227,6 +227,8 @@ async def test_edit_draft(h: Harness) -> None:
     for expected in (1, 3):  # older or newer than the current version
         with pytest.raises(PreconditionFailed):
             await frameworks.edit_draft(h.ctx, "default", 2, expected, frameworks.DraftEdits(name="lost"))
+    with pytest.raises(NotFound):  # unknown before any If-Match question
+        await frameworks.edit_draft(h.ctx, "default", 9, 4, frameworks.DraftEdits(name="x"))
     with pytest.raises(DomainError) as published:
         await frameworks.edit_draft(h.ctx, "default", 1, 1, frameworks.DraftEdits(name="x"))
     assert published.value.code == "framework.published_immutable"
@@ -382,6 +384,8 @@ async def test_start_scoring(h: Harness) -> None:
     for expected in (0, 2):
         with pytest.raises(PreconditionFailed):
             await cycles.start_scoring(h.ctx, cycle_id, expected, SUPERVISOR)
+    with pytest.raises(NotFound):
+        await cycles.start_scoring(h.ctx, "no-such-cycle", 1, SUPERVISOR)
     assert h.nothing_written()
     started = await cycles.start_scoring(h.ctx, cycle_id, 1, SUPERVISOR)
     assert (started.item.status, started.item.scoring_started_at, started.version) == (CycleStatus.SCORING, NOW, 2)

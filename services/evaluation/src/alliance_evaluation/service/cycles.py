@@ -143,6 +143,8 @@ async def record_score(
 
 
 async def start_scoring(ctx: Context, cycle_id: str, expected: int, actor_id: str) -> Outcome[Cycle]:
+    await queries.get_cycle(ctx, cycle_id)  # an unknown cycle is 404, whatever If-Match says
+
     def decide(cycle: Cycle) -> Decision[Cycle]:
         cycle.start_scoring(ctx.clock.now(), actor_id)
         return Decision(cycle, AuditNote("cycle.scoring_started", "cycle", cycle_id, "open", "scoring"))

@@ -86,6 +86,7 @@ async def create_draft(ctx: Context, framework_id: str, edits: DraftEdits) -> Ou
 async def edit_draft(
     ctx: Context, framework_id: str, version: int, expected: int, edits: DraftEdits
 ) -> Outcome[Framework]:
+    await queries.get_framework(ctx, framework_id, version)  # unknown: 404, whatever If-Match says
     key = framework_key(framework_id, version)
 
     def decide(framework: Framework) -> Decision[Framework]:
@@ -106,6 +107,7 @@ async def edit_draft(
 async def publish_framework(
     ctx: Context, framework_id: str, version: int, expected: int, actor_id: str
 ) -> Outcome[Framework]:
+    await queries.get_framework(ctx, framework_id, version)  # unknown: 404, whatever If-Match says
     key = framework_key(framework_id, version)
 
     def decide(framework: Framework) -> Decision[Framework]:
