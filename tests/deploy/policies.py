@@ -235,16 +235,18 @@ def check_settings_env(objects: list[Manifest]) -> list[str]:
         return [*problems, f"{CONSOLE}: no Deployment"]
     env = deployment_env(objects, deployment)
     problems += _console_settings_problems({k: _literal(v) for k, v in env.items()}, in_cluster=True)
-    # the console's access tokens are the services' bearer tokens: one issuer for all
-    issuer = _literal(env.get(console_facts().env_prefix + "OIDC_ISSUER", {}))
-    for service in SERVICES:
-        service_deployment = named(objects, "Deployment", service)
-        if service_deployment is None or issuer is None:
-            continue
-        variable = service_facts(service).env_prefix + "JWT_ISSUER"
-        trusted = _literal(deployment_env(objects, service_deployment).get(variable, {}))
-        if trusted is not None and trusted.rstrip("/") != issuer.rstrip("/"):
-            problems.append(f"{CONSOLE}: CONSOLE_OIDC_ISSUER {issuer!r} is not {service}'s {variable} {trusted!r}")
+    # the console's access tokens are the services' bearer tokens: one issuer, one audience
+    prefix = console_facts().env_prefix
+    for mine, theirs in (("OIDC_ISSUER", "JWT_ISSUER"), ("OIDC_AUDIENCE", "JWT_AUDIENCE")):
+        value = _literal(env.get(prefix + mine, {}))
+        for service in SERVICES:
+            service_deployment = named(objects, "Deployment", service)
+            if service_deployment is None or value is None:
+                continue
+            variable = service_facts(service).env_prefix + theirs
+            trusted = _literal(deployment_env(objects, service_deployment).get(variable, {}))
+            if trusted is not None and trusted.rstrip("/") != value.rstrip("/"):
+                problems.append(f"{CONSOLE}: {prefix}{mine} {value!r} is not {service}'s {variable} {trusted!r}")
     for setting in CONSOLE_SECRET_SETTINGS:
         variable = console_facts().env_prefix + setting.upper()
         if variable in env and "secretKeyRef" not in env[variable]:

@@ -268,6 +268,10 @@ def _console_other_issuer(objects: list[Manifest]) -> None:
     _console_config(objects)["CONSOLE_OIDC_ISSUER"] = "https://login.example.org"
 
 
+def _console_other_audience(objects: list[Manifest]) -> None:
+    _console_config(objects)["CONSOLE_OIDC_AUDIENCE"] = "account"
+
+
 def _console_reaches_mongo(objects: list[Manifest]) -> None:
     _get(objects, "NetworkPolicy", "console")["spec"]["egress"].append(
         {"to": [{"podSelector": {"matchLabels": {"app": "alliance-mongo-svc"}}}], "ports": [{"port": 27017}]}
@@ -364,6 +368,7 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
         "CONSOLE_OIDC_ISSUER 'https://login.example.org' is not registry's",
         "prod",
     ),
+    ("settings-env", _console_other_audience, "CONSOLE_OIDC_AUDIENCE 'account' is not funding's", "dev"),
     ("network", _console_reaches_mongo, "console: egress to {'podSelector'", "prod"),
     ("network", _console_reaches_internet, "console: egress to {'<anywhere>': True} on port 443", "prod"),
     ("network", _console_cannot_reach_funding, "console: NetworkPolicy lacks egress to funding on 8002", "dev"),

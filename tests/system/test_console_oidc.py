@@ -313,6 +313,7 @@ def console(
         "CONSOLE_OIDC_CLIENT_ID": CONSOLE_CLIENT_ID,
         "CONSOLE_OIDC_CLIENT_SECRET": client_secret,
         "CONSOLE_OIDC_SCOPES": SCOPES,
+        "CONSOLE_OIDC_AUDIENCE": AUDIENCE,
         # plain HTTP on loopback: a Secure cookie would not come back
         "CONSOLE_COOKIE_SECURE": "false",
     }

@@ -505,6 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "CONSOLE_OIDC_ISSUER": provider.issuer,
                 "CONSOLE_OIDC_CLIENT_ID": "alliance-console",
                 "CONSOLE_OIDC_CLIENT_SECRET": secret,
+                "CONSOLE_OIDC_AUDIENCE": AUDIENCE,
                 "CONSOLE_DEV_LOGIN": "false",
             }
             for service in ("REGISTRY", "FUNDING", "EVALUATION", "NOTIFICATIONS"):
