@@ -50,6 +50,7 @@ ZH = {
     "The form had expired or did not come from this console. Reload the page and try again.": "表单已过期或并非来自本控制台，请刷新页面后重试。",
     "Sign-in is not configured": "尚未配置登录",
     "Sign-in failed": "登录失败",
+    "Something went wrong. Try again later.": "出现错误，请稍后重试。",
     "Signed in as {name} ({role}).": "已以 {name}（{role}）身份登录。",
     "Programmes": "资金专项",
     "Application queue": "申请队列",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,7 +23,9 @@ from alliance_console.auth import build_auth_router
 from alliance_console.pages import evaluation, funding, home, partner, registry
 from alliance_console.settings import ConsoleSettings
 from alliance_console.web import TEMPLATES_DIR, CsrfRefused, NotAllowed, SignInRequired, render, sign_in_url
+from alliance_shared.logging import get_logger
 
+log = get_logger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "console_session"
 SESSION_MAX_AGE_S = 12 * 3600
@@ -122,6 +125,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return RedirectResponse(sign_in_url(request.url.path), status_code=303)
         status = exc.status if exc.status in (403, 404) else 502 if exc.status >= 500 else 400
         return render(request, "message.html", title=exc.message, detail=exc.detail, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> HTMLResponse:
+        log.error("page failed", path=request.url.path, error=repr(exc), trace=traceback.format_exc())
+        return render(request, "message.html", title=i18n._("Something went wrong. Try again later."), status_code=500)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
