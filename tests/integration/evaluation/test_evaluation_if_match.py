@@ -48,7 +48,13 @@ IF_MATCH_READERS = {expected_version, optional_version}
 
 
 def reads_if_match(dependant: Dependant) -> bool:
-    return dependant.call in IF_MATCH_READERS or any(reads_if_match(d) for d in dependant.dependencies)
+    """The route, or one of its dependencies, reads If-Match: as a declared header
+    parameter, or from the request through the shared readers."""
+    return (
+        dependant.call in IF_MATCH_READERS
+        or any(param.alias.lower() == "if-match" for param in dependant.header_params)
+        or any(reads_if_match(d) for d in dependant.dependencies)
+    )
 
 
 def if_match_routes(app: FastAPI) -> set[tuple[str, str]]:
