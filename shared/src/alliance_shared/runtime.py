@@ -62,7 +62,11 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.settings.service_name)
-        self._mongo = create_client(self.settings.mongo_url.get_secret_value(), app_name=self.settings.service_name)
+        self._mongo = create_client(
+            self.settings.mongo_url.get_secret_value(),
+            app_name=self.settings.service_name,
+            operation_timeout_ms=self.settings.mongo_operation_timeout_ms,
+        )
         self.db = self._mongo[self.settings.mongo_database]
         self.audit = AuditTrail(self.db[AUDIT_COLLECTION], self.settings.service_name)
         self.relay = OutboxRelay(

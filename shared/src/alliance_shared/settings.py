@@ -26,6 +26,8 @@ class ServiceSettings(BaseSettings):
 
     mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongo_database: str = "alliance"
+    #: Every MongoDB operation as a whole, socket reads included; beyond it the request is 503.
+    mongo_operation_timeout_ms: int = Field(default=30000, ge=100)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

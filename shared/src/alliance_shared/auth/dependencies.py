@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alliance_shared import context
-from alliance_shared.auth.jwt import AuthenticationError, TokenVerifier
+from alliance_shared.auth.jwt import AuthenticationError, KeysUnavailable, TokenVerifier
 from alliance_shared.auth.principal import Principal
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.web.problems import ProblemError
@@ -26,9 +26,16 @@ async def authenticate(
         raise ProblemError(401, "auth.missing_token", "a bearer token is required", headers=_CHALLENGE)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        principal = verifier.verify(credentials.credentials)
+        principal = await verifier.verify(credentials.credentials)
     except AuthenticationError as exc:
         raise ProblemError(401, exc.code, exc.detail, headers=_CHALLENGE) from exc
+    except KeysUnavailable as exc:
+        raise ProblemError(
+            503,
+            "auth.keys_unavailable",
+            "the identity provider's keys cannot be fetched",
+            headers={"Retry-After": "30"},
+        ) from exc
     request.state.principal = principal
     context.set_actor(principal.subject, principal.primary_role)
     return principal

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
     ServerSelectionTimeoutError,
@@ -29,18 +30,24 @@ T = TypeVar("T")
 TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
     AutoReconnect,
     ConnectionFailure,
+    ExecutionTimeout,
     NetworkTimeout,
     ServerSelectionTimeoutError,
 )
 
 
-def create_client(url: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
+def create_client(
+    url: str, *, app_name: str, timeout_ms: int = 5000, operation_timeout_ms: int = 30000
+) -> AsyncMongoClient[Document]:
+    """``timeout_ms`` bounds finding and connecting to a server; ``operation_timeout_ms``
+    every operation as a whole (PyMongo's client-side timeout: socket reads included)."""
     return AsyncMongoClient(
         url,
         appname=app_name,
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        timeoutMS=operation_timeout_ms,
         retryWrites=False,  # FerretDB v1 has no retryable writes; we retry explicitly
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Header, Request, Response
 
 from alliance_shared.web.problems import ProblemError
 
@@ -19,7 +19,10 @@ def set_etag(response: Response, version: int) -> None:
 
 def expected_version(request: Request) -> int:
     """The version the client last saw, from If-Match; 428 without it, 412 if malformed."""
-    header = request.headers.get("if-match")
+    return parse_if_match(request.headers.get("if-match"))
+
+
+def parse_if_match(header: str | None) -> int:
     if header is None:
         raise ProblemError(
             428,
@@ -27,8 +30,8 @@ def expected_version(request: Request) -> int:
             "send If-Match with the ETag you read, so a concurrent change is not overwritten",
         )
     tag = header.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        raise ProblemError(412, "precondition.bad_etag", f"If-Match {header!r} is not an ETag of this API")
+    if not tag.isdigit() or len(tag) > 18:
+        raise ProblemError(412, "precondition.bad_etag", f"If-Match {header[:40]!r} is not an ETag of this API")
     return int(tag)
 
 
@@ -37,7 +40,21 @@ def optional_version(request: Request) -> int | None:
     return None if request.headers.get("if-match") is None else expected_version(request)
 
 
-#: A route parameter: the version from If-Match, which the request requires.
-IfMatch = Annotated[int, Depends(expected_version)]
+# Declared as header parameters, so If-Match shows in the OpenAPI document (clients and the
+# If-Match property tests find every route that takes it there).
+_REQUIRED = Header(alias="If-Match", description="the ETag last read; any other version is 412")
+_OPTIONAL = Header(alias="If-Match", description="the ETag last read, if any; any other version is 412")
+
+
+def _required_if_match(if_match: Annotated[str | None, _REQUIRED] = None) -> int:
+    return parse_if_match(if_match)
+
+
+def _optional_if_match(if_match: Annotated[str | None, _OPTIONAL] = None) -> int | None:
+    return None if if_match is None else parse_if_match(if_match)
+
+
+#: A route parameter: the version from If-Match, which the request requires (428 without).
+IfMatch = Annotated[int, Depends(_required_if_match)]
 #: A route parameter: the version from If-Match when sent.
-OptionalIfMatch = Annotated[int | None, Depends(optional_version)]
+OptionalIfMatch = Annotated[int | None, Depends(_optional_if_match)]

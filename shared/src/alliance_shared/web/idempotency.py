@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alliance_shared.auth.jwt import AuthenticationError, TokenVerifier
+from alliance_shared.auth.jwt import AuthenticationError, KeysUnavailable, TokenVerifier
 from alliance_shared.persistence.mongo import Document, IndexSpec
 
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
@@ -52,7 +52,7 @@ class IdempotencyMiddleware:
         if len(key) > MAX_KEY_LENGTH:
             await _send_problem(send, 422, "idempotency.key_too_long", f"at most {MAX_KEY_LENGTH} characters")
             return
-        subject = _subject(scope["app"].state, request.headers.get("authorization"))
+        subject = await _subject(scope["app"].state, request.headers.get("authorization"))
         if subject is None:  # unauthenticated: let the route answer 401
             await self.app(scope, receive, send)
             return
@@ -134,14 +134,14 @@ class IdempotencyMiddleware:
                 continue  # another retry took it this instant: look again
 
 
-def _subject(state: Any, authorization: str | None) -> str | None:
+async def _subject(state: Any, authorization: str | None) -> str | None:
     verifier: TokenVerifier | None = getattr(state, "token_verifier", None)
     if verifier is None or not authorization or not authorization.lower().startswith("bearer "):
         return None
     try:
-        return verifier.verify(authorization[7:].strip()).subject
-    except AuthenticationError:
-        return None
+        return (await verifier.verify(authorization[7:].strip())).subject
+    except (AuthenticationError, KeysUnavailable):
+        return None  # the route answers 401 or 503 itself
 
 
 async def _read_body(receive: Receive) -> bytes:
