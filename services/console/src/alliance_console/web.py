@@ -225,5 +225,6 @@ def label(value: object) -> str:
         "rd": _("Research and development"), "other": _("Other"), "current": _("Current"),
         "superseded": _("Superseded"), "pending_verification": _("Pending verification"), "verified": _("Verified"),
         "disabled": _("Disabled"), "approve": _("Approve"), "reject": _("Refuse"),
+        "lead": _("Lead"), "participant": _("Participant"), "coordinator": _("Coordinator"), "sponsor": _("Sponsor"),
     }  # fmt: skip
     return labels.get(str(value), str(value))
