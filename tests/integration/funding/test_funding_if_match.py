@@ -3,13 +3,14 @@ If-Match, only the aggregate's current version is accepted; an older one, a newe
 a malformed tag is 412 and changes nothing (the aggregate, and the programme's book the
 command would have moved money on, read back the same).
 
-The routes are found in the app itself (every route whose dependencies read If-Match),
-so a new If-Match route fails ``test_every_if_match_route_is_driven`` until it has a case.
+The routes are found in the app's OpenAPI document (every operation that declares an
+If-Match header: the shared ``IfMatch`` dependency does), so a new If-Match route fails
+``test_every_if_match_route_is_driven`` until it has a case.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -18,17 +19,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from starlette.routing import BaseRoute
 
 from alliance_devstack.provision import Infrastructure
 from alliance_funding.app import build_app
 from alliance_shared.contract.topics import REGISTRY_EVENTS
-from alliance_shared.web.conditional import expected_version, optional_version
 from tests.integration.funding.funding_support import (
     PROGRAMME_BODY,
     TOPICS,
@@ -46,38 +42,14 @@ from tests.integration.funding.funding_support import (
     with_etag,
 )
 from tests.support.http import running
+from tests.support.if_match import if_match_routes
 from tests.support.kafka_io import skip_history
 
 pytestmark = pytest.mark.infra
 
 RUN = new_id("ifm").replace("-", "_")
-IF_MATCH_READERS = {expected_version, optional_version}
 AWARD_MINOR = 10_000
 T1_STATES = ["eligible", "requested", "approved", "paid"]
-
-
-def reads_if_match(dependant: Dependant) -> bool:
-    return dependant.call in IF_MATCH_READERS or any(reads_if_match(d) for d in dependant.dependencies)
-
-
-def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
-    """Every API route, also inside included routers (FastAPI keeps those as their own
-    router, with no prefix here)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
-
-
-def if_match_routes(app: FastAPI) -> set[tuple[str, str]]:
-    return {
-        (method, route.path)
-        for route in api_routes(app.routes)
-        if reads_if_match(route.dependant)
-        for method in route.methods or ()
-    }
 
 
 @dataclass
