@@ -401,7 +401,11 @@ class MongoWireServer(Component):
 
     def __init__(self, data_dir: Path, port: int = 0, *, detached: bool = False) -> None:
         super().__init__(data_dir, port, detached=detached)
-        self.debug_port = 0
+        # FerretDB's debug (metrics) listener is internal: any free port will do, chosen once
+        # and kept, so a restart never picks the listen port it has just freed.
+        self.debug_port = free_port()
+        while self.debug_port == self.port:
+            self.debug_port = free_port()
 
     @property
     def kind(self) -> str:
@@ -417,8 +421,9 @@ class MongoWireServer(Component):
 
     def _prepare(self) -> None:
         (self.data_dir / "db").mkdir(parents=True, exist_ok=True)
-        # FerretDB's debug (metrics) listener is internal: any free port will do.
-        self.debug_port = free_port()
+
+    def _ports(self) -> dict[str, int]:
+        return {"port": self.port} if mongod_binary() else {"port": self.port, "debug port": self.debug_port}
 
     def _command(self) -> list[str]:
         storage = self.data_dir / "db"
