@@ -321,3 +321,28 @@ def test_a_college_never_sees_another_colleges_data(
         assert response.status in (403, 404)
         assert 'class="tranche"' not in me.page.content()
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_every_page_of_every_role_opens_from_home(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    """Each role's menu entries open (no error page) and pass the accessibility check."""
+    partners = console_stack.alliance.partners
+    people = [
+        ("registry_admin", None),
+        ("auditor", None),
+        ("funding_officer", None),
+        ("funding_approver", None),
+        ("supervisor", None),
+        ("evaluator", None),
+        ("enterprise", partners["enterprise"]),
+    ]
+    me = visitor_for("en")
+    for role, partner_id in people:
+        me.sign_in(role, partner_id=partner_id)
+        paths = [str(a.get_attribute("href")) for a in me.page.locator("nav.menu a").all()]
+        assert len(paths) > 1, f"{role} has no pages"
+        for path in paths[1:]:
+            me.open_menu(path, f"{role}{path.replace('/', '-')}")
+            expect(me.page.locator("h1")).to_be_visible()
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
