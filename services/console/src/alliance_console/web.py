@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
@@ -177,10 +177,6 @@ def keep_refusal(request: Request, form_name: str, form: FormData | None, error:
     else:
         state = {"name": form_name, "values": values, "errors": {}, "message": error, "rules": []}
     request.session["form_state"] = state
-
-
-def back(request: Request, path: str) -> RedirectResponse:
-    return RedirectResponse(path, status_code=303)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -88,8 +88,7 @@ async def open_cycle(request: Request) -> RedirectResponse:
         else:
             # None chosen: the service takes every active agreement (of the region, if given).
             body["region_prefix"] = text(form, "region_prefix") or None
-        opened = await api.post("evaluation", "/cycles", body)
-        request.session["opened_cycle"] = opened.get("cycle_id")
+        await api.post("evaluation", "/cycles", body)
 
     return await act(request, "cycle", "/evaluation/cycles", call, _("Cycle opened."))
 

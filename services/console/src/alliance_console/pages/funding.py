@@ -97,8 +97,7 @@ async def create_programme(request: Request) -> RedirectResponse:
     _person, api = require(request, *OFFICER)
 
     async def call(form: FormData) -> None:
-        created = await api.post("funding", "/programmes", programme_body(form))
-        request.session["created_programme"] = created.get("programme_id")
+        await api.post("funding", "/programmes", programme_body(form))
 
     return await act(request, "programme", "/funding/programmes", call, _("Programme drafted."))
 
