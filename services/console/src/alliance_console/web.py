@@ -72,6 +72,7 @@ def menu(person: Person) -> list[tuple[str, str]]:
         (_("Budget execution"), "/funding/budget", ("funding_officer", "funding_approver", "auditor")),
         (_("Evaluation cycles"), "/evaluation/cycles", ("supervisor", "auditor")),
         (_("Rectification orders"), "/evaluation/rectifications", ("supervisor", "auditor")),
+        (_("Appeals"), "/evaluation/appeals", ("supervisor", "auditor")),
         (_("My panels"), "/evaluation/panels", ("evaluator",)),
         (_("My agreements"), "/partner/agreements", ("college", "enterprise")),
         (_("My applications"), "/partner/applications", ("college", "enterprise")),
@@ -221,6 +222,7 @@ def label(value: object) -> str:
         "rd": _("Research and development"), "other": _("Other"), "current": _("Current"),
         "superseded": _("Superseded"), "pending_verification": _("Pending verification"), "verified": _("Verified"),
         "disabled": _("Disabled"), "approve": _("Approve"), "reject": _("Refuse"),
+        "lodged": _("Lodged"), "upheld": _("Upheld"),
         "lead": _("Lead"), "participant": _("Participant"), "coordinator": _("Coordinator"), "sponsor": _("Sponsor"),
     }  # fmt: skip
     return labels.get(str(value), str(value))

@@ -232,3 +232,24 @@ async def save_scores(request: Request, cycle_id: str, agreement_id: str) -> Red
                 await api.put("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}/scores/{code}", {"score": score})
 
     return await act(request, "scores", f"/evaluation/panels/{cycle_id}/{agreement_id}", call, _("Scores saved."))
+
+
+@router.get("/appeals", include_in_schema=False)
+async def appeals(request: Request, appeal_id: str | None = None) -> HTMLResponse:
+    """An appeal by its number (the notice that it was lodged carries it), and its decision."""
+    person, api = require(request, *OVERSEERS)
+    found = await api.get("evaluation", f"/appeals/{appeal_id}") if appeal_id else None
+    return render(request, "evaluation/appeals.html", appeal=found, appeal_id=appeal_id or "",
+                  can_act=person.has("supervisor"))  # fmt: skip
+
+
+@router.post("/appeals/{appeal_id}/decision", include_in_schema=False)
+async def decide_appeal(request: Request, appeal_id: str) -> RedirectResponse:
+    _person, api = require(request, "supervisor")
+
+    async def call(form: FormData) -> None:
+        body = {"decision": text(form, "decision"), "reason": text(form, "reason")}
+        await api.post("evaluation", f"/appeals/{appeal_id}/decision", body, version=text(form, "version"))
+
+    back_to = f"/evaluation/appeals?appeal_id={appeal_id}"
+    return await act(request, "appeal-decision", back_to, call, _("Appeal decided."))

@@ -116,7 +116,18 @@ async def results(request: Request) -> HTMLResponse:
             continue  # evaluation has not evaluated (or not yet heard of) this agreement
         for entry in found.get("trend", []):
             rows.append({"agreement": agreement, "result": entry})
-    return render(request, "partner/results.html", rows=rows)
+    return render(request, "partner/results.html", rows=rows, appeal_id=request.session.pop("appeal_id", None))
+
+
+@router.post("/results/{result_id}/appeals", include_in_schema=False)
+async def appeal(request: Request, result_id: str) -> RedirectResponse:
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        lodged = await api.post("evaluation", f"/results/{result_id}/appeals", {"grounds": text(form, "grounds")})
+        request.session["appeal_id"] = lodged.get("appeal_id")
+
+    return await act(request, f"appeal-{result_id}", "/partner/results", call, _("Appeal filed."))
 
 
 @router.get("/rectifications", include_in_schema=False)
