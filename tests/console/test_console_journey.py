@@ -345,4 +345,10 @@ def test_every_page_of_every_role_opens_from_home(
         for path in paths[1:]:
             me.open_menu(path, f"{role}{path.replace('/', '-')}")
             expect(me.page.locator("h1")).to_be_visible()
+    # A phone-width screen: the last person's pages fit without scrolling sideways.
+    me.page.set_viewport_size({"width": 390, "height": 844})
+    for path in paths:
+        me.go(path, f"phone{path.replace('/', '-')}")
+        width = me.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width}px wide on a 390px screen"
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
