@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import ApiError
 from alliance_console.i18n import _, fen_from_yuan
-from alliance_console.web import checked_form, flash, keep_refusal
+from alliance_console.web import SignInRequired, checked_form, flash, keep_refusal
 
 
 class FormInvalid(Exception):
@@ -34,9 +34,11 @@ async def act(
     try:
         await call(form)
     except ApiError as error:
-        if error.status == 401:
-            raise
         keep_refusal(request, form_name, form, error)
+        if error.status == 401:
+            # The token expired: sign in again, then back to this form with what was typed.
+            request.session.pop("token", None)
+            raise SignInRequired(back_to) from error
     except FormInvalid as invalid:
         keep_refusal(request, form_name, form, invalid.message)
         state = request.session["form_state"]
