@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
+from pymongo.errors import AutoReconnect
 
 from alliance_shared.auth.dependencies import require_roles
 from alliance_shared.auth.principal import Principal
@@ -41,6 +42,8 @@ class ProbeSettings(ServiceSettings):
     service_name: str = "registry"  # publishes to alliance.registry.events like a real service
     probe_topic: str = REGISTRY_EVENTS
     probe_handle_delay_s: float = 0.0
+    #: Times the consumer's handler meets a transient database failure before it succeeds.
+    probe_transient_failures: int = 0
     #: Seconds a widget creation takes (to overlap retries with a running first request).
     probe_request_delay_s: float = 0.0
 
@@ -74,11 +77,16 @@ class CreateWidget(BaseModel):
 
 def build_runtime(settings: ProbeSettings) -> ServiceRuntime:
     runtime: ServiceRuntime
+    failures_left = settings.probe_transient_failures
 
     async def on_created(event: ConsumedEvent) -> None:
         """Counts each created event once per widget in a tally aggregate (idempotent)."""
+        nonlocal failures_left
         payload = event.payload
         assert isinstance(payload, WidgetCreated)
+        if failures_left > 0:
+            failures_left -= 1
+            raise AutoReconnect("the probe plays a database that went away")
         if settings.probe_handle_delay_s:
             await asyncio.sleep(settings.probe_handle_delay_s)
         store = runtime.store(TALLIES)

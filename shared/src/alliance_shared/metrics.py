@@ -50,6 +50,12 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.consumer_restarts = Counter(
+            "alliance_consumer_restarts",
+            "Consumers that ended unexpectedly and were started again",
+            ["service", "consumer"],
+            registry=self.registry,
+        )
         self.outbox_set_aside = Counter(
             "alliance_outbox_set_aside",
             "Journal versions whose events can never be published as they are (alert on any)",

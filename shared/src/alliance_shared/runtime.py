@@ -23,7 +23,7 @@ from alliance_shared.contract.topics import CONTEXT_TOPIC, EVENT_TOPICS
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.consumer import ConsumerRunner
 from alliance_shared.messaging.handlers import DeadLetterHook, Handlers
-from alliance_shared.messaging.kafka import create_producer, ensure_topics
+from alliance_shared.messaging.kafka import create_dead_letter_producer, create_producer, ensure_topics
 from alliance_shared.messaging.relay import OutboxRelay
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import Document, IndexSpec, create_client, ensure_indexes
@@ -55,10 +55,13 @@ class ServiceRuntime:
     metrics: Metrics = field(init=False)
     db: AsyncDatabase[Document] = field(init=False)
     producer: AIOKafkaProducer = field(init=False)
+    dead_letter_producer: AIOKafkaProducer = field(init=False)
     relay: OutboxRelay = field(init=False)
     audit: AuditTrail = field(init=False)
     consumers: list[ConsumerRunner] = field(init=False, default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
+    #: Consumers that failed and are being started again.
+    _down: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.settings.service_name)
@@ -99,6 +102,8 @@ class ServiceRuntime:
         self.producer = create_producer(self.settings)
         self.relay.attach_producer(self.producer)
         await self._with_kafka_retry(self.producer.start, startup_timeout_s)
+        self.dead_letter_producer = create_dead_letter_producer(self.settings)
+        await self._with_kafka_retry(self.dead_letter_producer.start, startup_timeout_s)
         if self.settings.run_relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if self.settings.run_consumers:
@@ -108,14 +113,38 @@ class ServiceRuntime:
                     subscription.topics,
                     self.catalog,
                     subscription.handlers,
-                    self.producer,
+                    self.dead_letter_producer,
                     self.metrics,
                     on_dead_letter=subscription.on_dead_letter,
                 )
                 await runner.start()
                 self.consumers.append(runner)
-                self._tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{subscription.topics}"))
+                self._tasks.append(asyncio.create_task(self._supervise(runner), name=runner.name))
         log.info("service started", consumers=len(self.consumers))
+
+    async def _supervise(self, runner: ConsumerRunner) -> None:
+        """Keep a consumer running: one that ends unexpectedly is reported down (/readyz)
+        and started again, with backoff, from its committed offsets."""
+        delay = 1.0
+        while True:
+            try:
+                await runner.run()
+                return  # stopped on purpose
+            except Exception:
+                self._down.add(runner.name)
+                self.metrics.consumer_restarts.labels(self.metrics.service, runner.name).inc()
+                log.exception("consumer ended unexpectedly; restarting", consumer=runner.name, delay=delay)
+            await asyncio.sleep(delay)
+            if runner.stopping:
+                return
+            try:
+                await runner.restart()
+            except Exception:
+                log.warning("consumer restart failed; trying again", consumer=runner.name, exc_info=True)
+                delay = min(delay * 2, 30.0)
+                continue
+            self._down.discard(runner.name)
+            delay = 1.0
 
     def add_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         """Run a service's own background loop; cancelled on stop, reported by /readyz if it dies."""
@@ -132,6 +161,8 @@ class ServiceRuntime:
                 await task
         if hasattr(self, "producer"):  # absent when start() failed before making it
             await self.producer.stop()
+        if hasattr(self, "dead_letter_producer"):
+            await self.dead_letter_producer.stop()
         await self._mongo.close()
         log.info("service stopped")
 
@@ -151,6 +182,8 @@ class ServiceRuntime:
         for task in self._tasks:
             if task.done():
                 checks[task.get_name()] = "stopped"
+            elif task.get_name() in self._down:
+                checks[task.get_name()] = "restarting"
         return checks
 
     @staticmethod

@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     #: Records above this many bytes are dead-lettered unread (reason `oversized`, docs/architecture.md).
     kafka_max_record_bytes: int = Field(default=256 * 1024, ge=1024)
 
+    #: How long a consumer retries a record that meets a transient failure before it restarts.
+    kafka_transient_retry_seconds: float = Field(default=600.0, gt=0)
+
     jwks_url: str | None = None
     jwks_file: str | None = None
     jwt_issuer: str = "https://auth.coopalliance.local"

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pymongo import AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
@@ -179,5 +181,117 @@ async def test_poison_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_
         assert await tally(mongo_client, database, "p3") is None  # nothing applied
         metrics = runtime.metrics.dlq_records.collect()[0].samples
         assert sum(s.value for s in metrics if s.name.endswith("_total")) == 5
+    finally:
+        await runtime.stop()
+
+
+async def limit_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(max_message_bytes)})]
+        )
+    finally:
+        await admin.close()
+
+
+def deep_json(depth: int) -> bytes:
+    return b'{"widget_id": "deep", "label": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+async def test_hostile_records_are_each_dead_lettered_with_a_reason_and_good_ones_applied_once(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    topic: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    """Whatever a college system writes, the consumer survives it: every record is applied
+    or dead-lettered with its reason, a copy too large for the dead-letter topic is shrunk
+    to its digest, and the consumer stays ready."""
+    database = f"probe_{unique}"
+    _, _, headers = created_record("hostile")
+    near_broker_limit = b'{"widget_id": "big", "label": "' + b"x" * 500_000 + b'"}'
+    hostile: list[tuple[bytes | None, bytes | None, list[Any]]] = [
+        (b"h-deep", deep_json(100_000), headers),
+        (b"h-huge-int", b'{"widget_id": "n", "label": "x", "bumps": 1' + b"0" * 5000 + b"}", headers),
+        (b"h-utf8", b'{"widget_id": "\xff\xfe", "label": "x"}', headers),
+        (b"h-array", b"[1, 2, 3]", headers),
+        (b"h-string", b'"just a string"', headers),
+        (b"h-null", None, headers),
+        (b"h-bad-header", b"{}", [(k, b"\xff\xfe" if k == "ce_type" else v) for k, v in headers]),
+        (b"h-dup-headers", b'{"widget_id": "d", "label": "x"}', [*headers, ("ce_type", b"org.example.other.v1")]),
+        (b"h-long-header", b'{"widget_id": "l", "label": "x"}', [*headers, ("x-junk", b"j" * 50_000)]),
+        (b"h-near-limit", near_broker_limit, headers),
+    ]
+    good = [created_record(f"good-{i}") for i in range(3)]
+    await limit_topic(infra.kafka_bootstrap, dlq_of(topic), 300_000)  # the copy cannot go as it is
+    await produce(infra.kafka_bootstrap, topic, [good[0], *hostile, good[1], good[0], good[2]])
+    runtime = build_runtime(
+        probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
+    )
+    await runtime.start()
+    try:
+
+        async def all_good_applied() -> bool:
+            return [await tally(mongo_client, database, f"good-{i}") for i in range(3)] == [1, 1, 1]
+
+        await wait_for(all_good_applied, timeout_s=60)
+        dead = await read_topic(infra.kafka_bootstrap, dlq_of(topic), until=lambda rs: len(rs) >= 9, timeout_s=30)
+        reasons = {r.key: header(r, "dlq_reason") for r in dead}
+        assert reasons[b"h-deep"] == "envelope.unreadable_json"
+        assert reasons[b"h-huge-int"] == "envelope.unreadable_json"
+        assert reasons[b"h-utf8"] == "envelope.malformed_json"
+        assert reasons[b"h-array"] == reasons[b"h-string"] == "envelope.malformed_json"
+        assert reasons[b"h-null"] == "envelope.no_data"
+        assert reasons[b"h-bad-header"] == "envelope.bad_header"
+        assert reasons[b"h-near-limit"] == "record.oversized"
+        shrunk = json.loads(next(r for r in dead if r.key == b"h-near-limit").value or b"{}")
+        assert shrunk["dlq_shrunk"] is True
+        assert shrunk["size"] == len(near_broker_limit)
+        assert "MessageSizeTooLarge" in shrunk["refused_by_broker"]
+        assert reasons[b"h-dup-headers"] == "envelope.duplicate_header"
+        assert set(reasons) == {k for k, _, _ in hostile} - {b"h-long-header"}
+        assert await tally(mongo_client, database, "l") == 1  # a long unrelated header is no reason to refuse
+        readiness = await runtime.readiness()
+        assert all(v == "ok" for v in readiness.values()), readiness
+    finally:
+        await runtime.stop()
+
+
+async def test_a_consumer_that_fails_is_reported_restarted_and_applies_its_batch_once(
+    infra: Infrastructure,
+    dev_keys_dir: Path,
+    unique: str,
+    topic: str,
+    mongo_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    database = f"probe_{unique}"
+    await produce(infra.kafka_bootstrap, topic, [created_record("flaky", bumps=3)])
+    settings = probe_settings(
+        infra,
+        database,
+        dev_keys_dir,
+        probe_topic=topic,
+        kafka_consumer_group=f"g-{unique}",
+        kafka_transient_retry_seconds=0.5,
+        probe_transient_failures=12,
+    )
+    runtime = build_runtime(settings)
+    await runtime.start()
+    try:
+        seen_down = False
+
+        async def applied() -> bool:
+            nonlocal seen_down
+            seen_down = seen_down or "restarting" in (await runtime.readiness()).values()
+            return await tally(mongo_client, database, "flaky") == 3
+
+        await wait_for(applied, timeout_s=60)
+        assert seen_down
+        restarts = runtime.metrics.consumer_restarts.collect()[0].samples
+        assert sum(s.value for s in restarts if s.name.endswith("_total")) >= 1
+        assert all(v == "ok" for v in (await runtime.readiness()).values())
     finally:
         await runtime.stop()

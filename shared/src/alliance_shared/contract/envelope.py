@@ -111,6 +111,8 @@ def from_kafka(key: bytes | None, value: bytes | None, headers: Headers) -> Clou
     attrs: dict[str, str] = {}
     for name, raw in headers:
         if name.startswith("ce_"):
+            if name[3:] in attrs:
+                raise EnvelopeError("envelope.duplicate_header", f"header {name} appears more than once")
             try:
                 attrs[name[3:]] = raw.decode()
             except UnicodeDecodeError as exc:
@@ -126,6 +128,8 @@ def from_kafka(key: bytes | None, value: bytes | None, headers: Headers) -> Clou
         data = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EnvelopeError("envelope.malformed_json", f"value is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # an integer of 4,300+ digits, nesting too deep
+        raise EnvelopeError("envelope.unreadable_json", f"value cannot be read as JSON: {type(exc).__name__}") from exc
     if not isinstance(data, dict):
         raise EnvelopeError("envelope.malformed_json", "value must be a JSON object")
     attrs.setdefault("subject", key.decode(errors="replace") if key else "")

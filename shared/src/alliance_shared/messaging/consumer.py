@@ -20,6 +20,8 @@ redelivers the batch.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -28,7 +30,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 from pymongo.errors import OperationFailure
-from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from alliance_shared import context
 from alliance_shared.contract.catalog import EventCatalog
@@ -37,7 +39,7 @@ from alliance_shared.contract.topics import dlq_of
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, DeadLetterHook, Handler, Handlers
-from alliance_shared.messaging.kafka import client_options
+from alliance_shared.messaging.kafka import UNPUBLISHABLE_DLQ_ERRORS, client_options
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
 from alliance_shared.settings import ServiceSettings
@@ -63,7 +65,7 @@ class ConsumerRunner:
         topics: Sequence[str],
         catalog: EventCatalog,
         handlers: Handlers,
-        producer: AIOKafkaProducer,
+        dead_letter_producer: AIOKafkaProducer,
         metrics: Metrics,
         *,
         on_dead_letter: DeadLetterHook | None = None,
@@ -74,7 +76,7 @@ class ConsumerRunner:
         self._topics = list(topics)
         self._catalog = catalog
         self._handlers: dict[str, Handler] = {model.event_type: handler for model, handler in handlers.items()}
-        self._producer = producer
+        self._dead_letters = dead_letter_producer
         self._metrics = metrics
         self._on_dead_letter = on_dead_letter
         self._batch_size = batch_size
@@ -110,6 +112,25 @@ class ConsumerRunner:
             log.warning("consumer batch did not finish before shutdown; it will be redelivered")
         await self._consumer.stop()
         self._consumer = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
+    def name(self) -> str:
+        return "consumer-" + ",".join(self._topics)
+
+    async def restart(self) -> None:
+        """Leave the group and join again: consumption resumes from the committed offsets,
+        so a batch cut off by a failure is read again, never skipped."""
+        if self._consumer is not None:
+            try:
+                await self._consumer.stop()
+            except Exception:
+                log.warning("consumer did not stop cleanly before its restart", exc_info=True)
+            self._consumer = None
+        await self.start()
 
     async def run(self) -> None:
         assert self._consumer is not None, "start() first"
@@ -148,6 +169,9 @@ class ConsumerRunner:
     async def _process_with_retry(self, record: ConsumerRecord[bytes, bytes]) -> None:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, TRANSIENT_ERRORS) or is_busy(exc)),
+            # Bounded: past it the runner fails, its supervisor reports it unready and starts
+            # it again from the committed offsets — the record is retried, never skipped.
+            stop=stop_after_delay(self._settings.kafka_transient_retry_seconds),
             wait=wait_exponential_jitter(multiplier=0.2, max=10.0),
             before_sleep=lambda state: log.warning(
                 "transient failure; retrying",
@@ -181,6 +205,8 @@ class ConsumerRunner:
             envelope = from_kafka(record.key, record.value, list(record.headers))
         except EnvelopeError as exc:
             raise PermanentFailure(exc.code, exc.detail, None, type(exc).__name__) from exc
+        except Exception as exc:  # whatever the bytes: a reason, never a dead consumer
+            raise PermanentFailure("envelope.undecodable", repr(exc)[:500], None, type(exc).__name__) from exc
         if envelope.type not in self._catalog:
             raise PermanentFailure(
                 "event.unknown_type",
@@ -197,6 +223,8 @@ class ConsumerRunner:
             raise PermanentFailure(
                 "event.invalid_payload", _validation_summary(exc), envelope, "ValidationError"
             ) from exc
+        except Exception as exc:
+            raise PermanentFailure("event.invalid_payload", repr(exc)[:500], envelope, type(exc).__name__) from exc
         event = ConsumedEvent(envelope, payload, record.topic, record.partition, record.offset)
         ctx = context.MessageContext(
             correlation_id=envelope.correlationid or envelope.id,
@@ -222,18 +250,39 @@ class ConsumerRunner:
         return "applied"
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], failure: PermanentFailure) -> None:
-        headers = [
-            *record.headers,
+        annotations = [
             ("dlq_reason", failure.reason.encode()),
-            ("dlq_detail", failure.detail[:2000].encode()),
-            ("dlq_error_class", failure.error_class.encode()),
+            ("dlq_detail", failure.detail[:2000].encode(errors="replace")),
+            ("dlq_error_class", failure.error_class[:200].encode(errors="replace")),
             ("dlq_source_topic", record.topic.encode()),
             ("dlq_source_partition", str(record.partition).encode()),
             ("dlq_source_offset", str(record.offset).encode()),
             ("dlq_consumer_group", self._settings.consumer_group.encode()),
             ("dlq_at", datetime.now(UTC).isoformat().encode()),
         ]
-        await self._producer.send_and_wait(dlq_of(record.topic), value=record.value, key=record.key, headers=headers)
+        topic = dlq_of(record.topic)
+        try:
+            await self._dead_letters.send_and_wait(
+                topic, value=record.value, key=record.key, headers=[*record.headers, *annotations]
+            )
+        except UNPUBLISHABLE_DLQ_ERRORS as exc:
+            # The copy cannot be published as it is (too large, refused): publish its digest
+            # and the reason instead, so the record is still accounted for and the consumer goes on.
+            try:
+                await self._dead_letters.send_and_wait(
+                    topic, value=shrunk_copy(record, exc), key=(record.key or b"")[:256] or None, headers=annotations
+                )
+            except UNPUBLISHABLE_DLQ_ERRORS:
+                self._metrics.dlq_records.labels(self._metrics.service, record.topic, "dlq.unpublishable").inc()
+                log.error(
+                    "dead-letter topic refuses even the digest; the record is logged here only",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    reason=failure.reason,
+                    refusal=repr(exc)[:300],
+                )
+                return
         self._metrics.dlq_records.labels(self._metrics.service, record.topic, failure.reason).inc()
         log.warning(
             "record dead-lettered",
@@ -243,10 +292,16 @@ class ConsumerRunner:
             reason=failure.reason,
             detail=failure.detail[:500],
         )
-        if self._on_dead_letter is not None:
+        if self._on_dead_letter is None:
+            return
+        try:
             await self._on_dead_letter(
                 DeadLetter(record, failure.reason, failure.detail, failure.error_class, failure.envelope)
             )
+        except TRANSIENT_ERRORS:
+            raise  # retried with the record (the dead-letter copy may then be published twice)
+        except Exception:
+            log.exception("dead-letter hook failed; the record is dead-lettered all the same", offset=record.offset)
 
     async def _report_lag(self) -> None:
         consumer = self._consumer
@@ -279,6 +334,20 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         return None
+
+
+def shrunk_copy(record: ConsumerRecord[bytes, bytes], refusal: Exception) -> bytes:
+    """What stands in the dead-letter topic for a record whose copy the broker refused."""
+    value = record.value or b""
+    return json.dumps(
+        {
+            "dlq_shrunk": True,
+            "sha256": hashlib.sha256(value).hexdigest(),
+            "size": len(value),
+            "headers": len(record.headers),
+            "refused_by_broker": f"{type(refusal).__name__}: {refusal}"[:500],
+        }
+    ).encode()
 
 
 def _validation_summary(exc: ValidationError) -> str:

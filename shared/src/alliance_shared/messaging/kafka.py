@@ -8,7 +8,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidMessageError,
+    MessageSizeTooLargeError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 from aiokafka.helpers import create_ssl_context
 
 from alliance_shared.contract.topics import EVENT_TOPICS, dlq_of
@@ -16,6 +21,11 @@ from alliance_shared.logging import get_logger
 from alliance_shared.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+#: Broker answers to a record that no retry can change.
+REFUSED_RECORD_ERRORS: tuple[type[Exception], ...] = (MessageSizeTooLargeError, InvalidMessageError)
+#: ... and, for a dead-letter copy, a topic this service may not write.
+UNPUBLISHABLE_DLQ_ERRORS: tuple[type[Exception], ...] = (*REFUSED_RECORD_ERRORS, TopicAuthorizationFailedError)
 
 
 def client_options(settings: ServiceSettings) -> dict[str, Any]:
@@ -43,6 +53,19 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
+        max_request_size=1024 * 1024,
+        request_timeout_ms=15000,
+    )
+
+
+def create_dead_letter_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    """Dead-letter copies go through a producer without idempotence: a copy the broker
+    refuses for good would leave a gap in an idempotent producer's sequence, and every later
+    send to that partition would wait forever. Duplicates in a dead-letter topic are harmless."""
+    return AIOKafkaProducer(
+        **client_options(settings),
+        enable_idempotence=False,
+        acks="all",
         max_request_size=1024 * 1024,
         request_timeout_ms=15000,
     )

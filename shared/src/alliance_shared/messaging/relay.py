@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import InvalidMessageError, MessageSizeTooLargeError
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance_shared.audit import AuditTrail
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.logging import get_logger
+from alliance_shared.messaging.kafka import REFUSED_RECORD_ERRORS
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import Document, retry_when_busy
 from alliance_shared.persistence.versioned_store import (
@@ -35,8 +35,6 @@ from alliance_shared.persistence.versioned_store import (
 log = get_logger(__name__)
 T = TypeVar("T")
 
-#: Broker answers that no retry can change.
-PERMANENT_SEND_ERRORS = (MessageSizeTooLargeError, InvalidMessageError)
 #: On a journal version whose events were refused for good: why and when.
 SET_ASIDE = "_set_aside"
 
@@ -162,7 +160,7 @@ class OutboxRelay:
                     assert self._producer is not None, "attach_producer() before publishing"
                     try:
                         futures.append(await self._producer.send(self.topic, value=value, key=key, headers=headers))
-                    except PERMANENT_SEND_ERRORS as exc:
+                    except REFUSED_RECORD_ERRORS as exc:
                         refused[doc["_id"]] = f"{type(exc).__name__}: {exc}"[:500]
                 pending.append((store, doc, futures))
         outcomes = await asyncio.gather(*(f for _, _, fs in pending for f in fs), return_exceptions=True)
@@ -170,7 +168,7 @@ class OutboxRelay:
         for _, doc, futures in pending:
             for _ in futures:
                 outcome = next(failures)
-                if isinstance(outcome, PERMANENT_SEND_ERRORS):
+                if isinstance(outcome, REFUSED_RECORD_ERRORS):
                     refused.setdefault(doc["_id"], f"{type(outcome).__name__}: {outcome}"[:500])
                 elif isinstance(outcome, BaseException):
                     raise outcome
