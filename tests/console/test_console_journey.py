@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from alliance_devstack.demo.access import Actor
+from alliance_devstack.demo.story import credit_code
 from tests.console.conftest import ConsoleStack, api_get
 
 pytestmark = pytest.mark.infra
@@ -351,4 +352,31 @@ def test_every_page_of_every_role_opens_from_home(
         me.go(path, f"phone{path.replace('/', '-')}")
         width = me.page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width}px wide on a 390px screen"
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_a_refusal_shows_next_to_its_field_and_keeps_what_was_typed(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    """The registry admin registers a partner: a wrong credit code is the registry's refusal,
+    shown at the field in Chinese with the other fields as typed; a right one registers it."""
+    me = visitor_for("zh-CN")
+    page = me.page
+    me.sign_in("registry_admin")
+    me.open_menu("/registry/partners", "partners")
+    name = f"深圳市新登记学院 {console_stack.run}"
+    values = {"name_zh": name, "region_code": "440305", "sector_code": "P83", "address": "深圳市福田区",
+              "contact_name": "王老师", "contact_email": f"wang.{console_stack.run}@console.test",
+              "contact_phone": "+86 755 1234 5678", "contact_position": "校企合作处"}  # fmt: skip
+    for field_name, value in {**values, "credit_code": "91440300MA5ABCDEF0"}.items():
+        page.fill(f"#partner-{field_name}", value)
+    page.click("form[action='/registry/partners'] button[type=submit]")
+    expect(page.locator("#partner-credit_code-error")).to_contain_text("统一社会信用代码")
+    expect(page.locator("#partner-name_zh")).to_have_value(name)
+    me.look("partner-refused")
+    page.fill("#partner-credit_code", credit_code())
+    page.click("form[action='/registry/partners'] button[type=submit]")
+    me.done()
+    me.go(f"/registry/partners?q={name}", "partner-found")
+    expect(page.locator("#rows")).to_contain_text(name)
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)

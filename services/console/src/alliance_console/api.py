@@ -45,8 +45,9 @@ def problem_messages() -> dict[str, str]:
         "cycle.results_missing": _("Some agreements of the cycle have no result yet."),
         "rectification.no_evidence": _("Attach at least one piece of evidence."),
         "partner.credit_code_invalid": _("The unified social credit code is not valid (check character)."),
-        "partner.duplicate_credit_code": _("A partner with this credit code is already registered."),
+        "partner.credit_code_taken": _("A partner with this credit code is already registered."),
         "route.not_found": _("Not found."),
+        "partner.profile_mismatch": _("Colleges need a college profile and enterprises an enterprise profile."),
     }
 
 
@@ -103,6 +104,22 @@ def _field_errors(problem: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+#: Refusals that concern one field of the form that caused them (shown next to it).
+CODE_FIELDS = {
+    "partner.credit_code_invalid": "credit_code",
+    "partner.credit_code_taken": "credit_code",
+    "partner.region_code_invalid": "region_code",
+    "partner.sector_code_invalid": "sector_code",
+    "application.cofunding_too_low": "cofunding",
+    "application.request_over_cap": "requested",
+    "application.approval_over_request": "approved",
+    "application.approved_amount_required": "approved",
+    "panel.conflict_of_interest": "evaluator_id",
+    "panel.already_member": "evaluator_id",
+    "rectification.no_evidence": "evidence_refs",
+}
+
+
 def _error_of(response: httpx.Response) -> ApiError:
     try:
         body = response.json()
@@ -111,7 +128,10 @@ def _error_of(response: httpx.Response) -> ApiError:
     if not isinstance(body, dict):
         body = {"detail": str(body)[:300]}
     body.setdefault("code", f"http.{response.status_code}")
-    return ApiError(response.status_code, body, _field_errors(body))
+    error = ApiError(response.status_code, body, _field_errors(body))
+    if body["code"] in CODE_FIELDS:
+        error.field_errors.setdefault(CODE_FIELDS[body["code"]], error.message)
+    return error
 
 
 class ServiceClients:

@@ -222,6 +222,9 @@ def label(value: object) -> str:
         "rd": _("Research and development"), "other": _("Other"), "current": _("Current"),
         "superseded": _("Superseded"), "pending_verification": _("Pending verification"), "verified": _("Verified"),
         "disabled": _("Disabled"), "approve": _("Approve"), "reject": _("Refuse"),
+        "higher_vocational": _("Higher vocational college"), "secondary_vocational": _("Secondary vocational school"),
+        "technician_college": _("Technician college"), "vocational_undergraduate": _("Vocational university"),
+        "large": _("Large"), "medium": _("Medium"), "small": _("Small"), "micro": _("Micro"),
         "lodged": _("Lodged"), "upheld": _("Upheld"),
         "lead": _("Lead"), "participant": _("Participant"), "coordinator": _("Coordinator"), "sponsor": _("Sponsor"),
     }  # fmt: skip

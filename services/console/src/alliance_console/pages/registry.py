@@ -3,18 +3,22 @@ registering a partner (the credit-code check is the registry's); agreements."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import items_of
 from alliance_console.i18n import _
-from alliance_console.pages.common import act, text
+from alliance_console.pages.common import act, integer, text
 from alliance_console.web import render, require
 
 router = APIRouter(prefix="/registry")
 
 READERS = ("registry_admin", "auditor")
+COLLEGE_LEVELS = ("higher_vocational", "secondary_vocational", "technician_college", "vocational_undergraduate")
+ENTERPRISE_SIZES = ("large", "medium", "small", "micro")
 KINDS = ("college", "enterprise", "industry_association", "government_agency", "research_institute")
 PAGE_SIZE = 20
 
@@ -35,6 +39,7 @@ async def partners(
     items, next_cursor = items_of(page)
     return render(
         request, "registry/partners.html", partners=items, next_cursor=next_cursor, kinds=KINDS,
+        college_levels=COLLEGE_LEVELS, enterprise_sizes=ENTERPRISE_SIZES,
         filters={"q": q or "", "kind": kind or "", "region": region or "", "sector": sector or ""},
         can_create=person.has("registry_admin"),
     )  # fmt: skip
@@ -45,7 +50,7 @@ async def create_partner(request: Request) -> RedirectResponse:
     _person, api = require(request, "registry_admin")
 
     async def call(form: FormData) -> None:
-        body = {
+        body: dict[str, Any] = {
             "kind": text(form, "kind"),
             "name_zh": text(form, "name_zh"),
             "credit_code": text(form, "credit_code"),
@@ -55,6 +60,12 @@ async def create_partner(request: Request) -> RedirectResponse:
             "contacts": [{"name": text(form, "contact_name"), "email": text(form, "contact_email"),
                           "phone": text(form, "contact_phone"), "position": text(form, "contact_position")}],
         }  # fmt: skip
+        kind = text(form, "kind")
+        if kind == "college":
+            majors = [m.strip() for m in text(form, "majors").replace("，", ",").split(",") if m.strip()]
+            body["college"] = {"level": text(form, "college_level"), "majors": majors}
+        elif kind == "enterprise":
+            body["enterprise"] = {"size": text(form, "enterprise_size"), "headcount": integer(form, "headcount")}
         await api.post("registry", "/partners", body)
 
     return await act(request, "partner", "/registry/partners", call, _("Partner registered."))
