@@ -36,10 +36,10 @@ browser-install: ## Debian chromium + Noto CJK fonts for the console (apt-get, w
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk; \
 	fi
 
-run: stack-install browser-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service
+run: stack-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service
 	$(UV) run --frozen alliance run
 
-test: stack-install browser-install ## everything: unit, runtime, services, deployment and system tests
+test: stack-install browser-install lint ## lint first, then everything: unit, runtime, services, console, deployment and system tests
 	$(UV) run --frozen pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: setup ## the pure domain tests only (no servers)
@@ -48,10 +48,11 @@ test-unit: setup ## the pure domain tests only (no servers)
 bench: stack-install ## benchmarks (not part of `make test`): prints figures, writes bench/results/
 	$(UV) run --frozen python -m bench $(ARGS)
 
-lint: setup ## ruff + mypy --strict on every package
+lint: setup ## ruff, mypy --strict on every package, and the layer rules (import contracts)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy --strict $(PACKAGES)
+	$(UV) run --frozen lint-imports
 
 fmt: setup ## format and autofix
 	$(UV) run --frozen ruff format .
