@@ -30,7 +30,7 @@ from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from alliance_shared.settings import ServiceSettings
 from alliance_shared.web.app import create_app
-from alliance_shared.web.conditional import expected_version, set_etag
+from alliance_shared.web.conditional import IfMatch, set_etag
 
 WIDGETS = "widgets"
 TALLIES = "tallies"
@@ -131,9 +131,8 @@ def build_probe(settings: ProbeSettings) -> FastAPI:
 
     @router.put("/{widget_id}/label")
     async def rename(
-        widget_id: str, body: CreateWidget, request: Request, response: Response, _: Writer
+        widget_id: str, body: CreateWidget, version: IfMatch, response: Response, _: Writer
     ) -> dict[str, object]:
-        version = expected_version(request)
         new_version = await runtime.store(WIDGETS).save(
             widget_id,
             version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Response
 
 from alliance_shared.web.problems import ProblemError
 
@@ -17,12 +17,8 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag_of(version)
 
 
-def expected_version(request: Request) -> int:
-    """The version the client last saw, from If-Match; 428 without it, 412 if malformed."""
-    return parse_if_match(request.headers.get("if-match"))
-
-
 def parse_if_match(header: str | None) -> int:
+    """The version an If-Match header names; 428 without one, 412 if it is not our ETag."""
     if header is None:
         raise ProblemError(
             428,
@@ -33,11 +29,6 @@ def parse_if_match(header: str | None) -> int:
     if not tag.isdigit() or len(tag) > 18:
         raise ProblemError(412, "precondition.bad_etag", f"If-Match {header[:40]!r} is not an ETag of this API")
     return int(tag)
-
-
-def optional_version(request: Request) -> int | None:
-    """If-Match when given (412 unless it names the current version), else None: act on the current version."""
-    return None if request.headers.get("if-match") is None else expected_version(request)
 
 
 # Declared as header parameters, so If-Match shows in the OpenAPI document (clients and the
