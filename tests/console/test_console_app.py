@@ -79,3 +79,18 @@ def test_every_message_has_its_chinese_wording() -> None:
     assert strip == [line for line in before.splitlines() if "POT-Creation-Date" not in line], (
         "run services/console/tools/zh_cn.py and commit the catalog"
     )
+
+
+def test_amounts_in_fen_are_shown_and_read_in_yuan_per_locale() -> None:
+    from alliance_console import i18n
+
+    i18n.set_language("zh-CN")
+    assert i18n.yuan(120000050) == "¥1,200,000.50"
+    assert i18n.day("2026-12-03") == "2026年12月3日"
+    i18n.set_language("en")
+    assert i18n.yuan(120000050) == "CN¥1,200,000.50"
+    assert i18n.when("2026-12-03T01:00:00+00:00").startswith("Dec 3, 2026, 9:00:00")  # China time
+    assert i18n.fen_from_yuan("1,200.5") == 120050
+    assert i18n.fen_from_yuan("¥1200.50") == 120050
+    assert i18n.fen_from_yuan("12.345") is None
+    assert i18n.fen_from_yuan("abc") is None
