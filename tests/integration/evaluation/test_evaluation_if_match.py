@@ -18,16 +18,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
 from alliance_shared.contract.topics import REGISTRY_EVENTS
-from alliance_shared.web.conditional import expected_version, optional_version
 from tests.integration.evaluation.evaluation_support import (
     WINDOW_END,
     WINDOW_START,
@@ -38,34 +34,13 @@ from tests.integration.evaluation.evaluation_support import (
     wait_for,
 )
 from tests.support.http import bearer, running
+from tests.support.if_match import if_match_routes
 from tests.support.kafka_io import skip_history
 
 pytestmark = pytest.mark.infra
 
 RUN = uuid.uuid4().hex[:8]
 AGREEMENT, COLLEGE, ENTERPRISE = new_id("agr-ifm"), new_id("col"), new_id("ent")
-IF_MATCH_READERS = {expected_version, optional_version}
-
-
-def reads_if_match(dependant: Dependant) -> bool:
-    """The route, or one of its dependencies, reads If-Match: as a declared header
-    parameter, or from the request through the shared readers."""
-    return (
-        dependant.call in IF_MATCH_READERS
-        or any(param.alias.lower() == "if-match" for param in dependant.header_params)
-        or any(reads_if_match(d) for d in dependant.dependencies)
-    )
-
-
-def if_match_routes(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path) of every route of the app whose dependencies read If-Match, walked
-    the way the app builds its OpenAPI (included routers resolved)."""
-    return {
-        (method, str(context.path))
-        for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, APIRoute) and reads_if_match(context.original_route.dependant)
-        for method in context.methods or ()
-    }
 
 
 @dataclass

@@ -15,14 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +28,6 @@ from alliance_devstack.provision import Infrastructure
 from alliance_registry.app import build_app
 from alliance_registry.service.repositories import Repositories
 from alliance_shared.persistence.versioned_store import Snapshot, VersionedStore
-from alliance_shared.web.conditional import IfMatch, OptionalIfMatch, expected_version, optional_version
 from tests.integration.registry.registry_support import (
     admin,
     agreement_body,
@@ -40,47 +37,16 @@ from tests.integration.registry.registry_support import (
     registry_settings,
 )
 from tests.support.http import running
+from tests.support.if_match import Route, if_match_routes
 
 pytestmark = pytest.mark.infra
 
-Route = tuple[str, str]
 REASON = {"reason": "If-Match property"}
 SEAT = {"representative": "张伟", "term_start": "2026-01-01", "term_end": "2028-12-31"}
 ASSIGN = {**SEAT, "position": "director", "reason": "elected"}
 
 #: Tags that are not an ETag of this API.
 MALFORMED = ('"abc"', "*", 'W/"1x"', '""', "1, 2", '"-1"', "W/")
-
-
-def _dependency_of(parameter: Any) -> Any:
-    return get_args(parameter)[1].dependency
-
-
-#: Whatever reads If-Match: the shared route parameters' dependencies and the plain functions.
-IF_MATCH_READERS = {_dependency_of(IfMatch), _dependency_of(OptionalIfMatch), expected_version, optional_version}
-
-
-def reads_if_match(dependant: Dependant) -> bool:
-    return any(sub.call in IF_MATCH_READERS or reads_if_match(sub) for sub in dependant.dependencies)
-
-
-def if_match_routes(app: FastAPI) -> set[Route]:
-    """Every (method, path) of the app whose dependencies read If-Match (routers included
-    into the app are walked through ``iter_route_contexts``, as the OpenAPI builder does),
-    and every operation the OpenAPI document says takes an If-Match header."""
-    found: set[Route] = set()
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and context.path is not None and reads_if_match(route.dependant):
-            found.update((method, context.path) for method in context.methods or ())
-    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
-    found.update(
-        (method.upper(), path)
-        for path, operations in paths.items()
-        for method, operation in operations.items()
-        if any(p["in"] == "header" and p["name"].lower() == "if-match" for p in operation.get("parameters", []))
-    )
-    return found
 
 
 def documented_412(app: FastAPI) -> set[Route]:
