@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -123,6 +124,8 @@ def print_banner(stack: Stack, platform: Platform, logs: Path, console: ServiceP
     print(f"  MongoDB-wire   {stack.mongo.url} ({stack.mongo.kind})")
     print(f"  SMTP sink      127.0.0.1:{stack.smtp.port} → mail filed in {stack.smtp.maildir}")
     print(f"  logs           {logs}/<service>.log, {stack.data_dir}/<server>/")
-    print("\n  a token:       uv run alliance-token mint --role funding_officer")
+    mint = f"(cd {shlex.quote(str(repo_root()))} && .tools/bin/uv run --frozen alliance-token mint"
+    print(f"\n  a token:       {mint} --role funding_officer --sub officer-zhang)")
+    print(f"  a second person (maker-checker): {mint} --role funding_approver --sub approver-li)")
     print("                 roles: registry_admin funding_officer funding_approver supervisor evaluator")
     print("                        auditor ops; college/enterprise need --partner <partner id>")

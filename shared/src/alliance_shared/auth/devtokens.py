@@ -87,5 +87,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "keys":
         print(ensure_keys(args.keys_dir))
+    elif not (args.keys_dir / "signing-key.pem").exists():
+        # A new key pair here would sign tokens no running service accepts.
+        parser.exit(
+            2,
+            f"alliance-token: no dev signing key in {args.keys_dir.resolve()}: run this in the checkout "
+            "where `make run` runs, or pass --keys-dir (or ALLIANCE_DEV_KEYS_DIR) to its var/dev-keys\n",
+        )
     else:
         print(mint(args.keys_dir, args.sub, args.role, partner_id=args.partner, ttl_s=args.ttl))
+
+
+if __name__ == "__main__":
+    main()
