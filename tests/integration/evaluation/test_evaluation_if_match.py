@@ -19,7 +19,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
@@ -34,7 +33,7 @@ from tests.integration.evaluation.evaluation_support import (
     wait_for,
 )
 from tests.support.http import bearer, running
-from tests.support.if_match import if_match_routes
+from tests.support.if_match import VERSIONS, if_match, if_match_routes
 from tests.support.kafka_io import skip_history
 
 pytestmark = pytest.mark.infra
@@ -208,25 +207,6 @@ MAKERS: dict[tuple[str, str], Callable[[Targets], Awaitable[Aggregate]]] = {
 
 
 # --- the property --------------------------------------------------------------------------------
-
-#: (kind, n): the current version, n versions older (0 at the least), n newer, or a tag that is no version.
-VERSIONS = st.one_of(
-    st.just(("current", 0)),
-    st.tuples(st.just("stale"), st.integers(1, 3)),
-    st.tuples(st.just("future"), st.integers(1, 10**9)),
-    st.tuples(st.just("malformed"), st.sampled_from(["", "*", '"abc"', '"-1"', '"1.0"', "1, 2", 'W/"x"'])),
-)
-
-
-def if_match(current: str, kind: str, n: Any) -> str:
-    version = int(current.strip('"'))
-    if kind == "current":
-        return current
-    if kind == "stale":
-        return f'"{max(0, version - n)}"'
-    if kind == "future":
-        return f'"{version + n}"'
-    return str(n)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -132,7 +132,13 @@ class VersionedStore(Protocol):
         *,
         caused_by: str | None = None,
     ) -> int | None:
-        """Write version 1; Conflict (``aggregate.exists``) if the aggregate exists."""
+        """Write version 1; Conflict (``aggregate.exists``) if the aggregate exists.
+
+        The same for every implementation (they subclass the port to inherit it)."""
+        try:
+            return await self.save(aggregate_id, 0, state, events, audit, caused_by=caused_by)
+        except PreconditionFailed as exc:
+            raise Conflict("aggregate.exists", f"{aggregate_id} already exists") from exc
 
 
 def journal_of(name: str) -> str:
@@ -258,7 +264,7 @@ def journal_document(
     }
 
 
-class MongoVersionedStore:
+class MongoVersionedStore(VersionedStore):
     """``VersionedStore`` on MongoDB (and the local MongoDB-wire server)."""
 
     def __init__(
@@ -303,20 +309,6 @@ class MongoVersionedStore:
         if limit:
             cursor = cursor.limit(limit)
         return [snapshot_of(doc) async for doc in cursor]
-
-    async def create(
-        self,
-        aggregate_id: str,
-        state: Mapping[str, Any],
-        events: Sequence[EventPayload] = (),
-        audit: AuditNote | None = None,
-        *,
-        caused_by: str | None = None,
-    ) -> int | None:
-        try:
-            return await self.save(aggregate_id, 0, state, events, audit, caused_by=caused_by)
-        except PreconditionFailed as exc:
-            raise Conflict("aggregate.exists", f"{aggregate_id} already exists") from exc
 
     async def save(
         self,

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alliance_shared.contract.base import EventPayload
-from alliance_shared.errors import Conflict, PreconditionFailed
 from alliance_shared.persistence.versioned_store import (
     BY_ID,
     AuditNote,
     Snapshot,
     Sort,
+    VersionedStore,
     build_entries,
     check_state,
     version_conflict,
@@ -29,7 +29,7 @@ from alliance_shared.persistence.versioned_store import (
 _MISSING = object()
 
 
-class InMemoryVersionedStore:
+class InMemoryVersionedStore(VersionedStore):
     def __init__(self, name: str, source: str = "test") -> None:
         self._name = name
         self._source = source
@@ -65,20 +65,6 @@ class InMemoryVersionedStore:
         for field, direction in reversed(list(sort)):  # stable sorts, last key first
             found.sort(key=_sort_by(field), reverse=direction < 0)
         return [_copy(s) for s in (found[:limit] if limit else found)]
-
-    async def create(
-        self,
-        aggregate_id: str,
-        state: Mapping[str, Any],
-        events: Sequence[EventPayload] = (),
-        audit: AuditNote | None = None,
-        *,
-        caused_by: str | None = None,
-    ) -> int | None:
-        try:
-            return await self.save(aggregate_id, 0, state, events, audit, caused_by=caused_by)
-        except PreconditionFailed as exc:
-            raise Conflict("aggregate.exists", f"{aggregate_id} already exists") from exc
 
     async def save(
         self,
