@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from alliance_devstack.demo.access import PlatformAccess
-from alliance_devstack.demo.story import Facts, tell
+from alliance_devstack.demo.console_links import console_url, narrate_links
+from alliance_devstack.demo.story import Facts, Story
 from alliance_devstack.errors import StackError
 from alliance_devstack.platform import RUN_FILE
 from alliance_devstack.services import ServiceProcess
@@ -57,6 +58,19 @@ def summary(facts: Facts) -> str:
     )
 
 
+async def tell_with_links(access: PlatformAccess, console: str | None) -> Facts:
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    story = Story(access, say)
+    if console is not None:
+        story.interlude = narrate_links(console, lambda: story.facts, say)
+    try:
+        return await story.tell()
+    finally:
+        await access.close()
+
+
 def run_demo(data_dir: Path) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     run_file = data_dir / RUN_FILE
@@ -74,8 +88,10 @@ def run_demo(data_dir: Path) -> int:
                 if time.monotonic() > deadline:
                     raise StackError(f"the platform was not ready after {START_TIMEOUT_S:.0f}s")
                 time.sleep(1.0)
-        print("The Cooperation Alliance Platform at work\n", flush=True)
-        facts = asyncio.run(tell(access, lambda line: print(line, flush=True)))
+        console = console_url(run_file)
+        print("The Cooperation Alliance Platform at work", flush=True)
+        print(f"(console links: {console}, sign in as the role shown)\n" if console else "(no console running)\n")
+        facts = asyncio.run(tell_with_links(access, console))
         print(summary(facts))
         return 0
     finally:
