@@ -152,8 +152,8 @@ async def test_1_framework_version_with_a_panel_indicator(client: httpx.AsyncCli
     v1 = await client.get("/frameworks/default/versions/1", headers=bearer(dev_keys_dir, "auditor"))
     assert v1.status_code == 200
     assert v1.json()["status"] == "published"
-    assert len(v1.json()["indicators"]) == 19
-    indicators = [{**i, "weight_bp": 500} if i["code"] == "RI-01" else i for i in v1.json()["indicators"]] + [
+    assert len(v1.json()["indicators"]) == 22
+    indicators = [{**i, "weight_bp": 300} if i["code"] == "RI-01" else i for i in v1.json()["indicators"]] + [
         PANEL_INDICATOR
     ]
     immutable = await client.put(
@@ -281,8 +281,9 @@ async def test_3_complete_the_cycle(client: httpx.AsyncClient, dev_keys_dir: Pat
     assert by_code["TT-01"]["value"] == "6"  # six placements against a target of 4 posts
     assert by_code["TT-01"]["score_hundredths"] == 10_000
     assert by_code["TT-04"]["value"] == "66.67"  # 4 of 6 placed students completed
-    assert by_code["PN-01"]["value"] == "77.86"  # (3000×70 + 2500×80 trimmed + 1500×90) / 7000
-    assert "trimmed" in by_code["PN-01"]["explanation"]
+    # 60 (ie-1) and 100 (ie-5) dropped across the panel: (3000×70 + 2500×80 + 1500×90) / 7000
+    assert by_code["PN-01"]["value"] == "77.86"
+    assert "highest 100 (ie-5) and lowest 60 (ie-1) dropped" in by_code["PN-01"]["explanation"]
     assert by_code["SA-01"]["band"] == "no_evidence"
     assert good["grade"] != "fail"
     assert good["formality_risk"] is False
@@ -323,7 +324,7 @@ async def test_3_complete_the_cycle(client: httpx.AsyncClient, dev_keys_dir: Pat
     assert completed[GOOD]["party_ids"] == [C1, E1]
     assert completed[GOOD]["college_ids"] == [C1]
     assert completed[GOOD]["enterprise_ids"] == [E1]
-    assert len(completed[GOOD]["indicators"]) == 20
+    assert len(completed[GOOD]["indicators"]) == 23  # the 22 of v1 and PN-01
     assert completed[POOR]["grade"] == "fail"
 
 

@@ -38,12 +38,16 @@ def documented_codes() -> list[str]:
     return [line.split("|")[1].strip() for line in section.splitlines() if re.match(r"\| [A-Z]{2}-\d\d \|", line)]
 
 
-def test_default_framework_has_the_19_documented_indicators() -> None:
+def test_default_framework_has_the_22_documented_indicators_3_of_them_scored_by_the_panel() -> None:
     framework = default_framework()
-    assert len(framework.indicators) == 19
+    assert len(framework.indicators) == 22
     assert [i.code for i in framework.indicators] == documented_codes()
     assert {i.dimension for i in framework.indicators} == set(Dimension)
-    assert {i.measure for i in framework.indicators} == set(Measure)
+    assert {i.measure for i in framework.indicators} - {None} == set(Measure)
+    panel = [i.code for i in framework.indicators if i.source is EvidenceSource.PANEL]
+    assert panel == ["PR-01", "PR-02", "PR-03"]
+    assert sum(framework.indicator(code).weight_bp for code in panel) == 1500
+    assert sum(framework.panel_role_weights.values()) == TOTAL_WEIGHT_BP
 
 
 def test_default_weights_sum_to_10000_and_are_all_positive() -> None:
@@ -82,7 +86,7 @@ def test_a_published_framework_is_immutable() -> None:
             change()
         assert raised.value.code == "framework.published_immutable"
     assert framework.name == "Default school-enterprise cooperation indicators"
-    assert len(framework.indicators) == 19
+    assert len(framework.indicators) == 22
 
 
 def test_a_draft_can_change_and_the_next_draft_derives_from_a_published_version() -> None:
@@ -92,8 +96,8 @@ def test_a_draft_can_change_and_the_next_draft_derives_from_a_published_version(
     draft = framework.next_draft()
     assert (draft.version, draft.is_published) == (2, False)
     draft.remove_indicator("CD-02")
-    assert len(draft.indicators) == 18
-    assert len(framework.indicators) == 19
+    assert len(draft.indicators) == 21
+    assert len(framework.indicators) == 22
 
 
 def test_publishing_requires_weights_summing_to_10000() -> None:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alliance_evaluation.domain.framework import DEFAULT_PANEL_ROLE_WEIGHTS
-from alliance_evaluation.domain.panel import Panel, PanelMember, PanelRole, combine_roles, trimmed_mean
+from alliance_evaluation.domain.panel import Panel, PanelMember, PanelRole, combine_roles
 from alliance_shared.errors import DomainError
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
@@ -18,27 +18,70 @@ def panel() -> Panel:
     return Panel(panel_id="p1", cycle_id="c1", agreement_id="a1", party_ids=("col-1", "ent-1"))
 
 
-def test_trimmed_mean_drops_one_highest_and_one_lowest_from_five_scores() -> None:
-    assert trimmed_mean([0, 70, 80, 90, 100]) == 80
-    assert trimmed_mean([10, 10, 10, 10, 100, 100]) == Fraction(130, 4)
+def seated(*members: tuple[str, PanelRole]) -> Panel:
+    board = panel()
+    for evaluator_id, role in members:
+        board.add_member(PanelMember(evaluator_id=evaluator_id, role=role))
+    return board
 
 
-def test_fewer_than_five_scores_take_the_plain_mean() -> None:
-    assert trimmed_mean([0, 70, 80, 100]) == Fraction(250, 4)
-    assert trimmed_mean([55]) == 55
+def test_the_documented_worked_example_trims_across_the_whole_panel_then_weights_roles() -> None:
+    # docs/evaluation.md, "How a panel scores": the worked example, number for number.
+    board = seated(
+        ("zhao", PanelRole.SUPERVISOR),
+        ("sun", PanelRole.INDUSTRY_EXPERT),
+        ("zhou", PanelRole.INDUSTRY_EXPERT),
+        ("ent", PanelRole.ENTERPRISE_REPRESENTATIVE),
+        ("col", PanelRole.COLLEGE_SELF_ASSESSMENT),
+    )
+    for evaluator_id, score in [("zhao", 80), ("sun", 90), ("zhou", 40), ("ent", 95), ("col", 82)]:
+        board.record_score(evaluator_id, "PR-01", score, NOW)
+    measurement = board.measurement("PR-01", DEFAULT_PANEL_ROLE_WEIGHTS)
+    # 40 (zhou) and 95 (ent) dropped; (3000 × 80 + 2500 × 90 + 1500 × 82) / 7000 = 84.
+    assert measurement.value == 84
+    assert measurement.evidence_count == 5
+    assert "highest 95 (ent) and lowest 40 (zhou) dropped" in measurement.how
 
 
-@given(st.lists(st.integers(0, 100), min_size=1, max_size=30))
-def test_trimmed_mean_is_within_the_scores_and_ignores_one_extreme_each_side(scores: list[int]) -> None:
-    mean = trimmed_mean(scores)
-    assert min(scores) <= mean <= max(scores)
-    if len(scores) >= 5:
-        ordered = sorted(scores)
-        assert mean == Fraction(sum(ordered[1:-1]), len(ordered) - 2)
-        # Moving the extremes further out changes nothing.
-        assert trimmed_mean([*ordered[1:-1], 0, 100]) == mean
-    else:
-        assert mean == Fraction(sum(scores), len(scores))
+def test_fewer_than_five_scores_drop_nothing() -> None:
+    board = seated(("zhao", PanelRole.SUPERVISOR), ("sun", PanelRole.INDUSTRY_EXPERT))
+    board.add_member(PanelMember(evaluator_id="zhou", role=PanelRole.INDUSTRY_EXPERT))
+    for evaluator_id, score in [("zhao", 80), ("sun", 90), ("zhou", 40)]:
+        board.record_score(evaluator_id, "PR-01", score, NOW)
+    measurement = board.measurement("PR-01", DEFAULT_PANEL_ROLE_WEIGHTS)
+    assert measurement.value == Fraction(3000 * 80 + 2500 * 65, 5500)
+    assert "none dropped" in measurement.how
+
+
+def test_ties_at_the_extremes_drop_the_same_scores_whatever_the_order_they_came_in() -> None:
+    members = [(f"e{i}", PanelRole.INDUSTRY_EXPERT) for i in range(3)] + [
+        ("s1", PanelRole.STUDENT_REPRESENTATIVE),
+        ("s2", PanelRole.STUDENT_REPRESENTATIVE),
+    ]
+    scores = [("e0", 50), ("e1", 50), ("e2", 70), ("s1", 50), ("s2", 90)]
+    forwards, backwards = seated(*members), seated(*members)
+    for evaluator_id, score in scores:
+        forwards.record_score(evaluator_id, "PR-01", score, NOW)
+    for evaluator_id, score in reversed(scores):
+        backwards.record_score(evaluator_id, "PR-01", score, NOW)
+    weights = DEFAULT_PANEL_ROLE_WEIGHTS
+    assert forwards.measurement("PR-01", weights) == backwards.measurement("PR-01", weights)
+    # (50, e0) is the lowest by evaluator id, (90, s2) the highest: experts 50 and 70, student 50.
+    assert forwards.measurement("PR-01", weights).value == Fraction(2500 * 60 + 1500 * 50, 4000)
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(PanelRole)), st.integers(0, 100)), min_size=1, max_size=20))
+def test_a_panel_score_lies_within_the_scores_and_ignores_one_extreme_each_side(
+    given_scores: list[tuple[PanelRole, int]],
+) -> None:
+    board = seated(*((f"e{i:02}", role) for i, (role, _) in enumerate(given_scores)))
+    for i, (_, score) in enumerate(given_scores):
+        board.record_score(f"e{i:02}", "PR-01", score, NOW)
+    value = board.measurement("PR-01", DEFAULT_PANEL_ROLE_WEIGHTS).value
+    assert value is not None
+    values = sorted(score for _, score in given_scores)
+    kept = values[1:-1] if len(values) >= 5 else values
+    assert min(kept) <= value <= max(kept)
 
 
 @given(st.dictionaries(st.sampled_from(list(PanelRole)), st.fractions(0, 100), min_size=1))
@@ -93,7 +136,7 @@ def test_only_members_may_score_and_a_new_score_replaces_the_old() -> None:
     assert [s.score for s in board.scores] == [70]
 
 
-def test_panel_measurement_trims_per_role_and_weights_roles() -> None:
+def test_trimming_is_across_the_panel_not_per_role() -> None:
     board = panel()
     for i in range(5):
         board.add_member(PanelMember(evaluator_id=f"x{i}", role=PanelRole.INDUSTRY_EXPERT))
@@ -103,9 +146,21 @@ def test_panel_measurement_trims_per_role_and_weights_roles() -> None:
     board.record_score("s1", "PN-01", 40, NOW)
     weights = {PanelRole.INDUSTRY_EXPERT: 3000, PanelRole.STUDENT_REPRESENTATIVE: 1000}
     measurement = board.measurement("PN-01", weights)
+    # Six scores: 0 and 100 dropped; experts 60, 70, 80 (mean 70), the student's 40 kept.
     assert measurement.value == Fraction(70 * 3000 + 40 * 1000, 4000)
-    assert "(trimmed)" in measurement.how
+    assert "highest 100 (x4) and lowest 0 (x0) dropped" in measurement.how
     assert board.measurement("PN-02", weights).value is None
+
+
+def test_a_role_whose_only_score_is_trimmed_drops_out_of_the_weighting() -> None:
+    board = seated(*((f"x{i}", PanelRole.INDUSTRY_EXPERT) for i in range(4)))
+    board.add_member(PanelMember(evaluator_id="s1", role=PanelRole.STUDENT_REPRESENTATIVE))
+    for i, value in enumerate([60, 70, 80, 90]):
+        board.record_score(f"x{i}", "PN-01", value, NOW)
+    board.record_score("s1", "PN-01", 0, NOW)
+    weights = {PanelRole.INDUSTRY_EXPERT: 3000, PanelRole.STUDENT_REPRESENTATIVE: 1000}
+    # 0 (s1) and 90 (x3) dropped: only the experts' 60, 70, 80 are left.
+    assert board.measurement("PN-01", weights).value == 70
 
 
 def test_a_panel_survives_its_document_form() -> None:

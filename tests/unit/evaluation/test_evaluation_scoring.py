@@ -169,7 +169,8 @@ def test_weights_drive_the_composite() -> None:
     measurements = on_target()
     measurements[Measure.INTERNSHIP_PLACEMENTS] = measured(0)  # TT-01, weight 600 → score 0
     card = score_agreement(framework, measurements, FULL_TARGETS)
-    assert card.composite == Fraction(100 * (10_000 - 600), 10_000)
+    # The panel's 1500 bp are unscored here, so left out: 8500 bp counted.
+    assert card.composite == Fraction(100 * (8_500 - 600), 8_500)
     assert card.overall_risk is RiskBand.AT_RISK  # a weighted indicator is at risk
     assert card.codes_in(RiskBand.AT_RISK) == ("TT-01",)
 
@@ -196,7 +197,8 @@ def test_no_evidence_scored_zero_and_flagged_is_said_explicitly() -> None:
     assert sa01.score is None
     assert sa01.counted_score == 0
     assert "score_zero_and_flag" in sa01.explanation
-    assert card.composite == Fraction(100 * (10_000 - 500), 10_000)
+    # SA-01 (400 bp) and the unscored panel indicators (1500 bp) count 0.
+    assert card.composite == Fraction(100 * (10_000 - 400 - 1_500), 10_000)
     assert card.overall_risk is RiskBand.NEEDS_IMPROVEMENT
 
 

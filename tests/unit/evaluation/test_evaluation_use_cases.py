@@ -17,7 +17,6 @@ import pytest
 from alliance_evaluation.domain.appeal import AppealStatus
 from alliance_evaluation.domain.cycle import CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceWindow
-from alliance_evaluation.domain.framework import IndicatorDefinition
 from alliance_evaluation.domain.panel import PanelMember, PanelRole
 from alliance_evaluation.domain.rectification import OrderStatus
 from alliance_evaluation.service import appeals, cycles, evidence, frameworks, queries, rectification
@@ -42,19 +41,6 @@ WINDOW = EvidenceWindow(start=date(2025, 1, 1), end=date(2025, 12, 31))
 GOOD, POOR = "agr-good", "agr-poor"
 COL, ENT, COL2, ENT2 = "col-1", "ent-1", "col-2", "ent-2"
 SUPERVISOR, EVALUATOR = "sup-1", "eva-1"
-PANEL_INDICATOR = {
-    "code": "PN-01",
-    "dimension": "cooperation_depth",
-    "name_zh": "评审组综合评价",
-    "name_en": "panel overall assessment",
-    "unit": "points",
-    "source": "panel",
-    "measure": None,
-    "aggregation": "mean",
-    "weight_bp": 500,
-    "needs_improvement": {"basis": "absolute", "value": "75"},
-    "at_risk": {"basis": "absolute", "value": "60"},
-}
 
 
 @dataclass
@@ -154,30 +140,17 @@ def placed(report_id: str, agreement_id: str = GOOD, college_id: str = COL) -> c
     )
 
 
-def spec(*agreement_ids: str, region_prefix: str | None = None, framework_version: int = 1) -> cycles.CycleSpec:
+def spec(*agreement_ids: str, region_prefix: str | None = None) -> cycles.CycleSpec:
     return cycles.CycleSpec(
         kind=CycleKind.ANNUAL,
         name="Annual 2025",
         window=WINDOW,
         due_at=NOW + timedelta(days=30),
         framework_id="default",
-        framework_version=framework_version,
+        framework_version=1,
         agreement_ids=agreement_ids,
         region_prefix=region_prefix,
     )
-
-
-async def panel_framework(h: Harness) -> int:
-    """Publish version 2 of the default framework with a panel indicator; its version number."""
-    v1 = (await queries.get_framework(h.ctx, "default", 1)).item
-    indicators = [i.model_copy(update={"weight_bp": 500}) if i.code == "RI-01" else i for i in v1.indicators]
-    draft = await frameworks.create_draft(
-        h.ctx,
-        "default",
-        frameworks.DraftEdits(indicators=[*indicators, IndicatorDefinition.model_validate(PANEL_INDICATOR)]),
-    )
-    await frameworks.publish_framework(h.ctx, "default", 2, draft.version, SUPERVISOR)
-    return 2
 
 
 async def scoring_cycle(h: Harness, *agreement_ids: str) -> str:
@@ -361,19 +334,18 @@ async def test_seat_member(h: Harness) -> None:
 
 
 async def test_record_score(h: Harness) -> None:
-    version = await panel_framework(h)
-    cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD, POOR, framework_version=version), SUPERVISOR)).item.cycle_id
+    cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD, POOR), SUPERVISOR)).item.cycle_id
     expert = PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT)
     await cycles.seat_member(h.ctx, cycle_id, GOOD, expert)
     h.written()
-    scored = await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "PN-01", 82)
-    assert [(s.indicator_code, s.score, s.scored_at) for s in scored.item.scores] == [("PN-01", 82, NOW)]
+    scored = await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "PR-01", 82)
+    assert [(s.indicator_code, s.score, s.scored_at) for s in scored.item.scores] == [("PR-01", 82, NOW)]
     assert h.written() == ([], ["panel.scored"])
     with pytest.raises(DomainError) as refused:
         await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "RI-01", 82)
     assert refused.value.code == "panel.not_panel_indicator"
     with pytest.raises(NotFound):
-        await cycles.record_score(h.ctx, cycle_id, POOR, EVALUATOR, "PN-01", 82)  # no panel seated
+        await cycles.record_score(h.ctx, cycle_id, POOR, EVALUATOR, "PR-01", 82)  # no panel seated
     assert h.nothing_written()
 
 

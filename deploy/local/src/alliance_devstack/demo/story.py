@@ -617,6 +617,12 @@ class Story:
             expect=(422,),
         )  # fmt: skip
         self.say(f"   panel seated for A1; an expert employed by the enterprise refused: {conflicted.json()['code']}")
+        # The default framework's panel indicators: quality, on-site check, students' gain.
+        panel_scores = [(SUPERVISOR, (85, 80, 88)), (PANEL[0], (90, 86, 92)), (PANEL[1], (82, 78, 84))]
+        for member, scores in panel_scores:
+            for code, score in zip(("PR-01", "PR-02", "PR-03"), scores, strict=True):
+                await self.api.call("evaluation", "PUT", f"{panel}/scores/{code}", member, json_body={"score": score})
+        self.say("   the panel scored A1's quality, on-site check and students' gain")
         await self.complete_cycle(cycle_id)
         for agreement in ("A1", "A2"):
             result = await self.latest_result(agreement)

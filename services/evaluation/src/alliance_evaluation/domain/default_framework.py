@@ -1,12 +1,15 @@
-"""The default indicator framework (19 indicators), tabled in docs/evaluation.md ("The
+"""The default indicator framework (19 measured indicators and 3 the panel scores), tabled in docs/evaluation.md ("The
 default indicators"); its thresholds are the alliance's starting values, modelled on
 public frameworks (the UK apprenticeship accountability framework, the EU EQAVET
 indicators, the Chinese higher-vocational annual quality report). Choices made here, all
 configuration:
 
-Weights (basis points, 10 000 in all), by dimension: talent training 4000 — the
-purpose of the cooperation; teaching staff 1500; R&D and social service 1500;
-resource investment 1000; satisfaction 1000; cooperation depth 1000. Inside a
+Weights (basis points, 10 000 in all), by dimension: talent training 3500 — the
+purpose of the cooperation; teaching staff 1300; R&D and social service 1300;
+resource investment 800; satisfaction 800; cooperation depth 800; panel review 1500 —
+what the evidence cannot show (is the cooperation any good, do the posts and bases
+exist, do students gain), judged by the panel on a 0–100 scale (full marks at 100,
+needs improvement below 75, at risk below 60). Inside a
 dimension, the indicators that show the enterprise's own commitment (posts, hosted
 students, employment, engineers' hours) weigh more than the supporting ones.
 
@@ -44,6 +47,7 @@ DEFAULT_FRAMEWORK_ID = "default"
 _TT = Dimension.TALENT_TRAINING
 _TS = Dimension.TEACHING_STAFF
 _RD = Dimension.RD_AND_SOCIAL_SERVICE
+_PR = Dimension.PANEL_REVIEW
 _REPORTS = EvidenceSource.COLLEGE_REPORTS
 
 
@@ -87,7 +91,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.ORDER_CLASS_STUDENTS,
             aggregation=Aggregation.COUNT,
             target_obligation=ObligationMetric.ORDER_CLASS_STUDENTS,
-            weight_bp=400,
+            weight_bp=300,
             needs_improvement=of_target(8000),
             at_risk=of_target(5000),
         ),
@@ -101,7 +105,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.PLACEMENT_COMPLETION_RATE,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(90),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute(60),
             at_risk=absolute(50),
         ),
@@ -115,7 +119,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.EARLY_TERMINATION_RATE,
             aggregation=Aggregation.RATE,
             direction=Direction.LOWER_IS_BETTER,
-            weight_bp=400,
+            weight_bp=300,
             needs_improvement=absolute(15),
             at_risk=absolute(20),
         ),
@@ -129,7 +133,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.CERTIFICATES_PER_STUDENT,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(1),
-            weight_bp=400,
+            weight_bp=300,
             needs_improvement=absolute("0.5"),
             at_risk=absolute("0.2"),
         ),
@@ -157,7 +161,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.EMPLOYED_IN_PARTNER_RATE,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(50),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute(30),
             at_risk=absolute(15),
         ),
@@ -185,7 +189,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.TEACHER_PRACTICE_PERSONS,
             aggregation=Aggregation.COUNT,
             target_obligation=ObligationMetric.TEACHER_PRACTICE_PERSONS,
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=of_target(8000),
             at_risk=of_target(5000),
         ),
@@ -199,7 +203,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.DUAL_QUALIFIED_TEACHER_RATE,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(70),
-            weight_bp=400,
+            weight_bp=300,
             needs_improvement=absolute(50),
             at_risk=absolute(30),
         ),
@@ -227,7 +231,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.RD_REVENUE,
             aggregation=Aggregation.SUM,
             target_obligation=ObligationMetric.RD_REVENUE_FEN,
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=of_target(8000),
             at_risk=of_target(5000),
         ),
@@ -241,7 +245,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.COURSES_CODEVELOPED,
             aggregation=Aggregation.COUNT,
             target_obligation=ObligationMetric.COURSES_CODEVELOPED,
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=of_target(10000),
             at_risk=absolute(1),
         ),
@@ -255,7 +259,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.ENTERPRISE_INVESTMENT,
             aggregation=Aggregation.SUM,
             target_obligation=ObligationMetric.INVESTMENT_FEN,
-            weight_bp=1000,
+            weight_bp=800,
             needs_improvement=of_target(8000),
             at_risk=of_target(5000),
         ),
@@ -269,7 +273,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.EMPLOYER_SATISFACTION,
             aggregation=Aggregation.MEAN,
             target_fixed=Decimal("3.5"),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute("2.5"),
             at_risk=absolute("2.0"),
         ),
@@ -283,7 +287,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.STUDENT_SATISFACTION,
             aggregation=Aggregation.MEAN,
             target_fixed=Decimal("3.5"),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute("2.5"),
             at_risk=absolute("2.0"),
         ),
@@ -297,7 +301,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.MODES_CARRIED_OUT_RATE,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(100),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute(70),
             at_risk=absolute(40),
         ),
@@ -311,9 +315,51 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             measure=Measure.ACTIVE_MONTHS_RATE,
             aggregation=Aggregation.RATE,
             target_fixed=Decimal(100),
-            weight_bp=500,
+            weight_bp=400,
             needs_improvement=absolute(60),
             at_risk=absolute(30),
+        ),
+        IndicatorDefinition(
+            code="PR-01",
+            dimension=_PR,
+            name_zh="合作质量评议（企业、学校、学生视角）",
+            name_en="quality of the cooperation as the panel judges it (enterprise, college, students)",
+            unit="points of 100",
+            source=EvidenceSource.PANEL,
+            measure=None,
+            aggregation=Aggregation.MEAN,
+            target_fixed=Decimal(100),
+            weight_bp=600,
+            needs_improvement=absolute(75),
+            at_risk=absolute(60),
+        ),
+        IndicatorDefinition(
+            code="PR-02",
+            dimension=_PR,
+            name_zh="现场核查：岗位、实训基地与台账和报送一致",
+            name_en="on-site check: posts, training bases and records match what was reported",
+            unit="points of 100",
+            source=EvidenceSource.PANEL,
+            measure=None,
+            aggregation=Aggregation.MEAN,
+            target_fixed=Decimal(100),
+            weight_bp=500,
+            needs_improvement=absolute(75),
+            at_risk=absolute(60),
+        ),
+        IndicatorDefinition(
+            code="PR-03",
+            dimension=_PR,
+            name_zh="学生获得感：技能提升与就业帮助",
+            name_en="students' gain: skills learnt and help into work",
+            unit="points of 100",
+            source=EvidenceSource.PANEL,
+            measure=None,
+            aggregation=Aggregation.MEAN,
+            target_fixed=Decimal(100),
+            weight_bp=400,
+            needs_improvement=absolute(75),
+            at_risk=absolute(60),
         ),
     )
 

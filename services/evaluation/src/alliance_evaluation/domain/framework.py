@@ -45,6 +45,7 @@ class Dimension(StrEnum):
     RESOURCE_INVESTMENT = "resource_investment"
     SATISFACTION = "satisfaction"
     COOPERATION_DEPTH = "cooperation_depth"
+    PANEL_REVIEW = "panel_review"
 
 
 class EvidenceSource(StrEnum):

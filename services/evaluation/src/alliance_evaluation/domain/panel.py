@@ -1,15 +1,20 @@
 """Multi-party scoring panels: who may score an agreement, and how their scores combine.
 
 A panel scores the framework's panel-sourced indicators of one agreement in one cycle.
-Each score is 0–100. Per role, the scores are averaged — trimmed (one highest and one
-lowest dropped) once a role has five or more scores, so one extreme evaluator cannot
-swing the figure; plainly otherwise. The role means are then combined by the
-framework's role weights, re-normalised over the roles that actually scored.
+Each score is 0–100. For one indicator (the formula and a worked example are in
+docs/evaluation.md, "How a panel scores"):
+
+1. once the whole panel gave the indicator five or more scores, the one highest and the
+   one lowest are dropped (ties broken by evaluator id, so the same scores always drop
+   the same two), so one extreme evaluator cannot swing the figure;
+2. the scores left are averaged per role;
+3. the role means are combined by the framework's role weights, re-normalised over the
+   roles that still have a score and carry weight.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
@@ -52,16 +57,6 @@ class PanelScore(BaseModel):
     indicator_code: str = Field(min_length=1, max_length=20)
     score: int = Field(strict=True, ge=0, le=100)
     scored_at: UtcDateTime
-
-
-def trimmed_mean(scores: Sequence[int | Fraction]) -> Fraction:
-    """Mean of the scores, without one highest and one lowest once there are five or more."""
-    if not scores:
-        raise ValueError("a mean of no scores is undefined")
-    ordered = sorted(Fraction(s) for s in scores)
-    if len(ordered) >= TRIM_FROM:
-        ordered = ordered[1:-1]
-    return sum(ordered, Fraction(0)) / len(ordered)
 
 
 def combine_roles(role_means: Mapping[PanelRole, Fraction], role_weights: Mapping[PanelRole, int]) -> Fraction | None:
@@ -128,29 +123,35 @@ class Panel(BaseModel):
     def measurement(self, indicator_code: str, role_weights: Mapping[PanelRole, int]) -> Measurement:
         """The panel's combined score of one indicator, with how it was reached."""
         role_of = {m.evaluator_id: m.role for m in self.members}
-        by_role: dict[PanelRole, list[int]] = {}
-        for s in self.scores:
-            if s.indicator_code == indicator_code:
-                by_role.setdefault(role_of[s.evaluator_id], []).append(s.score)
-        if not by_role:
+        given = sorted((s.score, s.evaluator_id) for s in self.scores if s.indicator_code == indicator_code)
+        if not given:
             return Measurement(value=None, how="no evidence: no panel member scored this indicator")
-        role_means = {role: trimmed_mean(scores) for role, scores in by_role.items()}
+        count = len(given)
+        kept = given[1:-1] if count >= TRIM_FROM else given
+        by_role: dict[PanelRole, list[int]] = {}
+        for score, evaluator_id in kept:
+            by_role.setdefault(role_of[evaluator_id], []).append(score)
+        role_means = {role: Fraction(sum(scores), len(scores)) for role, scores in by_role.items()}
         combined = combine_roles(role_means, role_weights)
-        count = sum(len(v) for v in by_role.values())
         if combined is None:
             return Measurement(
                 value=None,
                 how="no evidence: only roles without weight scored this indicator",
                 evidence_count=count,
             )
-        parts = "; ".join(
-            f"{role} {fmt(role_means[role])} from {len(by_role[role])} scores"
-            f"{' (trimmed)' if len(by_role[role]) >= TRIM_FROM else ''}, weight {role_weights.get(role, 0)} bp"
+        trimmed = (
+            f"{count} scores, highest {given[-1][0]} ({given[-1][1]}) and lowest {given[0][0]} ({given[0][1]}) "
+            "dropped; "
+            if count >= TRIM_FROM
+            else f"{count} scores, none dropped (fewer than {TRIM_FROM}); "
+        )
+        parts = ", ".join(
+            f"{role} {fmt(role_means[role])} from {len(by_role[role])} × weight {role_weights.get(role, 0)} bp"
             for role in sorted(by_role)
         )
         return Measurement(
             value=combined,
-            how=f"panel score {fmt(combined)}: {parts}",
+            how=f"panel score {fmt(combined)}: {trimmed}role means {parts}",
             numerator=combined,
             evidence_count=count,
         )
