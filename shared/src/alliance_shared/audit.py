@@ -115,6 +115,35 @@ class AuditTrail:
             expected_prev, expected_seq = record["hash"], seq + 1
         return breaks
 
+    async def head(self) -> Document | None:
+        """The newest record (the one an anchor names)."""
+        return await self._collection.find_one({}, sort=[("_id", DESCENDING)])
+
+    async def record(self, seq: int) -> Document | None:
+        return await self._collection.find_one({"_id": seq})
+
+    async def records(
+        self, *, entity: str | None = None, entity_id: str | None = None, after_seq: int = 0, limit: int = 100
+    ) -> list[Document]:
+        """Records in chain order after ``after_seq``, of one entity when named."""
+        query: Document = {"_id": {"$gt": after_seq}}
+        if entity is not None:
+            query["entity"] = entity
+        if entity_id is not None:
+            query["entity_id"] = entity_id
+        cursor = self._collection.find(query, sort=[("_id", ASCENDING)]).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def check_anchor(self, seq: int, anchored_hash: str) -> ChainBreak | None:
+        """An anchor published earlier must still match its record: a truncated or
+        re-hashed trail no longer does."""
+        record = await self.record(seq)
+        if record is None:
+            return ChainBreak(seq, "an anchored record is missing: the trail was truncated")
+        if record["hash"] != anchored_hash:
+            return ChainBreak(seq, "an anchored record's hash changed: the trail was rewritten")
+        return None
+
     async def history(self, entity: str, entity_id: str, limit: int = 100) -> list[Document]:
         cursor = self._collection.find({"entity": entity, "entity_id": entity_id}, sort=[("_id", ASCENDING)])
         return [doc async for doc in cursor.limit(limit)]

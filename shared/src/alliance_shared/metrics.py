@@ -50,6 +50,12 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+        self.audit_chain_breaks = Gauge(
+            "alliance_audit_chain_breaks",
+            "Breaks found by the last verification of the audit chain (0: intact)",
+            ["service"],
+            registry=self.registry,
+        )
         self.consumer_restarts = Counter(
             "alliance_consumer_restarts",
             "Consumers that ended unexpectedly and were started again",

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pymongo.asynchronous.database import AsyncDatabase
 
-from alliance_shared.audit import AUDIT_COLLECTION, AUDIT_INDEXES, AuditTrail
+from alliance_shared.audit import AUDIT_COLLECTION, AUDIT_INDEXES, AuditTrail, ChainBreak
+from alliance_shared.contract.audit import AuditChainAnchored
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.topics import CONTEXT_TOPIC, EVENT_TOPICS
 from alliance_shared.logging import get_logger
@@ -27,11 +29,16 @@ from alliance_shared.messaging.kafka import create_dead_letter_producer, create_
 from alliance_shared.messaging.relay import OutboxRelay
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import Document, IndexSpec, create_client, ensure_indexes
-from alliance_shared.persistence.versioned_store import MongoVersionedStore, versioned_indexes
+from alliance_shared.persistence.versioned_store import MongoVersionedStore, Snapshot, versioned_indexes
+from alliance_shared.persistence.write_path import EVENT_RETRY, Change, apply_change
 from alliance_shared.settings import ServiceSettings
 from alliance_shared.web.idempotency import IDEMPOTENCY_INDEXES
 
 log = get_logger(__name__)
+
+#: The store of the audit chain's anchors, and its one aggregate.
+AUDIT_ANCHORS = "audit_anchors"
+AUDIT_ANCHOR_ID = "audit-chain"
 
 
 @dataclass
@@ -64,6 +71,8 @@ class ServiceRuntime:
     _down: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
+        # Every service keeps the anchors of its audit chain in a store of its own.
+        self.stores = [*self.stores, AUDIT_ANCHORS]
         self.metrics = Metrics(self.settings.service_name)
         self._mongo = create_client(
             self.settings.mongo_url.get_secret_value(),
@@ -106,6 +115,8 @@ class ServiceRuntime:
         await self._with_kafka_retry(self.dead_letter_producer.start, startup_timeout_s)
         if self.settings.run_relay:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+            self.add_task(self._every(self.settings.audit_anchor_seconds, self.anchor_audit_chain), "audit-anchor")
+            self.add_task(self._every(self.settings.audit_verify_seconds, self.verify_audit_chain), "audit-verify")
         if self.settings.run_consumers:
             for subscription in self.subscriptions:
                 runner = ConsumerRunner(
@@ -145,6 +156,45 @@ class ServiceRuntime:
                 continue
             self._down.discard(runner.name)
             delay = 1.0
+
+    async def anchor_audit_chain(self) -> int | None:
+        """Publish the audit chain's head, when it moved since the last anchor (an event,
+        so the anchor lives outside this database). Returns the anchored sequence number."""
+        head = await self.audit.head()
+        if head is None:
+            return None
+        anchored = AuditChainAnchored(
+            service=self.settings.service_name, seq=int(head["_id"]), hash=head["hash"], anchored_at=datetime.now(UTC)
+        )
+
+        def decide(current: Snapshot | None) -> Change | None:
+            if current is not None and current.state["seq"] == anchored.seq:
+                return None
+            return Change({"seq": anchored.seq, "hash": anchored.hash}, [anchored])
+
+        await apply_change(self.store(AUDIT_ANCHORS), AUDIT_ANCHOR_ID, decide, retry=EVENT_RETRY)
+        return anchored.seq
+
+    async def verify_audit_chain(self) -> list[ChainBreak]:
+        """Recompute the whole chain and check the last anchor; the count goes to a metric."""
+        breaks = await self.audit.verify()
+        anchor = await self.store(AUDIT_ANCHORS).load(AUDIT_ANCHOR_ID)
+        if anchor is not None:
+            broken = await self.audit.check_anchor(int(anchor.state["seq"]), str(anchor.state["hash"]))
+            breaks.extend([broken] if broken else [])
+        self.metrics.audit_chain_breaks.labels(self.metrics.service).set(len(breaks))
+        if breaks:
+            log.error("audit chain broken", first_seq=breaks[0].seq, problem=breaks[0].problem, breaks=len(breaks))
+        return breaks
+
+    @staticmethod
+    async def _every(seconds: float, step: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            try:
+                await step()
+            except Exception:
+                log.warning("periodic step failed; trying again at the next period", exc_info=True)
+            await asyncio.sleep(seconds)
 
     def add_task(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         """Run a service's own background loop; cancelled on stop, reported by /readyz if it dies."""

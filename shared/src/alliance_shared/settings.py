@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
 
     #: How often the relay sweeps for entries its own process did not write (crash recovery).
     outbox_scan_seconds: float = Field(default=10.0, gt=0)
+    #: How often the audit chain's head is published as an anchor, and the chain verified.
+    audit_anchor_seconds: float = Field(default=3600.0, gt=0)
+    audit_verify_seconds: float = Field(default=3600.0, gt=0)
     run_consumers: bool = True
     run_relay: bool = True
 

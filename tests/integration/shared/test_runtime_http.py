@@ -12,10 +12,15 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
+from alliance_shared import audit_cli
 from alliance_shared.audit import AUDIT_COLLECTION, AuditTrail
 from alliance_shared.auth.devtokens import ensure_keys, mint
-from tests.integration.shared.test_runtime_outbox import probe_settings
+from alliance_shared.contract.audit import AuditChainAnchored
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.runtime import ServiceRuntime
+from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
 from tests.support.http import bearer, running
+from tests.support.kafka_io import header, read_topic
 from tests.support.probe import build_probe
 
 pytestmark = pytest.mark.infra
@@ -227,3 +232,53 @@ async def test_readyz_follows_mongodb_and_kafka(infra: Infrastructure, dev_keys_
         metrics = await client.get("/metrics")
         assert "http_request_duration_seconds_bucket" in metrics.text
         assert "alliance_outbox_backlog" in metrics.text
+
+
+async def test_auditors_verify_the_chain_and_its_anchor_finds_a_truncated_trail(
+    infra: Infrastructure, dev_keys_dir: Path, unique: str, mongo_client: AsyncMongoClient[dict[str, Any]]
+) -> None:
+    database = f"probe_{unique}"
+    app = build_probe(probe_settings(infra, database, dev_keys_dir, run_consumers=False))
+    two_roles = {"Authorization": "Bearer " + mint(dev_keys_dir, "bob", ["auditor", "registry_admin"])}
+    auditor = bearer(dev_keys_dir, "auditor")
+    trail = mongo_client[database][AUDIT_COLLECTION]
+    async with running(app) as client:
+        for i in range(3):
+            await client.post("/widgets", json={"widget_id": f"w{i}", "label": f"l{i}"}, headers=two_roles)
+
+        async def chained() -> bool:
+            return await trail.count_documents({}) == 3
+
+        await wait_for(chained)
+        assert_problem(
+            await client.get("/audit/verify", headers=bearer(dev_keys_dir, "registry_admin")),
+            403,
+            "auth.role_forbidden",
+        )
+        verified = (await client.get("/audit/verify", headers=auditor)).json()
+        assert (verified["intact"], verified["records"], verified["breaks"]) == (True, 3, [])
+        records = (await client.get("/audit/records?entity=widget&entity_id=w1", headers=auditor)).json()
+        assert [r["actor_role"] for r in records["items"]] == ["registry_admin"]  # the role the action needed
+        page = (await client.get("/audit/records?limit=2", headers=auditor)).json()
+        assert ([r["seq"] for r in page["items"]], page["next_after_seq"]) == ([1, 2], 2)
+
+        runtime: ServiceRuntime = app.state.runtime
+        assert await runtime.anchor_audit_chain() == 3
+        await runtime.relay.publish_written()
+        published = await read_topic(
+            infra.kafka_bootstrap,
+            REGISTRY_EVENTS,
+            until=lambda rs: any(header(r, "ce_type") == AuditChainAnchored.event_type for r in rs),
+        )
+        assert any(header(r, "ce_type") == AuditChainAnchored.event_type for r in published)
+
+        await trail.delete_one({"_id": 3})  # the newest record removed: the chain alone still verifies
+        assert await AuditTrail(trail, "registry").verify() == []
+        truncated = (await client.get("/audit/verify", headers=auditor)).json()
+        assert truncated["intact"] is False
+        assert truncated["breaks"][0]["seq"] == 3
+        assert "truncated" in truncated["breaks"][0]["problem"]
+
+    report = await audit_cli.verify("registry", infra.mongo_url, database, infra.kafka_bootstrap)
+    assert report["intact"] is False
+    assert report["first_break"] == {"seq": 3, "problem": "an anchored record is missing: the trail was truncated"}

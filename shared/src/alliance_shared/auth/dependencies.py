@@ -49,13 +49,16 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
     async def _check(principal: CurrentPrincipal) -> Principal:
-        if not principal.roles & allowed:
+        used = principal.roles & allowed
+        if not used:
             raise ProblemError(
                 403,
                 "auth.role_forbidden",
                 f"this action needs one of the roles {sorted(allowed)}",
                 required_roles=sorted(allowed),
             )
+        # The audit trail names the role this action was allowed by, not just any role held.
+        context.set_actor(principal.subject, min(used))
         return principal
 
     return _check

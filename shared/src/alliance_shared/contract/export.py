@@ -36,9 +36,14 @@ CLOUDEVENT_HEADERS: dict[str, Any] = {
 }
 
 
-def topic_of(event_type: str) -> str:
+def topics_of(event_type: str) -> list[str]:
+    """Where a type is published: its context's topic; platform events on every service's own."""
     context = event_type.split(".")[2]
-    return COLLEGE_REPORTS if context == "college" else CONTEXT_TOPIC[context]
+    if context == "college":
+        return [COLLEGE_REPORTS]
+    if context == "platform":
+        return sorted(CONTEXT_TOPIC.values())
+    return [CONTEXT_TOPIC[context]]
 
 
 def message_name(event_type: str) -> str:
@@ -53,7 +58,7 @@ def json_schemas(catalog: EventCatalog) -> dict[str, dict[str, Any]]:
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://coopalliance.org/contract/schemas/{model.event_type}.json"
         schema["x-event-type"] = model.event_type
-        schema["x-topic"] = topic_of(model.event_type)
+        schema["x-topics"] = topics_of(model.event_type)
         schema["x-aggregate-field"] = model.aggregate_field
         schemas[model.event_type] = schema
     return schemas
@@ -66,8 +71,6 @@ def asyncapi(catalog: EventCatalog) -> dict[str, Any]:
     schemas: dict[str, Any] = {"CloudEventHeaders": CLOUDEVENT_HEADERS}
     for event_type, schema in sorted(json_schemas(catalog).items()):
         name = message_name(event_type)
-        topic = schema["x-topic"]
-        channel_id = topic.replace(".", "_")
         schemas[name] = {k: v for k, v in schema.items() if not k.startswith("$")}
         messages[name] = {
             "name": event_type,
@@ -78,15 +81,16 @@ def asyncapi(catalog: EventCatalog) -> dict[str, Any]:
             "payload": {"$ref": f"#/components/schemas/{name}"},
             "bindings": {"kafka": {"key": {"type": "string", "description": schema["x-aggregate-field"]}}},
         }
-        channel = channels.setdefault(
-            channel_id,
-            {
-                "address": topic,
-                "description": f"keyed by aggregate id; rejected records go to {dlq_of(topic)}",
-                "messages": {},
-            },
-        )
-        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+        for topic in schema["x-topics"]:
+            channel = channels.setdefault(
+                topic.replace(".", "_"),
+                {
+                    "address": topic,
+                    "description": f"keyed by aggregate id; rejected records go to {dlq_of(topic)}",
+                    "messages": {},
+                },
+            )
+            channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
     for channel_id, channel in channels.items():
         inbound = channel["address"] == COLLEGE_REPORTS
         operations[("receive_" if inbound else "send_") + channel_id] = {

@@ -8,13 +8,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from alliance_shared import context
+from alliance_shared.auth.dependencies import require_roles
 from alliance_shared.auth.jwt import TokenVerifier
+from alliance_shared.auth.principal import Principal
+from alliance_shared.contract.vocabulary import Role
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.idempotency import IDEMPOTENCY_COLLECTION, IdempotencyMiddleware
 from alliance_shared.web.limits import RequestLimitsMiddleware
@@ -103,6 +109,81 @@ def create_app(
         await runtime.relay.backlog()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(audit_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+class ChainBreakOut(BaseModel):
+    seq: int
+    problem: str
+
+
+class AuditVerification(BaseModel):
+    intact: bool
+    records: int = Field(description="sequence number of the newest record (0: an empty trail)")
+    head_hash: str | None
+    breaks: list[ChainBreakOut] = Field(description="every break found, the first broken link first")
+
+
+class AuditRecord(BaseModel):
+    seq: int
+    at: str
+    actor_id: str | None
+    actor_role: str | None
+    action: str
+    entity: str
+    entity_id: str
+    before: Any
+    after: Any
+    correlation_id: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRecord]
+    next_after_seq: int | None = Field(description="pass as ?after_seq= for the next page; null on the last")
+
+
+Overseer = Annotated[Principal, Depends(require_roles(Role.AUDITOR, Role.OPS))]
+
+
+def audit_router() -> APIRouter:
+    """Every service's audit trail, for auditors: verify the chain, read its records."""
+    router = APIRouter(prefix="/audit", tags=["audit"])
+
+    @router.get("/verify", summary="Verify this service's hash-chained audit trail and its last anchor")
+    async def verify_audit_chain(request: Request, _: Overseer) -> AuditVerification:
+        runtime: ServiceRuntime = request.app.state.runtime
+        breaks = await runtime.verify_audit_chain()
+        head = await runtime.audit.head()
+        return AuditVerification(
+            intact=not breaks,
+            records=int(head["_id"]) if head else 0,
+            head_hash=head["hash"] if head else None,
+            breaks=[ChainBreakOut(seq=b.seq, problem=b.problem) for b in sorted(breaks, key=lambda b: b.seq)],
+        )
+
+    @router.get("/records", summary="Audit records in chain order, of one entity when named")
+    async def audit_records(
+        request: Request,
+        _: Overseer,
+        entity: Annotated[str | None, Query(max_length=100)] = None,
+        entity_id: Annotated[str | None, Query(max_length=200)] = None,
+        after_seq: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    ) -> AuditPage:
+        runtime: ServiceRuntime = request.app.state.runtime
+        found = await runtime.audit.records(entity=entity, entity_id=entity_id, after_seq=after_seq, limit=limit + 1)
+        items = [AuditRecord(seq=int(r["_id"]), **{k: r.get(k) for k in AUDIT_FIELDS}) for r in found[:limit]]
+        return AuditPage(items=items, next_after_seq=items[-1].seq if len(found) > limit else None)
+
+    return router
+
+
+AUDIT_FIELDS = (
+    "at", "actor_id", "actor_role", "action", "entity", "entity_id", "before", "after", "correlation_id", "prev_hash",
+    "hash",
+)  # fmt: skip
