@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+import structlog.tracebacks
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -17,7 +18,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             *shared_processors,
-            structlog.processors.dict_tracebacks,
+            # Tracebacks as data, without the frames' local variables: those hold tokens,
+            # passwords and personal data, which have no place in logs.
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
