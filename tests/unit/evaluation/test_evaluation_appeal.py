@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 from alliance_evaluation.domain.appeal import Appeal, AppealPolicy, AppealStatus
 from alliance_evaluation.domain.panel import Panel, PanelMember, PanelRole
 from alliance_evaluation.domain.result import EvaluationResult, ResultStatus, evaluate_agreement
-from alliance_evaluation.domain.working_days import add_working_days, is_working_day
+from alliance_evaluation.domain.working_days import WEEKDAYS_ONLY, OfficialCalendar
+from alliance_evaluation.settings import Settings
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.evaluation import AppealDecided, AppealDecision, AppealLodged, ResultSuperseded
 from alliance_shared.errors import DomainError, InvalidTransition
@@ -30,27 +32,77 @@ RECORDED = datetime(2025, 12, 5, 2, 0, tzinfo=UTC)
 POLICY = AppealPolicy()
 
 
+def holidays(*days: date) -> OfficialCalendar:
+    return OfficialCalendar(holidays=frozenset(days))
+
+
+CN_2026 = Settings(official_calendars=("cn-mainland-2026",)).official_calendar()
+
+
 def test_working_days_skip_weekends_and_holidays() -> None:
     friday = date(2025, 12, 5)
-    assert add_working_days(friday, 1) == date(2025, 12, 8)
-    assert add_working_days(friday, 10) == date(2025, 12, 19)
-    assert add_working_days(friday, 10, {date(2025, 12, 8), date(2025, 12, 9)}) == date(2025, 12, 23)
-    assert add_working_days(friday, 0) == friday
+    assert WEEKDAYS_ONLY.add_working_days(friday, 1) == date(2025, 12, 8)
+    assert WEEKDAYS_ONLY.add_working_days(friday, 10) == date(2025, 12, 19)
+    assert holidays(date(2025, 12, 8), date(2025, 12, 9)).add_working_days(friday, 10) == date(2025, 12, 23)
+    assert WEEKDAYS_ONLY.add_working_days(friday, 0) == friday
 
 
-@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)), st.integers(1, 40))
-def test_adding_working_days_lands_on_a_working_day_after_exactly_that_many(start: date, days: int) -> None:
-    end = add_working_days(start, days)
-    assert is_working_day(end)
+def test_make_up_working_days_count_and_a_day_cannot_be_both() -> None:
+    saturday = date(2026, 2, 28)
+    assert not WEEKDAYS_ONLY.is_working_day(saturday)
+    assert OfficialCalendar(make_up_working_days=frozenset({saturday})).is_working_day(saturday)
+    with pytest.raises(ValueError, match="both a holiday and a make-up working day"):
+        OfficialCalendar(holidays=frozenset({saturday}), make_up_working_days=frozenset({saturday}))
+
+
+def test_the_shipped_2026_calendar_follows_the_state_council_notice() -> None:
+    # 33 days off in seven holidays; six weekend days worked in exchange.
+    assert len(CN_2026.holidays) == 33
+    assert sorted(CN_2026.make_up_working_days) == [
+        date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9), date(2026, 9, 20), date(2026, 10, 10)
+    ]  # fmt: skip
+    assert all(d.weekday() >= 5 for d in CN_2026.make_up_working_days)
+    # Spring Festival: Saturday 14 February worked, 15–23 February off.
+    assert CN_2026.is_working_day(date(2026, 2, 14))
+    assert not any(CN_2026.is_working_day(date(2026, 2, d)) for d in range(15, 24))
+    # From Friday 18 September: Sunday 20 is worked, 25–27 September and 1–7 October are off,
+    # so the 10th working day is Friday 9 October (Friday 2 October on weekdays alone).
+    assert CN_2026.add_working_days(date(2026, 9, 18), 10) == date(2026, 10, 9)
+    assert WEEKDAYS_ONLY.add_working_days(date(2026, 9, 18), 10) == date(2026, 10, 2)
+
+
+def test_extra_days_and_calendar_files_from_the_settings_join_the_shipped_calendar(tmp_path: Path) -> None:
+    next_year = tmp_path / "cn-mainland-2027.json"
+    next_year.write_text('{"holidays": ["2027-01-01"], "make_up_working_days": ["2027-01-02"]}', encoding="utf-8")
+    calendar = Settings(
+        calendar_files=(next_year,),
+        appeal_holidays=frozenset({date(2026, 3, 2)}),
+        make_up_working_days=frozenset({date(2026, 3, 7)}),
+    ).official_calendar()
+    assert CN_2026.holidays | {date(2026, 3, 2), date(2027, 1, 1)} == calendar.holidays
+    assert {date(2026, 3, 7), date(2027, 1, 2)} <= calendar.make_up_working_days
+    assert Settings(official_calendars=()).official_calendar() == WEEKDAYS_ONLY
+
+
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    st.integers(1, 40),
+    st.sampled_from([WEEKDAYS_ONLY, CN_2026]),
+)
+def test_adding_working_days_lands_on_a_working_day_after_exactly_that_many(
+    start: date, days: int, calendar: OfficialCalendar
+) -> None:
+    end = calendar.add_working_days(start, days)
+    assert calendar.is_working_day(end)
     between = [start + timedelta(days=i) for i in range(1, (end - start).days + 1)]
-    assert sum(is_working_day(d) for d in between) == days
+    assert sum(calendar.is_working_day(d) for d in between) == days
 
 
 def test_the_appeal_window_ends_after_the_tenth_working_day_on_the_alliance_calendar() -> None:
     # The 10th working day after Friday 5 December is Friday 19 December; the window
     # closes at midnight Beijing time, 16:00 UTC.
     assert POLICY.deadline(RECORDED) == datetime(2025, 12, 19, 16, 0, tzinfo=UTC)
-    with_holidays = AppealPolicy(holidays=frozenset({date(2025, 12, 15)}))
+    with_holidays = AppealPolicy(calendar=holidays(date(2025, 12, 15)))
     assert with_holidays.deadline(RECORDED) == datetime(2025, 12, 22, 16, 0, tzinfo=UTC)
     # Late on Friday UTC is already Saturday in Beijing: the count starts there.
     late_friday = datetime(2025, 12, 5, 17, 0, tzinfo=UTC)
@@ -105,9 +157,7 @@ def test_an_appeal_is_accepted_up_to_the_end_of_the_window_and_refused_after() -
     with pytest.raises(DomainError) as holiday_shifted:
         lodge(first, datetime(2025, 12, 22, 12, 0, tzinfo=UTC))
     assert holiday_shifted.value.code == "appeal.window_closed"
-    lodge(
-        first, datetime(2025, 12, 22, 12, 0, tzinfo=UTC), policy=AppealPolicy(holidays=frozenset({date(2025, 12, 15)}))
-    )
+    lodge(first, datetime(2025, 12, 22, 12, 0, tzinfo=UTC), policy=AppealPolicy(calendar=holidays(date(2025, 12, 15))))
 
 
 def test_only_parties_appeal() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from alliance_evaluation.domain.appeal import DEFAULT_APPEAL_WORKING_DAYS
 from alliance_evaluation.domain.formality import DEFAULT_INACTIVE_MONTHS
+from alliance_evaluation.domain.working_days import OfficialCalendar
 from alliance_shared.settings import ServiceSettings
 
 
@@ -25,9 +30,30 @@ class Settings(ServiceSettings):
     rectification_due_seconds: int = Field(default=30 * 86_400, ge=1, le=366 * 86_400)
     #: Working days after a result within which a party may appeal it.
     appeal_window_working_days: int = Field(default=DEFAULT_APPEAL_WORKING_DAYS, ge=1, le=60)
-    #: Holidays (ISO dates, JSON list in the environment) not counted as working days.
+    #: Official calendars shipped in ``alliance_evaluation/calendars/`` that working days follow.
+    official_calendars: tuple[str, ...] = ("cn-mainland-2026",)
+    #: More calendar files in the same JSON form (e.g. next year's once the State Council publishes it).
+    calendar_files: tuple[Path, ...] = ()
+    #: Further holidays (ISO dates, JSON list in the environment), e.g. a provincial one.
     appeal_holidays: frozenset[date] = frozenset()
+    #: Further make-up working days (ISO dates, JSON list in the environment).
+    make_up_working_days: frozenset[date] = frozenset()
     #: Consecutive months without activity that flag an active agreement as formality risk.
     formality_inactive_months: int = Field(default=DEFAULT_INACTIVE_MONTHS, ge=1, le=36)
     #: Publish the default framework (v1) at start-up when no framework exists.
     seed_default_framework: bool = True
+
+    def official_calendar(self) -> OfficialCalendar:
+        """The calendars named and given, and the extra days, as one calendar."""
+        return _calendar(self.official_calendars, self.calendar_files, self.appeal_holidays, self.make_up_working_days)
+
+
+@cache
+def _calendar(
+    names: tuple[str, ...], paths: tuple[Path, ...], holidays: frozenset[date], make_up: frozenset[date]
+) -> OfficialCalendar:
+    shipped = files("alliance_evaluation") / "calendars"
+    documents = [json.loads((shipped / f"{name}.json").read_text(encoding="utf-8")) for name in names]
+    documents += [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    extra = OfficialCalendar(holidays=holidays, make_up_working_days=make_up)
+    return OfficialCalendar.merged([*map(OfficialCalendar.from_document, documents), extra])

@@ -1,7 +1,8 @@
 """Appeals against a result.
 
 A party to the agreement may appeal within ``window_working_days`` working days
-(default 10; Monday–Friday minus configured holidays, on the alliance's calendar)
+(default 10; on the alliance's official calendar: Monday–Friday minus public holidays,
+plus make-up working days — see ``working_days``)
 after the day the result was recorded: the window ends at the end of that last working
 day. A supervisor who did not sit on the agreement's panel decides it. Upheld: the
 agreement is re-scored and the new result supersedes the old one (see
@@ -11,15 +12,15 @@ agreement is re-scored and the new result supersedes the old one (see
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_evaluation.domain.result import EvaluationResult
-from alliance_evaluation.domain.working_days import add_working_days, end_of_local_day, local_date
+from alliance_evaluation.domain.working_days import WEEKDAYS_ONLY, OfficialCalendar, end_of_local_day, local_date
 from alliance_shared.contract.base import EventPayload, UtcDateTime
 from alliance_shared.contract.evaluation import AppealDecided, AppealDecision, AppealLodged
 from alliance_shared.errors import DomainError, InvalidTransition
@@ -30,11 +31,11 @@ DEFAULT_APPEAL_WORKING_DAYS = 10
 @dataclass(frozen=True)
 class AppealPolicy:
     window_working_days: int = DEFAULT_APPEAL_WORKING_DAYS
-    holidays: frozenset[date] = field(default_factory=frozenset)
+    calendar: OfficialCalendar = WEEKDAYS_ONLY
 
     def deadline(self, result_recorded_at: datetime) -> datetime:
         """The first instant at which an appeal of the result is too late."""
-        last_day = add_working_days(local_date(result_recorded_at), self.window_working_days, self.holidays)
+        last_day = self.calendar.add_working_days(local_date(result_recorded_at), self.window_working_days)
         return end_of_local_day(last_day)
 
 

@@ -23,7 +23,7 @@ NOT_FOUND = ("appeal.not_found", "appeal")
 
 def appeal_policy(ctx: Context) -> AppealPolicy:
     return AppealPolicy(
-        window_working_days=ctx.settings.appeal_window_working_days, holidays=ctx.settings.appeal_holidays
+        window_working_days=ctx.settings.appeal_window_working_days, calendar=ctx.settings.official_calendar()
     )
 
 
