@@ -60,6 +60,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/cycles/none/dashboard", None, {SUP: 404, AUD: 404}),
     ("GET", "/results/none", None, {SUP: 404, AUD: 404, COL: 404, ENT: 404}),
     ("POST", "/results/none/appeals", {"grounds": "g"}, {COL: 404, ENT: 404}),
+    ("GET", "/appeals", None, {SUP: 200, AUD: 200, COL: 200, ENT: 200}),
     ("GET", "/appeals/none", None, {SUP: 404, AUD: 404, COL: 404, ENT: 404}),
     ("POST", "/appeals/none/decision", {"decision": "rejected", "reason": "r"}, {SUP: 428}),
     ("GET", "/rectifications", None, {SUP: 200, AUD: 200, COL: 200, ENT: 200}),

@@ -409,6 +409,27 @@ async def test_lodge_appeal(h: Harness) -> None:
     assert h.nothing_written()
 
 
+async def test_list_appeals_pending_first_in_cursor_pages(h: Harness) -> None:
+    await completed_cycle(h, GOOD, POOR)
+    (good,) = await queries.results_of_agreement(h.ctx, GOOD)
+    (poor,) = await queries.results_of_agreement(h.ctx, POOR)
+    first = (await appeals.lodge_appeal(h.ctx, good, COL, "late reports", "col-user")).item
+    h.clock.advance(timedelta(hours=1))
+    second = (await appeals.lodge_appeal(h.ctx, poor, COL2, "late reports", "col-2-user")).item
+    await appeals.decide_appeal(h.ctx, first.appeal_id, 1, AppealDecision.REJECTED, "stands", SUPERVISOR)
+    h.written()
+    everyone = await queries.list_appeals(h.ctx, visible=lambda _: True, limit=1)
+    assert [a.appeal_id for a in everyone.items] == [second.appeal_id]  # pending first, though younger
+    assert everyone.next_cursor is not None
+    rest = await queries.list_appeals(h.ctx, visible=lambda _: True, limit=1, cursor=everyone.next_cursor)
+    assert ([a.appeal_id for a in rest.items], rest.next_cursor) == ([first.appeal_id], None)
+    mine = await queries.list_appeals(h.ctx, visible=lambda a: COL in a.party_ids)
+    assert [a.appeal_id for a in mine.items] == [first.appeal_id]
+    rejected = await queries.list_appeals(h.ctx, visible=lambda _: True, status=AppealStatus.REJECTED)
+    assert [a.appeal_id for a in rejected.items] == [first.appeal_id]
+    assert h.nothing_written()
+
+
 async def test_decide_appeal_upheld_rescores_and_supersedes(h: Harness) -> None:
     await completed_cycle(h, GOOD)
     old = (await queries.results_of_agreement(h.ctx, GOOD))[0]

@@ -6,9 +6,9 @@ decides on an aggregate loads it again through the write path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 
 from alliance_evaluation.domain.appeal import Appeal, AppealStatus
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
@@ -23,6 +23,7 @@ from alliance_evaluation.service.repositories import framework_key, panel_key
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.errors import DomainError, NotFound
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
 from alliance_shared.persistence.repository import Loaded
 
 # --- frameworks ----------------------------------------------------------------------------
@@ -208,3 +209,52 @@ async def get_appeal(ctx: Context, appeal_id: str) -> Loaded[Appeal]:
 
 async def upheld_appeals(ctx: Context) -> list[Appeal]:
     return [a.item for a in await ctx.repos.appeals.find({"status": AppealStatus.UPHELD.value})]
+
+
+def appeal_queue_key(appeal: Appeal) -> str:
+    """Where an appeal stands in the list: pending (lodged) first, then oldest first;
+    a fixed-width string, so the cursor compares the same way as the order."""
+    rank = 0 if appeal.status is AppealStatus.LODGED else 1
+    return f"{rank}|{appeal.lodged_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f')}|{appeal.appeal_id}"
+
+
+@dataclass(frozen=True)
+class AppealPage:
+    items: list[Appeal]
+    next_cursor: str | None
+
+
+async def list_appeals(
+    ctx: Context,
+    *,
+    visible: Callable[[Appeal], bool],
+    status: AppealStatus | None = None,
+    agreement_id: str | None = None,
+    cycle_id: str | None = None,
+    result_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> AppealPage:
+    """Appeals the reader may see, pending first and oldest first, one cursor page.
+
+    The cursor is the queue position of the page's last appeal, not an offset: an appeal
+    lodged or decided between two pages does not shift the next page onto others."""
+    query: dict[str, str] = {}
+    if status is not None:
+        query["status"] = status.value
+    if agreement_id is not None:
+        query["agreement_id"] = agreement_id
+    if cycle_id is not None:
+        query["cycle_id"] = cycle_id
+    if result_id is not None:
+        query["result_id"] = result_id
+    after = decode_cursor(cursor) if cursor else ""
+    queued = sorted(
+        (a for a in (loaded.item for loaded in await ctx.repos.appeals.find(query)) if visible(a)),
+        key=appeal_queue_key,
+    )
+    remaining = [a for a in queued if appeal_queue_key(a) > after]
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    page = remaining[:limit]
+    more = len(remaining) > limit
+    return AppealPage(page, encode_cursor(appeal_queue_key(page[-1])) if more else None)

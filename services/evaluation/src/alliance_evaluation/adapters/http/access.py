@@ -129,9 +129,14 @@ async def appealable_result(result_id: str, principal: Party, ctx: Evaluation) -
     return result
 
 
+def sees_appeal(principal: Principal, appeal: Appeal) -> bool:
+    """Overseers see every appeal, parties the appeals about their agreements."""
+    return is_overseer(principal) or is_party(principal, appeal.party_ids)
+
+
 async def readable_appeal(appeal_id: str, principal: PartyReader, ctx: Evaluation) -> Loaded[Appeal]:
     loaded = await queries.get_appeal(ctx, appeal_id)
-    forbid_unless(is_overseer(principal) or is_party(principal, loaded.item.party_ids), "not your appeal")
+    forbid_unless(sees_appeal(principal, loaded.item), "not your appeal")
     return loaded
 
 

@@ -1,18 +1,23 @@
-"""Appeals: a party lodges one against a result; a supervisor not on the panel decides (If-Match)."""
+"""Appeals: a party lodges one against a result; a supervisor not on the panel decides
+(If-Match); the list shows pending appeals first (parties: their own agreements')."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal
-from alliance_evaluation.adapters.http.deps import Evaluation, Party, Supervisor
-from alliance_evaluation.domain.appeal import Appeal
+from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal, sees_appeal
+from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReader, Supervisor
+from alliance_evaluation.domain.appeal import Appeal, AppealStatus
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service import appeals as use_cases
+from alliance_evaluation.service import queries
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.contract.vocabulary import Reason
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["appeals"])
 
@@ -55,6 +60,36 @@ async def lodge(
     outcome = await use_cases.lodge_appeal(ctx, result, principal.partner_id, body.grounds, principal.subject)
     set_etag(response, outcome.version)
     return outcome.item
+
+
+Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
+
+
+@router.get(
+    "/appeals",
+    summary="Appeals, pending first then oldest first, cursor pages (parties: about their own agreements)",
+)
+async def list_appeals(
+    principal: PartyReader,
+    ctx: Evaluation,
+    status: AppealStatus | None = None,
+    agreement_id: Filter = None,
+    cycle_id: Filter = None,
+    result_id: Filter = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[Appeal]:
+    listed = await queries.list_appeals(
+        ctx,
+        visible=lambda appeal: sees_appeal(principal, appeal),
+        status=status,
+        agreement_id=agreement_id,
+        cycle_id=cycle_id,
+        result_id=result_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=listed.items, next_cursor=listed.next_cursor)
 
 
 @router.get("/appeals/{appeal_id}", summary="One appeal")
