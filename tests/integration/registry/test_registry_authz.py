@@ -41,19 +41,24 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("PUT", f"/partners/{COLLEGE_ID}/contacts", {"contacts": []}, {ADM: 428, COL: 428, ENT: 403}),
     ("POST", "/partners/none/deactivate", REASON, {ADM: 404}),
     ("GET", "/partners/none/profile", None, everyone(404)),
-    ("POST", "/memberships", {"partner_id": "none", "reason": "r"}, {ADM: 404}),
+    # Colleges and enterprises apply for themselves only (this partner does not exist: 404).
+    ("POST", "/memberships", {"partner_id": COLLEGE_ID, "reason": "r"}, {ADM: 404, COL: 404, ENT: 403}),
     ("GET", "/memberships", None, everyone(200)),
     ("GET", "/memberships/none", None, everyone(404)),
-    *(("POST", f"/memberships/none/{a}", REASON, {ADM: 404}) for a in ("admit", "suspend", "reinstate", "withdraw")),
+    *(
+        ("POST", f"/memberships/none/{a}", REASON, {ADM: 404})
+        for a in ("admit", "reject", "suspend", "reinstate", "withdraw")
+    ),
     ("POST", "/memberships/none/expel", REASON, {ADM: 404}),
     ("GET", "/council", None, everyone(404)),
     ("POST", "/council", {"seats": [{**SEAT, "partner_id": "none"}], "reason": "r"}, {ADM: 422}),
     ("PUT", "/council/seats/none", {**SEAT, "reason": "r"}, {ADM: 404}),
     ("POST", "/council/seats/none/vacate", REASON, {ADM: 404}),
-    ("POST", "/certifications", {"partner_id": "none"}, {ADM: 404}),
+    ("POST", "/certifications", {"partner_id": ENTERPRISE_ID}, {ADM: 404, ENT: 404, COL: 403}),
     ("GET", "/certifications", None, everyone(200)),
     ("GET", "/certifications/none", None, everyone(404)),
     ("POST", "/certifications/none/grant", GRANT, {ADM: 404}),
+    ("POST", "/certifications/none/reject", REASON, {ADM: 404}),
     ("POST", "/certifications/none/revoke", REASON, {ADM: 404}),
     ("POST", "/agreements", AGREEMENT, {ADM: 422}),
     ("GET", "/agreements", None, everyone(200)),
@@ -62,10 +67,14 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/agreements/none/sign", {}, {ADM: 404, COL: 404, ENT: 404}),
     ("POST", "/agreements/none/activate", None, {ADM: 404}),
     ("POST", "/agreements/none/amendments", {**AGREEMENT, "summary": "s"}, {ADM: 428}),
+    ("POST", "/agreements/none/amendments/sign", {}, {ADM: 404, COL: 404, ENT: 404}),
     ("POST", "/agreements/none/suspend", REASON, {ADM: 404}),
     ("POST", "/agreements/none/resume", REASON, {ADM: 404}),
     ("POST", "/agreements/none/terminate", REASON, {ADM: 404}),
     ("GET", "/matching/none", None, everyone(404)),
+    # The audit trail's routes every service carries (alliance_shared.web).
+    ("GET", "/audit/verify", None, {"ops": 200, AUD: 200}),
+    ("GET", "/audit/records", None, {"ops": 200, AUD: 200}),
 ]
 
 CASES = role_cases(ENDPOINTS)

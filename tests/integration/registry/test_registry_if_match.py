@@ -142,6 +142,13 @@ class Registry:
                 assert signature.status_code == 200, signature.text
         return agreement_id, college, enterprise
 
+    async def sign_amendment(self, agreement_id: str, college: str, enterprise: str) -> None:
+        for kind, party in (("college", college), ("enterprise", enterprise)):
+            signature = await self.http.post(
+                f"/agreements/{agreement_id}/amendments/sign", json={}, headers=partner_token(self.keys, kind, party)
+            )
+            assert signature.status_code == 200, signature.text
+
 
 TODAY = date.today()
 LATER = TODAY + timedelta(days=10)
@@ -214,6 +221,7 @@ async def _activate(r: Registry) -> Target:
         headers={**r.admin, "If-Match": current.headers["ETag"]},
     )
     assert amended.status_code == 200, amended.text
+    await r.sign_amendment(agreement_id, college, enterprise)
     return Target(f"/agreements/{agreement_id}/activate", None, r.admin, "agreements", agreement_id)
 
 
@@ -221,6 +229,25 @@ async def _amend(r: Registry) -> Target:
     agreement_id, college, enterprise = await r.agreement(start=LATER, signed=True)
     body = {**agreement_body(college, enterprise, start=LATER, end=LATER + timedelta(days=400)), "summary": "shorter"}
     return Target(f"/agreements/{agreement_id}/amendments", body, r.admin, "agreements", agreement_id)
+
+
+async def _sign_amendment(r: Registry) -> Target:
+    agreement_id, college, enterprise = await r.agreement(start=LATER, signed=True)
+    body = {**agreement_body(college, enterprise, start=LATER, end=LATER + timedelta(days=400)), "summary": "shorter"}
+    current = await r.http.get(f"/agreements/{agreement_id}", headers=r.admin)
+    proposed = await r.http.post(
+        f"/agreements/{agreement_id}/amendments",
+        json=body,
+        headers={**r.admin, "If-Match": current.headers["ETag"]},
+    )
+    assert proposed.status_code == 200, proposed.text
+    headers = partner_token(r.keys, "college", college)
+    return Target(f"/agreements/{agreement_id}/amendments/sign", {}, headers, "agreements", agreement_id)
+
+
+async def _reject(r: Registry) -> Target:
+    cid = await r.certification(granted=False)
+    return Target(f"/certifications/{cid}/reject", REASON, r.admin, "certifications", cid)
 
 
 def _agreement(action: str, *before: str) -> Prepare:
@@ -238,6 +265,7 @@ CASES: dict[Route, Prepare] = {
     ("PUT", "/partners/{partner_id}/contacts"): _contacts,
     ("POST", "/partners/{partner_id}/deactivate"): _deactivate,
     ("POST", "/memberships/{partner_id}/admit"): _membership("admit"),
+    ("POST", "/memberships/{partner_id}/reject"): _membership("reject"),
     ("POST", "/memberships/{partner_id}/suspend"): _membership("suspend", "admit"),
     ("POST", "/memberships/{partner_id}/reinstate"): _membership("reinstate", "admit", "suspend"),
     ("POST", "/memberships/{partner_id}/withdraw"): _membership("withdraw"),
@@ -245,10 +273,12 @@ CASES: dict[Route, Prepare] = {
     ("PUT", "/council/seats/{partner_id}"): _assign_seat,
     ("POST", "/council/seats/{partner_id}/vacate"): _vacate_seat,
     ("POST", "/certifications/{certification_id}/grant"): _grant,
+    ("POST", "/certifications/{certification_id}/reject"): _reject,
     ("POST", "/certifications/{certification_id}/revoke"): _revoke,
     ("POST", "/agreements/{agreement_id}/sign"): _sign,
     ("POST", "/agreements/{agreement_id}/activate"): _activate,
     ("POST", "/agreements/{agreement_id}/amendments"): _amend,
+    ("POST", "/agreements/{agreement_id}/amendments/sign"): _sign_amendment,
     ("POST", "/agreements/{agreement_id}/suspend"): _agreement("suspend"),
     ("POST", "/agreements/{agreement_id}/resume"): _agreement("resume", "suspend"),
     ("POST", "/agreements/{agreement_id}/terminate"): _agreement("terminate"),

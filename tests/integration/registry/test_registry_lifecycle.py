@@ -23,12 +23,15 @@ from alliance_registry.service.schedule import run_due
 from alliance_shared.contract.registry import (
     AgreementActivated,
     AgreementAmended,
+    AgreementAmendmentProposed,
+    AgreementAmendmentSigned,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
     AgreementSigned,
     CertificationExpired,
     CertificationGranted,
+    CertificationRejected,
     MembershipChanged,
     PartnerDeactivated,
     PartnerRegistered,
@@ -166,6 +169,38 @@ async def test_partner_validation_failures(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "table"),
+    [
+        # Well-formed, but not in the shipped tables: the answer names the table it was checked against.
+        ({"region_code": "440399"}, "partner.region_code_invalid", "GB/T 2260 (MCA, 2021)"),
+        ({"region_code": "110100"}, "partner.region_code_invalid", "GB/T 2260 (MCA, 2021)"),
+        ({"sector_code": "C44"}, "partner.sector_code_invalid", "GB/T 4754-2017"),
+        ({"sector_code": "T96"}, "partner.sector_code_invalid", "GB/T 4754-2017"),
+    ],
+)
+async def test_unknown_codes_are_refused_from_the_tables(
+    client: httpx.AsyncClient, dev_keys_dir: Path, changes: dict[str, Any], code: str, table: str
+) -> None:
+    keys = dev_keys_dir
+    response = await client.post("/partners", json=partner_body("enterprise", **changes), headers=admin(keys))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert (problem["code"], problem["table"]) == (code, table)
+    assert table in problem["detail"]
+    # A profile update is checked against the same tables, and changes nothing when refused.
+    partner = await register(client, keys, "enterprise")
+    current = await client.get(f"/partners/{partner['partner_id']}", headers=admin(keys))
+    body = {k: v for k, v in partner_body("enterprise", **changes).items() if k != "contacts"}
+    refused = await client.put(
+        f"/partners/{partner['partner_id']}", json=body, headers={**admin(keys), **etag(current)}
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == code
+    after = await client.get(f"/partners/{partner['partner_id']}", headers=admin(keys))
+    assert after.headers["etag"] == current.headers["etag"]
 
 
 async def test_schema_failures_are_problems(client: httpx.AsyncClient, dev_keys_dir: Path) -> None:
@@ -424,6 +459,97 @@ async def test_certification_grant_revoke_and_automatic_expiry_once(
     assert events[3][1].actor_id == "system"
 
 
+# --- self-service applications -----------------------------------------------------------
+
+
+async def test_self_service_applications_decided_with_a_reason(
+    client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
+) -> None:
+    keys = dev_keys_dir
+    enterprise = (await register(client, keys, "enterprise"))["partner_id"]
+    other = (await register(client, keys, "enterprise"))["partner_id"]
+    college = (await register(client, keys, "college"))["partner_id"]
+    as_enterprise = partner_token(keys, "enterprise", enterprise)
+    as_college = partner_token(keys, "college", college)
+
+    # Certification: the enterprise applies for itself, never for another.
+    for_other = await client.post("/certifications", json={"partner_id": other}, headers=as_enterprise)
+    assert for_other.status_code == 403
+    applied = await client.post("/certifications", json={"partner_id": enterprise}, headers=as_enterprise)
+    assert applied.status_code == 201, applied.text
+    cid = applied.json()["certification_id"]
+    not_admin = await client.post(f"/certifications/{cid}/reject", json={"reason": "x"}, headers=as_enterprise)
+    assert not_admin.status_code == 403
+    no_reason = await client.post(f"/certifications/{cid}/reject", json={"reason": ""}, headers=admin(keys))
+    assert no_reason.status_code == 422
+    rejected = await client.post(
+        f"/certifications/{cid}/reject", json={"reason": "no R&D investment evidence"}, headers=admin(keys)
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json()["status"], rejected.json()["decision_reason"]) == ("rejected", "no R&D investment evidence")
+    twice = await client.post(f"/certifications/{cid}/grant", json=_grant("x"), headers=admin(keys))
+    assert twice.status_code == 409
+    again = await client.post("/certifications", json={"partner_id": enterprise}, headers=as_enterprise)
+    assert again.status_code == 201, again.text
+    granted = await client.post(
+        f"/certifications/{again.json()['certification_id']}/grant",
+        json=_grant("evidence complete"),
+        headers=admin(keys),
+    )
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["decision_reason"] == "evidence complete"
+
+    # Membership: a college applies for itself; the admin rejects with a reason; it applies again.
+    foreign = await client.post("/memberships", json={"partner_id": college, "reason": "r"}, headers=as_enterprise)
+    assert foreign.status_code == 403
+    joined = await client.post("/memberships", json={"partner_id": college, "reason": "letter"}, headers=as_college)
+    assert joined.status_code == 201, joined.text
+    refused = await client.post(
+        f"/memberships/{college}/reject", json={"reason": "articles not signed"}, headers=admin(keys)
+    )
+    assert refused.json()["status"] == "rejected"
+    reapplied = await client.post(
+        "/memberships", json={"partner_id": college, "reason": "articles signed"}, headers=as_college
+    )
+    assert reapplied.status_code == 201, reapplied.text
+    admitted = await client.post(f"/memberships/{college}/admit", json={"reason": "council vote"}, headers=admin(keys))
+    assert admitted.json()["status"] == "admitted"
+    history = admitted.json()["history"]
+    assert [(h["action"], h["actor_id"], h["reason"]) for h in history] == [
+        ("apply", f"college-{college}", "letter"),
+        ("reject", "admin-chen", "articles not signed"),
+        ("apply", f"college-{college}", "articles signed"),
+        ("admit", "admin-chen", "council vote"),
+    ]
+
+    events = await registry_events(infra, {enterprise, college}, until=lambda es: len(es) >= 10)
+    assert [t for t in types_of(events) if t.startswith("certification")] == [
+        "certification.applied",
+        "certification.rejected",
+        "certification.applied",
+        "certification.granted",
+    ]
+    [rejection] = [p for _, p in events if isinstance(p, CertificationRejected)]
+    assert (rejection.reason, rejection.actor_id) == ("no R&D investment evidence", "admin-chen")
+    changes = [p for _, p in events if isinstance(p, MembershipChanged)]
+    assert [(c.action, c.to_status, c.reason) for c in changes] == [
+        ("apply", "applied", "letter"),
+        ("reject", "rejected", "articles not signed"),
+        ("apply", "applied", "articles signed"),
+        ("admit", "admitted", "council vote"),
+    ]
+
+
+def _grant(reason: str) -> dict[str, str]:
+    start = datetime.now(UTC)
+    return {
+        "certificate_number": f"粤产教〔2026〕{uuid.uuid4().hex[:6]}号",
+        "valid_from": start.isoformat(),
+        "valid_to": (start + timedelta(days=365)).isoformat(),
+        "reason": reason,
+    }
+
+
 # --- agreements ---------------------------------------------------------------------------
 
 
@@ -491,7 +617,7 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     assert last.json()["status"] == "active"
     assert last.json()["pending_party_ids"] == []
 
-    # Amend: a new version; stale If-Match refused; history readable.
+    # Amend: a proposal every party must sign before it takes effect; stale If-Match refused.
     amended_terms = {**body, "obligations": [{**body["obligations"][0], "quantity": 50}]}
     no_match = await client.post(
         f"/agreements/{aid}/amendments", json={**amended_terms, "summary": "50 posts"}, headers=admin(keys)
@@ -509,7 +635,10 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
         headers={**admin(keys), **etag(last)},
     )
     assert amended.status_code == 200, amended.text
-    assert amended.json()["terms_version"] == 2
+    assert amended.json()["terms_version"] == 1
+    assert amended.json()["terms"]["obligations"][0]["quantity"] == 40
+    assert amended.json()["pending_amendment"]["revision"]["version"] == 2
+    assert amended.json()["amendment_pending_party_ids"] == [college, enterprise, agency]
     new_parties = {
         **amended_terms,
         "parties": body["parties"][:2],
@@ -521,6 +650,36 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     )
     assert fixed.status_code == 422
     assert fixed.json()["code"] == "agreement.parties_fixed"
+    # Each party signs the amendment for itself; the admin records the agency's signature.
+    for_other = await client.post(
+        f"/agreements/{aid}/amendments/sign",
+        json={"party_id": college},
+        headers=partner_token(keys, "enterprise", enterprise),
+    )
+    assert for_other.status_code == 403
+    c_signs = await client.post(
+        f"/agreements/{aid}/amendments/sign", json={}, headers=partner_token(keys, "college", college)
+    )
+    assert c_signs.status_code == 200, c_signs.text
+    assert c_signs.json()["amendment_pending_party_ids"] == [enterprise, agency]
+    again = await client.post(
+        f"/agreements/{aid}/amendments/sign", json={}, headers=partner_token(keys, "college", college)
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "agreement.already_signed"
+    await client.post(
+        f"/agreements/{aid}/amendments/sign", json={}, headers=partner_token(keys, "enterprise", enterprise)
+    )
+    in_force = await client.post(f"/agreements/{aid}/amendments/sign", json={"party_id": agency}, headers=admin(keys))
+    assert in_force.status_code == 200, in_force.text
+    assert in_force.json()["terms_version"] == 2
+    assert in_force.json()["terms"]["obligations"][0]["quantity"] == 50
+    assert in_force.json()["pending_amendment"] is None
+    nothing_pending = await client.post(
+        f"/agreements/{aid}/amendments/sign", json={}, headers=partner_token(keys, "college", college)
+    )
+    assert nothing_pending.status_code == 409
+    assert nothing_pending.json()["code"] == "agreement.no_pending_amendment"
     versions = (await client.get(f"/agreements/{aid}/versions", headers=bearer(keys, "supervisor"))).json()
     assert [r["version"] for r in versions["revisions"]] == [1, 2]
     assert versions["revisions"][0]["terms"]["obligations"][0]["quantity"] == 40
@@ -539,7 +698,7 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     assert after.status_code == 409
     assert after.json()["code"] == "agreement.illegal_transition"
 
-    events = await registry_events(infra, {aid}, until=lambda es: len(es) >= 10)
+    events = await registry_events(infra, {aid}, until=lambda es: len(es) >= 14)
     assert types_of(events) == [
         "agreement.drafted",
         "agreement.party_signed",
@@ -547,6 +706,10 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
         "agreement.party_signed",
         "agreement.signed",
         "agreement.activated",
+        "agreement.amendment_proposed",
+        "agreement.amendment_signed",
+        "agreement.amendment_signed",
+        "agreement.amendment_signed",
         "agreement.amended",
         "agreement.suspended",
         "agreement.resumed",
@@ -560,10 +723,18 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     assert isinstance(payloads[4], AgreementSigned)
     assert isinstance(payloads[5], AgreementActivated)
     assert payloads[5].status == "active"
-    assert isinstance(payloads[6], AgreementAmended)
-    assert payloads[6].version == 2
-    assert payloads[6].obligations[0].quantity == 50
-    assert payloads[6].previous_version == 1
+    proposed = payloads[6]
+    assert isinstance(proposed, AgreementAmendmentProposed)
+    assert (proposed.version, proposed.proposed_version) == (1, 2)
+    assert proposed.pending_party_ids == (college, enterprise, agency)
+    assert proposed.proposal.obligations[0].quantity == 50
+    last_signature = payloads[9]
+    assert isinstance(last_signature, AgreementAmendmentSigned)
+    assert (last_signature.party_id, last_signature.pending_party_ids) == (agency, ())
+    assert isinstance(payloads[10], AgreementAmended)
+    assert payloads[10].version == 2
+    assert payloads[10].obligations[0].quantity == 50
+    assert payloads[10].previous_version == 1
     assert {p.partner_id: p.kind for p in payloads[0].parties} == {  # type: ignore[attr-defined]
         college: "college",
         enterprise: "enterprise",

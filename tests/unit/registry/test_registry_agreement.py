@@ -13,6 +13,8 @@ from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.registry import (
     AgreementActivated,
     AgreementAmended,
+    AgreementAmendmentProposed,
+    AgreementAmendmentSigned,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
@@ -404,7 +406,15 @@ MORE_POSTS = (
 )
 
 
-def test_amend_records_a_new_version_and_keeps_the_old_one() -> None:
+SIGNED_LATER = DURING + timedelta(days=3)
+
+
+def sign_amendment_by_all(agreement: Agreement) -> None:
+    for party_id in (COLLEGE_ID, ENTERPRISE_ID, AGENCY_ID):
+        agreement.sign_amendment(party_id, now=SIGNED_LATER, actor_id=f"signer-{party_id}")
+
+
+def test_an_amendment_is_proposed_and_takes_effect_only_when_every_party_signed() -> None:
     agreement = active_agreement()
     agreement.amend(
         agreement_draft(obligations=MORE_POSTS),
@@ -413,17 +423,73 @@ def test_amend_records_a_new_version_and_keeps_the_old_one() -> None:
         now=DURING,
         actor_id=ADMIN,
     )
+    # Proposed: the terms in force do not change, the parties are asked to sign.
+    assert (agreement.terms_version, agreement.terms.obligations[0].quantity) == (1, 40)
+    proposed = only_event(agreement.events)
+    assert isinstance(proposed, AgreementAmendmentProposed)
+    assert (proposed.version, proposed.proposed_version, proposed.summary) == (1, 2, "60 internship posts a year")
+    assert proposed.proposal.obligations == MORE_POSTS
+    assert proposed.pending_party_ids == (COLLEGE_ID, ENTERPRISE_ID, AGENCY_ID)
+    agreement.events.clear()
+
+    agreement.sign_amendment(COLLEGE_ID, now=SIGNED_LATER, actor_id="signer-col")
+    agreement.sign_amendment(ENTERPRISE_ID, now=SIGNED_LATER, actor_id="signer-ent")
+    assert agreement.terms_version == 1
+    with pytest.raises(Conflict) as again:
+        agreement.sign_amendment(COLLEGE_ID, now=SIGNED_LATER, actor_id="signer-col")
+    assert again.value.code == "agreement.already_signed"
+    first, second = agreement.events
+    assert isinstance(first, AgreementAmendmentSigned)
+    assert isinstance(second, AgreementAmendmentSigned)
+    assert (second.party_id, second.signed_party_ids, second.pending_party_ids) == (
+        ENTERPRISE_ID,
+        (COLLEGE_ID, ENTERPRISE_ID),
+        (AGENCY_ID,),
+    )
+    agreement.events.clear()
+
+    agreement.sign_amendment(AGENCY_ID, now=SIGNED_LATER, actor_id=ADMIN)
     assert agreement.status is AgreementStatus.ACTIVE
     assert agreement.terms_version == 2
     assert agreement.terms.obligations[0].quantity == 60
+    assert agreement.pending_amendment is None
     [previous] = agreement.previous_revisions
     assert (previous.version, previous.terms.obligations[0].quantity, previous.summary) == (1, 40, "drafted")
     current = agreement.revisions[-1]
     assert (current.recorded_at, current.recorded_by, current.summary) == (DURING, ADMIN, "60 internship posts a year")
-    event = only_event(agreement.events)
-    assert isinstance(event, AgreementAmended)
-    assert_snapshot(event, agreement, AgreementStatus.ACTIVE)
-    assert (event.version, event.previous_version, event.summary) == (2, 1, "60 internship posts a year")
+    last_signature, amended = agreement.events
+    assert isinstance(last_signature, AgreementAmendmentSigned)
+    assert last_signature.pending_party_ids == ()
+    assert isinstance(amended, AgreementAmended)
+    assert_snapshot(amended, agreement, AgreementStatus.ACTIVE)
+    assert (amended.version, amended.previous_version, amended.summary) == (2, 1, "60 internship posts a year")
+
+
+def test_signing_an_amendment_needs_one_pending_and_a_party() -> None:
+    agreement = active_agreement()
+    with pytest.raises(Conflict) as none:
+        agreement.sign_amendment(COLLEGE_ID, now=DURING, actor_id="signer-col")
+    assert none.value.code == "agreement.no_pending_amendment"
+    agreement.amend(agreement_draft(obligations=MORE_POSTS), summary="s", partners=PARTNERS, now=DURING, actor_id=ADMIN)
+    with pytest.raises(DomainError) as stranger:
+        agreement.sign_amendment(INSTITUTE_ID, now=DURING, actor_id="x")
+    assert stranger.value.code == "agreement.not_a_party"
+
+
+def test_a_new_proposal_replaces_the_pending_one_and_termination_drops_it() -> None:
+    agreement = active_agreement()
+    agreement.amend(agreement_draft(obligations=MORE_POSTS), summary="s", partners=PARTNERS, now=DURING, actor_id=ADMIN)
+    agreement.sign_amendment(COLLEGE_ID, now=DURING, actor_id="signer-col")
+    agreement.amend(
+        agreement_draft(declared_depth=Depth.MIDDLE), summary="depth", partners=PARTNERS, now=DURING, actor_id=ADMIN
+    )
+    assert agreement.pending_amendment is not None
+    assert agreement.pending_amendment.signatures == ()
+    assert agreement.pending_amendment.revision.summary == "depth"
+    agreement.terminate("ended", now=DURING, actor_id=ADMIN)
+    assert agreement.pending_amendment is None
+    with pytest.raises(InvalidTransition):
+        agreement.sign_amendment(COLLEGE_ID, now=DURING, actor_id="signer-col")
 
 
 def test_amendments_keep_the_parties_and_must_change_something() -> None:
@@ -456,6 +522,7 @@ def test_amend_while_signed_or_suspended(status: AgreementStatus) -> None:
     agreement.amend(
         agreement_draft(declared_depth=Depth.MIDDLE), summary="depth", partners=PARTNERS, now=DURING, actor_id=ADMIN
     )
+    sign_amendment_by_all(agreement)
     assert agreement.terms.declared_depth is Depth.MIDDLE
     assert agreement.status is status
 
@@ -466,6 +533,12 @@ def test_amend_while_signed_or_suspended(status: AgreementStatus) -> None:
 def test_document_round_trip() -> None:
     agreement = active_agreement()
     agreement.amend(agreement_draft(obligations=MORE_POSTS), summary="s", partners=PARTNERS, now=DURING, actor_id=ADMIN)
+    sign_amendment_by_all(agreement)
+    # A pending proposal with a signature is stored too.
+    agreement.amend(
+        agreement_draft(declared_depth=Depth.MIDDLE), summary="d", partners=PARTNERS, now=DURING, actor_id=ADMIN
+    )
+    agreement.sign_amendment(COLLEGE_ID, now=SIGNED_LATER, actor_id="signer-col")
     agreement.events.clear()
     document = agreement.to_document()
     assert document["revisions"][0]["terms"]["start_date"] == "2026-09-01"

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alliance_registry.domain.codes import validate_major_codes, validate_region_code, validate_sector_code
+from alliance_registry.domain.codes import (
+    REGIONS,
+    SECTORS,
+    validate_major_codes,
+    validate_region_code,
+    validate_sector_code,
+)
 from alliance_registry.domain.credit_code import (
     CHARSET,
     check_character,
@@ -81,24 +87,59 @@ def test_any_single_character_change_is_detected(prefix: str, position: int, rep
     assert not is_valid_credit_code(changed)
 
 
-@pytest.mark.parametrize("code", ["110108", "440305", "650102", "710000", "810000", "820000"])
-def test_region_codes_of_provinces(code: str) -> None:
+@pytest.mark.parametrize(
+    "code", ["110000", "110108", "440300", "440305", "445300", "652300", "650102", "710000", "810000", "820000"]
+)
+def test_region_codes_in_the_table(code: str) -> None:
     assert validate_region_code(code) == code
 
 
-@pytest.mark.parametrize("code", ["44030", "4403051", "44030a", "000000", "100000", "660000", "700000", "990000"])
+def test_the_region_table_ships_provinces_prefectures_and_the_counties_in_use() -> None:
+    provinces = [c for c in REGIONS if c.endswith("0000")]
+    prefectures = [c for c in REGIONS if c.endswith("00") and not c.endswith("0000")]
+    counties = sorted(c for c in REGIONS if not c.endswith("00"))
+    assert (len(provinces), len(prefectures)) == (34, 333)
+    assert counties == [
+        "110108",
+        "310115",
+        "320505",
+        "330106",
+        "440103",
+        "440106",
+        "440305",
+        "440306",
+        "510107",
+        "650102",
+    ]
+    assert REGIONS["440305"] == "南山区"
+    # Every prefecture and county sits under a shipped province.
+    assert all(f"{c[:2]}0000" in REGIONS for c in REGIONS)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["44030", "4403051", "44030a", "000000", "100000", "660000", "700000", "990000", "440399", "110100", "441100"],
+)
 def test_bad_region_codes(code: str) -> None:
     with pytest.raises(DomainError) as raised:
         validate_region_code(code)
     assert raised.value.code == "partner.region_code_invalid"
 
 
-@pytest.mark.parametrize("code", ["C", "C39", "I65", "C391", "C3911", "T96"])
+@pytest.mark.parametrize("code", ["A", "A01", "C", "C39", "I65", "C391", "C3911", "S96", "T97"])
 def test_sector_codes(code: str) -> None:
     assert validate_sector_code(code) == code
 
 
-@pytest.mark.parametrize("code", ["", "c39", "C3", "C39111", "U10", "39"])
+def test_the_sector_table_has_every_section_and_division_of_gbt_4754_2017() -> None:
+    assert len([c for c in SECTORS if len(c) == 1]) == 20
+    divisions = [c for c in SECTORS if len(c) == 3]
+    assert sorted(int(c[1:]) for c in divisions) == list(range(1, 98))
+    assert all(c[0] in SECTORS for c in divisions)
+    assert SECTORS["C39"] == "计算机、通信和其他电子设备制造业"
+
+
+@pytest.mark.parametrize("code", ["", "c39", "C3", "C39111", "U10", "39", "T96", "G19", "C44", "A06", "D4711"])
 def test_bad_sector_codes(code: str) -> None:
     with pytest.raises(DomainError) as raised:
         validate_sector_code(code)

@@ -68,8 +68,16 @@ def expelled() -> Membership:
     return membership
 
 
+def rejected() -> Membership:
+    membership = applied()
+    membership.reject(reason="no cooperation record yet", now=NOW, actor_id=ADMIN)
+    membership.events.clear()
+    return membership
+
+
 STATES: dict[MembershipStatus, Callable[[], Membership]] = {
     MembershipStatus.APPLIED: applied,
+    MembershipStatus.REJECTED: rejected,
     MembershipStatus.ADMITTED: admitted,
     MembershipStatus.SUSPENDED: suspended,
     MembershipStatus.WITHDRAWN: withdrawn,
@@ -78,6 +86,7 @@ STATES: dict[MembershipStatus, Callable[[], Membership]] = {
 
 LEGAL: dict[tuple[MembershipStatus, MembershipAction], MembershipStatus] = {
     (MembershipStatus.APPLIED, MembershipAction.ADMIT): MembershipStatus.ADMITTED,
+    (MembershipStatus.APPLIED, MembershipAction.REJECT): MembershipStatus.REJECTED,
     (MembershipStatus.APPLIED, MembershipAction.WITHDRAW): MembershipStatus.WITHDRAWN,
     (MembershipStatus.ADMITTED, MembershipAction.SUSPEND): MembershipStatus.SUSPENDED,
     (MembershipStatus.ADMITTED, MembershipAction.WITHDRAW): MembershipStatus.WITHDRAWN,
@@ -137,6 +146,22 @@ def test_every_transition(status: MembershipStatus, action: MembershipAction) ->
     assert isinstance(event, MembershipChanged)
     assert (event.action, event.from_status, event.to_status) == (action, status, target)
     assert (event.partner_id, event.actor_id, event.occurred_at) == (ENTERPRISE_ID, "sec-li", LATER)
+
+
+def test_a_rejected_applicant_may_apply_again_on_the_same_record() -> None:
+    membership = rejected()
+    membership.apply_again(PARTNERS[ENTERPRISE_ID], reason="second letter", now=LATER, actor_id="ent-user")
+    assert membership.status is MembershipStatus.APPLIED
+    assert [s.action for s in membership.history] == [
+        MembershipAction.APPLY,
+        MembershipAction.REJECT,
+        MembershipAction.APPLY,
+    ]
+    event = only_event(membership.events)
+    assert isinstance(event, MembershipChanged)
+    assert (event.from_status, event.to_status) == (MembershipStatus.REJECTED, MembershipStatus.APPLIED)
+    with pytest.raises(InvalidTransition):
+        applied().apply_again(PARTNERS[ENTERPRISE_ID], reason="twice", now=LATER, actor_id="ent-user")
 
 
 def test_suspended_and_reinstated_is_admitted_again() -> None:

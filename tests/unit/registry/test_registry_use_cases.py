@@ -354,6 +354,35 @@ async def test_certification_apply_grant_revoke_and_expire(world: World) -> None
     assert world.written() == [("event", "certification.revoked"), ("audit", "certification.revoked")]
 
 
+async def test_rejected_applications_are_decided_with_a_reason_and_may_come_again(world: World) -> None:
+    enterprise = await world.enterprise(1)
+    world.written()
+    await membership.apply(world.repos, world.clock, enterprise, "letter", enterprise)
+    rejected = await membership.change_status(world.repos, world.clock, enterprise, "reject", "no record", None, ADMIN)
+    assert rejected.item.status.value == "rejected"
+    again = await membership.apply(world.repos, world.clock, enterprise, "second letter", enterprise)
+    assert (again.item.status.value, again.version) == ("applied", 3)
+    assert world.written() == [
+        ("event", "membership.changed"),
+        ("audit", "membership.applied"),
+        ("event", "membership.changed"),
+        ("audit", "membership.reject"),
+        ("event", "membership.changed"),
+        ("audit", "membership.applied"),
+    ]
+
+    applied = await certification.apply(world.repos, world.clock, enterprise, enterprise)
+    cid = applied.item.certification_id
+    world.written()
+    refused = await certification.reject(world.repos, world.clock, cid, "no evidence", 1, ADMIN)
+    assert (refused.item.status.value, refused.item.decision_reason) == ("rejected", "no evidence")
+    assert world.written() == [("event", "certification.rejected"), ("audit", "certification.rejected")]
+    with pytest.raises(InvalidTransition):
+        await certification.reject(world.repos, world.clock, cid, "twice", None, ADMIN)
+    second = await certification.apply(world.repos, world.clock, enterprise, enterprise)
+    assert second.item.certification_id.endswith("-002")
+
+
 async def test_certification_of_a_missing_partner_is_refused(world: World) -> None:
     with pytest.raises(NotFound):
         await certification.apply(world.repos, world.clock, "ent-none", ADMIN)
@@ -414,14 +443,30 @@ async def test_activate_amend_suspend_resume_terminate(world: World) -> None:
     with pytest.raises(PreconditionFailed):
         await agreements.amend(world.repos, world.clock, agreement_id, draft, "earlier start", 1, ADMIN)
     world.written()
-    amended = await agreements.amend(world.repos, world.clock, agreement_id, draft, "earlier start", 4, ADMIN)
+    proposed = await agreements.amend(world.repos, world.clock, agreement_id, draft, "earlier start", 4, ADMIN)
+    assert proposed.item.terms_version == 1
+    assert world.written() == [("event", "agreement.amendment_proposed"), ("audit", "agreement.amendment_proposed")]
+    party_ids = list(terms.party_ids)
+    for party in party_ids[:-1]:
+        await agreements.sign_amendment(world.repos, world.clock, agreement_id, party, None, party)
+    assert world.written() == [("event", "agreement.amendment_signed"), ("audit", "agreement.amendment_signed")] * (
+        len(party_ids) - 1
+    )
+    with pytest.raises(PreconditionFailed):
+        await agreements.sign_amendment(world.repos, world.clock, agreement_id, party_ids[-1], 4, party_ids[-1])
+    amended = await agreements.sign_amendment(world.repos, world.clock, agreement_id, party_ids[-1], None, ADMIN)
     assert amended.item.terms_version == 2
-    assert world.written() == [("event", "agreement.amended"), ("audit", "agreement.amended")]
+    assert amended.item.terms.start_date == date(2026, 3, 1)
+    assert world.written() == [
+        ("event", "agreement.amendment_signed"),
+        ("event", "agreement.amended"),
+        ("audit", "agreement.amendment_signed"),
+    ]
     with pytest.raises(DomainError) as empty:
-        await agreements.amend(world.repos, world.clock, agreement_id, draft, "again", 5, ADMIN)
+        await agreements.amend(world.repos, world.clock, agreement_id, draft, "again", amended.version, ADMIN)
     assert empty.value.code == "agreement.amendment_empty"
 
-    active = await agreements.activate(world.repos, world.clock, agreement_id, 5, ADMIN)
+    active = await agreements.activate(world.repos, world.clock, agreement_id, amended.version, ADMIN)
     assert active.item.status is AgreementStatus.ACTIVE
     assert world.written() == [("event", "agreement.activated"), ("audit", "agreement.activated")]
     with pytest.raises(InvalidTransition):

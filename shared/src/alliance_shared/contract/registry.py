@@ -79,6 +79,7 @@ class ContactLocale(StrEnum):
 class MembershipStatus(StrEnum):
     APPLIED = "applied"
     ADMITTED = "admitted"
+    REJECTED = "rejected"
     SUSPENDED = "suspended"
     WITHDRAWN = "withdrawn"
     EXPELLED = "expelled"
@@ -87,6 +88,7 @@ class MembershipStatus(StrEnum):
 class MembershipAction(StrEnum):
     APPLY = "apply"
     ADMIT = "admit"
+    REJECT = "reject"
     SUSPEND = "suspend"
     REINSTATE = "reinstate"
     WITHDRAW = "withdraw"
@@ -197,6 +199,20 @@ class ObligationView(BaseModel):
     quantity: int = Field(strict=True, ge=0, le=10**15)
     period: ObligationPeriod
     description: str = Field(default="", max_length=1000)
+
+
+class AmendmentProposalView(BaseModel):
+    """The terms an amendment proposes (the parties cannot change, so they are not repeated)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: Name
+    modes: tuple[CooperationMode, ...] = Field(min_length=1, max_length=len(CooperationMode))
+    majors: MajorCodes
+    start_date: date
+    end_date: date
+    declared_depth: Depth
+    obligations: tuple[ObligationView, ...] = Field(max_length=500)
 
 
 # --- partners -------------------------------------------------------------------------
@@ -336,6 +352,20 @@ class CertificationApplied(EventPayload):
     certification_id: Id
     partner_id: Id
     partner_name: Name
+    occurred_at: UtcDateTime
+    actor_id: Id = _ACTOR
+
+
+class CertificationRejected(EventPayload):
+    """The admin refused an enterprise's application for certification, with the reason."""
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.certification.rejected.v1"
+    aggregate_field: ClassVar[str] = "partner_id"
+
+    certification_id: Id
+    partner_id: Id
+    partner_name: Name
+    reason: Reason
     occurred_at: UtcDateTime
     actor_id: Id = _ACTOR
 
@@ -495,12 +525,38 @@ class AgreementActivated(_AgreementEvent):
 
 
 class AgreementAmended(_AgreementEvent):
-    """The agreement's terms were amended; ``version`` is the new terms version."""
+    """An amendment took effect (every party signed it); ``version`` is the new terms version."""
 
     event_type: ClassVar[str] = "org.coopalliance.registry.agreement.amended.v1"
 
     previous_version: int = Field(ge=1)
     summary: Reason
+
+
+class AgreementAmendmentProposed(_AgreementEvent):
+    """New terms were proposed; every party is asked to sign them (``pending_party_ids``).
+
+    The agreement's fields are the terms still in force (``version``); ``proposal`` is what
+    takes effect as ``proposed_version`` once every party has signed (then ``agreement.amended``).
+    """
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.agreement.amendment_proposed.v1"
+
+    proposed_version: int = Field(ge=2)
+    summary: Reason
+    proposal: AmendmentProposalView
+    pending_party_ids: PartyIds
+
+
+class AgreementAmendmentSigned(_AgreementEvent):
+    """One party signed the pending amendment; ``pending_party_ids`` have not signed it yet."""
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.agreement.amendment_signed.v1"
+
+    proposed_version: int = Field(ge=2)
+    party_id: Id
+    signed_party_ids: PartyIds
+    pending_party_ids: PartyIds
 
 
 class AgreementSuspended(_AgreementEvent):
@@ -540,6 +596,7 @@ REGISTRY_EVENTS: tuple[type[EventPayload], ...] = (
     MembershipChanged,
     CouncilChanged,
     CertificationApplied,
+    CertificationRejected,
     CertificationGranted,
     CertificationRevoked,
     CertificationExpired,
@@ -547,6 +604,8 @@ REGISTRY_EVENTS: tuple[type[EventPayload], ...] = (
     AgreementPartySigned,
     AgreementSigned,
     AgreementActivated,
+    AgreementAmendmentProposed,
+    AgreementAmendmentSigned,
     AgreementAmended,
     AgreementSuspended,
     AgreementResumed,

@@ -11,10 +11,13 @@ enterprise), optionally industry associations (coordinator) and government agenc
 passes their summaries; the agreement refuses ids it was not given and deactivated
 partners.
 
-Terms are versioned: drafting records version 1 and every amendment (allowed while
-signed, active or suspended) records the next one. ``revisions`` keeps every version;
-the last is in force. Amendments cannot change who the parties are (their signatures
-are for that set): a different set of parties needs a new agreement.
+Terms are versioned: drafting records version 1. An amendment (proposed while signed,
+active or suspended) is a pending revision that takes effect only when every party has
+signed it; then it becomes the next version. ``revisions`` keeps every version in force
+so far; the last is in force. A new proposal replaces a pending one (its signatures are
+discarded); terminating or completing the agreement drops it. Amendments cannot change
+who the parties are (their signatures are for that set): a different set of parties
+needs a new agreement.
 
 Dates are calendar dates in China; the due checks compare them with the date in China
 at ``now``. The term runs from ``start_date`` to ``end_date``, both inclusive.
@@ -35,6 +38,8 @@ from alliance_shared.contract.base import EventPayload, UtcDateTime
 from alliance_shared.contract.registry import (
     AgreementActivated,
     AgreementAmended,
+    AgreementAmendmentProposed,
+    AgreementAmendmentSigned,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
@@ -44,6 +49,7 @@ from alliance_shared.contract.registry import (
     AgreementStatus,
     AgreementSuspended,
     AgreementTerminated,
+    AmendmentProposalView,
     ObligationView,
     PartyRole,
 )
@@ -127,6 +133,23 @@ class Signature(BaseModel):
     signed_by: str
 
 
+class PendingAmendment(BaseModel):
+    """Proposed terms awaiting the parties' signatures; in force once every party signed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    revision: AgreementRevision
+    signatures: tuple[Signature, ...] = ()
+
+    @property
+    def signed_party_ids(self) -> tuple[str, ...]:
+        return tuple(s.party_id for s in self.signatures)
+
+    def pending_party_ids(self) -> tuple[str, ...]:
+        signed = set(self.signed_party_ids)
+        return tuple(i for i in self.revision.terms.party_ids if i not in signed)
+
+
 def resolve_terms(draft: AgreementDraft, partners: Mapping[str, PartnerSummary]) -> AgreementTerms:
     """Check ``draft`` against the rules and the partners the use case found; DomainError on the first failure."""
     ids = [p.partner_id for p in draft.parties]
@@ -202,6 +225,7 @@ class Agreement(BaseModel):
     suspension_reason: str | None = None
     ended_at: UtcDateTime | None = Field(default=None, description="when it was terminated or completed")
     termination_reason: str | None = None
+    pending_amendment: PendingAmendment | None = None
     version: int = 0
     events: list[EventPayload] = Field(default_factory=list, exclude=True)
 
@@ -301,6 +325,7 @@ class Agreement(BaseModel):
         reason = require_reason(reason)
         self.status = AgreementStatus.TERMINATED
         self.ended_at = now
+        self.pending_amendment = None
         self.termination_reason = reason
         self.events.append(AgreementTerminated(**self._state(), reason=reason, occurred_at=now, actor_id=actor_id))
 
@@ -310,6 +335,7 @@ class Agreement(BaseModel):
             return False
         self.status = AgreementStatus.COMPLETED
         self.ended_at = now
+        self.pending_amendment = None
         self.events.append(AgreementCompleted(**self._state(), occurred_at=now, actor_id=SYSTEM_ACTOR))
         return True
 
@@ -322,7 +348,7 @@ class Agreement(BaseModel):
         now: datetime,
         actor_id: str,
     ) -> None:
-        """Record new terms as the next version; the parties stay the same."""
+        """Propose new terms (the parties stay the same); they take effect when every party signed them."""
         if self.status not in AMENDABLE:
             raise InvalidTransition("agreement", self.status, "amend")
         summary = require_reason(summary)
@@ -333,13 +359,67 @@ class Agreement(BaseModel):
             )
         if terms == self.terms:
             raise DomainError("agreement.amendment_empty", "the amendment changes nothing")
-        previous = self.terms_version
-        self.revisions.append(
-            AgreementRevision(version=previous + 1, terms=terms, recorded_at=now, recorded_by=actor_id, summary=summary)
+        revision = AgreementRevision(
+            version=self.terms_version + 1, terms=terms, recorded_at=now, recorded_by=actor_id, summary=summary
         )
+        self.pending_amendment = PendingAmendment(revision=revision)
+        self.events.append(
+            AgreementAmendmentProposed(
+                **self._state(),
+                proposed_version=revision.version,
+                summary=summary,
+                proposal=_proposal(terms),
+                pending_party_ids=self.pending_amendment.pending_party_ids(),
+                occurred_at=now,
+                actor_id=actor_id,
+            )
+        )
+
+    def sign_amendment(self, party_id: str, *, now: datetime, actor_id: str) -> None:
+        """``party_id`` signs the pending amendment; the last signature puts it in force."""
+        if self.status not in AMENDABLE:
+            raise InvalidTransition("agreement", self.status, "sign_amendment")
+        pending = self.pending_amendment
+        if pending is None:
+            raise Conflict("agreement.no_pending_amendment", "there is no amendment awaiting signatures")
+        if party_id not in self.terms.party_ids:
+            raise DomainError(
+                "agreement.not_a_party", f"{party_id} is not a party of this agreement", party_id=party_id
+            )
+        if party_id in pending.signed_party_ids:
+            raise Conflict(
+                "agreement.already_signed", f"{party_id} has already signed this amendment", party_id=party_id
+            )
+        pending = pending.model_copy(
+            update={
+                "signatures": (*pending.signatures, Signature(party_id=party_id, signed_at=now, signed_by=actor_id))
+            }
+        )
+        waiting = pending.pending_party_ids()
+        self.pending_amendment = pending
+        self.events.append(
+            AgreementAmendmentSigned(
+                **self._state(),
+                proposed_version=pending.revision.version,
+                party_id=party_id,
+                signed_party_ids=pending.signed_party_ids,
+                pending_party_ids=waiting,
+                occurred_at=now,
+                actor_id=actor_id,
+            )
+        )
+        if waiting:
+            return
+        previous = self.terms_version
+        self.revisions.append(pending.revision)
+        self.pending_amendment = None
         self.events.append(
             AgreementAmended(
-                **self._state(), previous_version=previous, summary=summary, occurred_at=now, actor_id=actor_id
+                **self._state(),
+                previous_version=previous,
+                summary=pending.revision.summary,
+                occurred_at=now,
+                actor_id=actor_id,
             )
         )
 
@@ -393,3 +473,15 @@ class Agreement(BaseModel):
             "declared_depth": terms.declared_depth,
             "obligations": terms.obligations,
         }
+
+
+def _proposal(terms: AgreementTerms) -> AmendmentProposalView:
+    return AmendmentProposalView(
+        title=terms.title,
+        modes=terms.modes,
+        majors=terms.majors,
+        start_date=terms.start_date,
+        end_date=terms.end_date,
+        declared_depth=terms.declared_depth,
+        obligations=terms.obligations,
+    )

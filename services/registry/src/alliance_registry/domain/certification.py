@@ -2,9 +2,11 @@
 integration enterprise (产教融合型企业).
 
     applied ──grant──▶ certified ──revoke──▶ revoked
-                           └──expire_if_due──▶ expired
+       │                   └──expire_if_due──▶ expired
+       └──reject──▶ rejected
 
-Only active enterprises may apply. A certificate is valid from ``valid_from``
+Only active enterprises may apply (the enterprise itself or an admin on its behalf); the
+admin decides with a reason (required to reject, recorded when granting). A certificate is valid from ``valid_from``
 (inclusive) until ``valid_to`` (exclusive); ``is_certified_at`` answers for any instant
 (funding checks eligibility with it). ``expire_if_due`` is safe to call repeatedly: it
 expires a due certificate once and does nothing after that.
@@ -26,6 +28,7 @@ from alliance_shared.contract.registry import (
     CertificationApplied,
     CertificationExpired,
     CertificationGranted,
+    CertificationRejected,
     CertificationRevoked,
 )
 from alliance_shared.contract.vocabulary import PartnerKind
@@ -35,6 +38,7 @@ from alliance_shared.errors import DomainError, InvalidTransition
 class CertificationStatus(StrEnum):
     APPLIED = "applied"
     CERTIFIED = "certified"
+    REJECTED = "rejected"
     REVOKED = "revoked"
     EXPIRED = "expired"
 
@@ -59,6 +63,9 @@ class Certification(BaseModel):
     granted_at: UtcDateTime | None = None
     ended_at: UtcDateTime | None = Field(default=None, description="when it was revoked or expired")
     revocation_reason: str | None = None
+    decision_reason: str | None = Field(default=None, description="why the admin granted or rejected the application")
+    decided_at: UtcDateTime | None = None
+    decided_by: str | None = None
     version: int = 0
     events: list[EventPayload] = Field(default_factory=list, exclude=True)
 
@@ -89,7 +96,14 @@ class Certification(BaseModel):
         return certification
 
     def grant(
-        self, *, certificate_number: str, valid_from: datetime, valid_to: datetime, now: datetime, actor_id: str
+        self,
+        *,
+        certificate_number: str,
+        valid_from: datetime,
+        valid_to: datetime,
+        now: datetime,
+        actor_id: str,
+        reason: str | None = None,
     ) -> None:
         if self.status is not CertificationStatus.APPLIED:
             raise InvalidTransition("certification", self.status, "grant")
@@ -101,7 +115,32 @@ class Certification(BaseModel):
         self.certificate = certificate
         self.status = CertificationStatus.CERTIFIED
         self.granted_at = now
+        self._decided(reason.strip() if reason and reason.strip() else None, now, actor_id)
         self.events.append(CertificationGranted(**self._certificate_fields(), occurred_at=now, actor_id=actor_id))
+
+    def reject(self, reason: str, *, now: datetime, actor_id: str) -> None:
+        """Refuse the application with the reason; the enterprise may apply again later."""
+        if self.status is not CertificationStatus.APPLIED:
+            raise InvalidTransition("certification", self.status, "reject")
+        reason = require_reason(reason)
+        self.status = CertificationStatus.REJECTED
+        self.ended_at = now
+        self._decided(reason, now, actor_id)
+        self.events.append(
+            CertificationRejected(
+                certification_id=self.certification_id,
+                partner_id=self.partner_id,
+                partner_name=self.partner_name,
+                reason=reason,
+                occurred_at=now,
+                actor_id=actor_id,
+            )
+        )
+
+    def _decided(self, reason: str | None, now: datetime, actor_id: str) -> None:
+        self.decision_reason = reason
+        self.decided_at = now
+        self.decided_by = actor_id
 
     def revoke(self, reason: str, *, now: datetime, actor_id: str) -> None:
         if self.status is not CertificationStatus.CERTIFIED:

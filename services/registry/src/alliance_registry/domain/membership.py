@@ -1,11 +1,13 @@
 """The Membership aggregate: one partner's membership of the alliance.
 
     applied ──admit──▶ admitted ──suspend──▶ suspended ──reinstate──▶ admitted
+       │ └──reject──▶ rejected ──apply again──▶ applied
        │                  │                      │
        └──withdraw──▶ withdrawn ◀──withdraw──────┤   (from applied, admitted, suspended)
                           expelled ◀──expel──────┘   (from admitted, suspended)
 
-Withdrawn and expelled are final. Every transition records its reason, actor and time
+The admin decides an application (admit or reject) with a reason. Withdrawn and expelled
+are final; a rejected partner may apply again on the same record. Every transition records its reason, actor and time
 in ``history`` and announces itself with ``membership.changed``.
 """
 
@@ -27,6 +29,8 @@ from alliance_shared.errors import DomainError, InvalidTransition
 #: action → (states it may start from, state it leads to)
 TRANSITIONS: Mapping[MembershipAction, tuple[frozenset[MembershipStatus], MembershipStatus]] = {
     MembershipAction.ADMIT: (frozenset({MembershipStatus.APPLIED}), MembershipStatus.ADMITTED),
+    MembershipAction.REJECT: (frozenset({MembershipStatus.APPLIED}), MembershipStatus.REJECTED),
+    MembershipAction.APPLY: (frozenset({MembershipStatus.REJECTED}), MembershipStatus.APPLIED),
     MembershipAction.SUSPEND: (frozenset({MembershipStatus.ADMITTED}), MembershipStatus.SUSPENDED),
     MembershipAction.REINSTATE: (frozenset({MembershipStatus.SUSPENDED}), MembershipStatus.ADMITTED),
     MembershipAction.WITHDRAW: (
@@ -73,6 +77,15 @@ class Membership(BaseModel):
         )
         membership._record(MembershipAction.APPLY, None, MembershipStatus.APPLIED, reason, now, actor_id)
         return membership
+
+    def apply_again(self, partner: PartnerSummary, *, reason: str, now: datetime, actor_id: str) -> None:
+        """A rejected applicant applies again; any other existing membership refuses it."""
+        if not partner.active:
+            raise DomainError("membership.inactive_partner", f"partner {partner.partner_id} is deactivated")
+        self._move(MembershipAction.APPLY, reason, now, actor_id)
+
+    def reject(self, *, reason: str, now: datetime, actor_id: str) -> None:
+        self._move(MembershipAction.REJECT, reason, now, actor_id)
 
     def admit(self, *, reason: str, now: datetime, actor_id: str) -> None:
         self._move(MembershipAction.ADMIT, reason, now, actor_id)

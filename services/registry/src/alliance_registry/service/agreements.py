@@ -1,5 +1,5 @@
-"""Cooperation agreements: draft, sign per party, activate, amend, suspend, resume,
-terminate; activation at the start date and completion after the end date happen in
+"""Cooperation agreements: draft, sign per party, activate, propose an amendment and sign
+it per party, suspend, resume, terminate; activation at the start date and completion after the end date happen in
 ``service.schedule``."""
 
 from __future__ import annotations
@@ -108,13 +108,32 @@ async def amend(
     expected: int,
     actor_id: str,
 ) -> Outcome[Agreement]:
-    """New terms as the next version (If-Match required); earlier versions stay readable."""
+    """Propose new terms (If-Match required); they become the next version once every party signed them."""
     partners = await summaries(repos, terms)
 
     def decide(agreement: Agreement) -> Decision[Agreement]:
         before = _status(agreement)
         agreement.amend(terms, summary=summary, partners=partners, now=clock.now(), actor_id=actor_id)
-        after = {**_status(agreement), "summary": summary}
-        return Decision(agreement, AuditNote("agreement.amended", "agreement", agreement_id, before, after))
+        after = {**_status(agreement), "proposed_version": agreement.terms_version + 1, "summary": summary}
+        return Decision(agreement, AuditNote("agreement.amendment_proposed", "agreement", agreement_id, before, after))
+
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)
+
+
+async def sign_amendment(
+    repos: Repositories, clock: Clock, agreement_id: str, party_id: str, expected: int | None, actor_id: str
+) -> Outcome[Agreement]:
+    """``party_id`` signs the pending amendment; the last signature puts it in force."""
+
+    def decide(agreement: Agreement) -> Decision[Agreement]:
+        before = _status(agreement)
+        agreement.sign_amendment(party_id, now=clock.now(), actor_id=actor_id)
+        pending = agreement.pending_amendment
+        after = {
+            **_status(agreement),
+            "party_id": party_id,
+            "pending": list(pending.pending_party_ids()) if pending is not None else [],
+        }
+        return Decision(agreement, AuditNote("agreement.amendment_signed", "agreement", agreement_id, before, after))
 
     return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)

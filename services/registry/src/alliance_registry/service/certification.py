@@ -1,4 +1,4 @@
-"""Certified industry-education integration enterprises: apply, grant, revoke (expiry is
+"""Certified industry-education integration enterprises: apply, grant or reject, revoke (expiry is
 the periodic check's, ``service.schedule``)."""
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ async def grant(
     valid_to: datetime,
     expected: int | None,
     actor_id: str,
+    reason: str | None = None,
 ) -> Outcome[Certification]:
     """Certify with a certificate number, valid from ``valid_from`` (incl.) to ``valid_to`` (excl.)."""
 
@@ -71,15 +72,34 @@ async def grant(
             valid_to=valid_to,
             now=clock.now(),
             actor_id=actor_id,
+            reason=reason,
         )
         after = {
             "status": "certified",
+            "reason": c.decision_reason,
             "certificate_number": certificate_number,
             "valid_from": valid_from.isoformat(),
             "valid_to": valid_to.isoformat(),
         }
         return Decision(
             c, AuditNote("certification.granted", "certification", certification_id, {"status": "applied"}, after)
+        )
+
+    return await write_path.update(
+        repos.certifications, certification_id, decide, not_found=NOT_FOUND, expected=expected
+    )
+
+
+async def reject(
+    repos: Repositories, clock: Clock, certification_id: str, reason: str, expected: int | None, actor_id: str
+) -> Outcome[Certification]:
+    """Refuse an application with the reason (``certification.rejected``)."""
+
+    def decide(c: Certification) -> Decision[Certification]:
+        c.reject(reason, now=clock.now(), actor_id=actor_id)
+        after = {"status": "rejected", "reason": reason}
+        return Decision(
+            c, AuditNote("certification.rejected", "certification", certification_id, {"status": "applied"}, after)
         )
 
     return await write_path.update(

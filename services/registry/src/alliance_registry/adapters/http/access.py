@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from alliance_registry.adapters.http.bodies import SignIn
+from alliance_registry.adapters.http.bodies import CertificationApplyIn, MembershipApplyIn, SignIn
 from alliance_registry.adapters.http.deps import AdminOrPartner, PathId, Reader, Repos
 from alliance_registry.service import queries
 from alliance_shared.auth.dependencies import forbid_unless
@@ -51,6 +51,25 @@ async def signing_party(agreement_id: PathId, body: SignIn, principal: AdminOrPa
     return body.party_id
 
 
+def _own_application(partner_id: str, principal: Principal) -> None:
+    # Colleges and enterprises apply only for themselves; admins record any partner's application.
+    forbid_unless(
+        principal.has_any(Role.REGISTRY_ADMIN) or principal.is_partner(partner_id), "you may apply only for yourself"
+    )
+
+
+async def membership_applicant(body: MembershipApplyIn, principal: AdminOrPartner) -> Principal:
+    _own_application(body.partner_id, principal)
+    return principal
+
+
+async def certification_applicant(body: CertificationApplyIn, principal: AdminOrPartner) -> Principal:
+    _own_application(body.partner_id, principal)
+    return principal
+
+
 ContactsVisible = Annotated[bool, Depends(contacts_visible)]
 ContactsEditor = Annotated[Principal, Depends(contacts_editor)]
 SigningParty = Annotated[str, Depends(signing_party)]
+MembershipApplicant = Annotated[Principal, Depends(membership_applicant)]
+CertificationApplicant = Annotated[Principal, Depends(certification_applicant)]

@@ -1,5 +1,5 @@
 """Cooperation agreements: draft, list, read, the amendment history, sign, activate,
-amend (If-Match), suspend, resume, terminate."""
+propose an amendment (If-Match) and sign it, suspend, resume, terminate."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ async def activate(
 
 @router.post(
     "/agreements/{agreement_id}/amendments",
-    summary="Amend the terms: a new version (If-Match required); earlier versions stay readable",
+    summary="Propose new terms (If-Match required); they take effect when every party has signed them",
     responses={**UPDATE, 409: {"description": "not amendable now"}, 422: {"description": "rule"}},
 )
 async def amend(
@@ -133,6 +133,25 @@ async def amend(
     outcome = await agreement_cases.amend(
         repos, clock, agreement_id, body.draft(), body.summary, expected, principal.subject
     )
+    set_etag(response, outcome.version)
+    return AgreementOut.of(outcome)
+
+
+@router.post(
+    "/agreements/{agreement_id}/amendments/sign",
+    summary="Sign the pending amendment for your own organisation; admins record other parties' signatures",
+    responses={**TRANSITION, 403: {"description": "not your signature to give"}},
+)
+async def sign_amendment(
+    agreement_id: PathId,
+    party_id: SigningParty,
+    response: Response,
+    principal: AdminOrPartner,
+    expected: OptionalIfMatch,
+    repos: Repos,
+    clock: AppClock,
+) -> AgreementOut:
+    outcome = await agreement_cases.sign_amendment(repos, clock, agreement_id, party_id, expected, principal.subject)
     set_etag(response, outcome.version)
     return AgreementOut.of(outcome)
 

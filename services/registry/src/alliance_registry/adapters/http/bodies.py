@@ -140,6 +140,7 @@ class GrantIn(BaseModel):
                     "certificate_number": "粤产教融合〔2026〕018号",
                     "valid_from": "2026-04-01T00:00:00Z",
                     "valid_to": "2029-04-01T00:00:00Z",
+                    "reason": "材料齐全，评审通过",
                 }
             ]
         },
@@ -148,6 +149,7 @@ class GrantIn(BaseModel):
     certificate_number: str = Field(min_length=1, max_length=100)
     valid_from: UtcDateTime
     valid_to: UtcDateTime
+    reason: str | None = Field(default=None, max_length=2000, description="why the application is granted")
 
 
 class AgreementIn(AgreementDraft):

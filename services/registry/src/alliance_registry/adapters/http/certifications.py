@@ -1,5 +1,6 @@
-"""The catalogue of certified industry-education integration enterprises: applications,
-the list, one certification, grant and revoke (expiry is automatic)."""
+"""The catalogue of certified industry-education integration enterprises: applications (an
+enterprise for itself, or an admin), the list, one certification, grant or reject with a
+reason, revoke (expiry is automatic)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from alliance_registry.adapters.http.access import CertificationApplicant
 from alliance_registry.adapters.http.bodies import CertificationApplyIn, GrantIn
 from alliance_registry.adapters.http.deps import Admin, AppClock, PathId, Reader, Repos
 from alliance_registry.adapters.http.openapi import NOT_FOUND, TRANSITION
@@ -23,11 +25,15 @@ router = APIRouter(tags=["certification"])
 @router.post(
     "/certifications",
     status_code=201,
-    summary="Record an enterprise's application for certification",
-    responses={409: {"description": "an open application or certificate exists"}, 422: {"description": "rule"}},
+    summary="Apply for certification: an enterprise for itself, or an admin on its behalf",
+    responses={
+        403: {"description": "not your own application"},
+        409: {"description": "an open application or certificate exists"},
+        422: {"description": "rule"},
+    },
 )
 async def apply_certification(
-    body: CertificationApplyIn, response: Response, principal: Admin, repos: Repos, clock: AppClock
+    body: CertificationApplyIn, response: Response, principal: CertificationApplicant, repos: Repos, clock: AppClock
 ) -> Certification:
     outcome = await certification_cases.apply(repos, clock, body.partner_id, principal.subject)
     set_etag(response, outcome.version)
@@ -77,7 +83,25 @@ async def grant(
         valid_to=body.valid_to,
         expected=expected,
         actor_id=principal.subject,
+        reason=body.reason,
     )
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post(
+    "/certifications/{certification_id}/reject", summary="Refuse an application, with the reason", responses=TRANSITION
+)
+async def reject(
+    certification_id: PathId,
+    body: ReasonIn,
+    response: Response,
+    principal: Admin,
+    expected: OptionalIfMatch,
+    repos: Repos,
+    clock: AppClock,
+) -> Certification:
+    outcome = await certification_cases.reject(repos, clock, certification_id, body.reason, expected, principal.subject)
     set_etag(response, outcome.version)
     return outcome.item
 

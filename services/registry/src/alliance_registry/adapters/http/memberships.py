@@ -1,10 +1,12 @@
-"""Alliance membership: applications, the list, one record with its history, and the
-lifecycle moves (admit, suspend, reinstate, withdraw, expel)."""
+"""Alliance membership: applications (a college or enterprise for itself, or an admin), the
+list, one record with its history, and the lifecycle moves (admit or reject an application
+with a reason, suspend, reinstate, withdraw, expel)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from alliance_registry.adapters.http.access import MembershipApplicant
 from alliance_registry.adapters.http.bodies import MembershipApplyIn
 from alliance_registry.adapters.http.deps import Admin, AppClock, PathId, Reader, Repos
 from alliance_registry.adapters.http.openapi import NOT_FOUND, TRANSITION
@@ -22,11 +24,15 @@ router = APIRouter(tags=["membership"])
 @router.post(
     "/memberships",
     status_code=201,
-    summary="Record a partner's application to join the alliance",
-    responses={404: {"description": "no such partner"}, 409: {"description": "the partner has a membership"}},
+    summary="Apply to join the alliance: a college or enterprise for itself, or an admin on a partner's behalf",
+    responses={
+        403: {"description": "not your own application"},
+        404: {"description": "no such partner"},
+        409: {"description": "the partner has a membership"},
+    },
 )
 async def apply_membership(
-    body: MembershipApplyIn, response: Response, principal: Admin, repos: Repos, clock: AppClock
+    body: MembershipApplyIn, response: Response, principal: MembershipApplicant, repos: Repos, clock: AppClock
 ) -> Membership:
     outcome = await membership_cases.apply(repos, clock, body.partner_id, body.reason, principal.subject)
     set_etag(response, outcome.version)
@@ -69,6 +75,7 @@ def _membership_route(action: membership_cases.MembershipAction, summary: str) -
 
 
 _membership_route("admit", "Admit an applicant (applied → admitted)")
+_membership_route("reject", "Reject an application, with the reason (applied → rejected; it may apply again)")
 _membership_route("suspend", "Suspend a member (admitted → suspended)")
 _membership_route("reinstate", "Reinstate a suspended member (suspended → admitted)")
 _membership_route("withdraw", "Record a withdrawal (applied, admitted or suspended → withdrawn; final)")

@@ -6,7 +6,13 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from alliance_registry.domain.agreement import Agreement, AgreementRevision, AgreementTerms, Signature
+from alliance_registry.domain.agreement import (
+    Agreement,
+    AgreementRevision,
+    AgreementTerms,
+    PendingAmendment,
+    Signature,
+)
 from alliance_registry.domain.certification import Certification
 from alliance_registry.domain.matching import Suggestion
 from alliance_registry.domain.membership import Membership
@@ -65,6 +71,10 @@ class AgreementOut(BaseModel):
     suspension_reason: str | None
     ended_at: UtcDateTime | None
     termination_reason: str | None
+    pending_amendment: PendingAmendment | None = Field(
+        description="proposed terms awaiting signatures; in force once every party signed them"
+    )
+    amendment_pending_party_ids: list[str] = Field(description="parties yet to sign the pending amendment")
 
     @classmethod
     def of(cls, loaded: Versioned[Agreement]) -> AgreementOut:
@@ -83,6 +93,8 @@ class AgreementOut(BaseModel):
             suspension_reason=a.suspension_reason,
             ended_at=a.ended_at,
             termination_reason=a.termination_reason,
+            pending_amendment=a.pending_amendment,
+            amendment_pending_party_ids=list(a.pending_amendment.pending_party_ids()) if a.pending_amendment else [],
         )
 
 
