@@ -56,6 +56,8 @@ def notifications_settings(infra: Infrastructure, database: str, keys_dir: Path,
         "inbox_stream_poll_seconds": 0.2,
         "breaker_failure_threshold": 50,
         "default_quiet_hours": "",
+        # The receivers of these tests listen on loopback: allow-listed, as the local stack does.
+        "webhook_allowed_hosts": "127.0.0.1",
     }
     defaults.update(extra)
     env = service_env(infra, "NOTIFICATIONS_", f"notifications_{database}", keys_dir, **defaults)

@@ -31,17 +31,19 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/recipients/partner:col-authz/preferences", None, {COL: 200}),
     ("PUT", "/recipients/partner:col-authz/preferences", {"muted": {}}, {COL: 428}),
     ("GET", "/recipients/member:ops-user/preferences", None, {OPS: 200}),
-    ("POST", WH, {"url": "https://hooks.example.cn/authz"}, {COL: 201}),
+    ("POST", WH, {"url": "https://127.0.0.1:9/authz"}, {COL: 201}),  # allow-listed: no lookup
     ("GET", WH, None, {COL: 200, OPS: 200, AUD: 200}),
     ("GET", f"{WH}/none", None, {COL: 404, OPS: 404, AUD: 404}),
     ("POST", f"{WH}/none/verify", None, {COL: 404}),
     ("POST", f"{WH}/none/rotate-secret", None, {COL: 404}),
-    ("POST", f"{WH}/none/disable", {"reason": "r"}, {COL: 404}),
+    ("POST", f"{WH}/none/disable", {"reason": "r"}, {COL: 404, OPS: 404}),
     ("GET", "/role-groups/supervisors", None, {ADM: 200, OPS: 200, AUD: 200}),
     ("PUT", "/role-groups/supervisors", {"members": []}, {ADM: 428, OPS: 428}),
     ("GET", "/deliveries", None, {OPS: 200, AUD: 200}),
     ("GET", "/deliveries/none", None, {OPS: 404, AUD: 404}),
     ("POST", "/deliveries/none/resend", None, {OPS: 404}),
+    ("GET", "/audit/verify", None, {OPS: 200, AUD: 200}),
+    ("GET", "/audit/records", None, {OPS: 200, AUD: 200}),
 ]
 #: Streams forever, so it is not in the table: any authenticated caller, own inbox only
 #: (the same ``own_recipient_id`` as /inbox); without a token it is refused.

@@ -20,6 +20,7 @@ from alliance_notifications.domain.default_rules import (
     REMINDER_TRANCHE_AWAITING_APPROVAL,
     event_type_of,
 )
+from alliance_notifications.domain.egress import EgressPolicy
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.recipients import (
     GroupMember,
@@ -336,6 +337,7 @@ def verified_endpoint(endpoint_id: str, partner_id: str) -> WebhookEndpoint:
         secret=SECRET,
         now=NOW,
         actor_id="it-admin",
+        policy=EgressPolicy(),
     )
     endpoint.issue_challenge("challenge-token-0123456789", NOW)
     endpoint.confirm_challenge("challenge-token-0123456789", NOW)

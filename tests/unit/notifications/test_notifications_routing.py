@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alliance_notifications.domain.default_rules import DEFAULT_RULES
+from alliance_notifications.domain.egress import EgressPolicy
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.preferences import Category, Preferences
 from alliance_notifications.domain.recipients import Locale, PartnerContact, RecipientDirectory
@@ -189,7 +190,7 @@ def test_unverified_webhooks_receive_nothing() -> None:
     built.add_endpoint(
         WebhookEndpoint.register(
             endpoint_id="wh-new", partner_id=COLLEGE, url="https://hooks.example.cn/new", secret="s" * 32,
-            now=NOW, actor_id="it",
+            now=NOW, actor_id="it", policy=EgressPolicy(),
         )
     )  # fmt: skip
     event_type, payload = example("funding.tranche.paid")

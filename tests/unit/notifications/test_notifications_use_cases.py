@@ -13,6 +13,7 @@ import pytest
 from alliance_notifications.domain.delivery import DeliveryStatus
 from alliance_notifications.domain.endpoints import EndpointStatus
 from alliance_notifications.domain.preferences import Category
+from alliance_notifications.domain.rate_limit import RateLimited
 from alliance_notifications.domain.recipients import GroupMember, RoleGroup, RoleGroupRoster
 from alliance_notifications.domain.reminders import ReminderStatus
 from alliance_notifications.service import queries
@@ -25,6 +26,7 @@ from alliance_notifications.service.repositories import DELIVERIES, ENDPOINTS, P
 from alliance_notifications.service.schedules import fire_due_reminders, send_digests
 from alliance_notifications.service.webhooks import (
     disable_webhook,
+    drop_expired_secrets,
     register_webhook,
     rotate_webhook_secret,
     verify_webhook,
@@ -265,20 +267,90 @@ async def test_verification_passes_when_the_challenge_is_echoed() -> None:
     assert twins.audit_actions(ENDPOINTS) == ["webhook.registered", "webhook.verified"]
 
 
-@pytest.mark.parametrize(("echo", "reachable", "code"), [
-    ("not-the-challenge", True, "webhook.challenge_mismatch"),
-    (None, False, "webhook.verification_unreachable"),
+@pytest.mark.parametrize(("echo", "reachable", "rebound"), [
+    ("not-the-challenge", True, False),
+    (None, False, False),
+    (None, True, True),  # the name now resolves inward: refused before anything is sent
 ])  # fmt: skip
-async def test_verification_is_refused_without_the_echo(echo: str | None, reachable: bool, code: str) -> None:
+async def test_verification_fails_the_same_way_whatever_the_target_did(
+    echo: str | None, reachable: bool, rebound: bool
+) -> None:
     twins = Twins(NOW)
     registered, _ = await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/hook", "it-admin")
     twins.webhooks.echo, twins.webhooks.reachable = echo, reachable
+    if rebound:
+        twins.resolver.answers["erp.example.cn"] = ["10.0.0.7"]
 
     with pytest.raises(DomainError) as refused:
         await verify_webhook(twins.notifier, registered.item.endpoint_id)
 
-    assert refused.value.code == code
+    assert (refused.value.code, refused.value.status) == ("webhook.verification_failed", 422)
     assert (await queries.webhook(twins.notifier, registered.item.endpoint_id)).version == 1
+
+
+async def test_a_host_resolving_to_any_inward_address_is_refused_at_registration() -> None:
+    twins = Twins(NOW)
+    twins.resolver.answers["inward.example.cn"] = ["93.184.215.14", "169.254.169.254"]
+    twins.resolver.answers["nowhere.example.cn"] = []
+
+    for url, code in [
+        ("https://inward.example.cn/hook", "webhook.address_not_public"),
+        ("https://nowhere.example.cn/hook", "webhook.url_unresolvable"),
+        ("https://192.168.0.10/hook", "webhook.address_not_public"),
+    ]:
+        with pytest.raises(DomainError) as refused:
+            await register_webhook(twins.notifier, COLLEGE, url, "it-admin")
+        assert refused.value.code == code
+    assert await queries.webhooks_of(twins.notifier, COLLEGE) == []
+
+
+async def test_a_partner_has_at_most_the_cap_of_endpoints_not_disabled() -> None:
+    twins = Twins(NOW, webhook_max_endpoints_per_partner=2)
+    first, _ = await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/1", "it-admin")
+    await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/2", "it-admin")
+
+    with pytest.raises(Conflict) as refused:
+        await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/3", "it-admin")
+    await register_webhook(twins.notifier, ENTERPRISE, "https://erp.example.cn/4", "it-admin")
+    await disable_webhook(twins.notifier, first.item.endpoint_id, "replaced")
+    await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/3", "it-admin")
+
+    assert refused.value.code == "webhook.too_many_endpoints"
+
+
+async def test_handshakes_are_rate_limited_per_partner() -> None:
+    twins = Twins(NOW, verify_rate_limit=2, verify_rate_window_seconds=60)
+    registered, _ = await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/hook", "it-admin")
+    twins.webhooks.reachable = False
+    for _ in range(2):
+        with pytest.raises(DomainError):
+            await verify_webhook(twins.notifier, registered.item.endpoint_id)
+
+    with pytest.raises(RateLimited) as limited:
+        await verify_webhook(twins.notifier, registered.item.endpoint_id)
+    twins.clock.advance(timedelta(seconds=61))
+    twins.webhooks.reachable = True
+    verified = await verify_webhook(twins.notifier, registered.item.endpoint_id)
+
+    assert (limited.value.status, limited.value.code) == (429, "webhook.verify_rate_limited")
+    assert verified.item.status is EndpointStatus.VERIFIED
+
+
+async def test_secrets_are_stored_encrypted_and_dropped_after_their_grace() -> None:
+    twins = Twins(NOW, secret_rotation_grace_seconds=3600)
+    registered, first = await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/hook", "it-admin")
+    endpoint_id = registered.item.endpoint_id
+    _, second = await rotate_webhook_secret(twins.notifier, endpoint_id)
+    stored = str(twins.stores[ENDPOINTS]._journals)  # what the store holds, every version
+
+    assert first not in stored
+    assert second not in stored
+    assert await drop_expired_secrets(twins.notifier) == 0
+    twins.clock.advance(timedelta(hours=1))
+    assert await drop_expired_secrets(twins.notifier) == 1
+    assert await drop_expired_secrets(twins.notifier) == 0
+    endpoint = await queries.webhook(twins.notifier, endpoint_id)
+    assert (endpoint.secret, endpoint.previous_secret) == (second, None)
 
 
 async def test_rotating_a_secret_keeps_the_old_one_and_is_refused_once_disabled() -> None:

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alliance_notifications.domain.egress import EgressPolicy
 from alliance_notifications.domain.endpoints import EndpointStatus, WebhookEndpoint, check_webhook_url
+from alliance_notifications.domain.rate_limit import RateLimited, SlidingWindowLimit
 from alliance_notifications.domain.webhook_signing import (
     DELIVERY_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -87,7 +89,7 @@ def test_a_malformed_header_is_refused(header: str) -> None:
 def registered() -> WebhookEndpoint:
     return WebhookEndpoint.register(
         endpoint_id="wh-1", partner_id="col-001", url="https://hooks.example.cn/alliance", secret=SECRET,
-        now=NOW, actor_id="it-admin",
+        now=NOW, actor_id="it-admin", policy=EgressPolicy(),
     )  # fmt: skip
 
 
@@ -163,19 +165,85 @@ def test_secrets_must_be_long_and_new() -> None:
     assert reused.value.code == "webhook.secret_reused"
 
 
-@pytest.mark.parametrize("url", ["https://hooks.example.cn/x", "http://127.0.0.1:8080/hook", "http://localhost/hook"])
-def test_accepted_webhook_urls(url: str) -> None:
-    assert check_webhook_url(url) == url
+DEMO = EgressPolicy.of(["127.0.0.1"], [])
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["http://hooks.example.cn/x", "ftp://hooks.example.cn", "https://", "https://user:pw@hooks.example.cn/x", "x"],
+    ("url", "policy"),
+    [
+        ("https://hooks.example.cn/x", EgressPolicy()),
+        ("https://93.184.215.14/x", EgressPolicy()),
+        ("http://127.0.0.1:8080/hook", DEMO),  # allow-listed: the demo's receiver
+        ("https://127.0.0.1:8443/hook", DEMO),
+    ],
 )
-def test_refused_webhook_urls(url: str) -> None:
+def test_accepted_webhook_urls(url: str, policy: EgressPolicy) -> None:
+    assert check_webhook_url(url, policy) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://hooks.example.cn/x", "webhook.url_not_https"),
+        ("ftp://hooks.example.cn", "webhook.url_not_https"),
+        ("https://", "webhook.url_invalid"),
+        ("https://user:pw@hooks.example.cn/x", "webhook.url_credentials"),
+        ("x", "webhook.url_invalid"),
+        ("http://127.0.0.1:8080/hook", "webhook.url_not_https"),  # not allow-listed
+        ("http://localhost/hook", "webhook.url_not_https"),
+        ("https://localhost/hook", "webhook.url_not_public"),
+        ("https://notifications/hook", "webhook.url_not_public"),  # a single label: a cluster service
+        ("https://registry.alliance.svc.cluster.local/x", "webhook.url_not_public"),
+        ("https://kafka.alliance.svc/x", "webhook.url_not_public"),
+        ("https://127.0.0.1/x", "webhook.address_not_public"),
+        ("https://10.1.2.3/x", "webhook.address_not_public"),
+        ("https://172.16.0.1/x", "webhook.address_not_public"),
+        ("https://192.168.1.1/x", "webhook.address_not_public"),
+        ("https://169.254.169.254/latest/meta-data", "webhook.address_not_public"),
+        ("https://100.64.0.1/x", "webhook.address_not_public"),
+        ("https://224.0.0.1/x", "webhook.address_not_public"),
+        ("https://0.0.0.0/x", "webhook.address_not_public"),
+        ("https://[::1]/x", "webhook.address_not_public"),
+        ("https://[fe80::1]/x", "webhook.address_not_public"),
+        ("https://[fd00::1]/x", "webhook.address_not_public"),
+        ("https://[ff02::1]/x", "webhook.address_not_public"),
+        ("https://[::ffff:10.0.0.1]/x", "webhook.address_not_public"),
+    ],
+)
+def test_refused_webhook_urls(url: str, code: str) -> None:
     with pytest.raises(DomainError) as refused:
-        check_webhook_url(url)
-    assert refused.value.code.startswith("webhook.url_")
+        check_webhook_url(url, EgressPolicy())
+    assert refused.value.code == code
+
+
+def test_the_clusters_own_public_networks_are_refused_too() -> None:
+    policy = EgressPolicy.of([], ["203.0.113.0/24"])
+    with pytest.raises(DomainError):
+        policy.check_addresses(["93.184.215.14", "203.0.113.7"])  # one inward answer is enough
+    with pytest.raises(DomainError) as unresolvable:
+        policy.check_addresses([])
+    assert unresolvable.value.code == "webhook.url_unresolvable"
+    policy.check_addresses(["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"])
+
+
+def test_an_old_secret_is_dropped_only_after_its_grace() -> None:
+    endpoint = registered()
+    endpoint.rotate_secret(NEW_SECRET, NOW, timedelta(hours=1))
+    assert not endpoint.drop_expired_secret(NOW + timedelta(minutes=59))
+    assert endpoint.drop_expired_secret(NOW + timedelta(hours=1))
+    assert (endpoint.previous_secret, endpoint.previous_secret_valid_until) == (None, None)
+    assert not endpoint.drop_expired_secret(NOW + timedelta(hours=2))
+
+
+def test_a_sliding_window_limits_each_key() -> None:
+    limit = SlidingWindowLimit(2, timedelta(minutes=1))
+    limit.take("col-001", NOW, "x.limited")
+    limit.take("col-001", NOW + timedelta(seconds=10), "x.limited")
+    limit.take("col-002", NOW + timedelta(seconds=10), "x.limited")
+    with pytest.raises(RateLimited) as limited:
+        limit.take("col-001", NOW + timedelta(seconds=30), "x.limited")
+    assert limited.value.extensions["retry_after_seconds"] == 31
+    limit.take("col-001", NOW + timedelta(seconds=60), "x.limited")
 
 
 def test_endpoints_round_trip_through_a_document() -> None:

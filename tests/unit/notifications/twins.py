@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from alliance_notifications.adapters.secret_cipher import FernetCipher
 from alliance_notifications.domain.delivery import OPEN_STATES, Delivery
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.service.notifier import Notifier
@@ -68,6 +69,16 @@ class RecordingWebhooks:
         return None
 
 
+class FixedResolver:
+    """Names resolve to what the test says; anything else to one public address."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, list[str]] = {}
+
+    async def addresses(self, host: str) -> list[str]:
+        return self.answers.get(host, ["93.184.215.14"])
+
+
 class Twins:
     """A notifier on in-memory stores, a manual clock and recording channels."""
 
@@ -77,13 +88,16 @@ class Twins:
         self.due = InMemoryDueList()
         self.email = RecordingEmail()
         self.webhooks = RecordingWebhooks()
+        self.resolver = FixedResolver()
+        self.settings = Settings(**{"default_quiet_hours": "", "directory_cache_seconds": 0, **settings})
         self.notifier = Notifier(
-            Repositories.on(self.stores.__getitem__),
-            Settings(**{"default_quiet_hours": "", "directory_cache_seconds": 0, **settings}),
+            Repositories.on(self.stores.__getitem__, FernetCipher(self.settings.secret_keys)),
+            self.settings,
             clock=self.clock,
             due=self.due,
             email=self.email,
             webhooks=self.webhooks,
+            resolver=self.resolver,
         )
 
     def events(self, store: str) -> list[str]:

@@ -66,6 +66,9 @@ def servers_env(kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port:
         env[prefix_of(name) + "MONGO_URL"] = mongo_url
     env["NOTIFICATIONS_SMTP_HOST"] = smtp_host
     env["NOTIFICATIONS_SMTP_PORT"] = str(smtp_port)
+    # The demo's and the tests' webhook receivers listen on loopback, which webhooks may
+    # reach only when an operator allow-lists it (docs/notifications.md, Endpoints).
+    env["NOTIFICATIONS_WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1"
     return env
 
 

@@ -7,21 +7,25 @@ failed delivery; the worker records the outcome on the delivery.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
 import aiosmtplib
+import httpcore
 import httpx
 
+from alliance_notifications.adapters.egress import AddressRefused, GuardedBackend
 from alliance_notifications.domain.delivery import Delivery
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.webhook_signing import webhook_headers
-from alliance_notifications.service.ports import ChallengeReply, EndpointUnreachable, SendOutcome
+from alliance_notifications.service.ports import ChallengeReply, EndpointUnreachable, Resolver, SendOutcome
 from alliance_notifications.settings import Settings
 
 VERIFICATION_EVENT_TYPE = "org.coopalliance.notifications.webhook.verification.v1"
@@ -49,15 +53,16 @@ class EmailSender:
         if not delivery.address:
             return SendOutcome.failed("email.no_address", "the delivery has no e-mail address", retryable=False)
         try:
-            await aiosmtplib.send(
-                self.message(delivery),
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                username=settings.smtp_username,
-                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                start_tls=settings.smtp_starttls,
-                timeout=settings.smtp_timeout_seconds,
-            )
+            async with asyncio.timeout(settings.attempt_deadline_seconds):
+                await aiosmtplib.send(
+                    self.message(delivery),
+                    hostname=settings.smtp_host,
+                    port=settings.smtp_port,
+                    username=settings.smtp_username,
+                    password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                    start_tls=settings.smtp_starttls,
+                    timeout=settings.smtp_timeout_seconds,
+                )
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [r.code for r in error.recipients]
             permanent = all(500 <= c < 600 for c in codes)
@@ -87,12 +92,28 @@ def webhook_body(delivery: Delivery, payload: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
-class WebhookSender:
-    """Signed POSTs over one httpx client, made on first use: httpx binds its pool to the
-    running event loop."""
+@dataclass(frozen=True)
+class Answer:
+    """A receiver's answer: its status and at most ``webhook_max_response_bytes`` of its body."""
 
-    def __init__(self, settings: Settings) -> None:
+    status_code: int
+    reason: str
+    body: bytes
+
+
+class AnswerTooLarge(Exception):
+    """The receiver answered with more bytes than the service reads."""
+
+
+class WebhookSender:
+    """Signed POSTs over one httpx client, made on first use (httpx binds its pool to the
+    running event loop). Every connection goes through the egress guard; an attempt is
+    bounded as a whole (``attempt_deadline_seconds``), reads a bounded answer and never
+    follows a redirect (a 3xx is a failed attempt)."""
+
+    def __init__(self, settings: Settings, resolver: Resolver) -> None:
         self._settings = settings
+        self._resolver = resolver
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -100,11 +121,23 @@ class WebhookSender:
         if self._client is None:
             settings = self._settings
             timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=settings.webhook_connect_timeout_seconds)
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+            transport = httpx.AsyncHTTPTransport(limits=limits)
+            # httpx has no option for the network backend; its pool is httpcore's, so it is
+            # built again here the same way, with the guarded backend.
+            transport._pool = httpcore.AsyncConnectionPool(
+                ssl_context=httpx.create_ssl_context(),
+                max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+                network_backend=GuardedBackend(settings.egress_policy, self._resolver),
+            )
             self._client = httpx.AsyncClient(
+                transport=transport,
                 timeout=timeout,
                 follow_redirects=False,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                headers={"User-Agent": "coopalliance-notifications/1"},
+                trust_env=False,  # a proxy from the environment would bypass the guard
+                headers={"User-Agent": "coopalliance-notifications/1", "Accept-Encoding": "identity"},
             )
         return self._client
 
@@ -114,10 +147,29 @@ class WebhookSender:
             self._client = None
 
     async def post(
-        self, url: str, body: bytes, *, secrets: tuple[str, ...], delivery_id: str, event_type: str, now: datetime
-    ) -> httpx.Response:
+        self,
+        url: str,
+        body: bytes,
+        *,
+        secrets: tuple[str, ...],
+        delivery_id: str,
+        event_type: str,
+        now: datetime,
+        read_body: bool = False,
+    ) -> Answer:
+        """POST within the attempt's deadline; read the answer's body (raw, at most the
+        cap) only when asked — a notice needs only the status."""
         headers = webhook_headers(delivery_id=delivery_id, event_type=event_type, secrets=secrets, body=body, now=now)
-        return await self.client.post(url, content=body, headers=headers)
+        cap = self._settings.webhook_max_response_bytes
+        async with asyncio.timeout(self._settings.attempt_deadline_seconds):
+            async with self.client.stream("POST", url, content=body, headers=headers) as response:
+                read = bytearray()
+                if read_body:
+                    async for chunk in response.aiter_raw():
+                        read += chunk
+                        if len(read) > cap:
+                            raise AnswerTooLarge(f"more than {cap} bytes")
+                return Answer(response.status_code, response.reason_phrase, bytes(read))
 
     async def challenge(self, endpoint: WebhookEndpoint, token: str, now: datetime) -> ChallengeReply:
         """POST ``{"type": "verification", "challenge": ...}``, signed; the endpoint echoes the
@@ -126,31 +178,33 @@ class WebhookSender:
             {"type": "verification", "challenge": token, "endpoint_id": endpoint.endpoint_id}, separators=(",", ":")
         ).encode()
         try:
-            response = await self.post(
+            answer = await self.post(
                 endpoint.url,
                 body,
                 secrets=endpoint.signing_secrets(now),
                 delivery_id=f"verification-{uuid.uuid4()}",
                 event_type=VERIFICATION_EVENT_TYPE,
                 now=now,
+                read_body=True,
             )
-        except httpx.HTTPError as error:
-            raise EndpointUnreachable(type(error).__name__) from None
-        echoed = response.text.strip()
+        except (httpx.HTTPError, TimeoutError, AnswerTooLarge) as error:
+            raise EndpointUnreachable(_failure_name(error)) from None
+        text = answer.body.decode("utf-8", errors="replace")
+        echoed = text.strip()
         try:
-            document = response.json()
+            document = json.loads(text)
             if isinstance(document, dict) and isinstance(document.get("challenge"), str):
                 echoed = document["challenge"]
         except ValueError:
             pass
-        return ChallengeReply(response.status_code, echoed)
+        return ChallengeReply(answer.status_code, echoed)
 
     async def send(
         self, delivery: Delivery, endpoint: WebhookEndpoint, payload: Mapping[str, Any], now: datetime
     ) -> SendOutcome:
         body = webhook_body(delivery, payload)
         try:
-            response = await self.post(
+            answer = await self.post(
                 endpoint.url,
                 body,
                 secrets=endpoint.signing_secrets(now),
@@ -158,13 +212,26 @@ class WebhookSender:
                 event_type=delivery.event_type,
                 now=now,
             )
+        except TimeoutError:
+            deadline = self._settings.attempt_deadline_seconds
+            return SendOutcome.failed("webhook.timeout", f"no complete answer within {deadline:g} s", retryable=True)
         except httpx.TimeoutException as error:
             return SendOutcome.failed("webhook.timeout", f"no answer in time: {type(error).__name__}", retryable=True)
         except httpx.HTTPError as error:
+            if isinstance(error.__cause__, AddressRefused):
+                return SendOutcome.failed(
+                    "webhook.address_refused", "the host resolved to an address webhooks may not go to", retryable=False
+                )
             return SendOutcome.failed("webhook.unreachable", f"{type(error).__name__}: {error}", retryable=True)
-        status = response.status_code
+        status = answer.status_code
         if 200 <= status < 300:
             return SendOutcome.ok()
         retryable = status in (408, 425, 429) or status >= 500
-        detail = f"endpoint answered {status} {response.reason_phrase}"
+        detail = f"endpoint answered {status} {answer.reason}"
         return SendOutcome.failed(f"webhook.http_{status}", detail, retryable=retryable)
+
+
+def _failure_name(error: Exception) -> str:
+    if isinstance(error.__cause__, AddressRefused):
+        return "address_refused"
+    return type(error).__name__

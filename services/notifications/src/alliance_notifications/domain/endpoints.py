@@ -19,19 +19,16 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alliance_notifications.domain.egress import EgressPolicy
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.errors import DomainError, InvalidTransition
 
 CHALLENGE_LIFETIME = timedelta(minutes=15)
 DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 MIN_SECRET_LENGTH = 32
-
-#: Plain http is accepted only for a receiver on the developer's own machine.
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class EndpointStatus(StrEnum):
@@ -44,20 +41,9 @@ def webhook_recipient_id(endpoint_id: str) -> str:
     return f"webhook:{endpoint_id}"
 
 
-def check_webhook_url(url: str) -> str:
-    """The URL if it may receive webhooks: https, or http to loopback for development."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.username or parts.password:
-        raise DomainError("webhook.url_credentials", "put credentials in the signing secret, not in the URL")
-    if parts.scheme == "https" and host:
-        return url
-    if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
-        return url
-    raise DomainError(
-        "webhook.url_not_https",
-        f"webhook URLs must use https (plain http only to 127.0.0.1 or localhost), got {url!r}",
-    )
+def check_webhook_url(url: str, policy: EgressPolicy) -> str:
+    """The URL if its form may receive webhooks (see ``domain/egress.py``)."""
+    return policy.check_url(url)
 
 
 def _check_secret(secret: str) -> None:
@@ -86,13 +72,21 @@ class WebhookEndpoint(BaseModel):
 
     @classmethod
     def register(
-        cls, *, endpoint_id: str, partner_id: str, url: str, secret: str, now: datetime, actor_id: str
+        cls,
+        *,
+        endpoint_id: str,
+        partner_id: str,
+        url: str,
+        secret: str,
+        now: datetime,
+        actor_id: str,
+        policy: EgressPolicy,
     ) -> WebhookEndpoint:
         _check_secret(secret)
         return cls(
             endpoint_id=endpoint_id,
             partner_id=partner_id,
-            url=check_webhook_url(url),
+            url=check_webhook_url(url, policy),
             secret=secret,
             created_at=now,
             created_by=actor_id,
@@ -154,6 +148,17 @@ class WebhookEndpoint(BaseModel):
         self.previous_secret_valid_until = now + grace
         self.secret = new_secret
         self.updated_at = now
+
+    def drop_expired_secret(self, now: datetime) -> bool:
+        """Forget the previous secret once its grace period is over; True if it was dropped."""
+        if self.previous_secret is None or (
+            self.previous_secret_valid_until is not None and now < self.previous_secret_valid_until
+        ):
+            return False
+        self.previous_secret = None
+        self.previous_secret_valid_until = None
+        self.updated_at = now
+        return True
 
     def signing_secrets(self, now: datetime) -> tuple[str, ...]:
         """Secrets to sign a request with: the current one first, then the previous during its grace."""

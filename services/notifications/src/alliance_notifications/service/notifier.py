@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from datetime import timedelta
 
 from alliance_notifications.domain.circuit_breaker import CircuitBreaker
 from alliance_notifications.domain.default_rules import DEFAULT_RULES
 from alliance_notifications.domain.preferences import Preferences
+from alliance_notifications.domain.rate_limit import SlidingWindowLimit
 from alliance_notifications.domain.recipients import RecipientDirectory
 from alliance_notifications.domain.routing import RoutingRule
 from alliance_notifications.domain.templates import TemplateRenderer
-from alliance_notifications.service.ports import DueList, EmailChannel, WebhookChannel
+from alliance_notifications.service.ports import DueList, EmailChannel, Resolver, WebhookChannel
 from alliance_notifications.service.repositories import Repositories
 from alliance_notifications.settings import Settings
 from alliance_shared.clock import Clock
@@ -33,6 +35,7 @@ class Notifier:
         due: DueList,
         email: EmailChannel,
         webhooks: WebhookChannel,
+        resolver: Resolver,
         renderer: TemplateRenderer | None = None,
         rules: Sequence[RoutingRule] = DEFAULT_RULES,
     ) -> None:
@@ -42,6 +45,11 @@ class Notifier:
         self.due = due
         self.email = email
         self.webhooks = webhooks
+        self.resolver = resolver
+        self.egress = settings.egress_policy
+        self.verify_limit = SlidingWindowLimit(
+            settings.verify_rate_limit, timedelta(seconds=settings.verify_rate_window_seconds)
+        )
         self.renderer = renderer or TemplateRenderer()
         self.rules = rules
         self.policy = settings.retry_policy

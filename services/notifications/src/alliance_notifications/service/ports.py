@@ -1,5 +1,6 @@
 """What the use cases need from the outside, as ports: the due list of deliveries (a
-MongoDB collection in production) and the two outside channels (SMTP, webhooks).
+MongoDB collection in production), the two outside channels (SMTP, webhooks), the resolver
+that names a webhook host's addresses and the cipher of webhook secrets at rest.
 
 The adapters implement them; the use-case tests use in-memory twins.
 """
@@ -73,3 +74,16 @@ class WebhookChannel(Protocol):
         """POST the signed challenge; EndpointUnreachable if no answer came."""
 
     async def close(self) -> None: ...
+
+
+class Resolver(Protocol):
+    async def addresses(self, host: str) -> list[str]:
+        """Every address ``host`` resolves to (empty if it does not resolve)."""
+
+
+class SecretCipher(Protocol):
+    """Encrypts webhook secrets at rest with a key from the environment."""
+
+    def encrypt(self, plain: str) -> str: ...
+
+    def decrypt(self, stored: str) -> str: ...

@@ -27,6 +27,7 @@ from alliance_notifications.domain.inbox import InboxEntry
 from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.recipients import PartnerContact, RoleGroupRoster
 from alliance_notifications.domain.reminders import Reminder
+from alliance_notifications.service.ports import SecretCipher
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.persistence.repository import Repository
 from alliance_shared.persistence.versioned_store import VersionedStore
@@ -79,6 +80,32 @@ class DeliveryCodec:
         return DeliveryRecord(delivery=delivery, payload=state.get(PAYLOAD) or {}, resend_of=state.get(RESEND_OF))
 
 
+#: The endpoint fields encrypted at rest.
+SECRET_FIELDS = ("secret", "previous_secret")
+
+
+class EndpointCodec:
+    """An endpoint as stored: its secrets encrypted by the cipher, everything else plain
+    (the URL and status are queried and shown)."""
+
+    def __init__(self, cipher: SecretCipher) -> None:
+        self._cipher = cipher
+
+    def to_state(self, item: WebhookEndpoint) -> dict[str, Any]:
+        state = item.model_dump(mode="python", exclude={"version"})
+        for name in SECRET_FIELDS:
+            if state.get(name) is not None:
+                state[name] = self._cipher.encrypt(state[name])
+        return state
+
+    def from_state(self, state: Mapping[str, Any], version: int) -> WebhookEndpoint:
+        fields = {**state, "version": version}
+        for name in SECRET_FIELDS:
+            if fields.get(name) is not None:
+                fields[name] = self._cipher.decrypt(fields[name])
+        return WebhookEndpoint.model_validate(fields)
+
+
 class CollectedEntry(BaseModel):
     """A digest entry waiting for its digest (``digest_id`` None) or settled by one."""
 
@@ -109,12 +136,13 @@ class Repositories:
     digest_entries: Repository[CollectedEntry]
 
     @classmethod
-    def on(cls, store: StoreFactory) -> Repositories:
-        """The repositories on the stores ``store(name)`` gives (``runtime.store`` or a twin)."""
+    def on(cls, store: StoreFactory, cipher: SecretCipher) -> Repositories:
+        """The repositories on the stores ``store(name)`` gives (``runtime.store`` or a twin);
+        ``cipher`` encrypts webhook secrets at rest."""
         return cls(
             contacts=Repository(store(CONTACTS), PartnerContact, version_field=None),
             groups=Repository(store(ROLE_GROUPS), RoleGroupRoster, version_field=None),
-            endpoints=Repository(store(ENDPOINTS), WebhookEndpoint),
+            endpoints=Repository(store(ENDPOINTS), codec=EndpointCodec(cipher)),
             preferences=Repository(store(PREFERENCES), Preferences),
             deliveries=Repository(store(DELIVERIES), codec=DeliveryCodec()),
             inbox=Repository(store(INBOX), InboxEntry, version_field=None),

@@ -2,8 +2,9 @@
 
 Deliveries this process planned are started at once; every ``worker_poll_seconds`` the
 due list is read for the rest (retries whose time came, e-mails released after quiet
-hours, other replicas' work). Up to ``worker_concurrency`` attempts run at once: one
-slow or dead receiver never holds up the others.
+hours, other replicas' work). E-mail and webhooks have separate pools of attempts
+(``email_concurrency``, ``webhook_concurrency``): slow receivers of one channel never hold
+up the other, and one slow or dead receiver never holds up the others.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class DeliveryWorker:
         self.notifier = notifier
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(notifier.settings.worker_concurrency)
+        self._email_slots = asyncio.Semaphore(notifier.settings.email_concurrency)
+        self._webhook_slots = asyncio.Semaphore(notifier.settings.webhook_concurrency)
 
     async def run(self) -> None:
         """Attempt due deliveries until cancelled."""
@@ -84,7 +86,11 @@ class DeliveryWorker:
 
     async def _attempt_guarded(self, delivery_id: str, claim: bool) -> None:
         try:
-            async with self._slots:
+            loaded = await self.notifier.repos.deliveries.get(delivery_id)
+            if loaded is None:
+                return
+            webhook = loaded.item.delivery.channel is Channel.WEBHOOK
+            async with self._webhook_slots if webhook else self._email_slots:
                 await attempt_delivery(self.notifier, delivery_id, claim=claim)
         except Exception:
             log.warning("delivery attempt failed unexpectedly; it stays due", delivery_id=delivery_id, exc_info=True)

@@ -5,7 +5,7 @@
 * **preferences** of ``partner:<id>`` are managed by that partner's users, those of
   ``member:<id>`` by that member;
 * a partner manages only its own **webhook endpoints**; ``ops`` and ``auditor`` may read
-  any (never the secrets); another partner's endpoint is not found.
+  any (never the secrets) and ``ops`` may disable any; another partner's endpoint is not found.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from alliance_notifications.adapters.http.deps import AUDITOR, OPS, EndpointReader, NotifierDep, PartnerUser
+from alliance_notifications.adapters.http.deps import (
+    AUDITOR,
+    OPS,
+    EndpointDisabler,
+    EndpointReader,
+    NotifierDep,
+    PartnerUser,
+)
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.recipients import member_recipient_id, partner_recipient_id
 from alliance_notifications.service import queries
@@ -46,6 +53,13 @@ def webhook_manager(partner_id: str, principal: PartnerUser) -> Principal:
     return principal
 
 
+def webhook_disabler(partner_id: str, principal: EndpointDisabler) -> Principal:
+    """The partner's users, and ``ops`` (to stop an endpoint that misbehaves)."""
+    if not principal.has_any(OPS):
+        forbid_unless(principal.is_partner(partner_id), f"you may manage only your own webhooks, not {partner_id}'s")
+    return principal
+
+
 def webhook_reader(partner_id: str, principal: EndpointReader) -> Principal:
     """The partner's users, ``ops`` and ``auditor``."""
     if not principal.has_any(OPS, AUDITOR):
@@ -64,5 +78,6 @@ async def partners_endpoint(partner_id: str, endpoint_id: str, notifier: Notifie
 OwnRecipient = Annotated[str, Depends(own_recipient_id)]
 ManagedRecipient = Annotated[str, Depends(managed_recipient_id)]
 WebhookManager = Annotated[Principal, Depends(webhook_manager)]
+WebhookDisabler = Annotated[Principal, Depends(webhook_disabler)]
 WebhookReader = Annotated[Principal, Depends(webhook_reader)]
 PartnersEndpoint = Annotated[WebhookEndpoint, Depends(partners_endpoint)]

@@ -23,6 +23,7 @@ OPS, AUDITOR, ADMIN = Role.OPS, Role.AUDITOR, Role.REGISTRY_ADMIN
 COLLEGE, ENTERPRISE = Role.COLLEGE, Role.ENTERPRISE
 
 PartnerUser = Annotated[Principal, Depends(require_roles(COLLEGE, ENTERPRISE))]
+EndpointDisabler = Annotated[Principal, Depends(require_roles(COLLEGE, ENTERPRISE, OPS))]
 EndpointReader = Annotated[Principal, Depends(require_roles(COLLEGE, ENTERPRISE, OPS, AUDITOR))]
 GroupReader = Annotated[Principal, Depends(require_roles(ADMIN, OPS, AUDITOR))]
 GroupWriter = Annotated[Principal, Depends(require_roles(ADMIN, OPS))]

@@ -1,18 +1,21 @@
 """Webhook endpoints: a partner (``college``/``enterprise``) registers, verifies, rotates and
-disables only its own; ``ops`` and ``auditor`` may read them, never the secrets."""
+disables only its own; ``ops`` and ``auditor`` may read them, never the secrets, and ``ops``
+may disable any."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_notifications.adapters.http.access import PartnersEndpoint, WebhookManager, WebhookReader
+from alliance_notifications.adapters.http.access import PartnersEndpoint, WebhookDisabler, WebhookManager, WebhookReader
 from alliance_notifications.adapters.http.deps import NotifierDep
 from alliance_notifications.domain.endpoints import WebhookEndpoint
+from alliance_notifications.domain.rate_limit import RateLimited
 from alliance_notifications.service import queries
 from alliance_notifications.service import webhooks as cases
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.web.bodies import ReasonIn
+from alliance_shared.web.problems import ProblemError
 
 router = APIRouter(tags=["webhooks"])
 
@@ -98,10 +101,19 @@ async def read_webhook(_: WebhookReader, endpoint: PartnersEndpoint) -> Endpoint
 @router.post(
     "/partners/{partner_id}/webhooks/{endpoint_id}/verify",
     summary="Run the verification handshake: the endpoint must echo a signed challenge",
-    responses={422: {"description": "webhook.verification_* — the endpoint did not echo the challenge"}},
+    responses={
+        422: {"description": "webhook.verification_failed — the same answer whatever the target did"},
+        429: {"description": "webhook.verify_rate_limited — too many handshakes; see Retry-After"},
+    },
 )
 async def verify(_: WebhookManager, endpoint: PartnersEndpoint, notifier: NotifierDep) -> EndpointOut:
-    return EndpointOut.of((await cases.verify_webhook(notifier, endpoint.endpoint_id)).item)
+    try:
+        return EndpointOut.of((await cases.verify_webhook(notifier, endpoint.endpoint_id)).item)
+    except RateLimited as limited:
+        wait = str(limited.extensions["retry_after_seconds"])
+        raise ProblemError(
+            429, limited.code, limited.detail, title=limited.title, headers={"Retry-After": wait}
+        ) from None
 
 
 @router.post(
@@ -115,7 +127,7 @@ async def rotate(_: WebhookManager, endpoint: PartnersEndpoint, notifier: Notifi
 
 @router.post(
     "/partners/{partner_id}/webhooks/{endpoint_id}/disable",
-    summary="Disable an endpoint; its open deliveries end dead",
+    summary="Disable an endpoint (the partner, or ops); its open deliveries end dead",
 )
-async def disable(body: ReasonIn, _: WebhookManager, endpoint: PartnersEndpoint, notifier: NotifierDep) -> EndpointOut:
+async def disable(body: ReasonIn, _: WebhookDisabler, endpoint: PartnersEndpoint, notifier: NotifierDep) -> EndpointOut:
     return EndpointOut.of((await cases.disable_webhook(notifier, endpoint.endpoint_id, body.reason)).item)
