@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
-from alliance_shared.contract.topics import COLLEGE_INTEGRATION, EVENT_TOPICS, SERVICE_TOPICS, TopicAccess, dlq_of
+from alliance_shared.contract.topics import (
+    COLLEGE_INTEGRATION,
+    EVENT_TOPICS,
+    SERVICE_TOPICS,
+    TopicAccess,
+    dlq_of,
+    max_message_bytes,
+)
 from tests.deploy.manifests import (
     CONSOLE,
     DEPLOYABLES,
@@ -548,6 +555,8 @@ def check_kafka_topics(objects: list[Manifest], *, replicas: int) -> list[str]:
             problems.append(f"KafkaTopic {name}: min.insync.replicas must be {expected_isr}")
         if topic["metadata"].get("labels", {}).get("strimzi.io/cluster") != "alliance-kafka":
             problems.append(f"KafkaTopic {name}: not labelled for cluster alliance-kafka")
+        if name in expected and str(spec.get("config", {}).get("max.message.bytes")) != str(max_message_bytes(name)):
+            problems.append(f"KafkaTopic {name}: max.message.bytes must be the code's limit {max_message_bytes(name)}")
     return problems
 
 

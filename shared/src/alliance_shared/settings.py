@@ -36,8 +36,6 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
     kafka_consumer_group: str | None = Field(default=None, description="defaults to alliance-<service_name>")
-    #: Records above this many bytes are dead-lettered unread (reason `oversized`, docs/architecture.md).
-    kafka_max_record_bytes: int = Field(default=256 * 1024, ge=1024)
 
     #: How long a consumer retries a record that meets a transient failure before it restarts.
     kafka_transient_retry_seconds: float = Field(default=600.0, gt=0)

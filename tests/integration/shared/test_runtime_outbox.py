@@ -15,7 +15,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import from_kafka
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import PreconditionFailed
-from alliance_shared.persistence.versioned_store import journal_of
+from alliance_shared.persistence.versioned_store import journal_document, journal_of
 from tests.conftest import service_env
 from tests.support.kafka_io import header, read_topic
 from tests.support.probe import WIDGETS, ProbeSettings, WidgetCreated, WidgetRenamed, build_runtime
@@ -135,12 +135,18 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
     await runtime.start()
     try:
         store = runtime.store(WIDGETS)
-        await store.create(big, {"label": "x"}, [WidgetRenamed(widget_id=big, label="x" * 1_100_000)])
+        # Written as an older version of the platform could have (stores now refuse such an
+        # event up front): the relay meets a record the producer cannot send.
+        journal = mongo_client[database][journal_of(WIDGETS)]
+        oversized = journal_document(
+            "test", big, 1, {"label": "x"}, [WidgetRenamed(widget_id=big, label="x" * 1_100_000)], None, None
+        )
+        await journal.insert_one(oversized)
+        runtime.relay.notify(WIDGETS, oversized["_id"])
         await store.create(small, {"label": "a"}, [WidgetCreated(widget_id=small, label="a")])
         assert await runtime.relay.publish_written() == 2  # neither blocks the pass
         assert await runtime.relay.scan() == 0
-        journal = mongo_client[database][journal_of(WIDGETS)]
-        set_aside = await journal.find_one({"_id": f"{big}#000000001"})
+        set_aside = await journal.find_one({"_id": oversized["_id"]})
         assert set_aside is not None
         assert set_aside["_pending"] is False
         assert "MessageSizeTooLargeError" in set_aside["_set_aside"]["reason"]

@@ -23,6 +23,7 @@ from alliance_shared.persistence.mongo import ensure_indexes
 from alliance_shared.persistence.repository import Loaded, Repository
 from alliance_shared.persistence.versioned_store import (
     AuditNote,
+    EventTooLarge,
     MongoVersionedStore,
     VersionedStore,
     journal_document,
@@ -30,7 +31,7 @@ from alliance_shared.persistence.versioned_store import (
 )
 from alliance_shared.persistence.write_path import Decision, Retry, create, execute, update
 from alliance_shared.testing import InMemoryVersionedStore
-from tests.support.probe import WidgetCreated
+from tests.support.probe import WidgetCreated, WidgetRenamed
 
 
 class Widget(BaseModel):
@@ -44,14 +45,15 @@ class Widget(BaseModel):
 
 @pytest.fixture(params=["mongo", "memory"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[VersionedStore]:
+    """A store of the registry service (its events go to alliance.registry.events)."""
     if request.param == "memory":
-        yield InMemoryVersionedStore("widgets")
+        yield InMemoryVersionedStore("widgets", "registry")
         return
     infra: Infrastructure = request.getfixturevalue("infra")  # servers start only for this half
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     db = client[f"contract_{uuid.uuid4().hex[:10]}"]
     await ensure_indexes(db, versioned_indexes("widgets"))
-    yield MongoVersionedStore(db, "widgets", "test")
+    yield MongoVersionedStore(db, "widgets", "registry")
     await client.drop_database(db.name)
     await client.close()
 
@@ -102,6 +104,16 @@ async def test_a_cause_applies_once_per_aggregate(store: VersionedStore) -> None
 async def test_reserved_fields_are_refused(store: VersionedStore) -> None:
     with pytest.raises(ValueError, match="reserved"):
         await store.create("w", {"_secret": 1})
+
+
+async def test_a_change_whose_event_its_topic_cannot_carry_is_refused_and_writes_nothing(
+    store: VersionedStore,
+) -> None:
+    with pytest.raises(EventTooLarge) as refused:
+        await store.create("w", {"label": "x"}, [WidgetRenamed(widget_id="w", label="x" * 800_000)])
+    assert (refused.value.status, refused.value.code) == (413, "event.too_large")
+    assert await store.load("w") is None
+    assert await store.create("w", {"label": "x"}, [WidgetRenamed(widget_id="w", label="x" * 700_000)]) == 1
 
 
 async def test_racing_writers_of_one_version_exactly_one_wins(store: VersionedStore) -> None:

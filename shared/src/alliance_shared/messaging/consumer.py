@@ -35,7 +35,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 from alliance_shared import context
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.envelope import CloudEvent, EnvelopeError, from_kafka
-from alliance_shared.contract.topics import dlq_of
+from alliance_shared.contract.topics import MAX_REQUEST_BYTES, dlq_of, max_value_bytes
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, DeadLetterHook, Handler, Handlers
@@ -95,7 +95,7 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
-            max_partition_fetch_bytes=max(1024 * 1024, self._settings.kafka_max_record_bytes * 4),
+            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
         )
         await self._consumer.start()
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
@@ -193,11 +193,11 @@ class ConsumerRunner:
         self._metrics.events_consumed.labels(self._metrics.service, record.topic, outcome).inc()
 
     async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        size = len(record.value or b"")
-        if size > self._settings.kafka_max_record_bytes:
+        size, limit = len(record.value or b""), max_value_bytes(record.topic)
+        if size > limit:
             raise PermanentFailure(
                 "record.oversized",
-                f"value is {size} bytes, the limit is {self._settings.kafka_max_record_bytes}",
+                f"value is {size} bytes, the limit of {record.topic} is {limit}",
                 None,
                 "Oversized",
             )

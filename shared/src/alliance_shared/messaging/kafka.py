@@ -16,7 +16,7 @@ from aiokafka.errors import (
 )
 from aiokafka.helpers import create_ssl_context
 
-from alliance_shared.contract.topics import EVENT_TOPICS, dlq_of
+from alliance_shared.contract.topics import EVENT_TOPICS, MAX_REQUEST_BYTES, dlq_of, max_message_bytes
 from alliance_shared.logging import get_logger
 from alliance_shared.settings import ServiceSettings
 
@@ -53,7 +53,7 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         acks="all",
         linger_ms=2,
-        max_request_size=1024 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15000,
     )
 
@@ -66,9 +66,15 @@ def create_dead_letter_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         **client_options(settings),
         enable_idempotence=False,
         acks="all",
-        max_request_size=1024 * 1024,
+        max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15000,
     )
+
+
+def _new_topic(topic: str, partitions: int, replication_factor: int) -> NewTopic:
+    limit = max_message_bytes(topic)
+    configs = {"max.message.bytes": str(limit)} if limit is not None else {}
+    return NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor, topic_configs=configs)
 
 
 async def ensure_topics(
@@ -89,9 +95,7 @@ async def ensure_topics(
         if not missing:
             return
         try:
-            await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
-            )
+            await admin.create_topics([_new_topic(t, partitions, replication_factor) for t in missing])
         except TopicAlreadyExistsError:
             pass  # another service created them first
         log.info("kafka topics created", topics=missing)

@@ -24,6 +24,7 @@ in-memory twin (``alliance_shared.testing``) implements too.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from alliance_shared import context
 from alliance_shared.audit import to_plain_json
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent
-from alliance_shared.errors import Conflict, PreconditionFailed
+from alliance_shared.contract.topics import CONTEXT_TOPIC, max_value_bytes
+from alliance_shared.errors import Conflict, DomainError, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 
@@ -217,9 +219,36 @@ async def refresh_current(current: AsyncCollection[Document], journal_doc: Docum
     log.warning("current document not refreshed; the relay will settle it", aggregate=journal_doc[AGGREGATE_ID])
 
 
+class EventTooLarge(DomainError):
+    """A change whose event the service's topic could not carry: refused before anything is written."""
+
+    status = 413
+    title = "Too large"
+
+
+def check_event_size(source: str, event: CloudEvent) -> None:
+    """The event's Kafka value must fit its topic's one limit (contract.topics.MAX_VALUE_BYTES);
+    a larger one would be set aside by the relay, so the change is refused up front."""
+    topic = CONTEXT_TOPIC.get(source)
+    if topic is None:
+        return
+    size = len(json.dumps(event.data, ensure_ascii=False, separators=(",", ":")).encode())
+    limit = max_value_bytes(topic)
+    if size > limit:
+        raise EventTooLarge(
+            "event.too_large",
+            f"this change would announce a {event.type} of {size} bytes; {topic} carries at most {limit}",
+            size=size,
+            limit=limit,
+        )
+
+
 def build_entries(source: str, events: Sequence[EventPayload], audit: AuditNote | None) -> list[Document]:
     """The outbox entries of one version: its events, then its audit entry."""
-    entries: list[Document] = [{"kind": "event", "event": CloudEvent.wrap(e, source).to_document()} for e in events]
+    envelopes = [CloudEvent.wrap(e, source) for e in events]
+    for envelope in envelopes:
+        check_event_size(source, envelope)
+    entries: list[Document] = [{"kind": "event", "event": envelope.to_document()} for envelope in envelopes]
     if audit is not None:
         ctx = context.current()
         entries.append(

@@ -77,6 +77,7 @@ class InMemoryVersionedStore(VersionedStore):
         caused_by: str | None = None,
     ) -> int | None:
         check_state(state)
+        entries = build_entries(self._source, events, audit)  # refuses an event too large, before anything
         versions = self._journals.setdefault(aggregate_id, [])
         current = len(versions)
         if expected_version != current:
@@ -92,7 +93,7 @@ class InMemoryVersionedStore(VersionedStore):
             self._dedupe_keys.add(dedupe_key)
         version = current + 1
         versions.append(Snapshot(aggregate_id, version, copy.deepcopy(dict(state)), datetime.now(UTC)))
-        self.outbox.extend(build_entries(self._source, events, audit))
+        self.outbox.extend(entries)
         return version
 
 
