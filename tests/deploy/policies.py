@@ -42,7 +42,11 @@ Grant = tuple[str, str, str, str]
 REQUIRED_SETTINGS = ("http_host", "mongo_url", "kafka_bootstrap_servers", "jwks_url")
 NOTIFICATIONS_REQUIRED_SETTINGS = ("smtp_host", "smtp_port", "smtp_from")
 #: Settings that carry credentials or endpoints of credentials: only from Secrets.
-SECRET_SETTINGS = frozenset({"mongo_url", "kafka_sasl_password", "jwks_url", "smtp_username", "smtp_password"})
+SECRET_SETTINGS = frozenset(
+    {"mongo_url", "kafka_sasl_password", "jwks_url", "smtp_username", "smtp_password", "webhook_secret_key"}
+)
+#: Ranges a webhook must never reach (docs/notifications.md): notifications' HTTPS egress excepts them.
+INWARD_IPV4 = ("10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
 #: The console's settings every deployment must set (the OIDC ones too unless it is a
 #: compose dev stack with the dev sign-in), and those only ever from Secrets.
 CONSOLE_REQUIRED_SETTINGS = (
@@ -237,6 +241,9 @@ def check_settings_env(objects: list[Manifest]) -> list[str]:
             variable = facts.env_prefix + setting.upper()
             if variable in env and "secretKeyRef" not in env[variable]:
                 problems.append(f"{service}: {variable} must come from a Secret (secretKeyRef)")
+        # Without it the service encrypts webhook secrets with the published development key.
+        if service == "notifications" and "NOTIFICATIONS_WEBHOOK_SECRET_KEY" not in env:
+            problems.append(f"{service}: NOTIFICATIONS_WEBHOOK_SECRET_KEY not set")
     deployment = named(objects, "Deployment", CONSOLE)
     if deployment is None:
         return [*problems, f"{CONSOLE}: no Deployment"]
@@ -372,6 +379,27 @@ def _open_egress_ports(rules: list[Manifest]) -> set[int]:
     return ports
 
 
+def _webhooks_reaching_inward(service: str, egress: list[Manifest]) -> list[str]:
+    """Webhooks (HTTPS to anywhere) only to public addresses: each rule opening 443 to any
+    destination must name ipBlocks, and each IPv4 block must except the inward ranges."""
+    problems = []
+    for rule in egress:
+        if not any(p["port"] == HTTPS_PORT for p in rule.get("ports", [])):
+            continue
+        peers = rule.get("to") or [{}]
+        for peer in peers:
+            if "podSelector" in peer or "namespaceSelector" in peer:
+                continue
+            block = peer.get("ipBlock")
+            if block is None:
+                problems.append(f"{service}: HTTPS egress to any destination, the cluster included")
+            elif ":" not in block["cidr"]:
+                missing = [r for r in INWARD_IPV4 if r not in block.get("except", [])]
+                if missing:
+                    problems.append(f"{service}: HTTPS egress reaches inward ranges {missing}")
+    return problems
+
+
 def check_network_policies(objects: list[Manifest]) -> list[str]:
     problems = []
     policies = list(of_kind(objects, "NetworkPolicy"))
@@ -413,6 +441,7 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
             if missing:
                 problems.append(f"{service}: no egress to SMTP/HTTPS ports {sorted(missing)}")
             open_ports -= SMTP_PORTS | {HTTPS_PORT}
+            problems += _webhooks_reaching_inward(service, egress)
         if open_ports:
             problems.append(f"{service}: egress open to any destination on {sorted(open_ports)} (0 = all ports)")
     if console is not None:

@@ -155,6 +155,31 @@ def _notifications_without_smtp(objects: list[Manifest]) -> None:
         rule["ports"] = [p for p in rule.get("ports", []) if p["port"] != 587]
 
 
+def _webhooks_reach_the_cluster(objects: list[Manifest]) -> None:
+    for rule in _get(objects, "NetworkPolicy", "notifications")["spec"]["egress"]:
+        opens_https = any(p["port"] == 443 for p in rule.get("ports", []))
+        if opens_https and any("ipBlock" in peer for peer in rule.get("to", [])):
+            del rule["to"]
+
+
+def _webhooks_reach_metadata(objects: list[Manifest]) -> None:
+    for rule in _get(objects, "NetworkPolicy", "notifications")["spec"]["egress"]:
+        for peer in rule.get("to", []):
+            if "ipBlock" in peer and ":" not in peer["ipBlock"]["cidr"]:
+                peer["ipBlock"]["except"].remove("169.254.0.0/16")
+
+
+def _webhook_key_in_clear(objects: list[Manifest]) -> None:
+    variable = _env_var(objects, "notifications", "NOTIFICATIONS_WEBHOOK_SECRET_KEY")
+    del variable["valueFrom"]
+    variable["value"] = "a-key-in-git"
+
+
+def _no_webhook_key(objects: list[Manifest]) -> None:
+    container = _container(objects, "notifications")
+    container["env"] = [v for v in container["env"] if v["name"] != "NOTIFICATIONS_WEBHOOK_SECRET_KEY"]
+
+
 def _no_kafka_egress(objects: list[Manifest]) -> None:
     egress = _get(objects, "NetworkPolicy", "evaluation")["spec"]["egress"]
     egress[:] = [r for r in egress if not any(p["port"] == 9093 for p in r.get("ports", []))]
@@ -338,6 +363,10 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("network", _no_default_deny, "no default-deny", "prod"),
     ("network", _registry_reaches_internet, "registry: egress open to any destination on [443]", "prod"),
     ("network", _notifications_without_smtp, "no egress to SMTP/HTTPS ports [587]", "dev"),
+    ("network", _webhooks_reach_the_cluster, "notifications: HTTPS egress to any destination, the cluster", "prod"),
+    ("network", _webhooks_reach_metadata, "HTTPS egress reaches inward ranges ['169.254.0.0/16']", "dev"),
+    ("settings-env", _webhook_key_in_clear, "NOTIFICATIONS_WEBHOOK_SECRET_KEY must come from a Secret", "prod"),
+    ("settings-env", _no_webhook_key, "notifications: NOTIFICATIONS_WEBHOOK_SECRET_KEY not set", "dev"),
     ("network", _no_kafka_egress, "evaluation: NetworkPolicy lacks Kafka egress", "prod"),
     ("kafka-topics", _missing_dlq_topic, "alliance.funding.events.dlq is in the code but has no KafkaTopic", "prod"),
     ("kafka-topics", _undeclared_topic, "alliance.payments.events is not declared by the code", "dev"),
