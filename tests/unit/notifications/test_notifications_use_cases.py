@@ -288,6 +288,15 @@ async def test_verification_fails_the_same_way_whatever_the_target_did(
     assert (await queries.webhook(twins.notifier, registered.item.endpoint_id)).version == 1
 
 
+async def test_verifying_a_verified_endpoint_is_an_illegal_transition_not_a_target_failure() -> None:
+    twins = Twins(NOW)
+    registered, _ = await register_webhook(twins.notifier, COLLEGE, "https://erp.example.cn/hook", "it-admin")
+    await verify_webhook(twins.notifier, registered.item.endpoint_id)
+
+    with pytest.raises(InvalidTransition):
+        await verify_webhook(twins.notifier, registered.item.endpoint_id)
+
+
 async def test_a_host_resolving_to_any_inward_address_is_refused_at_registration() -> None:
     twins = Twins(NOW)
     twins.resolver.answers["inward.example.cn"] = ["93.184.215.14", "169.254.169.254"]

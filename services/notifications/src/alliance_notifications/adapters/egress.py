@@ -2,7 +2,7 @@
 
 ``GuardedBackend`` is the httpx client's network backend: for each new connection it
 resolves the host itself, refuses it if any address is not public (unless the host is
-allow-listed) and connects to an address it checked — never resolving again, so a name
+allow-listed) and connects to the addresses it checked — never resolving again, so a name
 that answers differently a moment later (DNS rebinding) cannot slip through. TLS still
 verifies the certificate and sends SNI for the URL's host name.
 """
@@ -66,9 +66,15 @@ class GuardedBackend(AsyncNetworkBackend):
                 self._policy.check_addresses(addresses)
             except DomainError as refused:
                 raise AddressRefused(refused.code) from None
-        return await self._inner.connect_tcp(
-            addresses[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
+        failure: Exception = httpcore.ConnectError(f"no address of {host} answered")
+        for address in addresses:  # each checked; the next one if an address does not answer
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        raise failure
 
     async def connect_unix_socket(
         self,

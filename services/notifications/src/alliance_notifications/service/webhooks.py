@@ -12,7 +12,7 @@ from alliance_notifications.domain.endpoints import EndpointStatus, WebhookEndpo
 from alliance_notifications.service import queries
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.ports import EndpointUnreachable
-from alliance_shared.errors import Conflict, DomainError
+from alliance_shared.errors import Conflict, DomainError, InvalidTransition
 from alliance_shared.ids import new_id
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.versioned_store import AuditNote
@@ -99,6 +99,8 @@ async def verify_webhook(notifier: Notifier, endpoint_id: str) -> Outcome[Webhoo
         if not 200 <= reply.status_code < 300:
             raise DomainError("webhook.verification_refused", f"answered {reply.status_code}")
         endpoint.confirm_challenge(reply.echoed, notifier.clock.now())
+    except InvalidTransition:
+        raise  # about the endpoint's own state (already verified), not the target
     except (EndpointUnreachable, DomainError) as error:
         reason = error.code if isinstance(error, DomainError) else f"unreachable: {error}"
         log.info("webhook verification failed", endpoint_id=endpoint_id, reason=reason)
