@@ -7,11 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from alliance_devstack.provision import Infrastructure
+from alliance_funding.service import readmodels
+from alliance_funding.service.ports import Repositories
 from alliance_funding.settings import Settings
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
@@ -92,6 +94,41 @@ def certification_granted(partner_id: str) -> KafkaRecord:
 def agreement_activated(
     agreement_id: str, college_id: str, enterprise_id: str, region_code: str = "440305"
 ) -> KafkaRecord:
+    return agreement_event(AgreementActivated, agreement_id, college_id, enterprise_id, region_code=region_code)
+
+
+def agreement_event(
+    kind: type[EventPayload], agreement_id: str, college_id: str, enterprise_id: str, **fields: Any
+) -> KafkaRecord:
+    """A registry agreement event of ``kind`` (suspended, resumed, …) as a Kafka record."""
+    return record(agreement_payload(kind, agreement_id, college_id, enterprise_id, **fields), "registry")
+
+
+async def sibling_agreement(repos: Repositories, agreement_id: str) -> str:
+    """Another active agreement of the same college and enterprise, told to the read model
+    through its use case (an agreement has one application per programme: a test that
+    needs several applications in one programme needs several agreements)."""
+    view = await repos.agreements.get(agreement_id)
+    assert view is not None, agreement_id
+    college = next(p.partner_id for p in view.item.parties if p.kind == "college")
+    enterprise = next(p.partner_id for p in view.item.parties if p.kind == "enterprise")
+    sibling = new_id("agr")
+    payload = agreement_payload(AgreementActivated, sibling, college, enterprise)
+    await readmodels.apply_agreement_event(repos, new_id("evt"), cast(AgreementActivated, payload))
+    return sibling
+
+
+def agreement_payload(
+    kind: type[EventPayload],
+    agreement_id: str,
+    college_id: str,
+    enterprise_id: str,
+    *,
+    status: str = "active",
+    region_code: str = "440305",
+    **extra: Any,
+) -> EventPayload:
+    """A registry agreement event of ``kind`` with ``extra`` fields (a suspension's reason)."""
     parties = [
         {"partner_id": college_id, "kind": "college", "role": "lead", "region_code": region_code, "name": "学院"},
         {
@@ -105,7 +142,7 @@ def agreement_activated(
     data = {
         "agreement_id": agreement_id,
         "version": 1,
-        "status": "active",
+        "status": status,
         "title": f"合作协议 {agreement_id}",
         "party_ids": [college_id, enterprise_id],
         "college_ids": [college_id],
@@ -119,8 +156,9 @@ def agreement_activated(
         "obligations": [],
         "occurred_at": now().isoformat(),
         "actor_id": "admin",
+        **extra,
     }
-    return record(AgreementActivated.model_validate(data), "registry")
+    return kind.model_validate(data)
 
 
 def result_completed(
@@ -231,7 +269,7 @@ async def open_programme(http: httpx.AsyncClient, who: Actors, **changes: Any) -
 async def award_for(
     http: httpx.AsyncClient, who: Actors, programme_id: str, agreement_id: str, amount: int = 300_000
 ) -> dict[str, Any]:
-    """Draft → submit → review → approve: the award it grants."""
+    """Draft → submit → review → approve (officer) → grant (approver): the award."""
     draft = await http.post(
         "/applications",
         json={
@@ -255,6 +293,8 @@ async def award_for(
         headers=with_etag(who.officer, review),
     )
     assert decided.status_code == 200, decided.text
+    granted = await http.post(f"/applications/{app_id}/award", headers=who.approver)  # the second person
+    assert granted.status_code == 200, granted.text
     award = await http.get(f"/awards/awd-{app_id}", headers=who.officer)
     assert award.status_code == 200, award.text
     return dict(award.json())

@@ -64,7 +64,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/applications/none/withdraw", {}, {COL: 404, ENT: 404}),
     ("POST", "/applications/none/review", None, {OFF: 428}),
     ("POST", "/applications/none/decision", {"decision": "reject", "reason": "r"}, {OFF: 428}),
-    ("POST", "/applications/none/award", None, {OFF: 404}),
+    ("POST", "/applications/none/award", None, {APP: 404}),
     ("GET", "/awards", None, EVERYONE),
     ("GET", "/awards/none", None, ALL_404),
     ("GET", "/awards/none/money-history", None, ALL_404),
@@ -73,6 +73,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", f"{T}/approve", {}, {APP: 428}),
     ("POST", f"{T}/payment", {"bank_reference": "b"}, {OFF: 428}),
     ("POST", "/awards/none/terminate", {"reason": "r"}, {OFF: 428}),
+    ("POST", "/awards/none/terminate/approve", None, {APP: 428}),
+    ("POST", "/awards/none/recoveries/none/approve", None, {APP: 428}),
     (
         "POST",
         "/awards/none/recoveries",

@@ -29,7 +29,7 @@ from alliance_funding.domain.ledger import Transfer, TransferKind
 from alliance_funding.service import awards, ledger
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.reports import awards_in_sync
-from alliance_shared.clock import SystemClock
+from alliance_shared.clock import Clock, SystemClock
 from alliance_shared.contract.funding import SettlementMethod
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import DomainError
@@ -46,6 +46,7 @@ from tests.integration.funding.funding_support import (
     open_programme,
     partner_registered,
     send,
+    sibling_agreement,
     wait_for,
     with_etag,
 )
@@ -153,7 +154,8 @@ async def test_concurrent_postings_on_one_book(world: World) -> None:
 async def requested_awards(w: World, programme_id: str, count: int) -> list[str]:
     ids = []
     for _ in range(count):
-        award = await award_for(w.http, w.who, programme_id, w.agreement_id, amount=100_000)
+        agreement_id = await sibling_agreement(w.repos, w.agreement_id)  # one application per agreement
+        award = await award_for(w.http, w.who, programme_id, agreement_id, amount=100_000)
         aid = award["award_id"]
         current = await w.http.get(f"/awards/{aid}", headers=w.who.officer)
         requested = await w.http.post(
@@ -236,6 +238,18 @@ async def test_sigkill_during_disbursements_leaves_the_book_balanced(world: Worl
     assert all(s["in_sync"] for s in sync), sync
 
 
+async def recover_by_two(repos: Repositories, clock: Clock, aid: str, **proposal: Any) -> Any:
+    """Maker-checker: the officer proposes the recovery, the approver orders it."""
+    await awards.propose_recovery(repos, clock, aid, actor_id="officer-zhang", **proposal)
+    return await awards.approve_recovery(repos, clock, aid, proposal["recovery_id"], approver_id="approver-li")
+
+
+async def terminate_by_two(repos: Repositories, clock: Clock, aid: str) -> Any:
+    """Maker-checker: the officer proposes the termination, the approver approves it."""
+    await awards.propose_termination(repos, clock, aid, reason="ended", actor_id="officer-zhang")
+    return await awards.approve_termination(repos, clock, aid, approver_id="approver-li")
+
+
 async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world: World) -> None:
     """A few random rounds of award commands run two or three at a time against the real
     store: after every round the book verifies and every award agrees with its accounts."""
@@ -244,7 +258,10 @@ async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world
     rng = random.Random(seed)
     programme_id = (await open_programme(w.http, w.who))["programme_id"]
     award_ids = [
-        (await award_for(w.http, w.who, programme_id, w.agreement_id, amount=100_000))["award_id"] for _ in range(3)
+        (await award_for(w.http, w.who, programme_id, await sibling_agreement(w.repos, w.agreement_id), 100_000))[
+            "award_id"
+        ]
+        for _ in range(3)
     ]
     counter = 0
 
@@ -280,7 +297,7 @@ async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world
                 approver_id="approver-li",
             ),
             "pay": lambda: awards.confirm_payment(repos, clock, aid, tid, f"BANK-{n}", "officer-zhang"),
-            "recover": lambda: awards.order_recovery(
+            "recover": lambda: recover_by_two(
                 repos,
                 clock,
                 aid,
@@ -288,7 +305,6 @@ async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world
                 amount_minor=recovery_minor,
                 reason="ineligible spend",
                 due_at=at + timedelta(days=30),
-                actor_id="officer-zhang",
             ),
             "settle": lambda: awards.settle_recovery(
                 repos,
@@ -302,7 +318,7 @@ async def test_random_concurrent_commands_keep_the_book_and_awards_in_step(world
                 tranche_id=None,
                 actor_id="officer-zhang",
             ),
-            "terminate": lambda: awards.terminate_award(repos, clock, aid, reason="ended", actor_id="officer-zhang"),
+            "terminate": lambda: terminate_by_two(repos, clock, aid),
         }
         following = {
             "scheduled": "release",

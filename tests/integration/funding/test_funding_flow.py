@@ -20,17 +20,19 @@ from pymongo import AsyncMongoClient
 from alliance_devstack.provision import Infrastructure
 from alliance_funding.app import build_app
 from alliance_funding.domain.award import Award
-from alliance_funding.service import awards, ledger
+from alliance_funding.service import applications, awards, ledger
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.clock import SystemClock
 from alliance_shared.contract.evaluation import ResultCompleted
+from alliance_shared.contract.registry import AgreementResumed, AgreementSuspended, AgreementTerminated
 from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS, dlq_of
 from alliance_shared.persistence.versioned_store import AuditNote
 from tests.integration.funding.funding_support import (
     TOPICS,
     Actors,
     agreement_activated,
+    agreement_event,
     award_for,
     certification_granted,
     funding_settings,
@@ -41,6 +43,7 @@ from tests.integration.funding.funding_support import (
     rectification,
     result_completed,
     send,
+    sibling_agreement,
     wait_for,
     with_etag,
 )
@@ -264,7 +267,13 @@ async def test_termination_voids_and_recovery_settles(infra: Infrastructure, wor
         },
     )
     assert terminated.status_code == 200, terminated.text
-    assert terminated.json()["voided_minor"] == 210_000
+    assert terminated.json()["status"] == "active"  # proposed: the money waits for a second person
+    assert terminated.json()["proposed_termination"]["proposed_by"] == "officer-zhang"
+    as_officer = await step(w, aid, "terminate/approve", w.who.officer2)
+    assert as_officer.status_code == 403, as_officer.text  # an officer is not an approver
+    approved = await step(w, aid, "terminate/approve", w.who.approver)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["voided_minor"] == 210_000
     figures = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
     assert figures["available_minor"] == 910_000
     assert figures["recovery_receivable_minor"] == 60_000
@@ -332,6 +341,8 @@ async def test_recovery_offset_against_a_later_tranche(infra: Infrastructure, wo
         },
     )
     assert ordered.status_code == 200, ordered.text
+    approved = await step(w, aid, "recoveries/rec-o/approve", w.who.approver)
+    assert approved.status_code == 200, approved.text
     assert (await step(w, aid, f"tranches/{t3}/release", w.who.officer)).status_code == 200
     assert (await step(w, aid, f"tranches/{t3}/request", w.who.officer)).status_code == 200
     assert (await step(w, aid, f"tranches/{t3}/approve", w.who.approver, {})).status_code == 200
@@ -447,7 +458,7 @@ async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: 
             "/applications",
             json={
                 "programme_id": pid,
-                "agreement_id": agreement_id,
+                "agreement_id": await sibling_agreement(w.repos, agreement_id),
                 "requested_minor": 400_000,
                 "cofunding_minor": 400_000,
                 "budget_lines": [{"category": "training_base_construction", "amount_minor": 400_000}],
@@ -469,10 +480,14 @@ async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: 
             for app_id, review in reviewed
         )
     )
-    approved = [r for r in outcomes if r.status_code == 200]
-    assert len(approved) <= 2, [r.text for r in outcomes]
-    refused = {r.json()["code"] for r in outcomes if r.status_code != 200}
-    assert refused <= {"award.not_granted", "application.approval_over_available"}, refused
+    assert [r.status_code for r in outcomes] == [200] * 4, [r.text for r in outcomes]  # nothing committed yet
+    # the second person grants all four at once: the book lets exactly two commitments through
+    grants = await asyncio.gather(
+        *(w.http.post(f"/applications/{app_id}/award", headers=w.who.approver) for app_id, _ in reviewed)
+    )
+    assert sorted(r.status_code for r in grants)[:2] == [200, 200], [r.text for r in grants]
+    refused = {r.json()["code"] for r in grants if r.status_code != 200}
+    assert refused <= {"ledger.insufficient_funds"}, refused
     granted = (await w.http.get(f"/awards?programme_id={pid}", headers=w.who.auditor)).json()["items"]
     assert len(granted) == 2  # the book let exactly two commitments through
     body = await assert_consistent(w, pid)
@@ -480,7 +495,7 @@ async def test_concurrent_awards_never_overcommit(infra: Infrastructure, world: 
     # an application approved whose award lost the race: granting it later is refused while the money is gone
     for app_id, _ in reviewed:
         if f"awd-{app_id}" not in {a["award_id"] for a in granted}:
-            retry = await w.http.post(f"/applications/{app_id}/award", headers=w.who.officer)
+            retry = await w.http.post(f"/applications/{app_id}/award", headers=w.who.approver2)
             assert retry.status_code in (409, 422), retry.text
 
 
@@ -632,14 +647,30 @@ async def test_reconciling_pass_grants_the_award_a_crash_left_out(infra: Infrast
     programme = (await w.repos.programmes.get(pid)).item  # type: ignore[union-attr]
     application = loaded.item
     application.approve(
-        approved_minor=200_000, reason="ok", programme=programme, available_minor=1_000_000, now=now(), actor_id="o"
+        approved_minor=200_000,
+        reason="ok",
+        programme=programme,
+        available_minor=1_000_000,
+        eligibility=await applications.eligibility_snapshot(w.repos, application, now()),
+        now=now(),
+        actor_id="o",
     )
     await w.repos.applications.save(
         app_id, loaded.version, application, AuditNote("application.approve", "application", app_id)
     )
+    # approved by the maker only: the pass never grants without the second person
+    assert app_id not in (await reconcile_once(w.repos, SystemClock()))["awards_granted"]
+    # the approver's confirmation is saved, then "the process dies" before the commitment
+    assert application.approve_award(now(), "approver-li")
+    await w.repos.applications.save(
+        app_id, loaded.version + 1, application, AuditNote("award.approved", "application", app_id)
+    )
     assert await w.repos.awards.get(f"awd-{app_id}") is None
     first = await reconcile_once(w.repos, SystemClock())
     assert app_id in first["awards_granted"]
+    granted = await w.repos.awards.get(f"awd-{app_id}")
+    assert granted is not None
+    assert granted.item.granted_by == "approver-li"
     again = await reconcile_once(w.repos, SystemClock())
     assert app_id not in again["awards_granted"]
     body = await assert_consistent(w, pid)
@@ -676,3 +707,157 @@ async def test_a_malformed_evaluation_event_is_dead_lettered(infra: Infrastructu
     dead = [r for r in records if header(r, "ce_id") == event_id]
     assert len(dead) == 1
     assert header(dead[0], "dlq_reason")
+
+
+async def test_an_agreement_that_stops_stops_its_money(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 8: the registry's suspension holds the unpaid tranches with its reason,
+    the resumption releases them, a termination holds them again (all through Kafka)."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    first, final = award["tranches"][0]["tranche_id"], award["tranches"][2]["tranche_id"]
+    assert (await step(w, aid, f"tranches/{first}/request", w.who.officer)).status_code == 200
+
+    def stop(kind: type[Any], status: str, **extra: Any) -> Any:
+        return agreement_event(kind, agreement_id, w.college, w.enterprise, status=status, **extra)
+
+    await send(infra, REGISTRY_EVENTS, [stop(AgreementSuspended, "suspended", reason="停产整顿")])
+    await wait_status(w, aid, 1, "withheld")
+    held = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+    assert held["tranches"][0]["holds"] == ["agreement:suspended"]
+    assert held["tranches"][0]["prepared_by"] is None  # the request must be prepared again
+    assert held["agreement_hold_reason"] == "停产整顿"
+    # a tranche released while the agreement is suspended is held at once
+    released = await step(w, aid, f"tranches/{final}/release", w.who.officer)
+    assert released.status_code == 200, released.text
+    assert released.json()["tranches"][2]["status"] == "withheld"
+    refused = await step(w, aid, f"tranches/{first}/request", w.who.officer)
+    assert refused.status_code == 409, refused.text
+
+    await send(infra, REGISTRY_EVENTS, [stop(AgreementResumed, "active", reason="整改完成")])
+    await wait_status(w, aid, 1, "eligible")
+    assert await tranche_status(w, aid, 3) == "eligible"
+    resumed = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+    assert resumed["agreement_hold"] is None
+
+    await send(infra, REGISTRY_EVENTS, [stop(AgreementTerminated, "terminated", reason="企业退出合作")])
+    await wait_status(w, aid, 1, "withheld")
+    ended = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+    assert [t["holds"] for t in ended["tranches"]] == [["agreement:terminated"], [], ["agreement:terminated"]]
+    assert ended["agreement_hold_reason"] == "企业退出合作"
+    await assert_consistent(w, pid)
+
+
+async def test_one_application_per_agreement_and_programme_and_eligibility_again_at_approval(
+    infra: Infrastructure, world: World
+) -> None:
+    """Issue #14 item 11: a second application of the agreement in the programme is refused
+    naming the first (whoever of its parties drafts it); approval checks eligibility again."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    body = {
+        "programme_id": pid,
+        "agreement_id": agreement_id,
+        "requested_minor": 300_000,
+        "cofunding_minor": 300_000,
+        "budget_lines": [{"category": "equipment", "amount_minor": 300_000}],
+    }
+    first = await w.http.post("/applications", json=body, headers=w.who.college)
+    assert first.status_code == 201, first.text
+    app_id = first.json()["application_id"]
+    racing = await asyncio.gather(*(w.http.post("/applications", json=body, headers=h) for h in [w.who.enterprise] * 3))
+    for duplicate in racing:
+        assert duplicate.status_code == 409, duplicate.text
+        assert duplicate.json()["code"] == "application.duplicate"
+        assert duplicate.json()["application_id"] == app_id
+        assert app_id in duplicate.json()["detail"]
+    listed = await w.http.get("/applications", params={"programme_id": pid}, headers=w.who.officer)
+    assert [a["application_id"] for a in listed.json()["items"]] == [app_id]
+
+    submitted = await w.http.post(f"/applications/{app_id}/submit", headers=with_etag(w.who.college, first))
+    assert submitted.status_code == 200, submitted.text
+    review = await w.http.post(f"/applications/{app_id}/review", headers=with_etag(w.who.officer, submitted))
+    suspended = agreement_event(
+        AgreementSuspended, agreement_id, w.college, w.enterprise, status="suspended", reason="停产整顿"
+    )
+    await send(infra, REGISTRY_EVENTS, [suspended])
+
+    async def known_suspended() -> bool:
+        view = await w.repos.agreements.get(agreement_id)
+        return view is not None and view.item.status == "suspended"
+
+    await wait_for(known_suspended)
+    decided = await w.http.post(
+        f"/applications/{app_id}/decision",
+        json={"decision": "approve", "reason": "sound plan", "approved_minor": 300_000},
+        headers=with_etag(w.who.officer, review),
+    )
+    assert decided.status_code == 422, decided.text
+    assert decided.json()["code"] == "application.ineligible"
+    assert [r["code"] for r in decided.json()["failed_rules"]] == ["eligibility.agreement_active"]
+    assert (await w.http.get(f"/awards/awd-{app_id}", headers=w.who.officer)).status_code == 404
+
+
+async def test_every_money_decision_needs_a_second_person(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 9: granting, terminating and ordering a recovery are refused to the
+    person who made the decision, even holding the approver's role (server side)."""
+    w = world
+    maker_as_checker = bearer(w.keys, "funding_approver", sub="officer-zhang")
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    draft = await w.http.post(
+        "/applications",
+        json={
+            "programme_id": pid,
+            "agreement_id": agreement_id,
+            "requested_minor": 300_000,
+            "cofunding_minor": 300_000,
+            "budget_lines": [{"category": "equipment", "amount_minor": 300_000}],
+        },
+        headers=w.who.college,
+    )
+    app_id = draft.json()["application_id"]
+    submitted = await w.http.post(f"/applications/{app_id}/submit", headers=with_etag(w.who.college, draft))
+    review = await w.http.post(f"/applications/{app_id}/review", headers=with_etag(w.who.officer, submitted))
+    decided = await w.http.post(
+        f"/applications/{app_id}/decision",
+        json={"decision": "approve", "reason": "sound plan", "approved_minor": 300_000},
+        headers=with_etag(w.who.officer, review),
+    )
+    assert decided.status_code == 200, decided.text
+    assert (await w.http.get(f"/awards/awd-{app_id}", headers=w.who.officer)).status_code == 404  # nothing committed
+    refused = await w.http.post(f"/applications/{app_id}/award", headers=maker_as_checker)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "award.maker_checker"
+    book = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert book["committed_minor"] == 0
+    granted = await w.http.post(f"/applications/{app_id}/award", headers=w.who.approver)
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["granted_by"] == "approver-li"
+    aid = granted.json()["award_id"]
+    await pay_tranche(w, aid, granted.json()["tranches"][0]["tranche_id"])
+
+    recovery = {"recovery_id": "rec-2p", "amount_minor": 10_000, "reason": "ineligible spend"}
+    proposed = await step(
+        w, aid, "recoveries", w.who.officer, {**recovery, "due_at": (now() + timedelta(days=9)).isoformat()}
+    )
+    assert proposed.status_code == 200, proposed.text
+    assert proposed.json()["recoveries"] == []
+    refused = await step(w, aid, "recoveries/rec-2p/approve", maker_as_checker)
+    assert (refused.status_code, refused.json()["code"]) == (403, "recovery.maker_checker")
+    ordered = await step(w, aid, "recoveries/rec-2p/approve", w.who.approver)
+    assert ordered.status_code == 200, ordered.text
+    assert ordered.json()["recoveries"][0]["approved_by"] == "approver-li"
+
+    proposed = await step(w, aid, "terminate", w.who.officer, {"reason": "agreement ended early"})
+    assert proposed.status_code == 200, proposed.text
+    refused = await step(w, aid, "terminate/approve", maker_as_checker)
+    assert (refused.status_code, refused.json()["code"]) == (403, "award.maker_checker")
+    assert (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()["status"] == "active"
+    terminated = await step(w, aid, "terminate/approve", w.who.approver2)
+    assert terminated.status_code == 200, terminated.text
+    assert terminated.json()["status"] == "terminated"
+    await assert_consistent(w, pid)

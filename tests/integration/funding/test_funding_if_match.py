@@ -37,6 +37,7 @@ from tests.integration.funding.funding_support import (
     open_programme,
     partner_registered,
     send,
+    sibling_agreement,
     wait_for,
     with_etag,
 )
@@ -57,6 +58,7 @@ class Api:
     who: Actors
     agreement_id: str
     programme_id: str = ""
+    repos: Any = None
 
     async def ok(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> httpx.Response:
         response = await self.http.request(method, path, json=body, headers=headers)
@@ -100,7 +102,7 @@ def _window() -> dict[str, str]:
 async def application_in(api: Api, state: str) -> str:
     body = {
         "programme_id": api.programme_id,
-        "agreement_id": api.agreement_id,
+        "agreement_id": await sibling_agreement(api.repos, api.agreement_id),
         "requested_minor": AWARD_MINOR,
         "cofunding_minor": AWARD_MINOR,
         "budget_lines": [{"category": "equipment", "amount_minor": AWARD_MINOR}],
@@ -116,7 +118,8 @@ async def application_in(api: Api, state: str) -> str:
 
 async def award_with_t1(api: Api, t1_state: str) -> tuple[str, str]:
     """A new award and the path of its first tranche (on award: eligible), moved to ``t1_state``."""
-    award = await award_for(api.http, api.who, api.programme_id, api.agreement_id, amount=AWARD_MINOR)
+    agreement_id = await sibling_agreement(api.repos, api.agreement_id)  # one application per agreement
+    award = await award_for(api.http, api.who, api.programme_id, agreement_id, amount=AWARD_MINOR)
     path, t1 = f"/awards/{award['award_id']}", award["tranches"][0]["tranche_id"]
     actions = [
         ("request", api.who.officer, None),
@@ -223,9 +226,22 @@ async def recovery_target(api: Api) -> Aggregate:
     return Aggregate(f"{award}/recoveries", (award, ledger_of(api)), api.who.officer, recovery_body("rec-ifm"))
 
 
+async def terminate_approval_target(api: Api) -> Aggregate:
+    award, _ = await award_with_t1(api, "eligible")
+    await api.step("POST", award, f"{award}/terminate", api.who.officer, {"reason": "agreement ended"})
+    return Aggregate(f"{award}/terminate/approve", (award, ledger_of(api)), api.who.approver)
+
+
+async def recovery_approval_target(api: Api) -> Aggregate:
+    award, _ = await award_with_t1(api, "paid")
+    await api.step("POST", award, f"{award}/recoveries", api.who.officer, recovery_body("rec-ifm"))
+    return Aggregate(f"{award}/recoveries/rec-ifm/approve", (award, ledger_of(api)), api.who.approver)
+
+
 async def settlement_target(api: Api) -> Aggregate:
     award, _ = await award_with_t1(api, "paid")
     await api.step("POST", award, f"{award}/recoveries", api.who.officer, recovery_body("rec-ifm"))
+    await api.step("POST", award, f"{award}/recoveries/rec-ifm/approve", api.who.approver)
     body = {"settlement_id": "s-ifm", "method": "repayment", "amount_minor": 500, "bank_reference": "BOC-IFM"}
     return Aggregate(f"{award}/recoveries/rec-ifm/settlements", (award, ledger_of(api)), api.who.officer, body)
 
@@ -246,7 +262,9 @@ MAKERS: dict[tuple[str, str], Callable[[Api], Awaitable[Aggregate]]] = {
     ("POST", f"{TRANCHE}/approve"): approve_target,
     ("POST", f"{TRANCHE}/payment"): payment_target,
     ("POST", "/awards/{award_id}/terminate"): terminate_target,
+    ("POST", "/awards/{award_id}/terminate/approve"): terminate_approval_target,
     ("POST", "/awards/{award_id}/recoveries"): recovery_target,
+    ("POST", "/awards/{award_id}/recoveries/{recovery_id}/approve"): recovery_approval_target,
     ("POST", "/awards/{award_id}/recoveries/{recovery_id}/settlements"): settlement_target,
 }
 
@@ -288,7 +306,7 @@ async def targets(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[Ta
                 agreement_activated(agreement_id, college, enterprise),
             ],
         )
-        repos = app.state.repos
+        repos = api.repos = app.state.repos
 
         async def known() -> bool:
             partner = await repos.partners.get(enterprise)

@@ -80,6 +80,10 @@ def eligible_snapshot(**changes: Any) -> EligibilitySnapshot:
     return EligibilitySnapshot.model_validate({**fields, **changes})
 
 
+#: What the read models say of an applicant that passes every rule.
+ELIGIBLE = eligible_snapshot()
+
+
 def draft_application(
     programme: Programme, *, requested: int = 1_000_000_00, cofunding: int = 500_000_00
 ) -> Application:
@@ -107,6 +111,7 @@ def approved_application(programme: Programme, approved: int = 1_000_000_00) -> 
         reason="sound plan",
         programme=programme,
         available_minor=programme.appropriated_minor,
+        eligibility=ELIGIBLE,
         now=NOW,
         actor_id=OFFICER,
     )

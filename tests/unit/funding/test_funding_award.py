@@ -489,3 +489,37 @@ def test_an_award_document_round_trips_and_has_no_nested_arrays() -> None:
     restored = Award.from_document({"_id": "awd-1", **document})
     assert restored.to_document() == document
     assert ledger.to_document()["balances"] == ledger.balances
+
+
+# --- the agreement stops ---------------------------------------------------------------
+
+
+def test_a_stopped_agreement_holds_unpaid_tranches_and_a_resumption_releases_them() -> None:
+    award, ledger = granted()
+    pay_first_tranche(award, ledger)
+    award.release_manually(T3, NOW, OFFICER)
+    award.request_tranche(T3, NOW, OFFICER)
+    award.events.clear()
+    award.agreement_stopped("agreement:suspended", "停产整顿", NOW)
+    assert (status(award, T1), status(award, T3)) == (TrancheStatus.PAID, TrancheStatus.WITHHELD)
+    assert award.tranche(T3).prepared_by is None
+    [withheld] = award.events
+    assert isinstance(withheld, funding.TrancheWithheld)
+    assert withheld.holds == ("agreement:suspended",)
+    # a tranche released while the hold is on is held at once
+    award.apply_evaluation(result_id="r1", cycle_kind=CycleKind.MID_TERM, grade=Grade.GOOD, now=NOW)
+    assert award.tranche(T2).holds == ("agreement:suspended",)
+    # suspended, then terminated: one agreement hold with the newest reason
+    award.agreement_stopped("agreement:terminated", "企业退出", NOW)
+    assert award.tranche(T3).holds == ("agreement:terminated",)
+    assert award.agreement_hold_reason == "企业退出"
+    award.agreement_reinstated(NOW)
+    assert (status(award, T2), status(award, T3)) == (TrancheStatus.ELIGIBLE, TrancheStatus.ELIGIBLE)
+    assert award.agreement_hold is None
+    assert not award.transfers  # holds move no money
+
+
+def test_an_award_granted_while_the_agreement_is_stopped_starts_held() -> None:
+    award, _ = granted(agreement_hold="agreement:suspended", agreement_hold_reason="停产整顿")
+    assert status(award, T1) is TrancheStatus.WITHHELD
+    assert award.tranche(T1).holds == ("agreement:suspended",)

@@ -29,6 +29,7 @@ from alliance_shared.contract.funding import BudgetCategory
 from alliance_shared.contract.vocabulary import Grade, PartnerKind
 from alliance_shared.errors import DomainError, InvalidTransition
 from tests.unit.funding.funding_support import (
+    ELIGIBLE,
     NOW,
     OFFICER,
     PROGRAMME_ID,
@@ -262,13 +263,20 @@ def test_submission_emits_the_full_request_and_an_approval_respects_every_limit(
                 reason="ok",
                 programme=programme,
                 available_minor=available,
+                eligibility=ELIGIBLE,
                 now=NOW,
                 actor_id=OFFICER,
             )
         assert raised.value.code == code
     with pytest.raises(DomainError) as raised:
         application.approve(
-            approved_minor=800_000_00, reason="  ", programme=programme, available_minor=10**12, now=NOW, actor_id="r"
+            approved_minor=800_000_00,
+            reason="  ",
+            programme=programme,
+            available_minor=10**12,
+            eligibility=ELIGIBLE,
+            now=NOW,
+            actor_id="r",
         )
     assert raised.value.code == "application.reason_required"
     application.approve(
@@ -276,6 +284,7 @@ def test_submission_emits_the_full_request_and_an_approval_respects_every_limit(
         reason="equipment quote lower",
         programme=programme,
         available_minor=800_000_00,
+        eligibility=ELIGIBLE,
         now=NOW,
         actor_id=OFFICER,
     )
@@ -295,6 +304,7 @@ def test_an_approval_above_the_programme_cap_is_refused() -> None:
             reason="x",
             programme=programme.model_copy(update={"award_cap_minor": 900_000_00}),
             available_minor=10**12,
+            eligibility=ELIGIBLE,
             now=NOW,
             actor_id=OFFICER,
         )
@@ -405,7 +415,13 @@ def in_stage(stage: ApplicationStatus) -> Application:
         application.reject("out of scope", NOW, OFFICER)
     elif stage is ApplicationStatus.APPROVED:
         application.approve(
-            approved_minor=1, reason="ok", programme=programme, available_minor=1, now=NOW, actor_id=OFFICER
+            approved_minor=1,
+            reason="ok",
+            programme=programme,
+            available_minor=1,
+            eligibility=ELIGIBLE,
+            now=NOW,
+            actor_id=OFFICER,
         )
     return application
 

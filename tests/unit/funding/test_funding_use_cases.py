@@ -22,9 +22,17 @@ from alliance_funding.service.ports import AWARDS, LEDGERS, PROGRAMMES, Reposito
 from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.funding import SettlementMethod
-from alliance_shared.contract.registry import AgreementActivated, CertificationGranted, PartnerRegistered
-from alliance_shared.errors import DomainError, Forbidden, InvalidTransition, NotFound, PreconditionFailed
+from alliance_shared.contract.registry import (
+    AgreementActivated,
+    AgreementCompleted,
+    AgreementResumed,
+    AgreementSuspended,
+    CertificationGranted,
+    PartnerRegistered,
+)
+from alliance_shared.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound, PreconditionFailed
 from alliance_shared.testing import InMemoryVersionedStore, ManualClock
+from tests.unit.funding.funding_support import ELIGIBLE
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 COLLEGE, ENTERPRISE, AGREEMENT = "col-1", "ent-1", "agr-1"
@@ -102,7 +110,7 @@ def partner_registered(partner_id: str, kind: str) -> PartnerRegistered:
     )
 
 
-def agreement_activated() -> AgreementActivated:
+def agreement_activated(agreement_id: str = AGREEMENT) -> AgreementActivated:
     parties = [
         {"partner_id": COLLEGE, "kind": "college", "role": "lead", "region_code": "440305", "name": "学院"},
         {
@@ -115,7 +123,7 @@ def agreement_activated() -> AgreementActivated:
     ]
     return AgreementActivated.model_validate(
         {
-            "agreement_id": AGREEMENT,
+            "agreement_id": agreement_id,
             "version": 1,
             "status": "active",
             "title": "合作协议",
@@ -193,6 +201,8 @@ async def funding() -> Funding:
     )
     await readmodels.apply_certificate_event(f.repos, "evt-c1", certificate)
     await readmodels.apply_agreement_event(f.repos, "evt-a1", agreement_activated())
+    for n in (2, 3):  # other agreements of the same parties: one application per agreement and programme
+        await readmodels.apply_agreement_event(f.repos, f"evt-a{n}", agreement_activated(f"agr-{n}"))
     return f
 
 
@@ -203,12 +213,14 @@ async def open_programme(f: Funding, **changes: Any) -> str:
     return programme_id
 
 
-async def application_under_review(f: Funding, programme_id: str, amount: int = AMOUNT) -> str:
+async def application_under_review(
+    f: Funding, programme_id: str, amount: int = AMOUNT, agreement_id: str = AGREEMENT
+) -> str:
     drafted = await applications.draft_application(
         f.repos,
         COLLEGE,
         programme_id=programme_id,
-        agreement_id=AGREEMENT,
+        agreement_id=agreement_id,
         requested_minor=amount,
         cofunding_minor=amount,
         budget_lines=[BudgetLine(category="equipment", amount_minor=amount)],
@@ -224,7 +236,7 @@ async def granted_award(f: Funding, programme_id: str, amount: int = AMOUNT) -> 
     await applications.decide_application(
         f.repos, f.clock, application_id, decision="approve", reason="sound", approved_minor=amount, actor_id=OFFICER
     )
-    return (await awards.get(f.repos, awards.award_id_for(application_id))).item
+    return (await awards.grant_award(f.repos, f.clock, application_id, APPROVER)).item
 
 
 async def paid_t1(f: Funding, award: Award) -> str:
@@ -340,11 +352,23 @@ async def test_draft_and_revise_application(funding: Funding) -> None:
             cofunding_minor=AMOUNT,
             budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
         )
+    with pytest.raises(Conflict) as duplicate:  # one application per agreement and programme
+        await applications.draft_application(
+            funding.repos,
+            ENTERPRISE,
+            programme_id=programme_id,
+            agreement_id=AGREEMENT,
+            requested_minor=AMOUNT,
+            cofunding_minor=AMOUNT,
+            budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
+        )
+    assert duplicate.value.code == "application.duplicate"
+    assert duplicate.value.extensions["application_id"] == application_id
     drafted = await applications.draft_application(
         funding.repos,
         COLLEGE,
         programme_id=programme_id,
-        agreement_id=AGREEMENT,
+        agreement_id="agr-2",
         requested_minor=AMOUNT,
         cofunding_minor=AMOUNT,
         budget_lines=[BudgetLine(category="equipment", amount_minor=AMOUNT)],
@@ -421,6 +445,12 @@ async def test_approval_commits_the_money_and_grants_the_award(funding: Funding)
     assert decided.item.status == "approved"
     award_id = awards.award_id_for(application_id)
     assert funding.events("applications")[-1] == "application.approved"
+    assert funding.events(AWARDS) == []  # the maker approved; the money waits for the second person
+    with pytest.raises(Forbidden) as same_person:
+        await awards.grant_award(funding.repos, funding.clock, application_id, OFFICER)
+    assert same_person.value.code == "award.maker_checker"
+    granted = await awards.grant_award(funding.repos, funding.clock, application_id, APPROVER)
+    assert granted.item.granted_by == APPROVER
     assert funding.events(AWARDS)[0] == "award.granted"
     assert funding.audit(AWARDS) == ["award.granted"]
     balances = await funding.balances(programme_id)
@@ -441,7 +471,7 @@ async def test_reject_and_return(funding: Funding) -> None:
         actor_id=OFFICER,
     )
     assert decided.item.status == "returned"
-    rejected = await application_under_review(funding, programme_id)
+    rejected = await application_under_review(funding, programme_id, agreement_id="agr-2")
     await applications.decide_application(
         funding.repos, funding.clock, rejected, decision="reject", reason="weak", approved_minor=None, actor_id=OFFICER
     )
@@ -462,7 +492,7 @@ async def test_reject_and_return(funding: Funding) -> None:
 async def test_an_approval_over_the_available_money_is_refused(funding: Funding) -> None:
     programme_id = await open_programme(funding, appropriated_minor=AMOUNT + 1, award_cap_minor=AMOUNT)
     await granted_award(funding, programme_id)
-    application_id = await application_under_review(funding, programme_id)
+    application_id = await application_under_review(funding, programme_id, agreement_id="agr-2")
     with pytest.raises(DomainError) as refused:
         await applications.decide_application(
             funding.repos,
@@ -479,12 +509,18 @@ async def test_an_approval_over_the_available_money_is_refused(funding: Funding)
 async def test_ensure_award_grants_once(funding: Funding) -> None:
     programme_id = await open_programme(funding)
     award = await granted_award(funding, programme_id)
-    again = await awards.ensure_award(funding.repos, funding.clock, award.application_id, OFFICER)
+    again = await awards.grant_award(funding.repos, funding.clock, award.application_id, OFFICER2)
     assert again.version == 1
     assert funding.events(AWARDS).count("award.granted") == 1
-    pending = await application_under_review(funding, programme_id)
+    pending = await application_under_review(funding, programme_id, agreement_id="agr-2")
     with pytest.raises(InvalidTransition):
-        await awards.ensure_award(funding.repos, funding.clock, pending, OFFICER)
+        await awards.grant_award(funding.repos, funding.clock, pending, APPROVER)
+    await applications.decide_application(
+        funding.repos, funding.clock, pending, decision="approve", reason="ok", approved_minor=AMOUNT, actor_id=OFFICER
+    )
+    with pytest.raises(DomainError) as unconfirmed:  # nobody confirmed the grant
+        await awards.ensure_award(funding.repos, funding.clock, pending)
+    assert unconfirmed.value.code == "award.not_approved"
 
 
 # --- awards and tranches -----------------------------------------------------------------------
@@ -595,7 +631,7 @@ async def test_terminate_award(funding: Funding) -> None:
     programme_id = await open_programme(funding)
     award = await granted_award(funding, programme_id)
     t1 = await paid_t1(funding, award)
-    terminated = await awards.terminate_award(
+    proposed = await awards.propose_termination(
         funding.repos,
         funding.clock,
         award.award_id,
@@ -605,14 +641,22 @@ async def test_terminate_award(funding: Funding) -> None:
         recovery_minor=10_000,
         recovery_due_at=NOW + timedelta(days=60),
     )
+    assert proposed.item.status == "active"  # the maker moved nothing
+    assert (await funding.balances(programme_id))[f"award:{award.award_id}:committed"] == AMOUNT - 90_000
+    with pytest.raises(Forbidden) as same_person:
+        await awards.approve_termination(funding.repos, funding.clock, award.award_id, approver_id=OFFICER)
+    assert same_person.value.code == "award.maker_checker"
+    terminated = await awards.approve_termination(funding.repos, funding.clock, award.award_id, approver_id=APPROVER)
     assert terminated.item.status == "terminated"
+    assert terminated.item.recovery("rec-1").ordered_by == OFFICER
+    assert terminated.item.recovery("rec-1").approved_by == APPROVER
     assert terminated.item.tranche(t1).status == "paid"
     assert "award.terminated" in funding.events(AWARDS)
     balances = await funding.balances(programme_id)
     assert balances[f"award:{award.award_id}:committed"] == 0
     assert balances[f"award:{award.award_id}:recovery_receivable"] == 10_000
     with pytest.raises(InvalidTransition):
-        await awards.terminate_award(funding.repos, funding.clock, award.award_id, reason="again", actor_id=OFFICER)
+        await awards.propose_termination(funding.repos, funding.clock, award.award_id, reason="again", actor_id=OFFICER)
 
 
 async def test_order_and_settle_recovery(funding: Funding) -> None:
@@ -620,7 +664,7 @@ async def test_order_and_settle_recovery(funding: Funding) -> None:
     award = await granted_award(funding, programme_id)
     await paid_t1(funding, award)
     with pytest.raises(DomainError):  # more than was paid
-        await awards.order_recovery(
+        await awards.propose_recovery(
             funding.repos,
             funding.clock,
             award.award_id,
@@ -630,7 +674,7 @@ async def test_order_and_settle_recovery(funding: Funding) -> None:
             due_at=NOW + timedelta(days=30),
             actor_id=OFFICER,
         )
-    await awards.order_recovery(
+    await awards.propose_recovery(
         funding.repos,
         funding.clock,
         award.award_id,
@@ -640,6 +684,11 @@ async def test_order_and_settle_recovery(funding: Funding) -> None:
         due_at=NOW + timedelta(days=30),
         actor_id=OFFICER,
     )
+    assert funding.events(AWARDS)[-1] != "recovery.ordered"  # proposed: nothing receivable yet
+    with pytest.raises(Forbidden) as same_person:
+        await awards.approve_recovery(funding.repos, funding.clock, award.award_id, "rec-1", approver_id=OFFICER)
+    assert same_person.value.code == "recovery.maker_checker"
+    await awards.approve_recovery(funding.repos, funding.clock, award.award_id, "rec-1", approver_id=APPROVER)
     assert funding.events(AWARDS)[-1] == "recovery.ordered"
     settle: dict[str, Any] = {"settlement_id": "s-1", "amount_minor": 5_000, "actor_id": OFFICER}
     with pytest.raises(DomainError) as refused:
@@ -764,10 +813,61 @@ async def test_reconcile_grants_an_award_a_crash_left_out(funding: Funding) -> N
     programme = (await programmes.get(funding.repos, programme_id)).item
     approved = loaded.item
     approved.approve(
-        approved_minor=AMOUNT, reason="ok", programme=programme, available_minor=1_000_000, now=NOW, actor_id=OFFICER
+        approved_minor=AMOUNT,
+        reason="ok",
+        programme=programme,
+        available_minor=1_000_000,
+        eligibility=ELIGIBLE,
+        now=NOW,
+        actor_id=OFFICER,
     )
-    await funding.repos.applications.save(application_id, loaded.version, approved, None)  # then "the process dies"
+    await funding.repos.applications.save(application_id, loaded.version, approved, None)
+    assert (await reconcile_once(funding.repos, funding.clock))["awards_granted"] == []  # no second person yet
+    assert approved.approve_award(NOW, APPROVER)
+    await funding.repos.applications.save(application_id, loaded.version + 1, approved, None)  # then "it dies"
     first = await reconcile_once(funding.repos, funding.clock)
     assert first["awards_granted"] == [application_id]
     assert first["problems"] == {}
     assert (await reconcile_once(funding.repos, funding.clock))["awards_granted"] == []
+
+
+async def test_an_agreement_completed_early_holds_its_money_and_an_older_event_does_not_undo_it(
+    funding: Funding,
+) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    t1 = award.tranches[0].tranche_id
+    ended = agreement_activated().model_dump()
+    completed = AgreementCompleted.model_validate(
+        {**ended, "status": "completed", "occurred_at": NOW + timedelta(days=3)}
+    )
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-done", completed)
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-done", completed)  # redelivered
+    held = (await awards.get(funding.repos, award.award_id)).item
+    assert held.tranche(t1).holds == ("agreement:completed_early",)
+    assert held.agreement_hold_reason == "completed on 2026-03-05, before 2028-12-31"
+    assert funding.events(AWARDS).count("tranche.withheld") == 1
+    older = AgreementResumed.model_validate({**ended, "reason": "late news", "occurred_at": NOW + timedelta(days=1)})
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-old", older)
+    assert (await awards.get(funding.repos, award.award_id)).item.tranche(t1).status == "withheld"
+
+
+async def test_eligibility_is_checked_again_at_approval(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    application_id = await application_under_review(funding, programme_id)
+    suspended = AgreementSuspended.model_validate(
+        {**agreement_activated().model_dump(), "status": "suspended", "reason": "停产整顿", "occurred_at": NOW}
+    )
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-s1", suspended)
+    with pytest.raises(DomainError) as refused:
+        await applications.decide_application(
+            funding.repos,
+            funding.clock,
+            application_id,
+            decision="approve",
+            reason="ok",
+            approved_minor=AMOUNT,
+            actor_id=OFFICER,
+        )
+    assert refused.value.code == "application.ineligible"
+    assert [r["code"] for r in refused.value.extensions["failed_rules"]] == ["eligibility.agreement_active"]
+    assert (await applications.get(funding.repos, application_id)).item.status == "under_review"

@@ -1,8 +1,9 @@
 """Kafka handlers, declared by payload type: registry events feed the partner and
-agreement read models; evaluation results and rectification events feed the evaluation
-read model and move tranches to eligible / withheld automatically. Each event applies
-once (its id is the dedupe key of every write it causes); an event the contract refuses
-goes to the DLQ (the runtime's consumer)."""
+agreement read models (an agreement that stops holds its awards' unpaid tranches);
+evaluation results and rectification events feed the evaluation read model and move
+tranches to eligible / withheld automatically. Each event applies once (its id is the
+dedupe key of every write it causes); an event the contract refuses goes to the DLQ
+(the runtime's consumer)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def build_handlers(repos: Repositories, clock: Clock) -> Handlers:
         await readmodels.apply_certificate_event(repos, event.envelope.id, cast(CertificateEvent, event.payload))
 
     async def agreement(event: ConsumedEvent) -> None:
-        await readmodels.apply_agreement_event(repos, event.envelope.id, cast(AgreementEvent, event.payload))
+        await awards.on_agreement_changed(repos, clock, event.envelope.id, cast(AgreementEvent, event.payload))
 
     async def result(event: ConsumedEvent) -> None:
         await awards.on_result_completed(repos, clock, event.envelope.id, cast(ResultCompleted, event.payload))

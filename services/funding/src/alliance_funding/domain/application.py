@@ -34,7 +34,7 @@ from alliance_shared.contract.funding import (
     BudgetCategory,
     BudgetLineView,
 )
-from alliance_shared.errors import DomainError, InvalidTransition
+from alliance_shared.errors import DomainError, Forbidden, InvalidTransition
 
 Id = Annotated[str, Field(min_length=1, max_length=100)]
 Amount = Annotated[int, Field(strict=True, ge=0, le=10**15)]
@@ -88,6 +88,10 @@ class Application(BaseModel):
     decision_reason: str | None = None
     decided_by: str | None = None
     decided_at: UtcDateTime | None = None
+    award_approved_by: str | None = Field(
+        default=None, description="the second person who confirmed the grant (never ``decided_by``)"
+    )
+    award_approved_at: UtcDateTime | None = None
     submitted_at: UtcDateTime | None = None
     version: int = 0
     events: list[EventPayload] = Field(default_factory=list, exclude=True)
@@ -142,13 +146,7 @@ class Application(BaseModel):
                 f"programme {programme.programme_id} does not take applications now",
             )
         self._check_figures(programme)
-        failures = failed_rules(programme.eligibility, snapshot)
-        if failures:
-            raise DomainError(
-                "application.ineligible",
-                "; ".join(failure.text for failure in failures),
-                failed_rules=[failure.model_dump() for failure in failures],
-            )
+        _require_eligible(programme, snapshot)
         self.status = ApplicationStatus.SUBMITTED
         self.submitted_at = now
         self.events.append(
@@ -173,13 +171,17 @@ class Application(BaseModel):
         reason: str,
         programme: Programme,
         available_minor: int,
+        eligibility: EligibilitySnapshot,
         now: datetime,
         actor_id: str,
     ) -> None:
-        """Approve for at most the request, the programme's cap and what the programme has available."""
+        """Approve for at most the request, the programme's cap and what the programme has available,
+        and only if the applicant is still eligible (``eligibility``: the read models now — the
+        agreement may have been suspended or the certificate revoked since submission)."""
         self._require_reviewable("approve")
         self._check_programme(programme)
         _require_reason(reason)
+        _require_eligible(programme, eligibility)
         if approved_minor <= 0:
             raise DomainError("application.approval_not_positive", "an approval is for a positive amount")
         limits = (
@@ -201,6 +203,20 @@ class Application(BaseModel):
                 reason=reason,
             )
         )
+
+    def approve_award(self, now: datetime, approver_id: str) -> bool:
+        """A second person confirms granting the award (committing the money) of the approved
+        amount; never the officer who approved the application. False: confirmed before."""
+        if self.status is not ApplicationStatus.APPROVED:
+            raise InvalidTransition("application", self.status, "grant an award for")
+        if approver_id == self.decided_by:
+            raise Forbidden(
+                "award.maker_checker", "the officer who approved the application cannot also grant its award"
+            )
+        if self.award_approved_by is not None:
+            return False
+        self.award_approved_by, self.award_approved_at = approver_id, now
+        return True
 
     def reject(self, reason: str, now: datetime, actor_id: str) -> None:
         self._require_reviewable("reject")
@@ -280,6 +296,17 @@ def _check_lines_distinct(lines: Sequence[BudgetLine]) -> None:
     categories = [line.category for line in lines]
     if len(set(categories)) != len(categories):
         raise DomainError("application.budget_category_repeated", "each budget category appears at most once")
+
+
+def _require_eligible(programme: Programme, snapshot: EligibilitySnapshot) -> None:
+    """Every failed rule by name (``application.ineligible``), or nothing."""
+    failures = failed_rules(programme.eligibility, snapshot)
+    if failures:
+        raise DomainError(
+            "application.ineligible",
+            "; ".join(failure.text for failure in failures),
+            failed_rules=[failure.model_dump() for failure in failures],
+        )
 
 
 def _require_reason(reason: str) -> None:

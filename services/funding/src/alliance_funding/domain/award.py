@@ -36,7 +36,7 @@ from alliance_funding.domain.programme import (
     Programme,
     ProgrammeStatus,
 )
-from alliance_funding.domain.recovery import Recovery, Settlement
+from alliance_funding.domain.recovery import ProposedRecovery, ProposedTermination, Recovery, Settlement
 from alliance_funding.domain.tranche import (
     CANCELLABLE,
     EVALUATION_HOLD,
@@ -86,10 +86,16 @@ class Award(BaseModel):
     tranches: list[Tranche] = Field(min_length=1)
     status: AwardStatus = AwardStatus.ACTIVE
     overdue_order_ids: tuple[str, ...] = ()
+    agreement_hold: str | None = Field(
+        default=None, description="agreement:suspended|terminated|completed_early while the agreement stopped"
+    )
+    agreement_hold_reason: str | None = None
     paid_total_minor: int = Field(default=0, description="everything moved into award:paid (cash and offsets)")
     released_minor: int = Field(default=0, description="partial-approval remainders released to the programme")
     voided_minor: int = Field(default=0, description="committed money voided on termination")
     recoveries: list[Recovery] = Field(default_factory=list)
+    proposed_termination: ProposedTermination | None = None
+    proposed_recoveries: list[ProposedRecovery] = Field(default_factory=list)
     granted_at: UtcDateTime
     granted_by: str
     terminated_at: UtcDateTime | None = None
@@ -110,11 +116,14 @@ class Award(BaseModel):
         now: datetime,
         actor_id: str,
         overdue_order_ids: Collection[str] = (),
+        agreement_hold: str | None = None,
+        agreement_hold_reason: str | None = None,
     ) -> Award:
         """Award the approved amount, commit it, schedule the tranches from the programme's template.
 
         ``overdue_order_ids``: rectification orders on the agreement that are overdue now
-        (from the read model); they hold back the tranches released on award.
+        (from the read model); they hold back the tranches released on award, as does
+        ``agreement_hold`` (the agreement stopped, ``agreement_hold_reason`` says why).
         """
         if application.status is not ApplicationStatus.APPROVED or application.approved_minor is None:
             raise InvalidTransition("application", application.status, "award")
@@ -149,6 +158,8 @@ class Award(BaseModel):
                 for sequence, (item, part) in enumerate(zip(programme.tranche_template, parts, strict=True), 1)
             ],
             overdue_order_ids=tuple(overdue_order_ids),
+            agreement_hold=agreement_hold,
+            agreement_hold_reason=agreement_hold_reason if agreement_hold else None,
             granted_at=now,
             granted_by=actor_id,
         )
@@ -238,6 +249,37 @@ class Award(BaseModel):
         for tranche in self.tranches:
             if tranche.status is TrancheStatus.WITHHELD:
                 self._lift_hold(tranche, rectification_hold(order_id), now)
+
+    def agreement_stopped(self, hold: str, reason: str, now: datetime) -> None:
+        """The agreement was suspended, terminated or completed early: hold back its released,
+        unapproved tranches (and any released later) with ``hold`` and the registry's reason.
+
+        Approved tranches are left: their money is disbursed and the bank instruction may
+        be under way (as on termination); they can still take offsets of recoveries.
+        """
+        if self.status is not AwardStatus.ACTIVE:
+            return
+        previous = self.agreement_hold
+        if previous == hold and self.agreement_hold_reason == reason:
+            return
+        self.agreement_hold, self.agreement_hold_reason = hold, reason
+        for tranche in self.tranches:
+            if tranche.status not in RELEASED_UNAPPROVED:
+                continue
+            if previous is not None and previous != hold:
+                # suspended, then terminated: one agreement hold, the newest reason
+                tranche.holds = tuple(h for h in tranche.holds if h != previous)
+            self._add_hold(tranche, hold, now)
+
+    def agreement_reinstated(self, now: datetime) -> None:
+        """The agreement is active again (a suspension lifted): lift the agreement's hold."""
+        hold = self.agreement_hold
+        if self.status is not AwardStatus.ACTIVE or hold is None:
+            return
+        self.agreement_hold = self.agreement_hold_reason = None
+        for tranche in self.tranches:
+            if tranche.status is TrancheStatus.WITHHELD:
+                self._lift_hold(tranche, hold, now)
 
     def release_manually(self, tranche_id: str, now: datetime, actor_id: str) -> None:
         """A funding officer releases a tranche whose condition is ``manual``."""
@@ -352,7 +394,98 @@ class Award(BaseModel):
         )
         self._mark_paid(tranche, cash, bank_reference, now, actor_id)
 
-    # --- termination and recovery ----------------------------------------------------
+    # --- maker-checker on termination and recovery -----------------------------------
+
+    def propose_termination(
+        self,
+        *,
+        reason: str,
+        now: datetime,
+        actor_id: str,
+        recovery_id: str | None = None,
+        recovery_minor: int = 0,
+        recovery_due_at: datetime | None = None,
+    ) -> None:
+        """An officer proposes ending the award (the maker); nothing moves until a second
+        person approves (``approve_termination``). A new proposal replaces a pending one."""
+        self._require_active("terminate")
+        if not reason.strip():
+            raise DomainError("award.reason_required", "a termination carries a reason")
+        recovery = None
+        if recovery_minor:
+            if recovery_id is None or recovery_due_at is None:
+                raise DomainError("recovery.incomplete", "a recovery needs an id and a due date")
+            self._check_recovery(recovery_id, recovery_minor, reason, recovery_due_at, now)
+            recovery = ProposedRecovery(
+                recovery_id=recovery_id,
+                amount_minor=recovery_minor,
+                reason=reason,
+                due_at=recovery_due_at,
+                proposed_at=now,
+                proposed_by=actor_id,
+            )
+        self.proposed_termination = ProposedTermination(
+            reason=reason, recovery=recovery, proposed_at=now, proposed_by=actor_id
+        )
+
+    def approve_termination(self, *, now: datetime, approver_id: str) -> None:
+        """A second person — never the proposer — approves the proposed termination: it
+        takes effect with the proposed figures (checked again now)."""
+        proposal = self.proposed_termination
+        if proposal is None:
+            raise Conflict("award.termination_not_proposed", f"no termination of {self.award_id} awaits approval")
+        if approver_id == proposal.proposed_by:
+            raise Forbidden("award.maker_checker", "the officer who proposed the termination cannot approve it")
+        recovery = proposal.recovery
+        self.proposed_termination = None
+        self.terminate(
+            reason=proposal.reason,
+            now=now,
+            actor_id=approver_id,
+            recovery_id=recovery.recovery_id if recovery else None,
+            recovery_minor=recovery.amount_minor if recovery else 0,
+            recovery_due_at=recovery.due_at if recovery else None,
+            proposed_by=proposal.proposed_by,
+        )
+
+    def propose_recovery(
+        self, *, recovery_id: str, amount_minor: int, reason: str, due_at: datetime, now: datetime, actor_id: str
+    ) -> None:
+        """An officer proposes ordering recovery of paid money (the maker)."""
+        if any(p.recovery_id == recovery_id for p in self.proposed_recoveries):
+            raise Conflict("recovery.exists", f"recovery {recovery_id} was already proposed")
+        self._check_recovery(recovery_id, amount_minor, reason, due_at, now)
+        self.proposed_recoveries = [
+            *self.proposed_recoveries,
+            ProposedRecovery(
+                recovery_id=recovery_id,
+                amount_minor=amount_minor,
+                reason=reason,
+                due_at=due_at,
+                proposed_at=now,
+                proposed_by=actor_id,
+            ),
+        ]
+
+    def approve_recovery(self, recovery_id: str, *, now: datetime, approver_id: str) -> None:
+        """A second person — never the proposer — orders the proposed recovery (checked again now)."""
+        proposal = next((p for p in self.proposed_recoveries if p.recovery_id == recovery_id), None)
+        if proposal is None:
+            raise NotFound("recovery.not_proposed", f"no recovery {recovery_id} of {self.award_id} awaits approval")
+        if approver_id == proposal.proposed_by:
+            raise Forbidden("recovery.maker_checker", "the officer who proposed the recovery cannot approve it")
+        self.proposed_recoveries = [p for p in self.proposed_recoveries if p.recovery_id != recovery_id]
+        self.order_recovery(
+            recovery_id=recovery_id,
+            amount_minor=proposal.amount_minor,
+            reason=proposal.reason,
+            due_at=proposal.due_at,
+            now=now,
+            actor_id=approver_id,
+            proposed_by=proposal.proposed_by,
+        )
+
+    # --- termination and recovery (the effect; the use cases reach it through approve_*) --
 
     def terminate(
         self,
@@ -363,6 +496,7 @@ class Award(BaseModel):
         recovery_id: str | None = None,
         recovery_minor: int = 0,
         recovery_due_at: datetime | None = None,
+        proposed_by: str | None = None,
     ) -> None:
         """End the award: cancel unapproved tranches, void what is committed, optionally order recovery.
 
@@ -405,12 +539,22 @@ class Award(BaseModel):
                 due_at=recovery_due_at,
                 now=now,
                 actor_id=actor_id,
+                proposed_by=proposed_by,
             )
 
     def order_recovery(
-        self, *, recovery_id: str, amount_minor: int, reason: str, due_at: datetime, now: datetime, actor_id: str
+        self,
+        *,
+        recovery_id: str,
+        amount_minor: int,
+        reason: str,
+        due_at: datetime,
+        now: datetime,
+        actor_id: str,
+        proposed_by: str | None = None,
     ) -> None:
-        """Order the recipient to pay back part of what was paid."""
+        """Order the recipient to pay back part of what was paid (``actor_id`` approves what
+        ``proposed_by`` proposed)."""
         self._check_recovery(recovery_id, amount_minor, reason, due_at, now)
         recovery = Recovery(
             recovery_id=recovery_id,
@@ -418,7 +562,8 @@ class Award(BaseModel):
             reason=reason,
             due_at=due_at,
             ordered_at=now,
-            ordered_by=actor_id,
+            ordered_by=proposed_by or actor_id,
+            approved_by=actor_id if proposed_by else None,
         )
         self.recoveries.append(recovery)
         self._move(
@@ -544,6 +689,8 @@ class Award(BaseModel):
     ) -> None:
         """The tranche's condition is met: eligible, or withheld while a rectification is overdue."""
         holds = tuple(rectification_hold(order_id) for order_id in self.overdue_order_ids)
+        if self.agreement_hold is not None:
+            holds = (*holds, self.agreement_hold)
         if holds:
             tranche.status = TrancheStatus.WITHHELD
             tranche.holds = holds

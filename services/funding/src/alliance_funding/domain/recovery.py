@@ -34,6 +34,7 @@ class Recovery(BaseModel):
     due_at: UtcDateTime
     ordered_at: UtcDateTime
     ordered_by: str
+    approved_by: str | None = Field(default=None, description="the second person who approved the order")
     settlements: tuple[Settlement, ...] = ()
 
     @property
@@ -43,3 +44,28 @@ class Recovery(BaseModel):
     @property
     def outstanding_minor(self) -> int:
         return self.amount_minor - self.settled_minor
+
+
+class ProposedRecovery(BaseModel):
+    """A recovery order an officer proposed (the maker); ordered when a second person approves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recovery_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    amount_minor: int = Field(strict=True, gt=0)
+    reason: str
+    due_at: UtcDateTime
+    proposed_at: UtcDateTime
+    proposed_by: str
+
+
+class ProposedTermination(BaseModel):
+    """A termination an officer proposed (with the recovery it orders, if any); it takes
+    effect when a second person approves it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str
+    recovery: ProposedRecovery | None = None
+    proposed_at: UtcDateTime
+    proposed_by: str

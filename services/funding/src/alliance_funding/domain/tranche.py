@@ -9,7 +9,9 @@ State machine (the Award aggregate drives it and emits the events)::
     scheduled / eligible / withheld / requested ──award terminated──▶ cancelled
 
 Holds are why a tranche is withheld: ``evaluation`` (a result below the tranche's
-grade) and ``rectification:<order id>`` (an overdue rectification on the agreement).
+grade), ``rectification:<order id>`` (an overdue rectification on the agreement) and
+``agreement:suspended|terminated|completed_early`` (the agreement stopped; the award
+keeps the registry's reason).
 A withheld tranche is eligible again only when every hold is lifted; a request made
 before the hold must be prepared again.
 """
@@ -29,6 +31,11 @@ EVALUATION_HOLD = "evaluation"
 
 def rectification_hold(order_id: str) -> str:
     return f"rectification:{order_id}"
+
+
+def agreement_hold(how: str) -> str:
+    """The hold of an agreement that stopped ``how``: suspended, terminated or completed_early."""
+    return f"agreement:{how}"
 
 
 def split_by_shares(amount_minor: int, shares_bp: Sequence[int]) -> list[int]:

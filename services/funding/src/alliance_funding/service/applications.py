@@ -1,8 +1,14 @@
 """Application use cases: draft, revise, submit (eligibility from the read models),
-withdraw, review, decide. Approving grants the award (see ``awards.ensure_award``)."""
+withdraw, review, decide. A second person then grants the award (``awards.grant_award``).
+
+One application per agreement and programme round: the application id derives from
+the two (``application_id_for``), so the store's unique ``_id`` refuses a second one in
+the same insert that would create it — no query, no window between a check and a write
+(FerretDB v1's updates are not atomic; its unique ``_id`` holds)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -11,18 +17,23 @@ from alliance_funding.domain.application import Application, BudgetLine
 from alliance_funding.domain.eligibility import EligibilitySnapshot
 from alliance_funding.domain.ledger import AccountKind, programme_account
 from alliance_funding.domain.programme import Programme
-from alliance_funding.service import awards, ledger
+from alliance_funding.service import ledger
 from alliance_funding.service.ports import Repositories
 from alliance_shared.clock import Clock
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import Conflict, DomainError, NotFound
-from alliance_shared.ids import new_id
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.persistence.write_path import Decision, Outcome, check_expected, create, update
 
 NOT_FOUND = ("application.not_found", "application")
 ApplicationDecision = Literal["approve", "reject", "return"]
+
+
+def application_id_for(programme_id: str, agreement_id: str) -> str:
+    """The one application an agreement may have in a programme round (a deterministic ``_id``)."""
+    digest = hashlib.sha256(f"{programme_id}\n{agreement_id}".encode()).hexdigest()[:20]
+    return f"app-{digest}"
 
 
 async def get(repos: Repositories, application_id: str, *, exact: bool = False) -> Loaded[Application]:
@@ -47,7 +58,7 @@ async def draft_application(
     programme = (await repos.programmes.require(programme_id, "programme.not_found", "programme")).item
     agreement = await repos.agreements.get(agreement_id)
     party_ids = agreement.item.party_ids if agreement and agreement.item.party_ids else (applicant_partner_id,)
-    application_id = new_id("app")
+    application_id = application_id_for(programme_id, agreement_id)
     application = Application.draft(
         application_id=application_id,
         programme=programme,
@@ -59,7 +70,16 @@ async def draft_application(
         budget_lines=budget_lines,
     )
     audit = AuditNote("application.drafted", "application", application_id, None, application.model_dump(mode="json"))
-    return await create(repos.applications, application_id, application, audit)
+    try:
+        return await create(repos.applications, application_id, application, audit)
+    except Conflict as exc:
+        if exc.code != "aggregate.exists":
+            raise
+        raise Conflict(
+            "application.duplicate",
+            f"agreement {agreement_id} already has application {application_id} in programme {programme_id}",
+            application_id=application_id,
+        ) from exc
 
 
 async def revise_application(
@@ -186,27 +206,23 @@ async def decide_application(
     actor_id: str,
     expected: int | None = None,
 ) -> Outcome[Application]:
-    """Reject, return, or approve — approving then commits the money and grants the award.
-
-    Order of writes on approval: (1) the application, approved (its version guards it
-    against a concurrent withdrawal or decision; approved is final); (2) the commitment
-    on the programme's book, guarded by the available balance; (3) the award. Money is
-    thus only ever committed for an application that is durably approved, so no
-    commitment can be orphaned. (2) and (3) are ``awards.ensure_award``: idempotent (the
-    award id and its commit transfer id derive from the application id), so a crash
-    after (1) or (2), or a programme whose money a concurrent award took meanwhile
-    (409 ``award.not_granted``), is settled by ``POST /applications/{id}/award``.
+    """Reject, return, or approve (the maker): an approval fixes the amount, within the
+    request, the cap and the available money, for an applicant still eligible now (the read
+    models may have changed since submission). The money is committed and the award granted
+    by a second person (``awards.grant_award``, maker-checker).
     """
     loaded = await get(repos, application_id, exact=True)
     check_expected(application_id, loaded.version, expected)
     now = clock.now()
     programme: Programme | None = None
     available = 0
+    eligibility: EligibilitySnapshot | None = None
     if decision == "approve":
         if approved_minor is None:
             raise DomainError("application.approved_amount_required", "an approval names the approved amount")
         programme = (await repos.programmes.require(loaded.item.programme_id, "programme.not_found", "programme")).item
         available = await available_minor(repos, programme)
+        eligibility = await eligibility_snapshot(repos, loaded.item, now)
 
     def decide(application: Application) -> Decision[Application]:
         if decision == "reject":
@@ -216,11 +232,13 @@ async def decide_application(
         else:
             assert programme is not None
             assert approved_minor is not None
+            assert eligibility is not None
             application.approve(
                 approved_minor=approved_minor,
                 reason=reason,
                 programme=programme,
                 available_minor=available,
+                eligibility=eligibility,
                 now=now,
                 actor_id=actor_id,
             )
@@ -236,16 +254,4 @@ async def decide_application(
         )
 
     # Exactly the version the decision was prepared on (the available balance read for it).
-    outcome = await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=loaded.version)
-    if decision == "approve":
-        try:
-            await awards.ensure_award(repos, clock, application_id, actor_id)
-        except DomainError as exc:
-            raise Conflict(
-                "award.not_granted",
-                f"the application is approved, but its award could not be granted: {exc.detail} "
-                f"— grant it with POST /applications/{application_id}/award once the programme has the money",
-                cause=exc.code,
-                application_id=application_id,
-            ) from exc
-    return outcome
+    return await update(repos.applications, application_id, decide, not_found=NOT_FOUND, expected=loaded.version)

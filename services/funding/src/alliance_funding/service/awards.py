@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from alliance_funding.domain.application import ApplicationStatus
+from alliance_funding.domain.application import Application, ApplicationStatus
 from alliance_funding.domain.award import Award
 from alliance_funding.domain.ledger import Transfer
 from alliance_funding.service import ledger, readmodels
@@ -24,6 +24,12 @@ from alliance_funding.service.ports import Repositories
 from alliance_shared.clock import Clock
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.funding import SettlementMethod
+from alliance_shared.contract.registry import (
+    AgreementCompleted,
+    AgreementResumed,
+    AgreementSuspended,
+    AgreementTerminated,
+)
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.repository import Loaded
@@ -60,8 +66,32 @@ async def get(repos: Repositories, award_id: str, *, exact: bool = False) -> Loa
     return loaded
 
 
-async def ensure_award(repos: Repositories, clock: Clock, application_id: str, actor_id: str) -> Loaded[Award]:
-    """The award of an approved application, granted (committed and saved) exactly once."""
+async def grant_award(repos: Repositories, clock: Clock, application_id: str, approver_id: str) -> Loaded[Award]:
+    """The second person grants the award of an approved application (maker-checker: never
+    the officer who approved it). Writes, in order: (1) the application records who
+    confirmed the grant; (2)+(3) ``ensure_award`` commits the money and saves the award.
+    Idempotent: a retry, by this or another approver, completes an interrupted grant."""
+    existing = await repos.awards.get(award_id_for(application_id))
+    if existing is not None:
+        return existing
+    now = clock.now()
+
+    def decide(application: Application) -> Decision[Application]:
+        application.approve_award(now, approver_id)
+        return Decision(application, AuditNote("award.approved", "application", application_id, None, approver_id))
+
+    loaded = await repos.applications.get(application_id, exact=True)
+    if loaded is None:
+        raise NotFound("application.not_found", f"no application {application_id}")
+    # refuses the maker before anything is written; a confirmation made before is kept
+    if loaded.item.approve_award(now, approver_id):
+        await update(repos.applications, application_id, decide, not_found=("application.not_found", "application"))
+    return await ensure_award(repos, clock, application_id)
+
+
+async def ensure_award(repos: Repositories, clock: Clock, application_id: str) -> Loaded[Award]:
+    """The award of an approved application whose grant a second person confirmed, granted
+    (committed and saved) exactly once, in the name of that person."""
     award_id = award_id_for(application_id)
     existing = await repos.awards.get(award_id)
     if existing is not None:
@@ -69,15 +99,20 @@ async def ensure_award(repos: Repositories, clock: Clock, application_id: str, a
     application = (await repos.applications.require(application_id, "application.not_found", "application")).item
     if application.status is not ApplicationStatus.APPROVED:
         raise InvalidTransition("application", application.status, "award")
+    if application.award_approved_by is None:
+        raise DomainError("award.not_approved", "a second person has not confirmed the grant yet")
     programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
     evaluations = await repos.evaluations.get(application.agreement_id)
+    agreement = await repos.agreements.get(application.agreement_id, exact=True)
     award = Award.grant(
         award_id=award_id,
         application=application,
         programme=programme,
-        now=application.decided_at or clock.now(),
-        actor_id=actor_id,
+        now=application.award_approved_at or clock.now(),
+        actor_id=application.award_approved_by,
         overdue_order_ids=evaluations.item.overdue_order_ids if evaluations else (),
+        agreement_hold=agreement.item.hold if agreement else None,
+        agreement_hold_reason=agreement.item.hold_reason if agreement else None,
     )
     await ledger.post(repos, programme.programme_id, award.transfers, award.currency)
     audit = AuditNote(
@@ -184,7 +219,7 @@ async def confirm_payment(
     )
 
 
-async def terminate_award(
+async def propose_termination(
     repos: Repositories,
     clock: Clock,
     award_id: str,
@@ -196,11 +231,11 @@ async def terminate_award(
     recovery_due_at: datetime | None = None,
     expected: int | None = None,
 ) -> Outcome[Award]:
-    """Void what is committed, optionally order recovery of what was paid."""
+    """An officer proposes ending the award, optionally with a recovery (the maker); no money moves."""
     now = clock.now()
 
-    def terminate(award: Award) -> None:
-        award.terminate(
+    def propose(award: Award) -> None:
+        award.propose_termination(
             reason=reason,
             now=now,
             actor_id=actor_id,
@@ -215,10 +250,26 @@ async def terminate_award(
         "recovery_minor": recovery_minor,
         "recovery_due_at": recovery_due_at,
     }
-    return await _move_money(repos, award_id, terminate, "award.terminated", details, expected=expected)
+    return await _move_money(repos, award_id, propose, "award.termination_proposed", details, expected=expected)
 
 
-async def order_recovery(
+async def approve_termination(
+    repos: Repositories, clock: Clock, award_id: str, *, approver_id: str, expected: int | None = None
+) -> Outcome[Award]:
+    """A second person approves the proposed termination: void what is committed, order the
+    proposed recovery of what was paid."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.approve_termination(now=now, approver_id=approver_id),
+        "award.terminated",
+        {"approved_by": approver_id},
+        expected=expected,
+    )
+
+
+async def propose_recovery(
     repos: Repositories,
     clock: Clock,
     award_id: str,
@@ -230,16 +281,37 @@ async def order_recovery(
     actor_id: str,
     expected: int | None = None,
 ) -> Outcome[Award]:
-    """Order recovery of paid money (it becomes receivable)."""
+    """An officer proposes recovering paid money (the maker); no money moves."""
     now = clock.now()
 
-    def order(award: Award) -> None:
-        award.order_recovery(
+    def propose(award: Award) -> None:
+        award.propose_recovery(
             recovery_id=recovery_id, amount_minor=amount_minor, reason=reason, due_at=due_at, now=now, actor_id=actor_id
         )
 
     details = {"recovery_id": recovery_id, "amount_minor": amount_minor, "reason": reason, "due_at": due_at}
-    return await _move_money(repos, award_id, order, "recovery.ordered", details, expected=expected)
+    return await _move_money(repos, award_id, propose, "recovery.proposed", details, expected=expected)
+
+
+async def approve_recovery(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    recovery_id: str,
+    *,
+    approver_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """A second person orders the proposed recovery (it becomes receivable)."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.approve_recovery(recovery_id, now=now, approver_id=approver_id),
+        "recovery.ordered",
+        {"recovery_id": recovery_id, "approved_by": approver_id},
+        expected=expected,
+    )
 
 
 async def settle_recovery(
@@ -366,7 +438,10 @@ async def _move_money(
     )
 
 
-# --- driven by evaluation events ------------------------------------------------------
+# --- driven by registry and evaluation events -----------------------------------------
+
+#: Agreement events that can stop or restart the agreement's money.
+STOPPING_EVENTS = (AgreementSuspended, AgreementResumed, AgreementTerminated, AgreementCompleted)
 
 
 async def _each_active_award(
@@ -426,6 +501,35 @@ async def apply_rectification(
         apply,
         "tranche.rectification_overdue" if overdue else "tranche.rectification_closed",
     )
+
+
+async def apply_agreement_hold(repos: Repositories, clock: Clock, event_id: str, agreement_id: str) -> int:
+    """Hold or release the agreement's awards as the read model now says (the newest agreement
+    event wins, so a late older event cannot undo a newer stop or reinstatement)."""
+    now = clock.now()
+    view = await repos.agreements.get(agreement_id, exact=True)
+    hold = view.item.hold if view else None
+    reason = (view.item.hold_reason if view else None) or ""
+
+    def apply(award: Award) -> None:
+        if hold is None:
+            award.agreement_reinstated(now)
+        else:
+            award.agreement_stopped(hold, reason, now)
+
+    changed = await _each_active_award(repos, agreement_id, event_id, apply, "tranche.agreement_hold")
+    log.info("agreement status applied to awards", agreement_id=agreement_id, hold=hold, awards_changed=changed)
+    return changed
+
+
+async def on_agreement_changed(
+    repos: Repositories, clock: Clock, event_id: str, event: readmodels.AgreementEvent
+) -> None:
+    """Fold an agreement event; a suspension, termination, early completion or resumption
+    then holds or releases the unpaid tranches of the agreement's awards."""
+    await readmodels.apply_agreement_event(repos, event_id, event)
+    if isinstance(event, STOPPING_EVENTS):
+        await apply_agreement_hold(repos, clock, event_id, event.agreement_id)
 
 
 async def on_result_completed(repos: Repositories, clock: Clock, event_id: str, event: ResultCompleted) -> None:

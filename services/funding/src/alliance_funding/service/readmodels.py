@@ -5,6 +5,9 @@
   the partner's registration: the view is created with what is known);
 * agreements: status, parties, modes from agreement events; an event carrying an older
   agreement ``version`` than the stored one changes only the status, never the parties;
+* agreement holds: suspended, terminated or completed before its end date sets the
+  hold its awards' unpaid tranches carry (with the registry's reason); active again
+  (resumed) clears it; other events keep it;
 * agreement evaluations: the newest result (by its ``occurred_at``; an older result
   arriving late is recorded nowhere and moves nothing) and the overdue rectification
   orders (an ``overdue`` arriving after the order's ``closed`` is ignored).
@@ -14,6 +17,7 @@ Evaluation facts also drive the agreement's awards (``awards.apply_result`` ...)
 
 from __future__ import annotations
 
+from alliance_funding.domain.tranche import agreement_hold
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.records import (
     AgreementEvaluations,
@@ -117,6 +121,17 @@ async def apply_certificate_event(repos: Repositories, event_id: str, event: Cer
     await apply_change(repos.partners.store, event.partner_id, decide, caused_by=event_id, retry=EVENT_RETRY)
 
 
+def _stop_of(event: AgreementEvent) -> tuple[str, str] | None:
+    """The hold an agreement event puts on the agreement's money, with its reason."""
+    if isinstance(event, AgreementSuspended):
+        return agreement_hold("suspended"), event.reason
+    if isinstance(event, AgreementTerminated):
+        return agreement_hold("terminated"), event.reason
+    if isinstance(event, AgreementCompleted) and event.occurred_at.date() < event.end_date:
+        return agreement_hold("completed_early"), f"completed on {event.occurred_at.date()}, before {event.end_date}"
+    return None
+
+
 async def apply_agreement_event(repos: Repositories, event_id: str, event: AgreementEvent) -> None:
     def decide(snapshot: Snapshot | None) -> Change:
         view = (
@@ -127,6 +142,11 @@ async def apply_agreement_event(repos: Repositories, event_id: str, event: Agree
         if view.updated_at is not None and event.occurred_at < view.updated_at:
             return Change(repos.agreements.state_of(view))  # out of order: older news
         updates: dict[str, object] = {"status": str(event.status), "updated_at": event.occurred_at}
+        stop = _stop_of(event)
+        if stop is not None:
+            updates.update(hold=stop[0], hold_reason=stop[1])
+        elif event.status == "active":
+            updates.update(hold=None, hold_reason=None)
         if view.registry_version is None or event.version >= view.registry_version:
             updates.update(
                 registry_version=event.version,

@@ -1,8 +1,10 @@
 """The reconciling pass: finishes what a crash interrupted, and reports what it cannot.
 
-* An approved application without its award (a crash after the approval was saved, or
-  a programme whose money a concurrent award took): ``ensure_award`` is tried again —
-  idempotent, it commits and grants once; while the money is not there it stays as is.
+* An approved application whose grant a second person confirmed, without its award (a
+  crash after the confirmation was saved, or a programme whose money a concurrent award
+  took): ``ensure_award`` is tried again — idempotent, it commits and grants once, in the
+  approver's name; while the money is not there it stays as is. An application nobody
+  confirmed waits for its second person: the pass never grants on its own.
 * Every programme's book is verified (journal = balances, trial balance zero, no floored
   account negative) and every award compared with its accounts; differences are logged
   as errors (an award behind its book completes when its command is retried).
@@ -27,10 +29,12 @@ async def reconcile_once(repos: Repositories, clock: Clock) -> dict[str, Any]:
     waiting: list[str] = []
     for loaded in await repos.applications.find({"status": "approved"}):
         application_id = loaded.item.application_id
+        if loaded.item.award_approved_by is None:
+            continue
         if await repos.awards.get(awards.award_id_for(application_id)) is not None:
             continue
         try:
-            await awards.ensure_award(repos, clock, application_id, "system")
+            await awards.ensure_award(repos, clock, application_id)
             granted.append(application_id)
         except DomainError as exc:
             waiting.append(application_id)

@@ -106,6 +106,8 @@ class AgreementView(BaseModel):
     enterprise_ids: tuple[str, ...] = ()
     parties: tuple[AgreementPartyView, ...] = ()
     modes: tuple[CooperationMode, ...] = ()
+    hold: str | None = Field(default=None, description="the awards' hold while the agreement is stopped")
+    hold_reason: str | None = None
     updated_at: UtcDateTime | None = None
 
 

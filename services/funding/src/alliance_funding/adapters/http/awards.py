@@ -1,4 +1,5 @@
-"""Awards: granted on approval, read by staff and their parties, terminated by an officer."""
+"""Awards: granted by a second person after approval, read by staff and their parties,
+terminated when an officer proposes it and an approver approves."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_funding.adapters.http.access import Anyone, Officer, ReadableAward, partner_filter
+from alliance_funding.adapters.http.access import Anyone, Approver, Officer, ReadableAward, partner_filter
 from alliance_funding.adapters.http.deps import Now, Repos
 from alliance_funding.domain.award import Award
 from alliance_funding.service import awards, queries
@@ -45,10 +46,11 @@ class TerminateIn(BaseModel):
 
 @router.post(
     "/applications/{application_id}/award",
-    summary="Grant the award of an approved application (idempotent; repairs an interrupted approval)",
+    summary="Grant the award of an approved application: commits the money (a funding approver, "
+    "not the officer who approved the application; idempotent, completes an interrupted grant)",
 )
-async def ensure_award(application_id: str, response: Response, principal: Officer, repos: Repos, clock: Now) -> Award:
-    loaded = await awards.ensure_award(repos, clock, application_id, principal.subject)
+async def grant_award(application_id: str, response: Response, principal: Approver, repos: Repos, clock: Now) -> Award:
+    loaded = await awards.grant_award(repos, clock, application_id, principal.subject)
     set_etag(response, loaded.version)
     return loaded.item
 
@@ -75,9 +77,10 @@ async def get_award(loaded: ReadableAward, response: Response) -> Award:
 
 @router.post(
     "/awards/{award_id}/terminate",
-    summary="Terminate: void what is committed, optionally order recovery of what was paid",
+    summary="Propose terminating (the maker): void what is committed, optionally recover paid money, "
+    "once a funding approver approves",
 )
-async def terminate_award(
+async def propose_termination(
     award_id: str,
     body: TerminateIn,
     response: Response,
@@ -86,7 +89,7 @@ async def terminate_award(
     repos: Repos,
     clock: Now,
 ) -> Award:
-    outcome = await awards.terminate_award(
+    outcome = await awards.propose_termination(
         repos,
         clock,
         award_id,
@@ -97,5 +100,17 @@ async def terminate_award(
         recovery_due_at=body.recovery_due_at,
         expected=expected,
     )
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post(
+    "/awards/{award_id}/terminate/approve",
+    summary="Approve the proposed termination (a funding approver, not the proposer): the money moves",
+)
+async def approve_termination(
+    award_id: str, response: Response, principal: Approver, expected: IfMatch, repos: Repos, clock: Now
+) -> Award:
+    outcome = await awards.approve_termination(repos, clock, award_id, approver_id=principal.subject, expected=expected)
     set_etag(response, outcome.version)
     return outcome.item

@@ -1,11 +1,12 @@
-"""Recoveries of paid money: ordered, then settled by repayment or by offset."""
+"""Recoveries of paid money: proposed by an officer, ordered when an approver approves,
+then settled by repayment or by offset."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_funding.adapters.http.access import Officer
+from alliance_funding.adapters.http.access import Approver, Officer
 from alliance_funding.adapters.http.awards import OperationId
 from alliance_funding.adapters.http.deps import Now, Repos
 from alliance_funding.domain.award import Award
@@ -57,11 +58,14 @@ class SettlementIn(BaseModel):
     tranche_id: str | None = Field(default=None, max_length=100)
 
 
-@router.post("/awards/{award_id}/recoveries", summary="Order recovery of paid money")
-async def order_recovery(
+@router.post(
+    "/awards/{award_id}/recoveries",
+    summary="Propose recovering paid money (the maker); ordered once a funding approver approves",
+)
+async def propose_recovery(
     award_id: str, body: RecoveryIn, response: Response, principal: Officer, expected: IfMatch, repos: Repos, clock: Now
 ) -> Award:
-    outcome = await awards.order_recovery(
+    outcome = await awards.propose_recovery(
         repos,
         clock,
         award_id,
@@ -71,6 +75,26 @@ async def order_recovery(
         due_at=body.due_at,
         actor_id=principal.subject,
         expected=expected,
+    )
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post(
+    "/awards/{award_id}/recoveries/{recovery_id}/approve",
+    summary="Approve a proposed recovery (a funding approver, not the proposer): it is ordered",
+)
+async def approve_recovery(
+    award_id: str,
+    recovery_id: str,
+    response: Response,
+    principal: Approver,
+    expected: IfMatch,
+    repos: Repos,
+    clock: Now,
+) -> Award:
+    outcome = await awards.approve_recovery(
+        repos, clock, award_id, recovery_id, approver_id=principal.subject, expected=expected
     )
     set_etag(response, outcome.version)
     return outcome.item
