@@ -68,6 +68,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/agreements/none/activate", None, {ADM: 404}),
     ("POST", "/agreements/none/amendments", {**AGREEMENT, "summary": "s"}, {ADM: 428}),
     ("POST", "/agreements/none/amendments/sign", {}, {ADM: 404, COL: 404, ENT: 404}),
+    ("POST", "/agreements/none/amendments/withdraw", REASON, {ADM: 404}),
     ("POST", "/agreements/none/suspend", REASON, {ADM: 404}),
     ("POST", "/agreements/none/resume", REASON, {ADM: 404}),
     ("POST", "/agreements/none/terminate", REASON, {ADM: 404}),

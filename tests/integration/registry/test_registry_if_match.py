@@ -245,6 +245,11 @@ async def _sign_amendment(r: Registry) -> Target:
     return Target(f"/agreements/{agreement_id}/amendments/sign", {}, headers, "agreements", agreement_id)
 
 
+async def _withdraw_amendment(r: Registry) -> Target:
+    target = await _sign_amendment(r)
+    return Target(target.path.replace("/sign", "/withdraw"), REASON, r.admin, "agreements", target.aggregate_id)
+
+
 async def _reject(r: Registry) -> Target:
     cid = await r.certification(granted=False)
     return Target(f"/certifications/{cid}/reject", REASON, r.admin, "certifications", cid)
@@ -279,6 +284,7 @@ CASES: dict[Route, Prepare] = {
     ("POST", "/agreements/{agreement_id}/activate"): _activate,
     ("POST", "/agreements/{agreement_id}/amendments"): _amend,
     ("POST", "/agreements/{agreement_id}/amendments/sign"): _sign_amendment,
+    ("POST", "/agreements/{agreement_id}/amendments/withdraw"): _withdraw_amendment,
     ("POST", "/agreements/{agreement_id}/suspend"): _agreement("suspend"),
     ("POST", "/agreements/{agreement_id}/resume"): _agreement("resume", "suspend"),
     ("POST", "/agreements/{agreement_id}/terminate"): _agreement("terminate"),

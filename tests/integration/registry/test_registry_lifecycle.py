@@ -25,6 +25,7 @@ from alliance_shared.contract.registry import (
     AgreementAmended,
     AgreementAmendmentProposed,
     AgreementAmendmentSigned,
+    AgreementAmendmentWithdrawn,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
@@ -680,6 +681,23 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     )
     assert nothing_pending.status_code == 409
     assert nothing_pending.json()["code"] == "agreement.no_pending_amendment"
+    # A proposal a party will not sign is withdrawn with a reason; the terms in force stay.
+    unsigned = await client.post(
+        f"/agreements/{aid}/amendments",
+        json={**body, "obligations": [{**body["obligations"][0], "quantity": 70}], "summary": "70 posts"},
+        headers={**admin(keys), **etag(in_force)},
+    )
+    assert unsigned.status_code == 200, unsigned.text
+    not_admin = await client.post(
+        f"/agreements/{aid}/amendments/withdraw", json={"reason": "x"}, headers=partner_token(keys, "college", college)
+    )
+    assert not_admin.status_code == 403
+    withdrawn = await client.post(
+        f"/agreements/{aid}/amendments/withdraw", json={"reason": "the enterprise declined"}, headers=admin(keys)
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert (withdrawn.json()["pending_amendment"], withdrawn.json()["terms_version"]) == (None, 2)
+    assert withdrawn.json()["terms"]["obligations"][0]["quantity"] == 50
     versions = (await client.get(f"/agreements/{aid}/versions", headers=bearer(keys, "supervisor"))).json()
     assert [r["version"] for r in versions["revisions"]] == [1, 2]
     assert versions["revisions"][0]["terms"]["obligations"][0]["quantity"] == 40
@@ -698,7 +716,7 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     assert after.status_code == 409
     assert after.json()["code"] == "agreement.illegal_transition"
 
-    events = await registry_events(infra, {aid}, until=lambda es: len(es) >= 14)
+    events = await registry_events(infra, {aid}, until=lambda es: len(es) >= 16)
     assert types_of(events) == [
         "agreement.drafted",
         "agreement.party_signed",
@@ -711,6 +729,8 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
         "agreement.amendment_signed",
         "agreement.amendment_signed",
         "agreement.amended",
+        "agreement.amendment_proposed",
+        "agreement.amendment_withdrawn",
         "agreement.suspended",
         "agreement.resumed",
         "agreement.terminated",
@@ -735,6 +755,9 @@ async def test_agreement_lifecycle_signing_amendment_and_events(
     assert payloads[10].version == 2
     assert payloads[10].obligations[0].quantity == 50
     assert payloads[10].previous_version == 1
+    withdrawal = payloads[12]
+    assert isinstance(withdrawal, AgreementAmendmentWithdrawn)
+    assert (withdrawal.version, withdrawal.proposed_version, withdrawal.reason) == (2, 3, "the enterprise declined")
     assert {p.partner_id: p.kind for p in payloads[0].parties} == {  # type: ignore[attr-defined]
         college: "college",
         enterprise: "enterprise",

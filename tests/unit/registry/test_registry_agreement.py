@@ -15,6 +15,7 @@ from alliance_shared.contract.registry import (
     AgreementAmended,
     AgreementAmendmentProposed,
     AgreementAmendmentSigned,
+    AgreementAmendmentWithdrawn,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
@@ -474,6 +475,24 @@ def test_signing_an_amendment_needs_one_pending_and_a_party() -> None:
     with pytest.raises(DomainError) as stranger:
         agreement.sign_amendment(INSTITUTE_ID, now=DURING, actor_id="x")
     assert stranger.value.code == "agreement.not_a_party"
+
+
+def test_the_admin_withdraws_a_pending_amendment_with_a_reason() -> None:
+    agreement = active_agreement()
+    with pytest.raises(Conflict) as none:
+        agreement.withdraw_amendment("r", now=DURING, actor_id=ADMIN)
+    assert none.value.code == "agreement.no_pending_amendment"
+    agreement.amend(agreement_draft(obligations=MORE_POSTS), summary="s", partners=PARTNERS, now=DURING, actor_id=ADMIN)
+    agreement.sign_amendment(COLLEGE_ID, now=DURING, actor_id="signer-col")
+    agreement.events.clear()
+    with pytest.raises(DomainError):
+        agreement.withdraw_amendment("  ", now=DURING, actor_id=ADMIN)
+    agreement.withdraw_amendment("the enterprise will not sign", now=DURING, actor_id=ADMIN)
+    assert agreement.pending_amendment is None
+    assert (agreement.terms_version, agreement.terms.obligations[0].quantity) == (1, 40)
+    event = only_event(agreement.events)
+    assert isinstance(event, AgreementAmendmentWithdrawn)
+    assert (event.version, event.proposed_version, event.reason) == (1, 2, "the enterprise will not sign")
 
 
 def test_a_new_proposal_replaces_the_pending_one_and_termination_drops_it() -> None:

@@ -49,6 +49,7 @@ DOCUMENTED = {
     "agreement.activated",
     "agreement.amendment_proposed",
     "agreement.amendment_signed",
+    "agreement.amendment_withdrawn",
     "agreement.amended",
     "agreement.suspended",
     "agreement.resumed",

@@ -465,8 +465,25 @@ async def test_activate_amend_suspend_resume_terminate(world: World) -> None:
     with pytest.raises(DomainError) as empty:
         await agreements.amend(world.repos, world.clock, agreement_id, draft, "again", amended.version, ADMIN)
     assert empty.value.code == "agreement.amendment_empty"
+    withdrawn_draft = agreement_draft(
+        parties=[{"partner_id": p.partner_id, "role": p.role} for p in terms.parties],
+        obligations=[],
+        start_date=date(2026, 3, 2),
+        end_date=date(2029, 3, 31),
+    )
+    proposal = await agreements.amend(
+        world.repos, world.clock, agreement_id, withdrawn_draft, "one day later", amended.version, ADMIN
+    )
+    world.written()
+    withdrawn = await agreements.withdraw_amendment(world.repos, world.clock, agreement_id, "wrong date", None, ADMIN)
+    assert withdrawn.item.pending_amendment is None
+    assert withdrawn.item.terms.start_date == date(2026, 3, 1)
+    assert world.written() == [("event", "agreement.amendment_withdrawn"), ("audit", "agreement.amendment_withdrawn")]
+    with pytest.raises(Conflict):
+        await agreements.withdraw_amendment(world.repos, world.clock, agreement_id, "again", None, ADMIN)
+    assert proposal.version + 1 == withdrawn.version
 
-    active = await agreements.activate(world.repos, world.clock, agreement_id, amended.version, ADMIN)
+    active = await agreements.activate(world.repos, world.clock, agreement_id, withdrawn.version, ADMIN)
     assert active.item.status is AgreementStatus.ACTIVE
     assert world.written() == [("event", "agreement.activated"), ("audit", "agreement.activated")]
     with pytest.raises(InvalidTransition):

@@ -559,6 +559,15 @@ class AgreementAmendmentSigned(_AgreementEvent):
     pending_party_ids: PartyIds
 
 
+class AgreementAmendmentWithdrawn(_AgreementEvent):
+    """The admin withdrew the pending amendment before every party signed it; the terms in force stay."""
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.agreement.amendment_withdrawn.v1"
+
+    proposed_version: int = Field(ge=2)
+    reason: Reason
+
+
 class AgreementSuspended(_AgreementEvent):
     """The agreement was suspended; cooperation and payments under it should pause."""
 
@@ -606,6 +615,7 @@ REGISTRY_EVENTS: tuple[type[EventPayload], ...] = (
     AgreementActivated,
     AgreementAmendmentProposed,
     AgreementAmendmentSigned,
+    AgreementAmendmentWithdrawn,
     AgreementAmended,
     AgreementSuspended,
     AgreementResumed,

@@ -15,7 +15,8 @@ Terms are versioned: drafting records version 1. An amendment (proposed while si
 active or suspended) is a pending revision that takes effect only when every party has
 signed it; then it becomes the next version. ``revisions`` keeps every version in force
 so far; the last is in force. A new proposal replaces a pending one (its signatures are
-discarded); terminating or completing the agreement drops it. Amendments cannot change
+discarded); the admin may withdraw it with a reason; terminating or completing the
+agreement drops it. Amendments cannot change
 who the parties are (their signatures are for that set): a different set of parties
 needs a new agreement.
 
@@ -40,6 +41,7 @@ from alliance_shared.contract.registry import (
     AgreementAmended,
     AgreementAmendmentProposed,
     AgreementAmendmentSigned,
+    AgreementAmendmentWithdrawn,
     AgreementCompleted,
     AgreementDrafted,
     AgreementPartySigned,
@@ -418,6 +420,23 @@ class Agreement(BaseModel):
                 **self._state(),
                 previous_version=previous,
                 summary=pending.revision.summary,
+                occurred_at=now,
+                actor_id=actor_id,
+            )
+        )
+
+    def withdraw_amendment(self, reason: str, *, now: datetime, actor_id: str) -> None:
+        """Drop the pending amendment before it took effect; the terms in force stay."""
+        pending = self.pending_amendment
+        if pending is None:
+            raise Conflict("agreement.no_pending_amendment", "there is no amendment awaiting signatures")
+        reason = require_reason(reason)
+        self.pending_amendment = None
+        self.events.append(
+            AgreementAmendmentWithdrawn(
+                **self._state(),
+                proposed_version=pending.revision.version,
+                reason=reason,
                 occurred_at=now,
                 actor_id=actor_id,
             )

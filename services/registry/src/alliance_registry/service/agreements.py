@@ -1,6 +1,6 @@
-"""Cooperation agreements: draft, sign per party, activate, propose an amendment and sign
-it per party, suspend, resume, terminate; activation at the start date and completion after the end date happen in
-``service.schedule``."""
+"""Cooperation agreements: draft, sign per party, activate, propose an amendment, sign it
+per party or withdraw it, suspend, resume, terminate; activation at the start date and
+completion after the end date happen in ``service.schedule``."""
 
 from __future__ import annotations
 
@@ -135,5 +135,19 @@ async def sign_amendment(
             "pending": list(pending.pending_party_ids()) if pending is not None else [],
         }
         return Decision(agreement, AuditNote("agreement.amendment_signed", "agreement", agreement_id, before, after))
+
+    return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)
+
+
+async def withdraw_amendment(
+    repos: Repositories, clock: Clock, agreement_id: str, reason: str, expected: int | None, actor_id: str
+) -> Outcome[Agreement]:
+    """Withdraw the pending amendment with a reason (a party will not sign it, or it was wrong)."""
+
+    def decide(agreement: Agreement) -> Decision[Agreement]:
+        before = {**_status(agreement), "proposed_version": agreement.terms_version + 1}
+        agreement.withdraw_amendment(reason, now=clock.now(), actor_id=actor_id)
+        after = {**_status(agreement), "reason": reason}
+        return Decision(agreement, AuditNote("agreement.amendment_withdrawn", "agreement", agreement_id, before, after))
 
     return await write_path.update(repos.agreements, agreement_id, decide, not_found=NOT_FOUND, expected=expected)

@@ -1,5 +1,5 @@
 """Cooperation agreements: draft, list, read, the amendment history, sign, activate,
-propose an amendment (If-Match) and sign it, suspend, resume, terminate."""
+propose an amendment (If-Match), sign or withdraw it, suspend, resume, terminate."""
 
 from __future__ import annotations
 
@@ -152,6 +152,27 @@ async def sign_amendment(
     clock: AppClock,
 ) -> AgreementOut:
     outcome = await agreement_cases.sign_amendment(repos, clock, agreement_id, party_id, expected, principal.subject)
+    set_etag(response, outcome.version)
+    return AgreementOut.of(outcome)
+
+
+@router.post(
+    "/agreements/{agreement_id}/amendments/withdraw",
+    summary="Withdraw the pending amendment, with the reason; the terms in force stay",
+    responses=TRANSITION,
+)
+async def withdraw_amendment(
+    agreement_id: PathId,
+    body: ReasonIn,
+    response: Response,
+    principal: Admin,
+    expected: OptionalIfMatch,
+    repos: Repos,
+    clock: AppClock,
+) -> AgreementOut:
+    outcome = await agreement_cases.withdraw_amendment(
+        repos, clock, agreement_id, body.reason, expected, principal.subject
+    )
     set_etag(response, outcome.version)
     return AgreementOut.of(outcome)
 
