@@ -44,7 +44,10 @@ PLACED = "org.coopalliance.college.internship.placed.v1"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(infra, f"ing_{RUN}", dev_keys_dir)
+    # A report for an unknown agreement is parked first; a short wait dead-letters it here.
+    settings = evaluation_settings(
+        infra, f"ing_{RUN}", dev_keys_dir, parked_report_max_seconds=1, overdue_check_seconds=0.5
+    )
     await skip_history(infra.kafka_bootstrap, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -29,7 +29,7 @@ from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.contract.registry import AgreementActivated, AgreementSuspended
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS, dlq_of
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound, PreconditionFailed
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
@@ -68,11 +68,27 @@ class Harness:
         return self.written() == ([], [])
 
 
+@dataclass
+class DeadLetterTwin:
+    """The dead-letter port's twin: what would have gone to the DLQ topic."""
+
+    sent: list[tuple[str, dict[str, bytes]]] = field(default_factory=list)
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+    ) -> None:
+        self.sent.append((topic, dict(headers)))
+
+
+def context(stores: dict[str, InMemoryVersionedStore], clock: ManualClock) -> Context:
+    return Context(Repositories(stores.__getitem__), clock, Settings(), DeadLetterTwin())
+
+
 @pytest.fixture
 async def h() -> Harness:
     stores = {name: InMemoryVersionedStore(name) for name in STORES}
     clock = ManualClock(NOW)
-    harness = Harness(Context(Repositories(stores.__getitem__), clock, Settings()), clock, stores)
+    harness = Harness(context(stores, clock), clock, stores)
     await frameworks.ensure_default_framework(harness.ctx)
     await agreement(harness, GOOD, COL, ENT)
     await agreement(harness, POOR, COL2, ENT2)
@@ -171,7 +187,7 @@ async def completed_cycle(h: Harness, *agreement_ids: str) -> str:
 
 async def test_the_default_framework_is_seeded_once() -> None:
     stores = {name: InMemoryVersionedStore(name) for name in STORES}
-    ctx = Context(Repositories(stores.__getitem__), ManualClock(NOW), Settings())
+    ctx = context(stores, ManualClock(NOW))
     await frameworks.ensure_default_framework(ctx)
     await frameworks.ensure_default_framework(ctx)  # already there: nothing written
     seeded = (await queries.get_framework(ctx, "default", 1)).item
@@ -251,9 +267,43 @@ async def test_a_college_report_becomes_evidence_once(h: Harness) -> None:
         assert refused.value.code == code
     await apply_agreement_event(h.ctx, consumed(agreement_payload(GOOD, COL, ENT, AgreementSuspended), REGISTRY_EVENTS))
     h.written()
-    with pytest.raises(DomainError, match="active agreements only"):
+    with pytest.raises(DomainError, match="was not active on 2025-03-01"):
         await evidence.ingest_report(h.ctx, "evt-late", placed("PL-4"))
     assert h.nothing_written()
+    # Activated and suspended on NOW's day: a report about that day is still accepted.
+    assert await evidence.ingest_report(
+        h.ctx, "evt-in-period", placed("PL-5").model_copy(update={"occurred_on": NOW.date()})
+    )
+
+
+async def test_a_report_before_its_agreement_is_parked_then_applied_when_the_agreement_arrives(h: Harness) -> None:
+    early = consumed(placed("PL-1", agreement_id="agr-late", college_id=COL2), COLLEGE_REPORTS)
+    await evidence.ingest_college_report(h.ctx, early)
+    await evidence.ingest_college_report(h.ctx, early)  # redelivered: parked once
+    assert h.written() == ([], ["evidence.parked"])
+    assert (await queries.evidence_of(h.ctx, "agr-late")).received == 0
+    await agreement(h, "agr-late", COL2, ENT)
+    assert (await queries.evidence_of(h.ctx, "agr-late")).received == 1
+    assert sorted(h.written()[1]) == ["agreement.read_model", "evidence.parked_applied", "evidence.received"]
+    assert await evidence.settle_parked_reports(h.ctx) == 0  # nothing left parked
+
+
+async def test_a_parked_report_is_dead_lettered_once_its_wait_is_over(h: Harness) -> None:
+    await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1", agreement_id="agr-never"), COLLEGE_REPORTS))
+    h.written()
+    assert await evidence.settle_parked_reports(h.ctx) == 0  # still within its wait
+    h.clock.advance(timedelta(seconds=h.ctx.settings.parked_report_max_seconds))
+    assert await evidence.settle_parked_reports(h.ctx) == 1
+    assert await evidence.settle_parked_reports(h.ctx) == 0  # settled once
+    events, audits = h.written()
+    assert events == ["college_report.rejected"]
+    assert sorted(audits) == ["college_report.rejected", "evidence.parked_dead_lettered"]
+    dead_letters = cast(DeadLetterTwin, h.ctx.dead_letters).sent
+    assert [(topic, headers["dlq_reason"]) for topic, headers in dead_letters] == [
+        (dlq_of(COLLEGE_REPORTS), b"report.unknown_agreement")
+    ]
+    (rejection,) = await h.ctx.repos.rejections.find({})
+    assert (rejection.item.reason_code, rejection.item.agreement_id) == ("report.unknown_agreement", "agr-never")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from alliance_evaluation.adapters.consumers import build_subscription
+from alliance_evaluation.adapters.dead_letters import RuntimeDeadLetters
 from alliance_evaluation.adapters.http import ROUTERS
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.frameworks import ensure_default_framework
@@ -25,7 +26,12 @@ funding service's tranche releases."""
 
 def compose(settings: Settings, clock: Clock | None = None) -> tuple[ServiceRuntime, Context]:
     runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
-    ctx = Context(repos=Repositories(runtime.store), clock=clock or SystemClock(), settings=settings)
+    ctx = Context(
+        repos=Repositories(runtime.store),
+        clock=clock or SystemClock(),
+        settings=settings,
+        dead_letters=RuntimeDeadLetters(runtime),
+    )
     runtime.subscriptions = [build_subscription(ctx)]
     return runtime, ctx
 

@@ -17,11 +17,13 @@ from typing import Any
 
 from alliance_evaluation.domain.targets import Obligation
 from alliance_evaluation.service.context import Context
-from alliance_evaluation.service.records import ACTIVE, AgreementParty, AgreementView
+from alliance_evaluation.service.evidence import apply_parked_reports
+from alliance_evaluation.service.records import ACTIVE, ActivePeriod, AgreementParty, AgreementView
 from alliance_shared.contract.vocabulary import CooperationMode, Depth, ObligationMetric, ObligationPeriod
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent
+from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.persistence.write_path import EVENT_RETRY, Decision, execute
@@ -109,6 +111,19 @@ def _date(value: Any) -> date | None:
     return None
 
 
+def _periods(view: AgreementView, new_status: str, occurred: date) -> tuple[ActivePeriod, ...]:
+    """Open a period when the agreement becomes active, close it when it stops being so."""
+    periods = view.active_periods
+    if not periods and view.status == ACTIVE and view.active_since is not None:
+        periods = (ActivePeriod(start=view.active_since),)  # a read model from before periods were kept
+    is_open = bool(periods) and periods[-1].end is None
+    if new_status == ACTIVE and not is_open:
+        return (*periods, ActivePeriod(start=occurred))
+    if new_status != ACTIVE and is_open:
+        return (*periods[:-1], ActivePeriod(start=periods[-1].start, end=occurred))
+    return periods
+
+
 def fold(current: AgreementView | None, event_type: str, data: Mapping[str, Any], now: datetime) -> AgreementView:
     """The read model after one registry agreement event."""
     agreement_id = str(data.get("agreement_id") or "")
@@ -122,9 +137,10 @@ def fold(current: AgreementView | None, event_type: str, data: Mapping[str, Any]
     new_status = str(status) if isinstance(status, str) else STATUS_BY_VERB.get(verb_of(event_type))
     if new_status:
         updates["status"] = new_status
+        occurred = _date(data.get("occurred_at")) or now.date()
         if new_status == ACTIVE and view.active_since is None:
-            occurred = _date(data.get("occurred_at")) or now.date()
             updates["active_since"] = occurred
+        updates["active_periods"] = _periods(view, new_status, occurred)
     if not stale:
         if isinstance(version, int):
             updates["registry_version"] = version
@@ -183,3 +199,12 @@ async def apply_agreement_event(ctx: Context, event: ConsumedEvent) -> None:
 
     await execute(ctx.repos.agreements, agreement_id, decide, caused_by=event.envelope.id, retry=EVENT_RETRY)
     log.info("agreement read model updated", agreement_id=agreement_id, event_type=event_type)
+    try:
+        applied = await apply_parked_reports(ctx, agreement_id)
+    except TRANSIENT_DB_ERRORS:
+        raise  # the runner retries the event; folding it again is a no-op
+    except Exception:  # a parked report must never fail the agreement's event: the periodic check retries it
+        log.exception("could not settle the reports parked for an agreement", agreement_id=agreement_id)
+        return
+    if applied:
+        log.info("parked reports applied", agreement_id=agreement_id, count=applied)

@@ -1,34 +1,51 @@
-"""College report ingestion, rejections told back to colleges, manual evidence.
+"""College report ingestion, reports parked until their agreement arrives, rejections
+told back to colleges, manual evidence.
 
 A report is validated (the runner checks the payload against the contract; here: the
-agreement is known and active, the college and any named enterprise are its parties)
-and stored once: its record's id is ``report:<college id>:<report id>`` and the insert
+agreement is active, or was on the day the report is about; the college and any named
+enterprise are its parties) and stored once: its record's id is ``report:<college id>:<report id>`` and the insert
 carries the CloudEvent id as dedupe key, so a redelivered event and the same report
 sent again under a new event id both count once. Figures are computed from the stored
 records when asked (``queries.evidence_in_window``; ``aggregate_evidence`` is
 order-independent), never kept as counters.
+
+A report for an agreement the service does not know yet (the registry's event is still
+on its way) is parked, not refused: it is applied when the agreement arrives, or by the
+periodic check, and dead-lettered as ``report.unknown_agreement`` (the college told)
+once it has waited ``EVALUATION_PARKED_REPORT_MAX_SECONDS``.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, cast
 
 from alliance_evaluation.domain.evidence import ManualEvidence
 from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
-from alliance_evaluation.service.records import EvidenceRecord, ManualRecord, RejectionRecord
+from alliance_evaluation.service.records import (
+    EvidenceRecord,
+    ManualRecord,
+    ParkedReport,
+    ParkedStatus,
+    RejectionRecord,
+)
 from alliance_evaluation.service.repositories import evidence_key
 from alliance_shared.contract.college import CollegeReport
+from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.evaluation import CollegeReportRejected
-from alliance_shared.contract.topics import COLLEGE_REPORTS
+from alliance_shared.contract.platform import PLATFORM_CATALOG
+from alliance_shared.contract.topics import COLLEGE_REPORTS, dlq_of
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
+from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
-from alliance_shared.persistence.write_path import create
+from alliance_shared.persistence.write_path import Decision, create, execute
 
 log = get_logger(__name__)
 
@@ -50,8 +67,139 @@ def reason_code(reason: str) -> str:
 
 
 async def ingest_college_report(ctx: Context, event: ConsumedEvent) -> None:
-    """A consumed college report as evidence (the handler table routes only college reports here)."""
-    await ingest_report(ctx, event.envelope.id, cast(CollegeReport, event.payload))
+    """A consumed college report as evidence, or parked while its agreement is unknown
+    (the handler table routes only college reports here)."""
+    report = cast(CollegeReport, event.payload)
+    if await queries.find_agreement(ctx, report.agreement_id) is None:
+        await park_report(ctx, event, report)
+        return
+    await ingest_report(ctx, event.envelope.id, report)
+
+
+def parked_key(event_id: str) -> str:
+    return f"parked:{event_id}"
+
+
+async def park_report(ctx: Context, event: ConsumedEvent, report: CollegeReport) -> None:
+    """Keep a report whose agreement is not known yet (once per event id)."""
+    record = ParkedReport(
+        event_id=event.envelope.id,
+        agreement_id=report.agreement_id,
+        college_id=report.college_id,
+        report_id=report.report_id,
+        envelope=event.envelope.to_document(),
+        partition=event.partition,
+        offset=event.offset,
+        parked_at=ctx.clock.now(),
+    )
+    key = parked_key(event.envelope.id)
+    audit = AuditNote("evidence.parked", "parked_report", key, None, {"agreement_id": report.agreement_id})
+    try:
+        await create(ctx.repos.parked, key, record, audit, events=(), caused_by=event.envelope.id)
+    except Conflict:
+        return  # parked already by an earlier delivery
+    log.info("report parked until its agreement is known", agreement_id=report.agreement_id, key=key)
+
+
+@dataclass
+class _ParkedRecord:
+    """The parked report as the Kafka record a dead letter names (``RawRecord``)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = field(default_factory=list)
+
+
+async def _dead_letter_parked(ctx: Context, parked: ParkedReport, refusal: DomainError) -> None:
+    """Publish the dead-letter copy with the reason, then tell the college (both repeatable)."""
+    envelope = CloudEvent.from_document(parked.envelope)
+    key, value, headers = to_kafka(envelope)
+    annotations = [
+        ("dlq_reason", refusal.code.encode()),
+        ("dlq_detail", refusal.detail[:2000].encode(errors="replace")),
+        ("dlq_error_class", b"DomainError"),
+        ("dlq_source_topic", COLLEGE_REPORTS.encode()),
+        ("dlq_source_partition", str(parked.partition).encode()),
+        ("dlq_source_offset", str(parked.offset).encode()),
+        ("dlq_at", ctx.clock.now().isoformat().encode()),
+    ]
+    await ctx.dead_letters.publish(dlq_of(COLLEGE_REPORTS), key, value, [*headers, *annotations])
+    record = _ParkedRecord(COLLEGE_REPORTS, parked.partition, parked.offset, key, value, headers)
+    await reject_report(ctx, DeadLetter(record, refusal.code, refusal.detail, "DomainError", envelope))
+
+
+async def settle_parked(ctx: Context, key: str, *, waited_out: bool) -> ParkedStatus:
+    """Apply a parked report if its agreement is known now; dead-letter it if it cannot
+    be applied and its wait is over (or the agreement refuses it); else leave it parked."""
+    loaded = await ctx.repos.parked.get(key)
+    if loaded is None or loaded.item.status is not ParkedStatus.PARKED:
+        return ParkedStatus.APPLIED if loaded is None else loaded.item.status
+    parked = loaded.item
+    agreement = await queries.find_agreement(ctx, parked.agreement_id)
+    refusal: DomainError | None = None
+    if agreement is None:
+        if not waited_out:
+            return ParkedStatus.PARKED
+        refusal = DomainError(
+            "report.unknown_agreement",
+            f"agreement {parked.agreement_id} did not become known from the alliance registry within "
+            f"{ctx.settings.parked_report_max_seconds:g} s of the report",
+        )
+    else:
+        report = PLATFORM_CATALOG.parse(parked.envelope["type"], parked.envelope["data"])
+        assert isinstance(report, CollegeReport)  # parked only after the runner validated it
+        try:
+            await ingest_report(ctx, parked.event_id, report)
+        except DomainError as refused:
+            # Drafted or signed, never active yet: activation is on its way.
+            if refused.code == "report.agreement_inactive" and not agreement.active_periods and not waited_out:
+                return ParkedStatus.PARKED
+            refusal = refused
+    if refusal is not None:
+        await _dead_letter_parked(ctx, parked, refusal)
+    status = ParkedStatus.APPLIED if refusal is None else ParkedStatus.DEAD_LETTERED
+
+    def decide(current: Loaded[ParkedReport] | None) -> Decision[ParkedReport] | None:
+        if current is None or current.item.status is not ParkedStatus.PARKED:
+            return None  # settled by a concurrent pass
+        settled = current.item.model_copy(
+            update={
+                "status": status,
+                "settled_at": ctx.clock.now(),
+                "reason_code": None if refusal is None else refusal.code,
+            }
+        )
+        return Decision(
+            settled, AuditNote(f"evidence.parked_{status.value}", "parked_report", key, "parked", status.value)
+        )
+
+    await execute(ctx.repos.parked, key, decide)
+    return status
+
+
+async def apply_parked_reports(ctx: Context, agreement_id: str) -> int:
+    """Settle the reports parked for an agreement that has just become known (or changed)."""
+    parked = await ctx.repos.parked.find({"agreement_id": agreement_id, "status": ParkedStatus.PARKED.value})
+    applied = 0
+    for loaded in parked:
+        if await settle_parked(ctx, parked_key(loaded.item.event_id), waited_out=False) is ParkedStatus.APPLIED:
+            applied += 1
+    return applied
+
+
+async def settle_parked_reports(ctx: Context) -> int:
+    """One pass of the periodic check: apply what can be, dead-letter what waited too long."""
+    now = ctx.clock.now()
+    limit = timedelta(seconds=ctx.settings.parked_report_max_seconds)
+    settled = 0
+    for loaded in await ctx.repos.parked.find({"status": ParkedStatus.PARKED.value}):
+        waited_out = now - loaded.item.parked_at >= limit
+        if await settle_parked(ctx, parked_key(loaded.item.event_id), waited_out=waited_out) is not ParkedStatus.PARKED:
+            settled += 1
+    return settled
 
 
 async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> bool:
@@ -61,10 +209,11 @@ async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> b
         raise DomainError(
             "report.unknown_agreement", f"agreement {report.agreement_id} is not known to the alliance registry"
         )
-    if not agreement.is_active:
+    if not agreement.is_active and not agreement.was_active_on(report.occurred_on):
         raise DomainError(
             "report.agreement_inactive",
-            f"agreement {report.agreement_id} is {agreement.status}; reports are accepted for active agreements only",
+            f"agreement {report.agreement_id} is {agreement.status} and was not active on {report.occurred_on}; "
+            "reports are accepted for active agreements and for days on which they were active",
         )
     if report.college_id not in agreement.college_ids:
         raise DomainError(

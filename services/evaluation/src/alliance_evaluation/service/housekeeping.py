@@ -6,6 +6,7 @@ import asyncio
 
 from alliance_evaluation.service.appeals import finish_upheld_appeals
 from alliance_evaluation.service.context import Context
+from alliance_evaluation.service.evidence import settle_parked_reports
 from alliance_evaluation.service.rectification import mark_overdue
 from alliance_shared.logging import get_logger
 
@@ -13,7 +14,8 @@ log = get_logger(__name__)
 
 
 async def housekeeping_loop(ctx: Context) -> None:
-    """Overdue rectification orders, and upheld appeals whose re-score a crash interrupted."""
+    """Overdue rectification orders, upheld appeals whose re-score a crash interrupted, and
+    parked reports to apply or, once their wait is over, dead-letter."""
     while True:
         try:
             marked = await mark_overdue(ctx)
@@ -22,6 +24,9 @@ async def housekeeping_loop(ctx: Context) -> None:
             finished = await finish_upheld_appeals(ctx)
             if finished:
                 log.info("interrupted appeal re-scores finished", count=finished)
+            settled = await settle_parked_reports(ctx)
+            if settled:
+                log.info("parked reports settled", count=settled)
         except asyncio.CancelledError:
             raise
         except Exception:

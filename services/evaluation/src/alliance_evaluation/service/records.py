@@ -1,11 +1,13 @@
 """Records the service keeps besides the domain aggregates: the agreement read model
 (event-carried state from the registry), evidence received from colleges, manual
-evidence and the rejections told back to colleges."""
+evidence, reports parked until their agreement is known, and the rejections told back
+to colleges."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +37,15 @@ class AgreementParty(BaseModel):
     region_code: str | None = None
 
 
+class ActivePeriod(BaseModel):
+    """Days on which the agreement was active, both ends included; open while it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: IsoDate
+    end: IsoDate | None = None
+
+
 class AgreementView(BaseModel):
     """What the evaluation service knows of a cooperation agreement, from registry events."""
 
@@ -55,12 +66,17 @@ class AgreementView(BaseModel):
     start_date: IsoDate | None = None
     end_date: IsoDate | None = None
     active_since: IsoDate | None = None
+    #: Every stretch of activity, from the registry's events (a report about one is accepted).
+    active_periods: tuple[ActivePeriod, ...] = ()
     last_event_type: str | None = None
     updated_at: UtcDateTime | None = None
 
     @property
     def is_active(self) -> bool:
         return self.status == ACTIVE
+
+    def was_active_on(self, day: date) -> bool:
+        return any(p.start <= day and (p.end is None or day <= p.end) for p in self.active_periods)
 
     def snapshot(self) -> AgreementSnapshot:
         """The domain's view of the agreement, for scoring."""
@@ -94,6 +110,32 @@ class EvidenceRecord(BaseModel):
     occurred_on: IsoDate
     payload: dict[str, Any]
     received_at: UtcDateTime
+
+
+class ParkedStatus(StrEnum):
+    PARKED = "parked"
+    APPLIED = "applied"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class ParkedReport(BaseModel):
+    """A college report that arrived before its agreement: kept until the agreement is
+    known (then applied as evidence) or the wait runs out (then dead-lettered)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str
+    agreement_id: str
+    college_id: str
+    report_id: str
+    #: The CloudEvent as received, to apply it or to dead-letter a faithful copy.
+    envelope: dict[str, Any]
+    partition: int
+    offset: int
+    parked_at: UtcDateTime
+    status: ParkedStatus = ParkedStatus.PARKED
+    settled_at: UtcDateTime | None = None
+    reason_code: str | None = None
 
 
 class ManualRecord(BaseModel):

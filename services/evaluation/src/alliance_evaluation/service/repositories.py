@@ -20,7 +20,13 @@ from alliance_evaluation.domain.framework import Framework
 from alliance_evaluation.domain.panel import Panel
 from alliance_evaluation.domain.rectification import RectificationOrder
 from alliance_evaluation.domain.result import EvaluationResult
-from alliance_evaluation.service.records import AgreementView, EvidenceRecord, ManualRecord, RejectionRecord
+from alliance_evaluation.service.records import (
+    AgreementView,
+    EvidenceRecord,
+    ManualRecord,
+    ParkedReport,
+    RejectionRecord,
+)
 from alliance_shared.persistence.repository import Repository
 from alliance_shared.persistence.versioned_store import VersionedStore
 
@@ -34,6 +40,7 @@ RESULTS = "results"
 RECTIFICATIONS = "rectifications"
 APPEALS = "appeals"
 REJECTIONS = "report_rejections"
+PARKED_REPORTS = "parked_reports"
 
 STORES = (
     FRAMEWORKS,
@@ -46,6 +53,7 @@ STORES = (
     RECTIFICATIONS,
     APPEALS,
     REJECTIONS,
+    PARKED_REPORTS,
 )
 
 StoreFactory = Callable[[str], VersionedStore]
@@ -66,6 +74,7 @@ class Repositories:
         self.orders = Repository(store_of(RECTIFICATIONS), RectificationOrder)
         self.appeals = Repository(store_of(APPEALS), Appeal)
         self.rejections = Repository(store_of(REJECTIONS), RejectionRecord, version_field=None)
+        self.parked = Repository(store_of(PARKED_REPORTS), ParkedReport, version_field=None)
 
 
 def framework_key(framework_id: str, version: int) -> str:
