@@ -399,6 +399,8 @@ class Story:
             {"decision": "approve", "reason": "合作基础扎实，预算合理", "approved_minor": amount},
             match=review,
         )
+        # maker-checker: the approver, not the officer who approved, grants the award (commits the money)
+        await self.post("funding", f"/applications/{application_id}/award", APPROVER)
         awards = await self.get("funding", "/awards", AUDITOR, programme_id=self.facts.programme_id)
         items = awards["items"] if isinstance(awards, dict) else awards
         return next(str(a["award_id"]) for a in items if a["application_id"] == application_id)
