@@ -131,7 +131,8 @@ async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) ->
         smtp_port=infra.smtp.port,
         default_quiet_hours="",
         worker_poll_seconds=0.2,
-        worker_concurrency=CONCURRENCY,
+        webhook_concurrency=CONCURRENCY,
+        webhook_allowed_hosts="127.0.0.1",  # the benchmark's receiver listens on loopback
         retry_base_seconds=1,
         retry_cap_seconds=2,
     )
