@@ -9,18 +9,21 @@ from alliance_evaluation.domain.rectification import (
     OrderStatus,
     RectificationOrder,
     plan_rectification,
+    responsible_party,
 )
 from alliance_evaluation.domain.result import EvaluationResult, evaluate_agreement
+from alliance_evaluation.domain.targets import Obligation
 from alliance_shared.contract import college
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.evaluation import (
     RectificationClosed,
+    RectificationItem,
     RectificationOrdered,
     RectificationOverdue,
     RectificationResponded,
     RectificationReturned,
 )
-from alliance_shared.contract.vocabulary import Grade
+from alliance_shared.contract.vocabulary import Grade, ObligationMetric, ObligationPeriod, RiskBand
 from alliance_shared.errors import DomainError, InvalidTransition
 
 from .evaluation_support import (
@@ -180,3 +183,41 @@ def test_an_order_survives_its_document_form() -> None:
     restored = RectificationOrder.from_document({"_id": "x", **o.to_document()})
     assert restored.status is OrderStatus.OVERDUE
     assert restored.was_overdue
+
+
+def test_the_responsible_party_is_the_one_whose_obligations_drive_the_failing_indicators() -> None:
+    result = failing()
+    college_id, enterprise_id = result.college_ids[0], result.enterprise_ids[0]
+    metric_of = {"TT-01": ObligationMetric.INTERNSHIP_POSTS, "TS-02": ObligationMetric.TEACHER_PRACTICE_PERSONS}
+    obligations = [
+        Obligation(
+            party_id=enterprise_id,
+            metric=ObligationMetric.INTERNSHIP_POSTS,
+            quantity=4,
+            period=ObligationPeriod.PER_YEAR,
+        ),
+        Obligation(
+            party_id=college_id,
+            metric=ObligationMetric.TEACHER_PRACTICE_PERSONS,
+            quantity=2,
+            period=ObligationPeriod.PER_YEAR,
+        ),
+        Obligation(
+            party_id=college_id,
+            metric=ObligationMetric.ENGINEER_TEACHING_HOURS,
+            quantity=9,
+            period=ObligationPeriod.PER_YEAR,
+        ),
+        Obligation(
+            party_id=college_id, metric=ObligationMetric.HOSTED_STUDENTS, quantity=9, period=ObligationPeriod.PER_YEAR
+        ),
+    ]
+
+    def item(code: str) -> RectificationItem:
+        return RectificationItem(indicator_code=code, band=RiskBand.AT_RISK, requirement="r")
+
+    # The college has more obligations in all, but only the enterprise's drive TT-01.
+    assert responsible_party(result, [item("TT-01")], obligations, metric_of) == enterprise_id
+    assert responsible_party(result, [item("TS-02")], obligations, metric_of) == college_id
+    # A failing grade or a fixed-target indicator alone: the college coordinates.
+    assert responsible_party(result, [item(COMPOSITE_ITEM), item("TT-07")], obligations, metric_of) == college_id

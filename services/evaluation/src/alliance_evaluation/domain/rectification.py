@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_evaluation.domain.evidence import fmt
 from alliance_evaluation.domain.result import EvaluationResult
+from alliance_evaluation.domain.targets import Obligation
 from alliance_shared.contract.base import EventPayload, UtcDateTime
 from alliance_shared.contract.evaluation import (
     RectificationClosed,
@@ -36,7 +37,7 @@ from alliance_shared.contract.evaluation import (
     RectificationResponded,
     RectificationReturned,
 )
-from alliance_shared.contract.vocabulary import Grade, RiskBand
+from alliance_shared.contract.vocabulary import Grade, ObligationMetric, RiskBand
 from alliance_shared.errors import DomainError, InvalidTransition
 
 #: The item code of a failing composite grade.
@@ -67,6 +68,27 @@ def plan_rectification(result: EvaluationResult) -> tuple[RectificationItem, ...
                 )
             )
     return tuple(items)
+
+
+def responsible_party(
+    result: EvaluationResult,
+    items: Sequence[RectificationItem],
+    obligations: Sequence[Obligation],
+    metric_of: Mapping[str, ObligationMetric],
+) -> str:
+    """Who must put the items right: the party whose obligations drive the failing
+    indicators — of the obligations on the metrics those indicators measure against
+    (``metric_of``: indicator code → metric), the party with the most (ties: the lowest
+    id). No such obligation (a failing grade only, or indicators with fixed targets):
+    the first college, which coordinates the cooperation's reporting."""
+    failing = {metric_of[i.indicator_code] for i in items if i.indicator_code in metric_of}
+    counts: dict[str, int] = {}
+    for obligation in obligations:
+        if obligation.metric in failing and obligation.party_id in result.party_ids:
+            counts[obligation.party_id] = counts.get(obligation.party_id, 0) + 1
+    if counts:
+        return max(sorted(counts), key=lambda party_id: counts[party_id])
+    return result.college_ids[0] if result.college_ids else result.party_ids[0]
 
 
 class OrderStatus(StrEnum):

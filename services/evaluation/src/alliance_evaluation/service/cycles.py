@@ -17,7 +17,7 @@ from alliance_evaluation.domain.cycle import Cycle, CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceWindow
 from alliance_evaluation.domain.framework import EvidenceSource, Framework
 from alliance_evaluation.domain.panel import Panel, PanelMember
-from alliance_evaluation.domain.rectification import RectificationOrder, plan_rectification
+from alliance_evaluation.domain.rectification import RectificationOrder, plan_rectification, responsible_party
 from alliance_evaluation.domain.result import EvaluationResult, evaluate_agreement
 from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
@@ -192,32 +192,19 @@ async def score_one(
     )
 
 
-def responsible_party(result: EvaluationResult, agreement: AgreementView | None) -> str:
-    """Who must put a result right: the party committed to the most at-risk obligations,
-    else the (first) college, which coordinates the cooperation's reporting."""
-    at_risk = {i.code for i in result.indicators if i.band is not None and i.band.value == "at_risk"}
-    if agreement is not None and at_risk:
-        counts: dict[str, int] = {}
-        for obligation in agreement.obligations:
-            counts[obligation.party_id] = counts.get(obligation.party_id, 0) + 1
-        candidates = [p for p in counts if p in result.party_ids]
-        if candidates:
-            return max(sorted(candidates), key=lambda p: counts[p])
-    if result.college_ids:
-        return result.college_ids[0]
-    return result.party_ids[0]
-
-
 async def open_rectification(ctx: Context, result: EvaluationResult, actor_id: str) -> RectificationOrder | None:
     """Order rectification when the result calls for it (idempotent: one order per result)."""
     if not plan_rectification(result):
         return None
     agreement = await queries.find_agreement(ctx, result.agreement_id)
+    framework = (await queries.get_framework(ctx, result.framework_id, result.framework_version)).item
+    metric_of = {i.code: i.target_obligation for i in framework.indicators if i.target_obligation is not None}
+    obligations = agreement.obligations if agreement is not None else ()
     now = ctx.clock.now()
     order = RectificationOrder.order(
         order_id=derived_id("rectification", result.result_id),
         result=result,
-        responsible_party_id=responsible_party(result, agreement),
+        responsible_party_id=responsible_party(result, plan_rectification(result), obligations, metric_of),
         due_at=now + timedelta(seconds=ctx.settings.rectification_due_seconds),
         now=now,
         actor_id=actor_id,

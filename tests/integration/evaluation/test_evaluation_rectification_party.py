@@ -1,0 +1,105 @@
+"""On the real servers: the rectification order names the party whose obligations drive
+the failing indicators, not the party with the most obligations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.app import build_app
+from alliance_shared.contract import college
+from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from tests.integration.evaluation.evaluation_support import (
+    LAST_YEAR,
+    WINDOW_END,
+    WINDOW_START,
+    agreement_event,
+    etag,
+    evaluation_settings,
+    new_id,
+    report_record,
+    send,
+    wait_for,
+)
+from tests.support.http import bearer, running
+from tests.support.kafka_io import skip_history
+
+pytestmark = pytest.mark.infra
+
+
+async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
+    infra: Infrastructure, dev_keys_dir: Path
+) -> None:
+    agreement, col, ent = new_id("agr-rect"), new_id("col"), new_id("ent")
+    obligations = [
+        {"party_id": ent, "metric": "internship_posts", "quantity": 4, "period": "per_year"},
+        {"party_id": col, "metric": "teacher_practice_persons", "quantity": 1, "period": "per_year"},
+        {"party_id": col, "metric": "courses_codeveloped", "quantity": 1, "period": "per_year"},
+    ]
+    day = date(LAST_YEAR, 3, 10)
+    common = {"agreement_id": agreement, "college_id": col, "occurred_on": day}
+    reports = [
+        # One internship post of the four the enterprise committed: TT-01 at risk.
+        college.InternshipPlaced(
+            report_id="PL-1", **common, student_ref="S1", enterprise_id=ent, post="a", start_date=day, planned_months=6
+        ),
+        # The college's commitments are met.
+        college.TeacherPracticeCompleted(report_id="TP-1", **common, teacher_ref="T1", enterprise_id=ent, days=30),
+        college.CourseCodeveloped(report_id="CC-1", **common, title="PLC", kind=college.CodevelopedKind.COURSE),
+    ]
+    settings = evaluation_settings(infra, f"rect_{uuid.uuid4().hex[:8]}", dev_keys_dir)
+    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
+    async with running(build_app(settings)) as client:
+        await send(
+            infra,
+            REGISTRY_EVENTS,
+            [agreement_event(agreement, "activated", college_ids=[col], enterprise_ids=[ent], obligations=obligations)],
+        )
+
+        async def known() -> bool:
+            return (await client.get(f"/agreements/{agreement}", headers=sup)).status_code == 200
+
+        await wait_for(known)
+        await send(infra, COLLEGE_REPORTS, [report_record(r) for r in reports])
+        window = f"?window_start={WINDOW_START}&window_end={WINDOW_END}"
+
+        async def ingested() -> bool:
+            response = await client.get(f"/agreements/{agreement}/evidence{window}", headers=sup)
+            return bool(response.json()["reports_received"] == 3)
+
+        await wait_for(ingested)
+        opened = await client.post(
+            "/cycles",
+            json={
+                "kind": "annual",
+                "name": f"Annual {LAST_YEAR}",
+                "agreement_ids": [agreement],
+                "window_start": str(WINDOW_START),
+                "window_end": str(WINDOW_END),
+                "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+            },
+            headers=sup,
+        )
+        cycle_id = opened.json()["cycle_id"]
+        scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**sup, **etag(opened)})
+        done = await client.post(f"/cycles/{cycle_id}/complete", headers={**sup, **etag(scoring)})
+        assert done.status_code == 200, done.text
+        (result,) = (await client.get(f"/agreements/{agreement}/results", headers=sup)).json()["results"]
+        bands = {i["code"]: i["band"] for i in result["indicators"]}
+        assert bands["TT-01"] == "at_risk"
+        assert (bands["TS-02"], bands["RD-03"]) == ("on_track", "on_track")
+
+        async def ordered() -> bool:
+            response = await client.get("/rectifications", params={"agreement_id": agreement}, headers=sup)
+            return bool(response.json())
+
+        await wait_for(ordered)
+        (order,) = (await client.get("/rectifications", params={"agreement_id": agreement}, headers=sup)).json()
+        # The college has two obligations to the enterprise's one, but TT-01 measures the enterprise's.
+        assert order["responsible_party_id"] == ent
+        assert "TT-01" in [item["indicator_code"] for item in order["items"]]
