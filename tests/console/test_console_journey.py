@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import ConsoleStack, api_get
+from tests.console.conftest import LAST_YEAR, ConsoleStack, api_get
 
 pytestmark = pytest.mark.infra
 
@@ -190,6 +190,18 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.done()
     expect(page.locator("td .s-approved")).to_have_count(1)
     me.look("queue-approved")
+    # Where funding asks a second person to grant the award (committing the money), the
+    # approver does it from the approval queue.
+    application_id = api_get(console_stack, "funding", "/applications", AUDITOR, programme_id=programme_id)["items"][0][
+        "application_id"
+    ]
+    me.sign_in("funding_approver", APPROVER)
+    me.open_menu("/funding/approvals", "approvals-grant")
+    grant = page.locator(f"form[action='/funding/applications/{application_id}/award'] button")
+    if grant.count():
+        grant.click()
+        me.done()
+    me.sign_in("funding_officer", OFFICER)
 
     # 4. The start-up tranche becomes eligible on award; the officer prepares it.
     awards = wait_for(
@@ -264,7 +276,13 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.click("form[action$='/start-scoring'] button")
     page.click("form[action$='/complete'] button")
     expect(page.locator("#grades-chart svg")).to_be_visible()
+    expect(page.locator("#formality-risk")).to_be_visible()
     me.look("cycle-results")
+    # The agreement's score across cycles, one click from the ranking.
+    page.locator(f"a[href='/evaluation/trend/{agreement_id}']").first.click()
+    expect(page.locator("#trend-chart svg")).to_be_visible()
+    expect(page.locator("tbody .badge").first).to_be_visible()
+    me.look("trend")
 
     # 10. The result shows to the college; the responsible party answers the order.
     me.sign_in("college", "college-a-staff", college_id)
@@ -291,6 +309,36 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     section.locator("button.primary").click()
     expect(page.locator(f"section[data-order='{order['order_id']}'] .s-closed")).to_have_text(texts["closed"])
     me.look("rectification-closed")
+
+    # 12. The officer orders recovery of part of the paid money, and computes the certified
+    #     enterprise's education-surcharge credit statement (both are the funding service's).
+    me.sign_in("funding_officer", OFFICER)
+    me.go(award_path, "award-before-recovery")
+    page.fill("#recovery-amount", "100")
+    page.fill("#recovery-reason", "违规列支设备采购")
+    page.click("form[action$='/recoveries'] button[type=submit]")
+    me.done()
+    if page.locator("#proposed-recoveries").count():
+        # Proposed by the officer, ordered when a second person approves it.
+        me.look("award-recovery-proposed")
+        me.sign_in("funding_approver", APPROVER)
+        me.open_menu("/funding/approvals", "approvals-recovery")
+        page.locator(f"#recoveries-to-approve form[action^='{award_path}/recoveries/'] button").click()
+        me.done()
+        me.sign_in("funding_officer", OFFICER)
+        me.go(award_path, "award-recovery-approved")
+    expect(page.locator("#recoveries")).to_contain_text("100.00")
+    me.look("award-recovery")
+    me.open_menu("/funding/surcharge", "surcharge")
+    year = str(LAST_YEAR if language == "zh-CN" else LAST_YEAR + 1)  # one statement per enterprise and year
+    for field_name, value in {"enterprise_id": console_stack.alliance.partners["enterprise"], "year": year,
+                              "education_due": "30000", "local_due": "20000", "inv0_reference": "INV-1",
+                              "inv0_made_on": f"{year}-03-01", "inv0_amount": "100000"}.items():  # fmt: skip
+        page.fill(f"#statement-{field_name}", value)
+    page.click("form[action='/funding/surcharge'] button[type=submit]")
+    me.done()
+    expect(page.locator("#statement")).to_contain_text("INV-1")
+    me.look("surcharge")
 
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
 
@@ -379,4 +427,60 @@ def test_a_refusal_shows_next_to_its_field_and_keeps_what_was_typed(
     me.done()
     me.go(f"/registry/partners?q={name}", "partner-found")
     expect(page.locator("#rows")).to_contain_text(name)
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+MATCHING = {
+    "zh-CN": {"certified": "经认定的产教融合型企业", "admitted": "已入会", "reasons": "理由"},
+    "en": {"certified": "Certified industry-education integration enterprise", "admitted": "Admitted",
+           "reasons": "Reasons"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_registry_admin_reads_the_alliance_and_matches_partners(
+    language: str, console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    """Members, council and the certification catalogue as the registry keeps them; the
+    registry's matching for a college, each suggestion with its reasons in the person's language."""
+    texts = MATCHING[language]
+    partners = console_stack.alliance.partners
+    me = visitor_for(language)
+    page = me.page
+    me.sign_in("registry_admin")
+    me.open_menu("/registry/alliance", "alliance")
+    expect(page.locator("#rows")).to_contain_text(partners["college-a"])
+    expect(page.locator("#rows")).to_contain_text(texts["admitted"])
+    expect(page.locator("main")).to_contain_text(f"粤产教融合〔{time.gmtime().tm_year}〕{console_stack.run[:3]}号")
+    me.open_menu("/registry/matching", "matching-form")
+    page.fill("#college_id", partners["college-a"])
+    page.click("form.filters button[type=submit]")
+    suggestion = page.locator("tbody tr", has_text=partners["enterprise"])
+    expect(suggestion).to_contain_text(texts["certified"])
+    expect(page.locator("thead")).to_contain_text(texts["reasons"])
+    me.look("matching")
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_an_auditor_reads_each_services_audit_trail_and_its_verification(
+    language: str, console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    me = visitor_for(language)
+    page = me.page
+    me.sign_in("auditor")
+    me.open_menu("/audit", "audit-registry")
+    expect(page.locator("#chain .ok")).to_be_visible()  # the registry's chain verified intact
+    expect(page.locator("#rows td.num").first).to_be_visible()
+    for service in ("funding", "evaluation", "notifications"):
+        page.select_option("#service", service)
+        page.click("form.filters button[type=submit]")
+        expect(page.locator("#chain .ok")).to_be_visible()
+        me.look(f"audit-{service}")
+    # One entity's records, one click from any of its rows.
+    page.select_option("#service", "registry")
+    page.click("form.filters button[type=submit]")
+    page.locator("#rows td a").first.click()
+    expect(page.locator("#entity_id")).not_to_have_value("")
+    me.look("audit-entity")
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)

@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alliance_console import i18n
 from alliance_console.api import ApiError, ServiceClients
-from alliance_console.auth import build_auth_router
-from alliance_console.pages import evaluation, funding, home, partner, registry
+from alliance_console.auth import TokenRefresh, build_auth_router, build_oauth
+from alliance_console.pages import audit, evaluation, funding, home, partner, registry
 from alliance_console.settings import ConsoleSettings
 from alliance_console.web import TEMPLATES_DIR, CsrfRefused, NotAllowed, SignInRequired, render, sign_in_url
 from alliance_shared.logging import get_logger
@@ -93,6 +93,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     latency = Histogram("console_http_request_seconds", "Console request time", ["method", "route"], registry=registry_)
 
     app.add_middleware(LanguageAndMetrics, requests=requests, latency=latency)
+    oauth = build_oauth(settings)
+    app.add_middleware(TokenRefresh, oauth=oauth)
 
     # Signed (itsdangerous), HttpOnly cookie; Secure outside dev; Lax keeps the OIDC redirect working.
     app.add_middleware(
@@ -145,7 +147,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         return PlainTextResponse(generate_latest(registry_), media_type=CONTENT_TYPE_LATEST)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(build_auth_router(settings))
-    for module in (home, funding, evaluation, partner, registry):
+    app.include_router(build_auth_router(settings, oauth))
+    for module in (home, funding, evaluation, partner, registry, audit):
         app.include_router(module.router)
     return app

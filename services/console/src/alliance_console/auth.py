@@ -3,21 +3,29 @@ when CONSOLE_DEV_LOGIN is on, a development page that mints a dev token for a ch
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alliance_console.i18n import LANGUAGE_COOKIE, LANGUAGES, _
 from alliance_console.settings import ConsoleSettings
 from alliance_console.web import Person, checked_form, flash, render, role_label
 from alliance_shared.auth.devtokens import default_keys_dir, mint
+from alliance_shared.logging import get_logger
+
+log = get_logger(__name__)
 
 #: The roles a dev sign-in may choose, and a person to be for each.
 DEV_PEOPLE = {
@@ -31,6 +39,10 @@ DEV_PEOPLE = {
     "auditor": "auditor-ma",
 }
 DEV_TOKEN_TTL_S = 8 * 3600
+#: Refresh this long before the access token expires (the services' clocks may run ahead).
+REFRESH_MARGIN_S = 30
+#: Requests that use no token: they never refresh it.
+UNREFRESHED_PATHS = ("/static/", "/healthz", "/readyz", "/metrics", "/auth/")
 
 
 def safe_next(target: str | None) -> str:
@@ -67,9 +79,66 @@ def build_oauth(settings: ConsoleSettings) -> OAuth | None:
     return oauth
 
 
-def build_auth_router(settings: ConsoleSettings) -> APIRouter:
+def keep_refresh(session: dict[str, Any], token: Mapping[str, Any]) -> None:
+    """What refreshing needs later: the refresh token (when the IdP gave one) and the expiry."""
+    if token.get("refresh_token"):
+        session["refresh_token"] = str(token["refresh_token"])
+    if token.get("expires_at"):
+        session["expires_at"] = int(token["expires_at"])
+
+
+class TokenRefresh:
+    """Refreshes the session's access token shortly before it expires, before a page uses it
+    (pure ASGI, inside the session middleware, so the new token is written back to the
+    cookie). Without a refresh token, or when the IdP refuses, nothing changes and an
+    expired token sends the person to sign in as before. Requests of one session that
+    arrive together share one refresh: an IdP that rotates refresh tokens (Hydra) revokes
+    the whole chain when one is used twice."""
+
+    def __init__(self, app: ASGIApp, oauth: OAuth | None) -> None:
+        self.app = app
+        self.oauth = oauth
+        self._refreshing: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wants_token = scope["type"] == "http" and not str(scope.get("path", "")).startswith(UNREFRESHED_PATHS)
+        if self.oauth is not None and wants_token and "session" in scope:
+            await self.refresh_if_expiring(scope["session"])
+        await self.app(scope, receive, send)
+
+    async def refresh_if_expiring(self, session: dict[str, Any]) -> None:
+        refresh_token = str(session.get("refresh_token") or "")
+        if not refresh_token or not session.get("token"):
+            return
+        if float(session.get("expires_at") or 0) - time.time() > REFRESH_MARGIN_S:
+            return
+        task = self._refreshing.get(refresh_token)
+        if task is None:
+            task = asyncio.create_task(self._refresh(refresh_token))
+            self._refreshing[refresh_token] = task
+            task.add_done_callback(lambda _t: asyncio.get_running_loop().call_later(
+                REFRESH_MARGIN_S, self._refreshing.pop, refresh_token, None))  # fmt: skip
+        token = await task
+        if token is None:
+            session.pop("refresh_token", None)
+            return
+        session["token"] = str(token["access_token"])
+        if token.get("id_token"):
+            session["id_token"] = token["id_token"]
+        keep_refresh(session, token)
+
+    async def _refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        assert self.oauth is not None
+        try:
+            token = await self.oauth.idp.fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token)
+        except (OAuthError, httpx.HTTPError) as exc:
+            log.info("token refresh refused", error=repr(exc))
+            return None
+        return dict(token)
+
+
+def build_auth_router(settings: ConsoleSettings, oauth: OAuth | None) -> APIRouter:
     router = APIRouter()
-    oauth = build_oauth(settings)
 
     @router.get("/auth/login", include_in_schema=False)
     async def login(request: Request, next: str | None = None) -> Response:
@@ -98,6 +167,7 @@ def build_auth_router(settings: ConsoleSettings) -> APIRouter:
         person = Person.from_claims(claims)
         request.session["token"] = access_token
         request.session["id_token"] = token.get("id_token")
+        keep_refresh(request.session, token)
         request.session["person"] = person.to_session()
         return RedirectResponse(safe_next(request.session.pop("next", None)), status_code=303)
 

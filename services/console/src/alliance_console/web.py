@@ -70,6 +70,7 @@ def menu(person: Person) -> list[tuple[str, str]]:
         (_("Awards"), "/funding/awards", ("funding_officer", "funding_approver", "auditor")),
         (_("Approval queue"), "/funding/approvals", ("funding_approver",)),
         (_("Budget execution"), "/funding/budget", ("funding_officer", "funding_approver", "auditor")),
+        (_("Surcharge credit statements"), "/funding/surcharge", ("funding_officer", "funding_approver", "auditor")),
         (_("Evaluation cycles"), "/evaluation/cycles", ("supervisor", "auditor")),
         (_("Rectification orders"), "/evaluation/rectifications", ("supervisor", "auditor")),
         (_("Appeals"), "/evaluation/appeals", ("supervisor", "auditor")),
@@ -83,6 +84,9 @@ def menu(person: Person) -> list[tuple[str, str]]:
         (_("Webhook endpoints"), "/partner/webhooks", ("college", "enterprise")),
         (_("Partners"), "/registry/partners", ("registry_admin", "auditor")),
         (_("Agreements"), "/registry/agreements", ("registry_admin", "auditor")),
+        (_("Alliance: members, council, certification"), "/registry/alliance", ("registry_admin", "auditor")),
+        (_("Partner matching"), "/registry/matching", ("registry_admin", "auditor")),
+        (_("Audit trail"), "/audit", ("auditor",)),
     ]
     return [(label, path) for label, path, roles in entries if person.has(*roles)]
 
@@ -227,5 +231,10 @@ def label(value: object) -> str:
         "large": _("Large"), "medium": _("Medium"), "small": _("Small"), "micro": _("Micro"),
         "lodged": _("Lodged"), "upheld": _("Upheld"),
         "lead": _("Lead"), "participant": _("Participant"), "coordinator": _("Coordinator"), "sponsor": _("Sponsor"),
+        "applied": _("Applied"), "admitted": _("Admitted"), "expelled": _("Expelled"), "certified": _("Certified"),
+        "revoked": _("Revoked"), "expired": _("Expired"), "chair": _("Chair"), "vice_chair": _("Vice chair"),
+        "director": _("Director"), "on_track": _("On track"), "needs_improvement": _("Needs improvement"),
+        "at_risk": _("At risk"), "no_evidence": _("No evidence"), "credited": _("Credited"),
+        "not_certified": _("Not certified"), "no_rate": _("No credit rate in force"),
     }  # fmt: skip
     return labels.get(str(value), str(value))

@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
-from alliance_console.i18n import TIME_ZONE, _
+from alliance_console.i18n import TIME_ZONE, _, day
 from alliance_console.pages.common import FormInvalid, act, integer, text
-from alliance_console.web import render, require
+from alliance_console.web import label, render, require
 
 router = APIRouter(prefix="/evaluation")
 
@@ -104,9 +104,13 @@ async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
         except ApiError:
             panels[agreement_id] = None
     ranking: list[dict[str, Any]] = []
+    formality: list[dict[str, Any]] = []
     distribution: dict[str, int] = {}
     if found.get("status") == "completed":
-        ranking = list((await api.get("evaluation", f"/cycles/{cycle_id}/ranking")).get("ranking", []))
+        # The dashboard carries the ranking and the formality-risk list in one call.
+        board = await api.get("evaluation", f"/cycles/{cycle_id}/dashboard")
+        ranking = list(board.get("ranking", []))
+        formality = list(board.get("formality_risk", []))
         for row in ranking:
             grade = str(row.get("grade", ""))
             distribution[grade] = distribution.get(grade, 0) + 1
@@ -117,8 +121,31 @@ async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
     }
     return render(
         request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=ranking, chart_data=chart,
-        can_act=person.has("supervisor"), panel_roles=PANEL_ROLES,
+        formality=formality, formality_label=formality_label, can_act=person.has("supervisor"),
+        panel_roles=PANEL_ROLES,
     )  # fmt: skip
+
+
+def formality_label(reason: str) -> str:
+    labels = {
+        "no_activity": _("No reported activity in the window"),
+        "active_months_at_risk": _("Too few months with reported activity"),
+    }
+    return labels.get(reason, reason)
+
+
+@router.get("/trend/{agreement_id}", include_in_schema=False)
+async def trend(request: Request, agreement_id: str) -> HTMLResponse:
+    """An agreement's score across cycles (current results, oldest first)."""
+    _person, api = require(request, *OVERSEERS)
+    found = await api.get("evaluation", f"/agreements/{agreement_id}/results")
+    points = list(found.get("trend", []))
+    chart = {
+        "categories": [f"{day(p['completed_at'])} {label(p['cycle_kind'])}" for p in points],
+        "series": [{"name": _("Score"), "data": [p["score_hundredths"] / 100 for p in points]}],
+        "unit": _("points"),
+    }
+    return render(request, "evaluation/trend.html", agreement_id=agreement_id, points=points, chart_data=chart)
 
 
 def grade_label(grade: str) -> str:

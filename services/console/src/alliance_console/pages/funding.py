@@ -4,8 +4,13 @@ budget execution with its chart and downloads."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import csv
+import io
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,6 +20,8 @@ from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import TIME_ZONE, _
 from alliance_console.pages.common import FormInvalid, act, amount, integer, text
 from alliance_console.web import render, require
+from alliance_shared.tables import Table
+from alliance_shared.web.exports import render_table
 
 router = APIRouter(prefix="/funding")
 
@@ -22,6 +29,7 @@ STAFF = ("funding_officer", "funding_approver", "auditor")
 OFFICER = ("funding_officer",)
 PAGE_SIZE = 20
 TEMPLATE_ROWS = 3
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 RELEASES = ("on_award", "manual", "mid_term", "annual", "final_acceptance")
 
 
@@ -193,7 +201,30 @@ async def award(request: Request, award_id: str) -> HTMLResponse:
     person, api = require(request, *STAFF)
     found = await api.get("funding", f"/awards/{award_id}")
     return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=person.has(*OFFICER),
-                  can_approve=person.has("funding_approver"))  # fmt: skip
+                  can_approve=person.has("funding_approver"), recovery_id=f"rec-{uuid.uuid4().hex[:10]}",
+                  due_default=(date.today() + timedelta(days=30)).isoformat())  # fmt: skip
+
+
+@router.post("/awards/{award_id}/recoveries", include_in_schema=False)
+async def order_recovery(request: Request, award_id: str) -> RedirectResponse:
+    """The officer orders recovery of paid money; whether it may be recovered is funding's decision."""
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        try:
+            due = date.fromisoformat(text(form, "due_on"))
+        except ValueError:
+            raise FormInvalid("due_on", _("Enter a date.")) from None
+        body = {
+            # A fresh id per form: the funding service refuses the same recovery twice.
+            "recovery_id": text(form, "recovery_id"),
+            "amount_minor": amount(form, "amount"),
+            "reason": text(form, "reason"),
+            "due_at": datetime.combine(due, time(23, 59), tzinfo=TIME_ZONE).astimezone(UTC).isoformat(),
+        }
+        await api.post("funding", f"/awards/{award_id}/recoveries", body, version=text(form, "version"))
+
+    return await act(request, "recovery", f"/funding/awards/{award_id}", call, _("Recovery proposed or ordered."))
 
 
 def tranche_done(step: str) -> str:
@@ -241,13 +272,60 @@ async def all_awards(api: Api) -> list[dict[str, Any]]:
 async def approvals(request: Request) -> HTMLResponse:
     person, api = require(request, "funding_approver")
     queue = []
+    recoveries = []
     for summary in await all_awards(api):
         tranches = summary.get("tranches")
         award_doc = summary if tranches is not None else await api.get("funding", f"/awards/{summary['award_id']}")
         for tranche in award_doc.get("tranches", []):
             if tranche.get("status") == "requested":
                 queue.append({"award": award_doc, "tranche": tranche, "mine": tranche.get("prepared_by") == person.sub})
-    return render(request, "funding/approvals.html", queue=queue)
+        for proposal in award_doc.get("proposed_recoveries") or []:
+            recoveries.append(
+                {"award": award_doc, "recovery": proposal, "mine": proposal.get("proposed_by") == person.sub}
+            )
+    return render(
+        request, "funding/approvals.html", queue=queue, grants=await awards_to_grant(api, person.sub),
+        recoveries=recoveries,
+    )  # fmt: skip
+
+
+async def awards_to_grant(api: Api, me: str) -> list[dict[str, Any]]:
+    """Approved applications whose award a second person must still grant (funding asks for
+    it when its applications carry ``award_approved_by``; otherwise the award is granted on approval)."""
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = items_of(await api.get("funding", "/applications", cursor=cursor, limit=200))
+        found += [
+            {**a, "mine": a.get("decided_by") == me}
+            for a in items
+            if a.get("status") == "approved" and "award_approved_by" in a and a["award_approved_by"] is None
+        ]
+        if not cursor:
+            return found
+
+
+@router.post("/applications/{application_id}/award", include_in_schema=False)
+async def grant_award(request: Request, application_id: str) -> RedirectResponse:
+    _person, api = require(request, "funding_approver")
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", f"/applications/{application_id}/award")
+
+    return await act(request, f"grant-{application_id}", "/funding/approvals", call, _("Award granted."))
+
+
+@router.post("/awards/{award_id}/recoveries/{recovery_id}/approve", include_in_schema=False)
+async def approve_recovery(request: Request, award_id: str, recovery_id: str) -> RedirectResponse:
+    _person, api = require(request, "funding_approver")
+
+    async def call(form: FormData) -> None:
+        path = f"/awards/{award_id}/recoveries/{recovery_id}/approve"
+        await api.post("funding", path, version=text(form, "version"))
+
+    return await act(
+        request, f"recovery-{recovery_id}", "/funding/approvals", call, _("Recovery approved: it is ordered.")
+    )
 
 
 @router.get("/budget", include_in_schema=False)
@@ -271,17 +349,32 @@ async def budget(request: Request) -> HTMLResponse:
     return render(request, "funding/budget.html", rows=rows, chart_data=chart)
 
 
+def export_header(column: str) -> str:
+    """A column of the funding service's export in the person's language (amounts stay in fen)."""
+    headers = {
+        "programme_id": _("Programme id"), "name": _("Programme"), "fiscal_year": _("Fiscal year"),
+        "status": _("Status"), "appropriated_minor": _("Appropriated (fen)"), "available_minor": _("Available (fen)"),
+        "committed_minor": _("Committed (fen)"), "disbursed_minor": _("Disbursed (fen)"), "paid_minor": _("Paid (fen)"),
+        "recovery_receivable_minor": _("Recovery receivable (fen)"), "recovered_minor": _("Recovered (fen)"),
+        "execution_rate_bp": _("Execution rate (basis points)"),
+    }  # fmt: skip
+    return headers.get(column, column)
+
+
 @router.get("/budget.{fmt}", include_in_schema=False)
 async def budget_download(request: Request, fmt: str) -> Response:
+    """The funding service's export with its headers translated; the rows are the service's as they are."""
     _person, api = require(request, *STAFF)
     if fmt not in ("csv", "xlsx"):
         return Response(status_code=404)
-    answer = await api.raw("funding", "/reports/budget-execution", by="programme", format=fmt)
-    return Response(
-        answer.content,
-        media_type=answer.headers.get("content-type", "application/octet-stream"),
-        headers={"Content-Disposition": f'attachment; filename="budget-execution.{fmt}"'},
+    answer = await api.raw("funding", "/reports/budget-execution", by="programme", format="csv")
+    header, *rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    table = Table(
+        _("Budget execution"),
+        [export_header(column) for column in header],
+        [[int(cell) if WHOLE_NUMBER.fullmatch(cell) else cell for cell in row] for row in rows],
     )
+    return render_table(table, "csv" if fmt == "csv" else "xlsx", "budget-execution")
 
 
 for _step in ("request", "approve", "payment"):
@@ -291,3 +384,56 @@ for _step in ("request", "approve", "payment"):
         methods=["POST"],
         include_in_schema=False,
     )
+
+
+INVESTMENT_ROWS = 3
+
+
+@router.get("/surcharge", include_in_schema=False)
+async def surcharge(request: Request, enterprise_id: str | None = None, year: int | None = None) -> HTMLResponse:
+    """An enterprise's education-surcharge credit statement for a year, as funding computed it."""
+    person, api = require(request, *STAFF)
+    found: dict[str, Any] | None = None
+    if enterprise_id and year:
+        try:
+            found = await api.get("funding", f"/surcharge-credit-statements/{enterprise_id.strip()}/{year}")
+        except ApiError as error:
+            if error.status != 404:
+                raise
+    return render(
+        request, "funding/surcharge.html", found=found, searched=bool(enterprise_id and year),
+        filters={"enterprise_id": enterprise_id or "", "year": year or date.today().year - 1},
+        can_compute=person.has(*OFFICER), rows=range(INVESTMENT_ROWS),
+    )  # fmt: skip
+
+
+@router.post("/surcharge", include_in_schema=False)
+async def compute_statement(request: Request) -> RedirectResponse:
+    _person, api = require(request, *OFFICER)
+    form = await request.form()
+    enterprise_id, year = text(form, "enterprise_id"), text(form, "year")
+
+    async def call(form: FormData) -> None:
+        investments = []
+        for n in range(INVESTMENT_ROWS):
+            if not text(form, f"inv{n}_reference"):
+                continue
+            try:
+                made_on = date.fromisoformat(text(form, f"inv{n}_made_on")).isoformat()
+            except ValueError:
+                raise FormInvalid(f"inv{n}_made_on", _("Enter a date.")) from None
+            investments.append(
+                {"reference": text(form, f"inv{n}_reference"), "made_on": made_on,
+                 "amount_minor": amount(form, f"inv{n}_amount")}
+            )  # fmt: skip
+        body = {
+            "enterprise_id": text(form, "enterprise_id"),
+            "year": integer(form, "year"),
+            "investments": investments,
+            "education_surcharge_due_minor": amount(form, "education_due"),
+            "local_education_surcharge_due_minor": amount(form, "local_due"),
+        }
+        await api.post("funding", "/surcharge-credit-statements", body)
+
+    back = f"/funding/surcharge?enterprise_id={quote(enterprise_id)}&year={quote(year)}"
+    return await act(request, "statement", back, call, _("Statement computed."))

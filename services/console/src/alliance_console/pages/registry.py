@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
-from alliance_console.api import items_of
+from alliance_console.api import ApiError, items_of
 from alliance_console.i18n import _
 from alliance_console.pages.common import act, integer, text
 from alliance_console.web import render, require
@@ -78,3 +78,52 @@ async def agreements(request: Request, status: str | None = None, cursor: str | 
         await api.get("registry", "/agreements", status=status, cursor=cursor, limit=PAGE_SIZE)
     )
     return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
+
+
+@router.get("/alliance", include_in_schema=False)
+async def alliance(
+    request: Request, cursor: str | None = None, certification_cursor: str | None = None
+) -> HTMLResponse:
+    """Members, the council and the certified-enterprise catalogue, as the registry keeps them."""
+    _person, api = require(request, *READERS)
+    members, next_cursor = items_of(await api.get("registry", "/memberships", cursor=cursor, limit=PAGE_SIZE))
+    certifications, next_certifications = items_of(
+        await api.get("registry", "/certifications", cursor=certification_cursor, limit=PAGE_SIZE)
+    )
+    try:
+        council: dict[str, Any] | None = await api.get("registry", "/council")
+    except ApiError as error:
+        if error.status != 404:
+            raise
+        council = None  # not constituted yet
+    return render(
+        request, "registry/alliance.html", members=members, next_cursor=next_cursor, council=council,
+        certifications=certifications, next_certifications=next_certifications,
+    )  # fmt: skip
+
+
+def reason_label(code: str) -> str:
+    """A matching reason in the person's language (the registry's English text for unknown codes)."""
+    labels = {
+        "match.sector_fit": _("Its industry serves the college's majors"),
+        "match.same_region": _("In the college's region"),
+        "match.same_province": _("In the college's province"),
+        "match.certified": _("Certified industry-education integration enterprise"),
+        "match.spare_capacity": _("Room for more cooperation"),
+        "match.existing_partner": _("Already cooperates with the college"),
+    }
+    return labels.get(code, "")
+
+
+@router.get("/matching", include_in_schema=False)
+async def matching(request: Request, college_id: str | None = None, majors: str | None = None) -> HTMLResponse:
+    """Enterprises a college could approach, ranked by the registry, each with its reasons."""
+    _person, api = require(request, *READERS)
+    chosen = [m.strip() for m in (majors or "").replace("，", ",").split(",") if m.strip()]
+    found: dict[str, Any] | None = None
+    if college_id:
+        found = await api.get("registry", f"/matching/{college_id.strip()}", majors=chosen or None, limit=PAGE_SIZE)
+    return render(
+        request, "registry/matching.html", found=found, reason_label=reason_label,
+        filters={"college_id": college_id or "", "majors": majors or ""},
+    )  # fmt: skip
