@@ -9,7 +9,9 @@ documented examples, narrowed to the two parties of the small directory below.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,7 +31,12 @@ from alliance_notifications.domain.recipients import (
     RecipientDirectory,
     RoleGroup,
 )
-from alliance_shared.contract.registry import AgreementActivated, PartnerRegistered
+from alliance_shared.contract.base import EventPayload
+from alliance_shared.contract.registry import (
+    AgreementActivated,
+    AgreementAmendmentProposed,
+    PartnerRegistered,
+)
 
 COLLEGE = "col-001"
 ENTERPRISE = "ent-042"
@@ -88,6 +95,16 @@ _TRANCHE_SCHEDULE = [
 ]
 
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _replay_sample(model: type[EventPayload]) -> dict[str, Any]:
+    """The contract's stored replay sample of a type without a documented example."""
+    folder = REPO_ROOT / "tests" / "contract" / "samples" / model.event_type
+    sample: dict[str, Any] = json.loads(sorted(folder.glob("*.json"))[0].read_text())
+    return sample
+
+
 def _documented_example(model: type[BaseModel]) -> dict[str, Any]:
     extra = model.model_config.get("json_schema_extra")
     assert isinstance(extra, dict)
@@ -141,6 +158,20 @@ def _registry_examples() -> dict[str, dict[str, Any]]:
             **_ACT,
         },
         "registry.agreement.completed": {**agreement, "status": "completed", "occurred_at": "2029-08-31T16:00:00Z"},
+        "registry.agreement.amendment_proposed": {
+            **agreement,
+            "proposed_version": 2,
+            "summary": "increase the internship places from 40 to 60 a year",
+            "proposal": _replay_sample(AgreementAmendmentProposed)["proposal"],
+            "pending_party_ids": agreement["party_ids"],
+            **_ACT,
+        },
+        "registry.agreement.amendment_withdrawn": {
+            **agreement,
+            "proposed_version": 2,
+            "reason": "the parties agreed to keep the current terms",
+            **_ACT,
+        },
     }
 
 

@@ -61,6 +61,9 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("registry.agreement.terminated", ("agreement_parties",), REG),
     _rule("registry.agreement.terminated", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
     _rule("registry.agreement.completed", ("agreement_parties",), OPS),
+    # An amendment takes effect only once every party signed it: the parties are asked.
+    _rule("registry.agreement.amendment_proposed", ("agreement_parties",), OPS),
+    _rule("registry.agreement.amendment_withdrawn", ("agreement_parties",), OPS),
     # funding
     _rule("funding.programme.opened", ("all_partners",), DIGEST),
     _rule("funding.programme.closed", ("all_partners",), DIGEST),
