@@ -35,6 +35,12 @@ EVIDENCE_BODY = {
     "amount_minor": 100,
     "currency": "CNY",
 }
+ORDER_BODY = {
+    "result_id": "none",
+    "items": [{"indicator_code": "TT-01", "requirement": "r"}],
+    "responsible_party_id": "p",
+    "due_at": "2099-01-01T00:00:00Z",
+}
 WINDOW = "?window_start=2025-01-01&window_end=2025-12-31"
 
 # (method, path, body, {role: expected status for roles let through}); other roles: 403.
@@ -63,11 +69,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/appeals", None, {SUP: 200, AUD: 200, COL: 200, ENT: 200}),
     ("GET", "/appeals/none", None, {SUP: 404, AUD: 404, COL: 404, ENT: 404}),
     ("POST", "/appeals/none/decision", {"decision": "rejected", "reason": "r"}, {SUP: 428}),
+    ("POST", "/rectifications", ORDER_BODY, {SUP: 404}),
     ("GET", "/rectifications", None, {SUP: 200, AUD: 200, COL: 200, ENT: 200}),
     ("GET", "/rectifications/none", None, {SUP: 404, AUD: 404, COL: 404, ENT: 404}),
     ("POST", "/rectifications/none/response", {"evidence_refs": ["att://r"]}, {COL: 404, ENT: 404}),
     ("POST", "/rectifications/none/return", {"reason": "r"}, {SUP: 404}),
     ("POST", "/rectifications/none/close", {"reason": "r"}, {SUP: 404}),
+    # Every service's audit trail (alliance_shared.web.app.audit_router), for ops and auditors.
+    ("GET", "/audit/verify", None, {"ops": 200, AUD: 200}),
+    ("GET", "/audit/records", None, {"ops": 200, AUD: 200}),
 ]
 
 CASES = role_cases(ENDPOINTS)

@@ -1,5 +1,6 @@
 """On the real servers: the rectification order names the party whose obligations drive
-the failing indicators, not the party with the most obligations."""
+the failing indicators, not the party with the most obligations; a supervisor orders
+rectification by hand with chosen items, party and deadline."""
 
 from __future__ import annotations
 
@@ -103,3 +104,30 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
         # The college has two obligations to the enterprise's one, but TT-01 measures the enterprise's.
         assert order["responsible_party_id"] == ent
         assert "TT-01" in [item["indicator_code"] for item in order["items"]]
+
+        # By hand: the college is to put TS-02 right by a deadline of the supervisor's choosing.
+        due_at = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+        body = {
+            "result_id": result["result_id"],
+            "items": [{"indicator_code": "TS-02", "requirement": "two more teachers into enterprise practice"}],
+            "responsible_party_id": col,
+            "due_at": due_at.isoformat(),
+        }
+        by_hand = await client.post("/rectifications", json=body, headers=sup)
+        assert by_hand.status_code == 201, by_hand.text
+        assert by_hand.json()["responsible_party_id"] == col
+        assert by_hand.json()["items"] == [
+            {"indicator_code": "TS-02", "band": "on_track", "requirement": "two more teachers into enterprise practice"}
+        ]
+        assert datetime.fromisoformat(by_hand.json()["due_at"]) == due_at
+        college_sees = await client.get(
+            f"/rectifications/{by_hand.json()['order_id']}", headers=bearer(dev_keys_dir, "college", partner_id=col)
+        )
+        assert college_sees.status_code == 200
+        for wrong, code in (
+            ({"responsible_party_id": new_id("ent")}, "rectification.not_a_party"),
+            ({"items": [{"indicator_code": "XX-99", "requirement": "r"}]}, "rectification.unknown_item"),
+            ({"due_at": (datetime.now(UTC) - timedelta(days=1)).isoformat()}, "rectification.due_in_past"),
+        ):
+            refused = await client.post("/rectifications", json={**body, **wrong}, headers=sup)
+            assert (refused.status_code, refused.json()["code"]) == (422, code), refused.text

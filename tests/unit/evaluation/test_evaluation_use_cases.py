@@ -529,6 +529,27 @@ async def ordered(h: Harness) -> tuple[str, str]:
     return order.order_id, order.responsible_party_id
 
 
+async def test_order_by_hand(h: Harness) -> None:
+    await completed_cycle(h, POOR)
+    (result,) = await queries.results_of_agreement(h.ctx, POOR)
+    due = NOW + timedelta(days=10)
+    wanted = [("COMPOSITE", "reach a pass"), ("CD-02", "report every month")]
+    with pytest.raises(DomainError) as stranger:
+        await rectification.order_by_hand(h.ctx, result.result_id, wanted, COL, due, SUPERVISOR)
+    assert stranger.value.code == "rectification.not_a_party"
+    with pytest.raises(DomainError) as twice:
+        await rectification.order_by_hand(h.ctx, result.result_id, wanted * 2, ENT2, due, SUPERVISOR)
+    assert twice.value.code == "rectification.duplicate_item"
+    with pytest.raises(NotFound):
+        await rectification.order_by_hand(h.ctx, "no-such-result", wanted, ENT2, due, SUPERVISOR)
+    assert h.nothing_written()
+    ordered_ = await rectification.order_by_hand(h.ctx, result.result_id, wanted, ENT2, due, SUPERVISOR)
+    order = ordered_.item
+    assert (order.responsible_party_id, order.due_at, order.ordered_by) == (ENT2, due, SUPERVISOR)
+    assert [(i.indicator_code, i.requirement) for i in order.items] == wanted
+    assert h.written() == (["rectification.ordered"], ["rectification.ordered_by_hand"])
+
+
 async def test_respond_to_order(h: Harness) -> None:
     order_id, party = await ordered(h)
     assert party == COL2

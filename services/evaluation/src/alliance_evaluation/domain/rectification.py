@@ -91,6 +91,33 @@ def responsible_party(
     return result.college_ids[0] if result.college_ids else result.party_ids[0]
 
 
+def chosen_items(result: EvaluationResult, requirements: Sequence[tuple[str, str]]) -> tuple[RectificationItem, ...]:
+    """Items a supervisor chose by hand: (indicator code or ``COMPOSITE``, requirement),
+    each with the band the result gave it."""
+    bands: dict[str, RiskBand | None] = {i.code: i.band for i in result.indicators}
+    bands[COMPOSITE_ITEM] = RiskBand.AT_RISK if result.grade is Grade.FAIL else result.overall_risk
+    codes = [code for code, _ in requirements]
+    if len(codes) != len(set(codes)):
+        raise DomainError("rectification.duplicate_item", "each indicator is named once in an order")
+    items: list[RectificationItem] = []
+    for code, requirement in requirements:
+        if code not in bands:
+            raise DomainError(
+                "rectification.unknown_item",
+                f"result {result.result_id} has no indicator {code}",
+                indicator_code=code,
+            )
+        band = bands[code]
+        if band is None:
+            raise DomainError(
+                "rectification.item_not_applicable",
+                f"{code} does not apply to agreement {result.agreement_id} (no such obligation)",
+                indicator_code=code,
+            )
+        items.append(RectificationItem(indicator_code=code, band=band, requirement=requirement))
+    return tuple(items)
+
+
 class OrderStatus(StrEnum):
     OPEN = "open"
     RESPONDED = "responded"

@@ -1,15 +1,18 @@
-"""Rectification orders after a result: the party responds, a supervisor returns or closes,
-and the periodic check marks unanswered orders overdue (escalating once)."""
+"""Rectification orders after a result: a supervisor may also order one by hand; the party
+responds, a supervisor returns or closes, and the periodic check marks unanswered orders
+overdue (escalating once)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
+from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder, chosen_items
 from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
 from alliance_shared.persistence.versioned_store import AuditNote
-from alliance_shared.persistence.write_path import Decision, Outcome, update
+from alliance_shared.persistence.write_path import Decision, Outcome, create, update
 
 NOT_FOUND = ("rectification.not_found", "rectification order")
 
@@ -24,6 +27,29 @@ async def _change_order(
         return Decision(order, AuditNote(f"rectification.{action}", "rectification", order_id, before, after))
 
     return await update(ctx.repos.orders, order_id, decide, not_found=NOT_FOUND, expected=expected)
+
+
+async def order_by_hand(
+    ctx: Context,
+    result_id: str,
+    requirements: Sequence[tuple[str, str]],
+    responsible_party_id: str,
+    due_at: datetime,
+    actor_id: str,
+) -> Outcome[RectificationOrder]:
+    """A supervisor orders rectification of chosen items, by a chosen party and deadline."""
+    result = (await queries.get_result(ctx, result_id)).item
+    order = RectificationOrder.order(
+        order_id=str(uuid.uuid4()),
+        result=result,
+        responsible_party_id=responsible_party_id,
+        due_at=due_at,
+        now=ctx.clock.now(),
+        actor_id=actor_id,
+        items=chosen_items(result, requirements),
+    )
+    audit = AuditNote("rectification.ordered_by_hand", "rectification", order.order_id, None, {"result_id": result_id})
+    return await create(ctx.repos.orders, order.order_id, order, audit)
 
 
 async def respond_to_order(

@@ -1,5 +1,5 @@
-"""Rectification orders: list and read (parties see their own), the responsible party
-responds, a supervisor returns or closes (each If-Match)."""
+"""Rectification orders: list and read (parties see their own), a supervisor orders one by
+hand, the responsible party responds, a supervisor returns or closes (each If-Match)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReade
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
 from alliance_evaluation.service import queries
 from alliance_evaluation.service import rectification as use_cases
+from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, set_etag
 
@@ -30,6 +31,53 @@ class ResponseIn(BaseModel):
     )
 
     evidence_refs: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(min_length=1, max_length=50)
+
+
+Id = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator_code: Annotated[str, Field(min_length=1, max_length=20)]
+    requirement: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "result_id": "res-7",
+                    "items": [{"indicator_code": "TT-01", "requirement": "provide the four posts committed"}],
+                    "responsible_party_id": "ent-042",
+                    "due_at": "2026-09-30T16:00:00Z",
+                }
+            ]
+        },
+    )
+
+    result_id: Id
+    items: list[ItemIn] = Field(min_length=1, max_length=100)
+    responsible_party_id: Id
+    due_at: UtcDateTime
+
+
+@router.post("/rectifications", status_code=201, summary="Order rectification by hand: chosen items, party, deadline")
+async def order_by_hand(
+    body: OrderIn, response: Response, principal: Supervisor, ctx: Evaluation
+) -> RectificationOrder:
+    outcome = await use_cases.order_by_hand(
+        ctx,
+        body.result_id,
+        [(item.indicator_code, item.requirement) for item in body.items],
+        body.responsible_party_id,
+        body.due_at,
+        principal.subject,
+    )
+    set_etag(response, outcome.version)
+    return outcome.item
 
 
 @router.get("/rectifications", summary="Rectification orders (yours, for a party)")
