@@ -71,6 +71,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", f"{T}/release", None, {OFF: 428}),
     ("POST", f"{T}/request", None, {OFF: 428}),
     ("POST", f"{T}/approve", {}, {APP: 428}),
+    ("POST", f"{T}/release-remainder", None, {APP: 428}),
     ("POST", f"{T}/payment", {"bank_reference": "b"}, {OFF: 428}),
     ("POST", "/awards/none/terminate", {"reason": "r"}, {OFF: 428}),
     ("POST", "/awards/none/terminate/approve", None, {APP: 428}),

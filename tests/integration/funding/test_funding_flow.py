@@ -861,3 +861,76 @@ async def test_every_money_decision_needs_a_second_person(infra: Infrastructure,
     assert terminated.status_code == 200, terminated.text
     assert terminated.json()["status"] == "terminated"
     await assert_consistent(w, pid)
+
+
+async def test_surcharge_carry_forward_walks_back_over_gap_years_and_a_recomputed_year_cascades(
+    infra: Infrastructure, world: World
+) -> None:
+    """Issue #14 item 12: a statement carries in the newest earlier statement's carry-out
+    (no statement in the year between: no investment, nothing offset); recomputing the
+    earlier year recomputes the later one."""
+    w = world
+    enterprise = new_id("ent")
+    await send(
+        infra, REGISTRY_EVENTS, [partner_registered(enterprise, "enterprise"), certification_granted(enterprise)]
+    )
+
+    async def certified() -> bool:
+        view = await w.repos.partners.get(enterprise)
+        return view is not None and view.item.kind is not None and bool(view.item.certifications)
+
+    await wait_for(certified)
+    year = now().year
+
+    async def statement(for_year: int, invested: int, due: int) -> dict[str, Any]:
+        investments = [{"reference": "INV-1", "made_on": f"{for_year}-12-01", "amount_minor": invested}]
+        answer = await w.http.post(
+            "/surcharge-credit-statements",
+            json={
+                "enterprise_id": enterprise,
+                "year": for_year,
+                "investments": investments if invested else [],
+                "education_surcharge_due_minor": due,
+                "local_education_surcharge_due_minor": 0,
+            },
+            headers=w.who.officer,
+        )
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    first = await statement(year - 1, 1_000_000, 100_000)
+    assert first["carried_out_minor"] == 200_000  # 30 % earned, 100,000 offset
+    later = await statement(year + 1, 0, 50_000)  # nothing stored for `year`
+    assert later["carried_in_from_year"] == year - 1
+    assert later["statement"]["carried_in_minor"] == 200_000
+    assert later["carried_out_minor"] == 150_000
+    await statement(year - 1, 2_000_000, 100_000)  # recomputed: 600,000 earned
+    cascaded = await w.http.get(f"/surcharge-credit-statements/{enterprise}/{year + 1}", headers=w.who.officer)
+    assert cascaded.json()["statement"]["carried_in_minor"] == 500_000
+    assert cascaded.json()["carried_out_minor"] == 450_000
+    assert cascaded.json()["statement"]["education_surcharge_due_minor"] == 50_000  # its own inputs kept
+
+
+async def test_a_kept_remainder_is_released_without_terminating(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 10 (part): the remainder a partial approval kept goes back to the
+    programme while the award goes on."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award["award_id"], award["tranches"][0]["tranche_id"]
+    assert (await step(w, aid, f"tranches/{t1}/request", w.who.officer)).status_code == 200
+    partial = {"approved_minor": 60_000, "release_remainder": False, "reason": "equipment quote lower"}
+    assert (await step(w, aid, f"tranches/{t1}/approve", w.who.approver, partial)).status_code == 200
+    before = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    as_officer = await step(w, aid, f"tranches/{t1}/release-remainder", w.who.officer)
+    assert as_officer.status_code == 403, as_officer.text
+    released = await step(w, aid, f"tranches/{t1}/release-remainder", w.who.approver)
+    assert released.status_code == 200, released.text
+    assert released.json()["status"] == "active"
+    assert released.json()["released_minor"] == 30_000
+    after = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert after["available_minor"] == before["available_minor"] + 30_000
+    again = await step(w, aid, f"tranches/{t1}/release-remainder", w.who.approver)
+    assert (again.status_code, again.json()["code"]) == (422, "tranche.no_remainder_kept")
+    await assert_consistent(w, pid)

@@ -202,6 +202,13 @@ async def approve_target(api: Api) -> Aggregate:
     return Aggregate(f"{t1}/approve", (award, ledger_of(api)), api.who.approver, {})
 
 
+async def remainder_target(api: Api) -> Aggregate:
+    award, t1 = await award_with_t1(api, "requested")
+    partial = {"approved_minor": 1_000, "release_remainder": False, "reason": "quote lower"}
+    await api.step("POST", award, f"{t1}/approve", api.who.approver, partial)
+    return Aggregate(f"{t1}/release-remainder", (award, ledger_of(api)), api.who.approver)
+
+
 async def payment_target(api: Api) -> Aggregate:
     award, t1 = await award_with_t1(api, "approved")
     return Aggregate(f"{t1}/payment", (award, ledger_of(api)), api.who.officer, {"bank_reference": "ICBC-IFM-2"})
@@ -260,6 +267,7 @@ MAKERS: dict[tuple[str, str], Callable[[Api], Awaitable[Aggregate]]] = {
     ("POST", f"{TRANCHE}/release"): release_target,
     ("POST", f"{TRANCHE}/request"): request_target,
     ("POST", f"{TRANCHE}/approve"): approve_target,
+    ("POST", f"{TRANCHE}/release-remainder"): remainder_target,
     ("POST", f"{TRANCHE}/payment"): payment_target,
     ("POST", "/awards/{award_id}/terminate"): terminate_target,
     ("POST", "/awards/{award_id}/terminate/approve"): terminate_approval_target,

@@ -232,6 +232,24 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.awards)
     @rule(data=st.data())
+    def release_remainder(self, data: st.DataObject) -> None:
+        """A remainder a partial approval kept, released later (refused when none is kept)."""
+        award_id = self.pick(data)
+        tranche = data.draw(st.sampled_from(self.awards[award_id].tranches))
+        self.run(award_id, lambda a: a.release_remainder(tranche.tranche_id, self.clock, APPROVER))
+
+    @precondition(lambda self: self.awards)
+    @rule(data=st.data(), how=st.sampled_from(["suspended", "terminated", None]))
+    def agreement(self, data: st.DataObject, how: str | None) -> None:
+        """The registry stops or resumes the agreement: holds move no money."""
+        award_id = self.pick(data)
+        if how is None:
+            self.run(award_id, lambda a: a.agreement_reinstated(self.clock))
+        else:
+            self.run(award_id, lambda a: a.agreement_stopped(f"agreement:{how}", "registry", self.clock))
+
+    @precondition(lambda self: self.awards)
+    @rule(data=st.data())
     def pay(self, data: st.DataObject) -> None:
         award_id = self.pick(data)
         tranche_id = self.pick_tranche(data, award_id, TrancheStatus.APPROVED)

@@ -374,6 +374,26 @@ class Award(BaseModel):
             )
         )
 
+    def release_remainder(self, tranche_id: str, now: datetime, approver_id: str) -> None:
+        """Release the remainder a partial approval kept committed back to the programme,
+        the award going on (before, only its termination voided it)."""
+        self._require_active("release a remainder of")
+        tranche = self.tranche(tranche_id)
+        remainder = tranche.remainder_minor
+        if tranche.approved_minor is None or not remainder or tranche.remainder_released:
+            raise DomainError("tranche.no_remainder_kept", f"tranche {tranche_id} keeps no remainder to release")
+        tranche.remainder_released = True
+        self.released_minor += remainder
+        # the id a release at approval would have had: a tranche's remainder is released once
+        self._move(
+            TransferKind.VOID,
+            f"{self.award_id}:{tranche_id}:release",
+            remainder,
+            now,
+            approver_id,
+            tranche_id=tranche_id,
+        )
+
     def confirm_payment(self, tranche_id: str, bank_reference: str, now: datetime, actor_id: str) -> None:
         """The bank confirmed the cash part of an approved tranche (approved minus offsets)."""
         tranche = self.tranche(tranche_id)

@@ -197,6 +197,27 @@ async def approve_tranche(
     return await _move_money(repos, award_id, approve, "tranche.approved", details, expected=expected)
 
 
+async def release_remainder(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    tranche_id: str,
+    approver_id: str,
+    *,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """An approver releases a remainder a partial approval kept, back to the programme."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.release_remainder(tranche_id, now, approver_id),
+        "tranche.remainder_released",
+        {"tranche_id": tranche_id},
+        expected=expected,
+    )
+
+
 async def confirm_payment(
     repos: Repositories,
     clock: Clock,

@@ -136,4 +136,7 @@ class StoredStatement(BaseModel):
     computed_by: str
     computed_at: UtcDateTime
     carried_out_minor: int
+    carried_in_from_year: int | None = Field(
+        default=None, description="the earlier year whose carry-out this statement carried in"
+    )
     certified_periods: list[dict[str, Any]] = Field(default_factory=list)

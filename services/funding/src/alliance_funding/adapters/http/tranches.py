@@ -89,6 +89,18 @@ async def approve_tranche(
     return outcome.item
 
 
+@router.post(
+    f"{TRANCHE}/release-remainder",
+    summary="Release the remainder a partial approval kept back to the programme (the award goes on)",
+)
+async def release_remainder(
+    award_id: str, tranche_id: str, response: Response, principal: Approver, expected: IfMatch, repos: Repos, clock: Now
+) -> Award:
+    outcome = await awards.release_remainder(repos, clock, award_id, tranche_id, principal.subject, expected=expected)
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
 @router.post(f"{TRANCHE}/payment", summary="Confirm the bank paid an approved tranche")
 async def confirm_payment(
     award_id: str,
