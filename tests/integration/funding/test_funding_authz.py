@@ -58,6 +58,9 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/programmes/none/ledger/verify", None, STAFF_404),
     ("POST", "/applications", APPLICATION_BODY, {COL: 404, ENT: 404}),
     ("GET", "/applications", None, EVERYONE),
+    # Every service's audit trail (alliance_shared.web.app.audit_router), for ops and auditors.
+    ("GET", "/audit/verify", None, {"ops": 200, AUD: 200}),
+    ("GET", "/audit/records", None, {"ops": 200, AUD: 200}),
     ("GET", "/applications/none", None, ALL_404),
     ("PUT", "/applications/none", REVISION_BODY, {COL: 404, ENT: 404}),
     ("POST", "/applications/none/submit", None, {COL: 404, ENT: 404}),
