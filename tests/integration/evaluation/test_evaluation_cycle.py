@@ -313,8 +313,9 @@ async def test_3_complete_the_cycle(client: httpx.AsyncClient, dev_keys_dir: Pat
         "result.completed",
     ]
     ordered = {d["agreement_id"]: d for t, d in events if t.endswith("rectification.ordered.v1")}
-    # TT-06 (no certificates) is at risk: the enterprise that made the agreement's commitments answers
-    assert ordered[GOOD]["responsible_party_id"] == E1
+    # TT-06 (no certificates) is at risk; no obligation drives it (its target is fixed), so the
+    # college answers, not the enterprise that made the agreement's (unrelated) commitments
+    assert ordered[GOOD]["responsible_party_id"] == C1
     assert [i["indicator_code"] for i in ordered[GOOD]["items"]] == ["TT-06"]
     assert ordered[POOR]["responsible_party_id"] == C2
     completed = {d["agreement_id"]: d for t, d in events if t.endswith("result.completed.v1")}
