@@ -5,6 +5,7 @@ another college's data through the pages."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect
 
 from alliance_devstack.demo.access import Actor
@@ -483,4 +485,47 @@ def test_an_auditor_reads_each_services_audit_trail_and_its_verification(
     page.locator("#rows td a").first.click()
     expect(page.locator("#entity_id")).not_to_have_value("")
     me.look("audit-entity")
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_budget_downloads_carry_headers_in_the_persons_language(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    """The funding service's export, its column names translated; amounts stay integer fen."""
+    for language, appropriated in (("zh-CN", "下达额度（分）"), ("en", "Appropriated (fen)")):
+        me = visitor_for(language)
+        me.sign_in("funding_officer", OFFICER)
+        me.open_menu("/funding/budget", f"budget-{language}")
+        csv_answer = me.page.request.get(console_stack.url + "/funding/budget.csv")
+        assert csv_answer.ok, csv_answer.status
+        header = csv_answer.body().decode("utf-8-sig").splitlines()[0].split(",")
+        assert appropriated in header, header
+        xlsx_answer = me.page.request.get(console_stack.url + "/funding/budget.xlsx")
+        assert xlsx_answer.ok, xlsx_answer.status
+        sheet = load_workbook(io.BytesIO(xlsx_answer.body())).active
+        assert sheet is not None
+        assert appropriated in [cell.value for cell in sheet[1]]
+
+
+def test_a_filed_appeal_waits_in_the_supervisors_queue(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    """The college appeals the result the main journey produced; the supervisor finds it in
+    the appeals queue (the evaluation service's list, pending first) and opens it."""
+    me = visitor_for("zh-CN")
+    page = me.page
+    me.sign_in("college", "college-a-staff", console_stack.alliance.partners["college-a"])
+    me.open_menu("/partner/results", "results-to-appeal")
+    form = page.locator("form[action$='/appeals']").first
+    form.locator("textarea").fill("下半年的实习报告延迟报送，现已补报")
+    form.locator("button").click()
+    number = page.locator("p.flash.ok .mono")
+    expect(number).to_be_visible()
+    appeal_id = number.inner_text()
+    me.sign_in("supervisor", SUPERVISOR.sub)
+    me.open_menu("/evaluation/appeals", "appeals-queue")
+    expect(page.locator("#appeals-queue")).to_contain_text(appeal_id)
+    page.click(f"#appeals-queue a:text-is('{appeal_id}')")
+    expect(page.locator("section.card h2")).to_contain_text(appeal_id)
+    me.look("appeal-opened")
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)

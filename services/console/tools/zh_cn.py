@@ -413,6 +413,7 @@ ZH = {
     "Find enterprises": "查找企业",
     "Reasons": "理由",
     "No enterprise to suggest.": "暂无可推荐的企业。",
+    "No appeals.": "暂无申诉。",
     "Recovery proposed or ordered.": "追回申请已提交（或已下达）。",
     "Award granted.": "资助已核定下达。",
     "Recovery approved: it is ordered.": "追回已审批，正式下达。",

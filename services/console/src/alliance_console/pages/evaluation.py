@@ -262,12 +262,16 @@ async def save_scores(request: Request, cycle_id: str, agreement_id: str) -> Red
 
 
 @router.get("/appeals", include_in_schema=False)
-async def appeals(request: Request, appeal_id: str | None = None) -> HTMLResponse:
-    """An appeal by its number (the notice that it was lodged carries it), and its decision."""
+async def appeals(
+    request: Request, appeal_id: str | None = None, status: str | None = None, cursor: str | None = None
+) -> HTMLResponse:
+    """The appeals queue (pending first, as the evaluation service lists them), and one appeal
+    with its decision."""
     person, api = require(request, *OVERSEERS)
     found = await api.get("evaluation", f"/appeals/{appeal_id}") if appeal_id else None
-    return render(request, "evaluation/appeals.html", appeal=found, appeal_id=appeal_id or "",
-                  can_act=person.has("supervisor"))  # fmt: skip
+    queue, next_cursor = items_of(await api.get("evaluation", "/appeals", status=status, cursor=cursor, limit=20))
+    return render(request, "evaluation/appeals.html", appeal=found, appeal_id=appeal_id or "", queue=queue,
+                  next_cursor=next_cursor, status=status or "", can_act=person.has("supervisor"))  # fmt: skip
 
 
 @router.post("/appeals/{appeal_id}/decision", include_in_schema=False)
