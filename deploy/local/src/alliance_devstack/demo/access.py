@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 
 from alliance_devstack.errors import StackError
 from alliance_devstack.smtp_sink import ReceivedMail, read_mailbox
@@ -26,6 +27,10 @@ from alliance_shared.settings import ServiceSettings
 KafkaRecord = tuple[bytes, bytes, list[tuple[str, bytes]]]
 #: How long a call waits for a service that does not answer (restarting after a crash).
 UNAVAILABLE_GRACE_S = 90.0
+
+
+#: How long one try to publish a college's records may take.
+PUBLISH_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,19 @@ class PlatformAccess:
         await self.publish_raw(topic, records)
         return [dict(headers)["ce_id"].decode() for _, _, headers in records]
 
-    async def publish_raw(self, topic: str, records: Sequence[KafkaRecord]) -> None:
+    async def publish_raw(self, topic: str, records: Sequence[KafkaRecord], *, attempts: int = 5) -> None:
+        """Publish with a fresh producer per try, each try bounded: a client that met a broker
+        restart can keep waiting for metadata forever. A repeat is harmless (same ce_id)."""
+        for attempt in range(attempts):
+            try:
+                await asyncio.wait_for(self._publish_once(topic, records), PUBLISH_TIMEOUT_S)
+                return
+            except (KafkaError, OSError, TimeoutError):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(1.0 + attempt)
+
+    async def _publish_once(self, topic: str, records: Sequence[KafkaRecord]) -> None:
         producer = create_producer(ServiceSettings(kafka_bootstrap_servers=self.kafka_bootstrap))
         await producer.start()
         try:
@@ -129,7 +146,7 @@ class PlatformAccess:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=self.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
         )
-        await consumer.start()
+        await asyncio.wait_for(consumer.start(), timeout_s)
         try:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
