@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from alliance_devstack.services import start_at_topic_ends
 from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.messaging.kafka import partitions_of
 
 Record = ConsumerRecord[bytes, bytes]
 
@@ -53,16 +53,6 @@ async def produce(
             await producer.send_and_wait(topic, value=value, key=key, headers=headers)
     finally:
         await producer.stop()
-
-
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-        return sorted(p["partition"] for p in described[0]["partitions"])
-    finally:
-        await admin.close()
 
 
 def header(record: Record, name: str) -> str | None:

@@ -19,25 +19,19 @@ import sys
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from alliance_shared.audit import AUDIT_COLLECTION, AuditTrail, ChainBreak
 from alliance_shared.contract.audit import AuditChainAnchored
 from alliance_shared.contract.envelope import EnvelopeError, from_kafka
 from alliance_shared.contract.topics import CONTEXT_TOPIC
+from alliance_shared.messaging.kafka import partitions_of
 from alliance_shared.persistence.mongo import create_client
 
 
 async def published_anchors(bootstrap: str, service: str, idle_ms: int = 2000) -> list[AuditChainAnchored]:
     """Every anchor the service published, read from the start of its topic."""
     topic = CONTEXT_TOPIC[service]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for t in described for p in t["partitions"]]
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     anchors: list[AuditChainAnchored] = []

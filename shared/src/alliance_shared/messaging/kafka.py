@@ -71,6 +71,17 @@ def create_dead_letter_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    """The partition numbers of a topic, from the cluster (tools and tests that read a topic whole)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in described[0]["partitions"])
+    finally:
+        await admin.close()
+
+
 def _new_topic(topic: str, partitions: int, replication_factor: int) -> NewTopic:
     limit = max_message_bytes(topic)
     configs = {"max.message.bytes": str(limit)} if limit is not None else {}
