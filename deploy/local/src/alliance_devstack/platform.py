@@ -20,12 +20,16 @@ from alliance_devstack.stack import Stack
 RUN_FILE = "platform.json"
 
 
-def write_run_file(data_dir: Path, platform: Platform, stack: Stack, keys_dir: Path) -> None:
+def write_run_file(
+    data_dir: Path, platform: Platform, stack: Stack, keys_dir: Path, console: ServiceProcess | None = None
+) -> None:
     facts = {
         "urls": {name: service.url for name, service in platform.services.items()},
         "keys_dir": str(keys_dir),
         "kafka_bootstrap": stack.kafka.bootstrap_servers,
         "maildir": str(stack.smtp.maildir),
+        # The demo prints console links to it when it attaches to this run.
+        "console_url": console.url if console is not None else None,
     }
     (data_dir / RUN_FILE).write_text(json.dumps(facts, indent=2) + "\n")
 
@@ -88,7 +92,7 @@ def run(data_dir: Path) -> int:
         if console is not None:
             console.start()
             console.wait_ready()
-        write_run_file(data_dir, platform, stack, keys_dir)
+        write_run_file(data_dir, platform, stack, keys_dir, console)
         print_banner(stack, platform, logs, console)
         while not stopping:
             for service in platform.exited():
