@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import pytest_asyncio
+from cryptography.hazmat.primitives import serialization
 from pymongo import AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
@@ -23,6 +26,7 @@ from alliance_funding.domain.award import Award
 from alliance_funding.service import applications, awards, ledger
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.reconcile import reconcile_once
+from alliance_shared.auth.devtokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, KEY_ID
 from alliance_shared.clock import SystemClock
 from alliance_shared.contract.evaluation import ResultCompleted
 from alliance_shared.contract.registry import AgreementResumed, AgreementSuspended, AgreementTerminated
@@ -934,3 +938,59 @@ async def test_a_kept_remainder_is_released_without_terminating(infra: Infrastru
     again = await step(w, aid, f"tranches/{t1}/release-remainder", w.who.approver)
     assert (again.status_code, again.json()["code"]) == (422, "tranche.no_remainder_kept")
     await assert_consistent(w, pid)
+
+
+async def test_an_approval_of_zero_is_refused_never_the_full_amount(infra: Infrastructure, world: World) -> None:
+    """Issue #15 item 15: 0 is an amount, not "absent"; without the fix a tranche approved
+    at 0 paid its whole scheduled amount."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award["award_id"], award["tranches"][0]["tranche_id"]
+    requested = await step(w, aid, f"tranches/{t1}/request", w.who.officer)
+    assert requested.status_code == 200, requested.text
+    zero = {"approved_minor": 0, "release_remainder": False, "reason": "nothing spent yet"}
+    refused = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, zero)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "tranche.approval_not_positive"
+    unchanged = await w.http.get(f"/awards/{aid}", headers=w.who.officer)
+    assert unchanged.headers["etag"] == requested.headers["etag"]
+    assert (unchanged.json()["tranches"][0]["status"], unchanged.json()["tranches"][0]["approved_minor"]) == (
+        "requested",
+        None,
+    )
+    absent = await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {})  # absent: the scheduled amount
+    assert absent.status_code == 200, absent.text
+    assert absent.json()["tranches"][0]["approved_minor"] == 90_000
+    await assert_consistent(w, pid)
+
+
+def forged(keys: Path, **claims: Any) -> dict[str, str]:
+    """A token signed with the real dev key, carrying claims of the wrong type."""
+    issued = int(time.time())
+    base: dict[str, Any] = {"iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE, "sub": "someone", "iat": issued}
+    key = serialization.load_pem_private_key((keys / "signing-key.pem").read_bytes(), password=None)
+    token = jwt.encode({**base, "exp": issued + 600, **claims}, key, algorithm="ES256", headers={"kid": KEY_ID})  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"roles": ["college"], "partner_id": {"$ne": ""}},
+        {"roles": ["college"], "partner_id": ["a", "b"]},
+        {"roles": ["college"], "partner_id": {"$gt": ""}, "sub": {"$ne": ""}},
+        {"roles": ["college"], "partner_id": "col-1\x00"},
+    ],
+)
+async def test_a_claim_used_in_a_query_is_plain_text_or_the_token_is_refused(
+    world: World, claims: dict[str, Any]
+) -> None:
+    """Issue #15 item 15: the applicant filter of GET /applications comes from partner_id;
+    a signed token whose claim is an operator document would otherwise list everyone's."""
+    listed = await world.http.get("/applications", headers=forged(world.keys, **claims))
+    assert listed.status_code == 401, listed.text
+    assert listed.headers["content-type"].startswith("application/problem+json")
+    assert listed.json()["code"].startswith("auth.")

@@ -583,6 +583,87 @@ async def test_approve_tranche_is_maker_checker(funding: Funding) -> None:
     assert balances[f"programme:{programme_id}:available"] == 1_000_000 - AMOUNT + 10_000
 
 
+async def test_an_amount_of_zero_is_refused_never_read_as_the_full_amount(funding: Funding) -> None:
+    """0 is an amount, not "absent": approving, recovering or settling 0 is refused and changes nothing."""
+    programme_id = await open_programme(funding)
+    application_id = await application_under_review(funding, programme_id)
+    with pytest.raises(DomainError) as refused:
+        await applications.decide_application(
+            funding.repos,
+            funding.clock,
+            application_id,
+            decision="approve",
+            reason="ok",
+            approved_minor=0,
+            actor_id=OFFICER,
+        )
+    assert refused.value.code == "application.approval_not_positive"
+    await applications.decide_application(
+        funding.repos,
+        funding.clock,
+        application_id,
+        decision="approve",
+        reason="ok",
+        approved_minor=AMOUNT,
+        actor_id=OFFICER,
+    )
+    award = (await awards.grant_award(funding.repos, funding.clock, application_id, APPROVER)).item
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    events_before = funding.events(AWARDS)
+    with pytest.raises(DomainError) as refused:
+        await awards.approve_tranche(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            t1,
+            approved_minor=0,
+            release_remainder=False,
+            reason="nothing spent",
+            approver_id=APPROVER,
+        )
+    assert refused.value.code == "tranche.approval_not_positive"
+    unchanged = await awards.get(funding.repos, award.award_id)
+    assert (unchanged.item.tranche(t1).status, unchanged.item.tranche(t1).approved_minor) == ("requested", None)
+    assert funding.events(AWARDS) == events_before
+    await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=None,
+        release_remainder=False,
+        reason=None,
+        approver_id=APPROVER,
+    )
+    await awards.confirm_payment(funding.repos, funding.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    recovery: dict[str, Any] = {"reason": "ineligible spend", "due_at": NOW + timedelta(days=30), "actor_id": OFFICER}
+    with pytest.raises(DomainError) as refused:
+        await awards.propose_recovery(
+            funding.repos, funding.clock, award.award_id, recovery_id="rec-0", amount_minor=0, **recovery
+        )
+    assert refused.value.code == "recovery.amount_not_positive"
+    await awards.propose_recovery(
+        funding.repos, funding.clock, award.award_id, recovery_id="rec-1", amount_minor=5_000, **recovery
+    )
+    await awards.approve_recovery(funding.repos, funding.clock, award.award_id, "rec-1", approver_id=APPROVER)
+    with pytest.raises(DomainError) as refused:
+        await awards.settle_recovery(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            "rec-1",
+            settlement_id="s-0",
+            method=SettlementMethod.REPAYMENT,
+            amount_minor=0,
+            bank_reference="BOC-0",
+            tranche_id=None,
+            actor_id=OFFICER,
+        )
+    assert refused.value.code == "recovery.settlement_not_positive"
+    assert (await awards.get(funding.repos, award.award_id)).item.recovery("rec-1").outstanding_minor == 5_000
+
+
 async def test_confirm_payment(funding: Funding) -> None:
     programme_id = await open_programme(funding)
     award = await granted_award(funding, programme_id)

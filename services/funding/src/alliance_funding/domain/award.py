@@ -328,7 +328,12 @@ class Award(BaseModel):
                 "tranche.maker_checker",
                 f"{approver_id} prepared tranche {tranche_id} and cannot also approve it",
             )
-        if not 0 < approved_minor <= tranche.scheduled_minor:
+        if approved_minor <= 0:
+            raise DomainError(
+                "tranche.approval_not_positive",
+                "an approval is for at least 1 minor unit: approving 0 would pay nothing",
+            )
+        if approved_minor > tranche.scheduled_minor:
             raise DomainError(
                 "tranche.approval_out_of_range",
                 f"the approval must be between 1 and the scheduled {tranche.scheduled_minor}",
@@ -784,7 +789,9 @@ class Award(BaseModel):
     ) -> None:
         if any(r.recovery_id == recovery_id for r in self.recoveries):
             raise Conflict("recovery.exists", f"recovery {recovery_id} was already ordered")
-        if not 0 < amount_minor <= self.recoverable_minor:
+        if amount_minor <= 0:
+            raise DomainError("recovery.amount_not_positive", "a recovery is for at least 1 minor unit")
+        if amount_minor > self.recoverable_minor:
             raise DomainError(
                 "recovery.exceeds_paid",
                 f"a recovery is between 1 and what was paid and not yet ordered back ({self.recoverable_minor})",
@@ -798,7 +805,9 @@ class Award(BaseModel):
         recovery = self.recovery(recovery_id)
         if any(s.settlement_id == settlement_id for r in self.recoveries for s in r.settlements):
             raise Conflict("recovery.settlement_exists", f"settlement {settlement_id} was already recorded")
-        if not 0 < amount_minor <= recovery.outstanding_minor:
+        if amount_minor <= 0:
+            raise DomainError("recovery.settlement_not_positive", "a settlement is for at least 1 minor unit")
+        if amount_minor > recovery.outstanding_minor:
             raise DomainError(
                 "recovery.settlement_out_of_range",
                 f"a settlement is between 1 and the outstanding {recovery.outstanding_minor}",

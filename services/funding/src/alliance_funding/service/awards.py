@@ -175,13 +175,14 @@ async def approve_tranche(
     expected: int | None = None,
 ) -> Outcome[Award]:
     """An approver approves a prepared tranche (never its preparer); ``approved_minor``
-    None approves the scheduled amount, less needs a reason."""
+    None (absent, not 0) approves the scheduled amount, less needs a reason, 0 is refused."""
     now = clock.now()
 
     def approve(award: Award) -> None:
+        scheduled = award.tranche(tranche_id).scheduled_minor
         award.approve_tranche(
             tranche_id,
-            approved_minor=approved_minor or award.tranche(tranche_id).scheduled_minor,
+            approved_minor=scheduled if approved_minor is None else approved_minor,
             release_remainder=release_remainder,
             reason=reason,
             now=now,
