@@ -17,6 +17,7 @@ EXPECTED_TYPES = {
     for name in [
         "cycle.opened",
         "cycle.closed",
+        "panel.member_seated",
         "result.completed",
         "result.superseded",
         "rectification.ordered",

@@ -371,22 +371,27 @@ async def test_seat_member(h: Harness) -> None:
     cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD), SUPERVISOR)).item.cycle_id
     h.written()
     expert = PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT, affiliation_partner_ids=("assoc",))
-    seated = await cycles.seat_member(h.ctx, cycle_id, GOOD, expert)
+    seated = await cycles.seat_member(h.ctx, cycle_id, GOOD, expert, SUPERVISOR)
     assert (seated.item.evaluator_ids, seated.version) == (frozenset({EVALUATOR}), 1)
-    assert h.written() == ([], ["panel.member_seated"])
+    assert h.written() == (["panel.member_seated"], ["panel.member_seated"])
+    assert seated.events[0].model_dump(include={"evaluator_id", "role", "actor_id"}) == {
+        "evaluator_id": EVALUATOR,
+        "role": "industry_expert",
+        "actor_id": SUPERVISOR,
+    }
     conflicted = PanelMember(evaluator_id="eva-2", role=PanelRole.INDUSTRY_EXPERT, affiliation_partner_ids=(ENT,))
     with pytest.raises(DomainError) as refused:
-        await cycles.seat_member(h.ctx, cycle_id, GOOD, conflicted)
+        await cycles.seat_member(h.ctx, cycle_id, GOOD, conflicted, SUPERVISOR)
     assert refused.value.code == "panel.conflict_of_interest"
     with pytest.raises(NotFound):
-        await cycles.seat_member(h.ctx, cycle_id, POOR, expert)  # not evaluated in this cycle
+        await cycles.seat_member(h.ctx, cycle_id, POOR, expert, SUPERVISOR)  # not evaluated in this cycle
     assert h.nothing_written()
 
 
 async def test_record_score(h: Harness) -> None:
     cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD, POOR), SUPERVISOR)).item.cycle_id
     expert = PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT)
-    await cycles.seat_member(h.ctx, cycle_id, GOOD, expert)
+    await cycles.seat_member(h.ctx, cycle_id, GOOD, expert, SUPERVISOR)
     h.written()
     scored = await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "PR-01", 82)
     assert [(s.indicator_code, s.score, s.scored_at) for s in scored.item.scores] == [("PR-01", 82, NOW)]

@@ -62,6 +62,42 @@ class CycleClosed(EventPayload):
     actor_id: Id = _ACTOR
 
 
+class PanelMemberSeated(EventPayload):
+    """An evaluator was seated on the panel of one agreement in a cycle: they are asked to score.
+
+    ``role`` is the panel role (``supervisor``, ``industry_expert``, ``enterprise_representative``,
+    ``college_self_assessment``, ``student_representative``); ``due_at`` is the cycle's deadline.
+    """
+
+    event_type: ClassVar[str] = "org.coopalliance.evaluation.panel.member_seated.v1"
+    aggregate_field: ClassVar[str] = "agreement_id"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cycle_id": "cyc-2026-mid",
+                    "agreement_id": "agr-7f3c",
+                    "evaluator_id": "expert-chen",
+                    "role": "industry_expert",
+                    "party_ids": ["col-001", "ent-042"],
+                    "due_at": "2026-07-15T09:59:59Z",
+                    "occurred_at": "2026-06-01T02:00:00Z",
+                    "actor_id": "supervisor-wang",
+                }
+            ]
+        }
+    )
+
+    cycle_id: Id
+    agreement_id: Id
+    evaluator_id: Id = Field(description="the seated evaluator: a person, by their token subject")
+    role: str = Field(pattern=r"^[a-z_]+$", max_length=60)
+    party_ids: PartyIds
+    due_at: UtcDateTime | None = Field(default=None, description="the cycle's deadline for scores")
+    occurred_at: UtcDateTime
+    actor_id: Id = _ACTOR
+
+
 class IndicatorBand(BaseModel):
     """One indicator of a result. ``band`` is None when the indicator does not apply to the
     agreement; ``score_hundredths`` is None when there was no evidence or it does not apply."""
@@ -139,6 +175,9 @@ class _RectificationEvent(EventPayload):
     responsible_party_id: Id
     party_ids: PartyIds
     due_at: UtcDateTime
+    ordered_by: Id | None = Field(
+        default=None, description="who issued the order: a supervisor, or whoever completed the cycle"
+    )
     occurred_at: UtcDateTime
     actor_id: Id = _ACTOR
 
@@ -150,6 +189,11 @@ class RectificationOrdered(_RectificationEvent):
 
     cycle_id: Id
     items: tuple[RectificationItem, ...] = Field(min_length=1, max_length=100)
+    by_hand: bool = Field(
+        default=False,
+        description="a supervisor chose the items and wrote each requirement; otherwise the requirements "
+        "are generated from the result and readers render them from indicator_code and band",
+    )
 
 
 class RectificationResponded(_RectificationEvent):
@@ -214,6 +258,9 @@ class AppealLodged(EventPayload):
     appellant_party_id: Id
     grounds: str = Field(min_length=1, max_length=4000)
     party_ids: PartyIds
+    panel_evaluator_ids: tuple[Id, ...] = Field(
+        default=(), max_length=200, description="who sat on the panel: they may not decide the appeal"
+    )
     occurred_at: UtcDateTime
     actor_id: Id = _ACTOR
 
@@ -267,6 +314,7 @@ class CollegeReportRejected(EventPayload):
 EVALUATION_EVENTS: tuple[type[EventPayload], ...] = (
     CycleOpened,
     CycleClosed,
+    PanelMemberSeated,
     ResultCompleted,
     ResultSuperseded,
     RectificationOrdered,

@@ -11,7 +11,7 @@ agreement is re-scored and the new result supersedes the old one (see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -75,7 +75,10 @@ class Appeal(BaseModel):
         now: datetime,
         actor_id: str,
         policy: AppealPolicy,
+        panel_evaluator_ids: Collection[str] = (),
     ) -> Appeal:
+        """Lodge an appeal; ``panel_evaluator_ids`` (who scored the agreement) go into the
+        event so the supervisors who may decide it — those not on the panel — are told."""
         if not result.is_current:
             raise DomainError(
                 "appeal.result_superseded",
@@ -114,6 +117,7 @@ class Appeal(BaseModel):
                 appellant_party_id=appellant_party_id,
                 grounds=grounds,
                 party_ids=appeal.party_ids,
+                panel_evaluator_ids=tuple(sorted(panel_evaluator_ids)),
                 occurred_at=now,
                 actor_id=actor_id,
             )

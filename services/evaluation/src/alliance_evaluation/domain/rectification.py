@@ -185,7 +185,9 @@ class RectificationOrder(BaseModel):
             ordered_by=actor_id,
         )
         order.events.append(
-            RectificationOrdered(**order._common(now, actor_id), cycle_id=order.cycle_id, items=order.items)
+            RectificationOrdered(
+                **order._common(now, actor_id), cycle_id=order.cycle_id, items=order.items, by_hand=items is not None
+            )
         )
         return order
 
@@ -239,6 +241,7 @@ class RectificationOrder(BaseModel):
             "responsible_party_id": self.responsible_party_id,
             "party_ids": self.party_ids,
             "due_at": self.due_at,
+            "ordered_by": self.ordered_by,
             "occurred_at": now,
             "actor_id": actor_id,
         }

@@ -12,6 +12,7 @@ from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.cycles import score_one
 from alliance_evaluation.service.records import derived_id
+from alliance_evaluation.service.repositories import panel_key
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.persistence.repository import Loaded
@@ -30,6 +31,7 @@ def appeal_policy(ctx: Context) -> AppealPolicy:
 async def lodge_appeal(
     ctx: Context, result: EvaluationResult, appellant_party_id: str, grounds: str, actor_id: str
 ) -> Outcome[Appeal]:
+    panel = await ctx.repos.panels.get(panel_key(result.cycle_id, result.agreement_id))
     appeal = Appeal.lodge(
         appeal_id=str(uuid.uuid4()),
         result=result,
@@ -38,6 +40,7 @@ async def lodge_appeal(
         now=ctx.clock.now(),
         actor_id=actor_id,
         policy=appeal_policy(ctx),
+        panel_evaluator_ids=panel.item.evaluator_ids if panel else (),
     )
     audit = AuditNote("appeal.lodged", "appeal", appeal.appeal_id, None, {"grounds": grounds})
     return await create(ctx.repos.appeals, appeal.appeal_id, appeal, audit)

@@ -23,6 +23,7 @@ from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import AgreementView, derived_id
 from alliance_evaluation.service.repositories import panel_key
+from alliance_shared.contract.evaluation import PanelMemberSeated
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound
 from alliance_shared.logging import get_logger
@@ -94,8 +95,11 @@ def _require_agreement_in(cycle: Cycle, agreement_id: str) -> None:
         raise NotFound("panel.not_found", f"agreement {agreement_id} is not evaluated in cycle {cycle.cycle_id}")
 
 
-async def seat_member(ctx: Context, cycle_id: str, agreement_id: str, member: PanelMember) -> Outcome[Panel]:
-    """Seat an evaluator on the agreement's panel (the panel is created with its first member)."""
+async def seat_member(
+    ctx: Context, cycle_id: str, agreement_id: str, member: PanelMember, actor_id: str
+) -> Outcome[Panel]:
+    """Seat an evaluator on the agreement's panel (the panel is created with its first member);
+    ``panel.member_seated`` tells the evaluator."""
     cycle = (await queries.get_cycle(ctx, cycle_id)).item
     _require_agreement_in(cycle, agreement_id)
     if cycle.status is CycleStatus.COMPLETED:
@@ -110,7 +114,18 @@ async def seat_member(ctx: Context, cycle_id: str, agreement_id: str, member: Pa
         else:
             panel = loaded.item
         panel.add_member(member)
-        return Decision(panel, AuditNote("panel.member_seated", "panel", key, None, member.model_dump(mode="json")))
+        seated = PanelMemberSeated(
+            cycle_id=cycle_id,
+            agreement_id=agreement_id,
+            evaluator_id=member.evaluator_id,
+            role=str(member.role),
+            party_ids=panel.party_ids,
+            due_at=cycle.due_at,
+            occurred_at=ctx.clock.now(),
+            actor_id=actor_id,
+        )
+        audit = AuditNote("panel.member_seated", "panel", key, None, member.model_dump(mode="json"))
+        return Decision(panel, audit, events=[seated])
 
     return await execute(ctx.repos.panels, key, decide)
 

@@ -50,9 +50,9 @@ class ScoreIn(BaseModel):
     summary="Seat an evaluator (conflict-of-interest checked)",
 )
 async def seat(
-    cycle_id: str, agreement_id: str, body: PanelMemberIn, response: Response, _: Supervisor, ctx: Evaluation
+    cycle_id: str, agreement_id: str, body: PanelMemberIn, response: Response, principal: Supervisor, ctx: Evaluation
 ) -> Panel:
-    outcome = await use_cases.seat_member(ctx, cycle_id, agreement_id, body.member())
+    outcome = await use_cases.seat_member(ctx, cycle_id, agreement_id, body.member(), principal.subject)
     set_etag(response, outcome.version)
     return outcome.item
 
