@@ -38,7 +38,13 @@ def event_type_of(short_name: str) -> str:
 
 
 def _rule(
-    short_name: str, selectors: tuple[str, ...], category: Category, channels: tuple[Channel, ...] = ALL_CHANNELS
+    short_name: str,
+    selectors: tuple[str, ...],
+    category: Category,
+    channels: tuple[Channel, ...] = ALL_CHANNELS,
+    *,
+    when: dict[str, str] | None = None,
+    exclude_field: str | None = None,
 ) -> RoutingRule:
     return RoutingRule(
         event_type=event_type_of(short_name),
@@ -46,15 +52,31 @@ def _rule(
         category=category,
         channels=channels,
         template=short_name,
+        when=when or {},
+        exclude_field=exclude_field,
     )
 
 
 DEFAULT_RULES: tuple[RoutingRule, ...] = (
     # registry
+    # Self-service applications wait for a registry admin's decision.
+    _rule("registry.certification.applied", ("role_group:registry_admins",), OPS, PEOPLE_CHANNELS),
+    _rule("registry.certification.rejected", ("partner",), REG),
+    _rule("registry.membership.changed", ("partner",), REG),
+    _rule(
+        "registry.membership.changed",
+        ("role_group:registry_admins",),
+        OPS,
+        PEOPLE_CHANNELS,
+        when={"action": "apply"},
+    ),
     _rule("registry.certification.granted", ("partner",), REG),
     _rule("registry.certification.revoked", ("partner",), REG),
     _rule("registry.certification.revoked", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
     _rule("registry.certification.expired", ("partner",), REG),
+    # Signing: every party is asked when the draft is ready, then whoever has not signed yet.
+    _rule("registry.agreement.drafted", ("agreement_parties",), OPS),
+    _rule("registry.agreement.party_signed", ("pending_parties",), OPS),
     _rule("registry.agreement.activated", ("agreement_parties",), OPS),
     _rule("registry.agreement.suspended", ("agreement_parties",), REG),
     _rule("registry.agreement.suspended", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
@@ -63,7 +85,9 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("registry.agreement.completed", ("agreement_parties",), OPS),
     # An amendment takes effect only once every party signed it: the parties are asked.
     _rule("registry.agreement.amendment_proposed", ("agreement_parties",), OPS),
+    _rule("registry.agreement.amendment_signed", ("pending_parties",), OPS),
     _rule("registry.agreement.amendment_withdrawn", ("agreement_parties",), OPS),
+    _rule("registry.agreement.amended", ("agreement_parties",), OPS),
     # funding
     _rule("funding.programme.opened", ("all_partners",), DIGEST),
     _rule("funding.programme.closed", ("all_partners",), DIGEST),
@@ -89,10 +113,15 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("funding.recovery.ordered", ("award_recipient",), REG),
     _rule("funding.recovery.settled", ("award_recipient",), OPS),
     # evaluation
+    _rule("evaluation.cycle.opened", ("agreement_parties",), OPS),
+    # The seated evaluator is asked to score (a person: e-mail if in a role group, inbox always).
+    _rule("evaluation.panel.member_seated", ("evaluator",), OPS, PEOPLE_CHANNELS),
     _rule("evaluation.result.completed", ("agreement_parties",), REG),
     _rule("evaluation.result.completed", ("role_group:supervisors",), DIGEST, PEOPLE_CHANNELS),
     _rule("evaluation.rectification.ordered", ("responsible_party",), REG),
     _rule("evaluation.rectification.ordered", ("agreement_parties",), OPS),
+    # The supervisor who issued the order checks the response.
+    _rule("evaluation.rectification.responded", ("order_issuer",), OPS, PEOPLE_CHANNELS),
     _rule("evaluation.rectification.returned", ("responsible_party",), REG),
     _rule("evaluation.rectification.overdue", ("responsible_party",), REG),
     _rule("evaluation.rectification.overdue", ("role_group:supervisors",), OPS, PEOPLE_CHANNELS),
@@ -100,6 +129,14 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("evaluation.rectification.closed", ("role_group:supervisors",), DIGEST, PEOPLE_CHANNELS),
     _rule("evaluation.formality_risk.flagged", ("agreement_parties",), REG),
     _rule("evaluation.formality_risk.flagged", ("role_group:supervisors",), OPS, PEOPLE_CHANNELS),
+    # An appeal is decided by a supervisor who did not sit on the panel: only they are asked.
+    _rule(
+        "evaluation.appeal.lodged",
+        ("role_group:supervisors",),
+        OPS,
+        PEOPLE_CHANNELS,
+        exclude_field="panel_evaluator_ids",
+    ),
     _rule("evaluation.appeal.decided", ("agreement_parties",), REG),
     # The college system reads the rejection event itself; its contact gets a readable notice.
     _rule("evaluation.college_report.rejected", ("college",), OPS),  # the college system too: it sent the report

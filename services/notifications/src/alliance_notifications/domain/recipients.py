@@ -205,6 +205,29 @@ class RecipientDirectory(BaseModel):
             for member in self.groups.get(group, [])
         ]
 
+    def member_audience(self, member_id: str) -> Audience:
+        """A person by id: as a role-group member if they are one (first group in
+        ``RoleGroup`` order), else an inbox-only audience (no e-mail address known)."""
+        for group in RoleGroup:
+            for member in self.groups.get(group, []):
+                if member.member_id == member_id:
+                    return Audience(
+                        recipient_id=member.recipient_id,
+                        name=member.name,
+                        partner_id=None,
+                        email=member.email,
+                        locale=member.locale,
+                        time_zone=member.time_zone,
+                    )
+        return Audience(
+            recipient_id=member_recipient_id(member_id),
+            name=member_id,
+            partner_id=None,
+            email=None,
+            locale=Locale.ZH_CN,
+            time_zone=DEFAULT_TIME_ZONE,
+        )
+
     def active_partner_ids(self) -> list[str]:
         return sorted(pid for pid, contact in self.contacts.items() if contact.active)
 

@@ -9,14 +9,23 @@ Selectors read the platform's common payload fields:
 
 ==================== ================================================
 ``agreement_parties`` every id in ``party_ids``
+``pending_parties``   every id in ``pending_party_ids`` (still to sign)
 ``applicant``         ``applicant_partner_id``
 ``award_recipient``   ``recipient_partner_id``
 ``partner``           ``partner_id``
 ``college``           ``college_id``
 ``responsible_party`` ``responsible_party_id``
+``evaluator``         the person ``evaluator_id`` (a member, by token subject)
+``order_issuer``      the person ``ordered_by`` (a member, by token subject)
 ``all_partners``      every active partner in the directory
 ``role_group:<name>`` the members of a role group (``funding_officers`` ...)
 ==================== ================================================
+
+A person selector names a member by id: a role-group member gets e-mail and inbox, anyone
+else (an evaluator in no group) the inbox only, their e-mail recorded unroutable.
+A rule may also narrow its event (``when``: payload field → value, e.g. only a membership
+*application* asks the registry admins to act) and leave people out (``exclude_field``:
+members listed in that payload field, e.g. the panel's evaluators for an appeal).
 
 Channel rules: e-mail needs an address; an e-mail inside the recipient's quiet hours is
 delayed to their end (regulatory ones too: delayed, never dropped); a digest-only notice
@@ -44,6 +53,7 @@ from alliance_notifications.domain.recipients import (
     Locale,
     RecipientDirectory,
     RoleGroup,
+    member_recipient_id,
     partner_recipient_id,
 )
 from alliance_shared.contract.base import UtcDateTime
@@ -57,23 +67,32 @@ ROLE_GROUP_PREFIX = "role_group:"
 
 class SelectorKind(StrEnum):
     AGREEMENT_PARTIES = "agreement_parties"
+    PENDING_PARTIES = "pending_parties"
     APPLICANT = "applicant"
     AWARD_RECIPIENT = "award_recipient"
     PARTNER = "partner"
     COLLEGE = "college"
     RESPONSIBLE_PARTY = "responsible_party"
+    EVALUATOR = "evaluator"
+    ORDER_ISSUER = "order_issuer"
     ALL_PARTNERS = "all_partners"
 
 
-#: The payload field each partner selector reads (a list for agreement parties).
+#: The payload field each partner or person selector reads (a list for parties).
 SELECTOR_FIELDS: dict[SelectorKind, str] = {
     SelectorKind.AGREEMENT_PARTIES: "party_ids",
+    SelectorKind.PENDING_PARTIES: "pending_party_ids",
     SelectorKind.APPLICANT: "applicant_partner_id",
     SelectorKind.AWARD_RECIPIENT: "recipient_partner_id",
     SelectorKind.PARTNER: "partner_id",
     SelectorKind.COLLEGE: "college_id",
     SelectorKind.RESPONSIBLE_PARTY: "responsible_party_id",
+    SelectorKind.EVALUATOR: "evaluator_id",
+    SelectorKind.ORDER_ISSUER: "ordered_by",
 }
+
+#: Selectors that name a person (a member id), not a partner.
+PERSON_SELECTORS = frozenset({SelectorKind.EVALUATOR, SelectorKind.ORDER_ISSUER})
 
 
 def _check_selector(selector: str) -> str:
@@ -92,6 +111,22 @@ class RoutingRule(BaseModel):
     category: Category
     channels: tuple[Channel, ...] = Field(min_length=1)
     template: str = Field(min_length=1, max_length=200)
+    when: dict[str, str] = Field(
+        default_factory=dict, description="payload field → value: the rule applies only to events that match"
+    )
+    exclude_field: str | None = Field(
+        default=None, max_length=100, description="payload field listing member ids this rule leaves out"
+    )
+
+    def applies_to(self, event_type: str, payload: Mapping[str, Any]) -> bool:
+        return self.event_type == event_type and all(payload.get(k) == v for k, v in self.when.items())
+
+    def excluded(self, payload: Mapping[str, Any]) -> frozenset[str]:
+        """Recipient ids this rule leaves out (``member:<id>`` of each id in ``exclude_field``)."""
+        listed = payload.get(self.exclude_field) if self.exclude_field else None
+        if not isinstance(listed, list | tuple):
+            return frozenset()
+        return frozenset(member_recipient_id(m) for m in listed if isinstance(m, str))
 
     @field_validator("selectors")
     @classmethod
@@ -156,8 +191,9 @@ def plan_deliveries(
     earlier rule is not planned again (the first, usually stricter, rule wins)."""
     planned: dict[str, PlannedDelivery] = {}
     for rule in rules:
-        if rule.event_type != event_type:
+        if not rule.applies_to(event_type, payload):
             continue
+        excluded = rule.excluded(payload)
         for selector in rule.selectors:
             audiences, missing_field = _resolve(selector, payload, directory)
             if missing_field is not None:
@@ -165,6 +201,8 @@ def plan_deliveries(
                     _keep(planned, _unresolved(rule, selector, missing_field, channel, event_id, event_type, now))
                 continue
             for audience in audiences:
+                if audience.recipient_id in excluded:
+                    continue
                 prefs = preferences.get(audience.recipient_id) or Preferences.defaults(audience.recipient_id)
                 for channel in rule.channels:
                     for plan in _plan_channel(rule, audience, channel, prefs, directory, event_id, event_type, now):
@@ -183,6 +221,11 @@ def _resolve(
     if selector.startswith(ROLE_GROUP_PREFIX):
         return directory.group_audiences(RoleGroup(selector.removeprefix(ROLE_GROUP_PREFIX))), None
     kind = SelectorKind(selector)
+    if kind in PERSON_SELECTORS:
+        member_id = payload.get(SELECTOR_FIELDS[kind])
+        if not isinstance(member_id, str) or not member_id:
+            return [], SELECTOR_FIELDS[kind]
+        return [directory.member_audience(member_id)], None
     if kind is SelectorKind.ALL_PARTNERS:
         partner_ids: Iterable[str] = directory.active_partner_ids()
     else:

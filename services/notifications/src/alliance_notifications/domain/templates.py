@@ -12,7 +12,8 @@ Template context: ``event`` (the payload dict), ``recipient_name``, ``locale``,
 ``time_zone``, ``event_id``, ``event_type`` and any extra values (the digest's entries).
 Filters: ``money`` (integer minor units → ``500,000.00 元`` / ``CNY 500,000.00``), ``local_time``
 (a UTC instant in the recipient's time zone), ``score`` (hundredths → ``87.25``), ``percent``
-(basis points → ``30%``) and ``term(kind)`` (a vocabulary code in the recipient's language).
+(basis points → ``30%``), ``term(kind)`` (a vocabulary or catalog code in the recipient's
+language, ``texts.py``) and ``as_written`` (a person's own words, quoted and attributed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from alliance_notifications.domain.recipients import DEFAULT_TIME_ZONE, Locale, zone
+from alliance_notifications.domain.texts import code_text
 
 _EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -164,8 +166,24 @@ def _local_time_filter(context: Context, value: object) -> str:
 
 @pass_context
 def _term_filter(context: Context, code: object, kind: str) -> str:
+    """A code in the reader's language (``TERMS``, then the catalog of ``texts.py``); an
+    unknown code stays the code itself, never another language's words."""
     text = str(_defined(code))
-    return TERMS[_locale_of(context)].get(kind, {}).get(text, text)
+    locale = _locale_of(context)
+    found = TERMS[locale].get(kind, {}).get(text)
+    return found or code_text(kind, text, locale is Locale.EN) or text
+
+
+def quote_as_written(text: str, locale: Locale) -> str:
+    """A person's own words, quoted and attributed: the reader sees they are not the platform's."""
+    if locale is Locale.ZH_CN:
+        return f"「{text}」（原文）"
+    return f"“{text}” (as written)"
+
+
+@pass_context
+def _as_written_filter(context: Context, text: object) -> str:
+    return quote_as_written(str(_defined(text)), _locale_of(context))
 
 
 class TemplateRenderer:
@@ -182,6 +200,7 @@ class TemplateRenderer:
         self._env.filters["money"] = _money_filter
         self._env.filters["local_time"] = _local_time_filter
         self._env.filters["term"] = _term_filter
+        self._env.filters["as_written"] = _as_written_filter
         self._env.filters["score"] = lambda value: format_score(_defined(value))
         self._env.filters["percent"] = lambda value: format_basis_points(_defined(value))
 
