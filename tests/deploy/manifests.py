@@ -40,6 +40,8 @@ class ServiceFacts:
     name: str
     env_prefix: str
     http_port: int
+    #: /metrics and the API docs (alliance_shared/web/ops.py): never behind the Ingress.
+    ops_port: int
     database: str
     consumer_group: str
     setting_names: frozenset[str]
@@ -59,6 +61,7 @@ def service_facts(service: str) -> ServiceFacts:
         name=service,
         env_prefix=settings.model_config.get("env_prefix", ""),
         http_port=cast(int, fields["http_port"].default),
+        ops_port=cast(int, fields["ops_port"].default),
         database=cast(str, fields["mongo_database"].default),
         consumer_group=f"alliance-{service_name}",
         setting_names=names,

@@ -156,16 +156,23 @@ def check_service_objects(objects: list[Manifest], *, high_availability: bool) -
         account = named(objects, "ServiceAccount", service)
         if account is not None and account.get("automountServiceAccountToken") is not False:
             problems.append(f"{service}: ServiceAccount must set automountServiceAccountToken: false")
+        # the four services serve /metrics and their API docs on a second, named port
+        wanted = [("http", port)] if service == CONSOLE else [("http", port), ("ops", service_facts(service).ops_port)]
         kube_service = named(objects, "Service", service)
         if kube_service is not None:
             ports = kube_service["spec"].get("ports", [])
             if not selects({"matchLabels": kube_service["spec"].get("selector", {})}, labels):
                 problems.append(f"{service}: the Service does not select the Deployment's pods")
-            if [p.get("port") for p in ports] != [port]:
-                problems.append(f"{service}: the Service must expose port {port} only")
-        container_ports = [p["containerPort"] for c in containers(deployment) for p in c.get("ports", [])]
-        if container_ports != [port]:
-            problems.append(f"{service}: container ports {container_ports} != [{port}]")
+            exposed = [(p.get("name"), p.get("port")) for p in ports]
+            if exposed != wanted:
+                problems.append(f"{service}: the Service must expose exactly {wanted}, not {exposed}")
+            if any(p.get("targetPort") != p.get("name") for p in ports):
+                problems.append(f"{service}: each Service port must target the container port of its own name")
+        container_ports = [
+            (p.get("name"), p["containerPort"]) for c in containers(deployment) for p in c.get("ports", [])
+        ]
+        if container_ports != wanted:
+            problems.append(f"{service}: container ports {container_ports} != {wanted}")
         # the namespace-wide default deny (empty selector) does not count: it allows nothing
         if not any(
             p["spec"]["podSelector"] != {} and selects(p["spec"]["podSelector"], labels)
@@ -334,6 +341,7 @@ def _settings_problems(facts: ServiceFacts, env: dict[str, str | None], required
     expected = {
         "HTTP_HOST": "0.0.0.0",
         "HTTP_PORT": str(facts.http_port),
+        "OPS_PORT": str(facts.ops_port),
         "MONGO_DATABASE": facts.database,
     }
     for suffix, value in expected.items():
@@ -421,7 +429,7 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
         if deployment is None:
             continue
         labels = pod_labels(deployment)
-        port = service_facts(service).http_port
+        port, ops_port = service_facts(service).http_port, service_facts(service).ops_port
         mine = [p for p in policies if p["spec"]["podSelector"] != {} and selects(p["spec"]["podSelector"], labels)]
         egress = [rule for p in mine for rule in p["spec"].get("egress", [])]
         ingress = [rule for p in mine for rule in p["spec"].get("ingress", [])]
@@ -430,11 +438,22 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
             "MongoDB egress (27017)": _reaches(egress, "egress", 27017, None, mongo),
             "Kafka egress (9093)": _reaches(egress, "egress", 9093, None, kafka),
             f"ingress from ingress-nginx on {port}": _reaches(ingress, "ingress", port, "ingress-nginx", None),
-            f"ingress from Prometheus on {port}": _reaches(ingress, "ingress", port, "monitoring", prometheus),
+            f"ingress from Prometheus on the ops port {ops_port}": _reaches(
+                ingress, "ingress", ops_port, "monitoring", prometheus
+            ),
             f"ingress from the console on {port}": console is None
             or _reaches(ingress, "ingress", port, None, pod_labels(console)),
         }
         problems += [f"{service}: NetworkPolicy lacks {need}" for need, met in needs.items() if not met]
+        strangers = [
+            describe_peer(peer)
+            for rule in ingress
+            if _allows_port(rule, ops_port)
+            for peer in rule.get("from", [{}])
+            if not _peer_matches(peer, "monitoring", prometheus)
+        ]
+        if strangers:
+            problems.append(f"{service}: the ops port {ops_port} is open to more than Prometheus: {strangers}")
         open_ports = _open_egress_ports(egress)
         if service == "notifications":
             missing = (SMTP_PORTS | {HTTPS_PORT}) - open_ports
@@ -689,14 +708,39 @@ def check_mongo_users(objects: list[Manifest]) -> list[str]:
     return problems
 
 
+def describe_peer(peer: Manifest) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(peer.items())) or "anyone"
+
+
 def check_ingress(objects: list[Manifest]) -> list[str]:
+    """Every deployable is routed on its Service port http, and nothing else is: the ops
+    port (/metrics, API docs) is never published."""
     backends = {
-        (path["backend"]["service"]["name"], path["backend"]["service"]["port"].get("name"))
+        (path["backend"]["service"]["name"], path["backend"]["service"]["port"].get("name", "?"))
         for ingress in of_kind(objects, "Ingress")
         for rule in ingress["spec"].get("rules", [])
         for path in rule.get("http", {}).get("paths", [])
     }
-    return [f"{s}: no Ingress route to its Service port http" for s in DEPLOYABLES if (s, "http") not in backends]
+    problems = [f"{s}: no Ingress route to its Service port http" for s in DEPLOYABLES if (s, "http") not in backends]
+    problems += [
+        f"{name}: the Ingress routes to Service port {port!r}; only port http is public"
+        for name, port in sorted(backends)
+        if port != "http"
+    ]
+    return problems
+
+
+def check_ops_port_monitoring(objects: list[Manifest]) -> list[str]:
+    """Prometheus scrapes /metrics on the services' ops port (the public port answers it 404)."""
+    problems = []
+    for service in SERVICES:
+        monitor = named(objects, "ServiceMonitor", service)
+        if monitor is None:
+            continue
+        scraped = [(e.get("port"), e.get("path")) for e in monitor["spec"].get("endpoints", [])]
+        if scraped != [("ops", "/metrics")]:
+            problems.append(f"{service}: the ServiceMonitor scrapes {scraped}, not /metrics on port ops")
+    return problems
 
 
 ALERTED_METRICS = (

@@ -30,6 +30,7 @@ POLICIES: dict[str, Policy] = {
     "mongo-users": lambda objects, _overlay: policies.check_mongo_users(objects),
     "ingress": lambda objects, _overlay: policies.check_ingress(objects),
     "alerts": lambda objects, _overlay: policies.check_alerts(objects),
+    "ops-port": lambda objects, _overlay: policies.check_ops_port_monitoring(objects),
 }
 
 
@@ -340,7 +341,55 @@ def _no_console_monitor(objects: list[Manifest]) -> None:
     objects.remove(_get(objects, "ServiceMonitor", "console"))
 
 
+def _metrics_published(objects: list[Manifest]) -> None:
+    ingress = _get(objects, "Ingress", "alliance-api")
+    route = next(r for r in ingress["spec"]["rules"] if r["host"].startswith("evaluation."))
+    route["http"]["paths"].append(
+        {
+            "path": "/metrics",
+            "pathType": "Exact",
+            "backend": {"service": {"name": "evaluation", "port": {"name": "ops"}}},
+        }
+    )
+
+
+def _scraped_on_the_public_port(objects: list[Manifest]) -> None:
+    _get(objects, "ServiceMonitor", "funding")["spec"]["endpoints"][0]["port"] = "http"
+
+
+def _ops_port_open_to_the_ingress(objects: list[Manifest]) -> None:
+    policy = _get(objects, "NetworkPolicy", "registry")
+    del policy["spec"]["ingress"][0]["ports"]  # a rule without ports opens every port
+
+
+def _ops_port_not_exposed(objects: list[Manifest]) -> None:
+    service = _get(objects, "Service", "notifications")
+    service["spec"]["ports"] = [p for p in service["spec"]["ports"] if p["name"] != "ops"]
+
+
+def _http_targets_the_ops_port(objects: list[Manifest]) -> None:
+    _get(objects, "Service", "evaluation")["spec"]["ports"][0]["targetPort"] = "ops"
+
+
+def _prometheus_cannot_scrape(objects: list[Manifest]) -> None:
+    policy = _get(objects, "NetworkPolicy", "funding")
+    policy["spec"]["ingress"] = [
+        r for r in policy["spec"]["ingress"] if r["ports"] != [{"protocol": "TCP", "port": 9002}]
+    ]
+
+
 BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
+    ("ingress", _metrics_published, "evaluation: the Ingress routes to Service port 'ops'", "prod"),
+    ("ops-port", _scraped_on_the_public_port, "funding: the ServiceMonitor scrapes [('http', '/metrics')]", "dev"),
+    ("network", _ops_port_open_to_the_ingress, "registry: the ops port 9001 is open to more than Prometheus", "prod"),
+    ("service-objects", _ops_port_not_exposed, "notifications: the Service must expose exactly", "dev"),
+    ("service-objects", _http_targets_the_ops_port, "evaluation: each Service port must target", "prod"),
+    (
+        "network",
+        _prometheus_cannot_scrape,
+        "funding: NetworkPolicy lacks ingress from Prometheus on the ops port",
+        "prod",
+    ),
     ("hardening", _no_readiness_probe, "funding container funding: no readinessProbe", "prod"),
     ("hardening", _liveness_on_wrong_path, "livenessProbe must GET /healthz", "dev"),
     ("hardening", _writable_root, "readOnlyRootFilesystem must be true", "prod"),

@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     service_name: str = Field(default="service", description="CloudEvents source and log field")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    #: The internal operations port (/metrics, /openapi.json, /docs, /redoc), never routed by the Ingress.
+    ops_port: int = Field(default=9000, ge=1, le=65535)
     #: Largest request body a route accepts unless the service gives it its own limit (413 above).
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

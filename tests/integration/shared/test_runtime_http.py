@@ -18,6 +18,7 @@ from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.audit import AuditChainAnchored
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.runtime import ServiceRuntime
+from alliance_shared.web.ops import ops_app_of
 from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
 from tests.support.http import bearer, running
 from tests.support.kafka_io import header, read_topic
@@ -229,7 +230,9 @@ async def test_readyz_follows_mongodb_and_kafka(infra: Infrastructure, dev_keys_
             infra.kafka.start()
         await readiness(200)
         assert (await client.get("/healthz")).status_code == 200
-        metrics = await client.get("/metrics")
+        assert_problem(await client.get("/metrics"), 404, "route.not_found")  # the ops port's, not the public one's
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ops_app_of(app)), base_url="http://ops") as ops:
+            metrics = await ops.get("/metrics")
         assert "http_request_duration_seconds_bucket" in metrics.text
         assert "alliance_outbox_backlog" in metrics.text
 

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from alliance_devstack.errors import StackError
 from alliance_devstack.paths import default_data_dir, repo_root
-from alliance_devstack.services import CONSOLE_PORT, SERVICES, Platform, ServiceProcess, console_process, prefix_of
+from alliance_devstack.services import (
+    CONSOLE_PORT,
+    OPS_PORTS,
+    SERVICES,
+    Platform,
+    ServiceProcess,
+    console_process,
+    prefix_of,
+)
 from alliance_devstack.stack import Stack
 
 #: Written once every service is ready, removed on stop: how `alliance demo` finds the platform.
@@ -37,6 +45,11 @@ def write_run_file(
 def ports_from_env() -> dict[str, int]:
     """Each service's port: <SERVICE>_HTTP_PORT if set, else its default."""
     return {name: int(os.environ.get(prefix_of(name) + "HTTP_PORT", port)) for name, port in SERVICES.items()}
+
+
+def ops_ports_from_env() -> dict[str, int]:
+    """Each service's ops port (metrics, API docs): <SERVICE>_OPS_PORT if set, else its default."""
+    return {name: int(os.environ.get(prefix_of(name) + "OPS_PORT", port)) for name, port in OPS_PORTS.items()}
 
 
 def run(data_dir: Path) -> int:
@@ -84,7 +97,7 @@ def run(data_dir: Path) -> int:
         stack.start_components()
         env = {**stack.env(), "ALLIANCE_DEV_KEYS_DIR": str(keys_dir)}
         env.update({prefix_of(name) + "JWKS_FILE": str(keys_dir / "jwks.json") for name in SERVICES})
-        platform = Platform.create(env, logs, ports=ports_from_env())
+        platform = Platform.create(env, logs, ports=ports_from_env(), ops_ports=ops_ports_from_env())
         print(f"starting {', '.join(platform.services)} …", flush=True)
         platform.start()
         urls = {name: service.url for name, service in platform.services.items()}
@@ -120,7 +133,7 @@ def print_banner(stack: Stack, platform: Platform, logs: Path, console: ServiceP
     if console is not None:
         print(f"  console        {console.url}   sign in at {console.url}/auth/dev (development sign-in)\n")
     for name, service in platform.services.items():
-        print(f"  {name:<14} {service.url}   API docs {service.url}/docs")
+        print(f"  {name:<14} {service.url}   API docs {service.ops_url}/docs (ops port: also /metrics)")
     missing = sorted(set(SERVICES) - set(platform.services))
     if missing:
         print(f"  (not built yet: {', '.join(missing)})")

@@ -19,9 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alliance_devstack.components import free_port
 from alliance_devstack.errors import StackError
 
 SERVICES = {"registry": 8001, "funding": 8002, "evaluation": 8003, "notifications": 8004}
+#: Each service's internal ops port under `make run`: /metrics and the API docs
+#: (/docs, /redoc, /openapi.json) are served there only (alliance_shared/web/ops.py).
+OPS_PORTS = {"registry": 9001, "funding": 9002, "evaluation": 9003, "notifications": 9004}
 HOST = "127.0.0.1"
 
 
@@ -128,21 +132,29 @@ def resident_memory_bytes(pid: int) -> int:
 
 @dataclass
 class ServiceProcess:
-    """One service run as ``python -m alliance_<name>``, its output appended to ``log``."""
+    """One service run as ``python -m alliance_<name>``, its output appended to ``log``;
+    ``ops_port``: where it serves /metrics and its API docs (None: the console, which has none)."""
 
     name: str
     port: int
     env: Mapping[str, str]
     log: Path
+    ops_port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def ops_url(self) -> str | None:
+        return None if self.ops_port is None else f"http://{HOST}:{self.ops_port}"
+
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, prefix_of(self.name) + "HTTP_PORT": str(self.port)}
+        if self.ops_port is not None:
+            env[prefix_of(self.name) + "OPS_PORT"] = str(self.ops_port)
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", f"alliance_{self.name}"],
@@ -223,16 +235,25 @@ class Platform:
         logs: Path,
         *,
         ports: Mapping[str, int] | None = None,
+        ops_ports: Mapping[str, int] | None = None,
         only: Iterable[str] | None = None,
     ) -> Platform:
+        """``ops_ports`` not named are chosen free now, once: a restarted service keeps its ports."""
         chosen = available_services()
         if only is not None:
             wanted = set(only)
             chosen = {name: port for name, port in chosen.items() if name in wanted}
         ports = ports or {}
+        ops_ports = ops_ports or {}
         return cls(
             {
-                name: ServiceProcess(name, ports.get(name, default), env, logs / f"{name}.log")
+                name: ServiceProcess(
+                    name,
+                    ports.get(name, default),
+                    env,
+                    logs / f"{name}.log",
+                    ops_port=ops_ports.get(name) or free_port(),
+                )
                 for name, default in chosen.items()
             }
         )

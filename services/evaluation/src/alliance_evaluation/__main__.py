@@ -1,18 +1,17 @@
-"""``python -m alliance_evaluation``: serve the evaluation API (and its consumers) under uvicorn."""
+"""``python -m alliance_evaluation``: serve the evaluation API (and its consumers) on its public and ops ports."""
 
 from __future__ import annotations
-
-import uvicorn
 
 from alliance_evaluation.app import build_app
 from alliance_evaluation.settings import Settings
 from alliance_shared.logging import configure_logging
+from alliance_shared.web.ops import serve
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

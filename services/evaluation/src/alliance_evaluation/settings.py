@@ -22,6 +22,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "evaluation"
     http_port: int = 8003
+    ops_port: int = 9003
     mongo_database: str = "alliance_evaluation"
 
     #: How often the periodic check marks rectification orders overdue (seconds).

@@ -14,6 +14,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "funding"
     http_port: int = 8002
+    ops_port: int = 9002
     mongo_database: str = "alliance_funding"
 
     #: Education-surcharge credit rates as dated steps (JSON list in the environment:

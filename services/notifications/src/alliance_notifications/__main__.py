@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from alliance_notifications.app import build_app
 from alliance_notifications.settings import Settings
 from alliance_shared.logging import configure_logging
+from alliance_shared.web.ops import serve
 
 
 def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level)
-    uvicorn.run(build_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "notifications"
     http_port: int = 8004
+    ops_port: int = 9004
     mongo_database: str = "alliance_notifications"
 
     # --- e-mail (the local stack's SMTP sink by default; `alliance run` passes its port) ---

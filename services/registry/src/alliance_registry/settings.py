@@ -13,6 +13,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "registry"
     http_port: int = 8001
+    ops_port: int = 9001
     mongo_database: str = "alliance_registry"
 
     #: How often the periodic check expires certificates and activates/completes agreements (seconds).

@@ -1,6 +1,7 @@
 """The FastAPI app factory every service uses: problem+json errors, request and
-correlation ids, Prometheus metrics, /healthz, /readyz, /metrics, Idempotency-Key,
-and a lifespan that starts and stops the service runtime."""
+correlation ids, Prometheus metrics, /healthz, /readyz, Idempotency-Key, and a lifespan
+that starts and stops the service runtime. /metrics and the API docs are served on the
+ops port only (``web/ops.py``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from alliance_shared import context
@@ -24,6 +23,7 @@ from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.idempotency import IDEMPOTENCY_COLLECTION, IdempotencyMiddleware
 from alliance_shared.web.limits import RequestLimitsMiddleware
+from alliance_shared.web.ops import add_health_routes, create_ops_app
 from alliance_shared.web.problems import install_problem_handlers
 
 Hook = Callable[[ServiceRuntime], Awaitable[None]]
@@ -51,7 +51,16 @@ def create_app(
         yield
         await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # No docs and no OpenAPI document on the public port: the ops app serves them.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(
         issuer=settings.jwt_issuer,
@@ -87,31 +96,11 @@ def create_app(
     # Added last, so it runs first: nothing reads an oversized body or an unchecked id header.
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.http_max_body_bytes, per_path=body_limits)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness: the process is up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": settings.service_name}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="Readiness: MongoDB and Kafka reachable",
-        responses={503: {"description": "a dependency is unavailable"}},
-    )
-    async def readyz() -> JSONResponse:
-        checks = await runtime.readiness()
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unready", "checks": checks}, status_code=200 if ready else 503
-        )
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
-    async def prometheus_metrics() -> Response:
-        await runtime.relay.backlog()
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    add_health_routes(app, runtime)
     app.include_router(audit_router())
     for router in routers:
         app.include_router(router)
+    app.state.ops_app = create_ops_app(app, runtime)
     return app
 
 
