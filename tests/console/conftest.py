@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from alliance_devstack.components import free_port
 from alliance_devstack.demo.access import Actor, PlatformAccess
@@ -34,6 +35,8 @@ from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
 
 CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.11.0" / "axe.min.js"
+WAIT_S = 90.0
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ADMIN = Actor("registry_admin", "admin-chen")
 SUPERVISOR = Actor("supervisor", "supervisor-zhao")
@@ -139,8 +142,8 @@ async def seed(access: PlatformAccess, run: str) -> Alliance:
 async def panel_framework(access: PlatformAccess, run: str) -> str:
     """A published framework version whose satisfaction indicators a panel scores (the
     default framework has none), as a supervisor would configure before a cycle."""
-    summaries = (await access.call("evaluation", "GET", "/frameworks", SUPERVISOR)).json()
-    base = max((f for f in summaries if f["status"] == "published"), key=lambda f: f["version"])
+    listed = await access.call("evaluation", "GET", "/frameworks", SUPERVISOR, params={"status": "published"})
+    base = max(listed.json()["items"], key=lambda f: f["version"])
     path = f"/frameworks/{base['framework_id']}/versions"
     framework = (await access.call("evaluation", "GET", f"{path}/{base['version']}", SUPERVISOR)).json()
     indicators = [
@@ -232,3 +235,100 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and isinstance(stack, ConsoleStack):
         for process in stack.processes:
             report.sections.append((f"{process.name} log (tail)", process.log_tail(30)))
+
+
+class Visitor:
+    """One browser tab going through the pages as different people, checking each page."""
+
+    def __init__(self, page: Page, base: str, language: str, shots: Path) -> None:
+        self.page = page
+        self.base = base
+        self.language = language
+        self.shots = shots
+        self.count = 0
+        self.violations: dict[str, list[str]] = {}
+
+    def sign_in(self, role: str, subject: str | None = None, partner_id: str | None = None) -> None:
+        self.page.goto(self.base + "/auth/logout")
+        self.page.goto(self.base + "/auth/dev")
+        self.page.select_option("#role", role)
+        if subject:
+            self.page.fill("#subject", subject)
+        if partner_id:
+            self.page.fill("#partner_id", partner_id)
+        self.page.click("form[action='/auth/dev'] button[type=submit]")
+        expect(self.page.locator("nav.menu")).to_be_visible()
+
+    def open_menu(self, path: str, name: str) -> None:
+        """Every page is one click from home: go home, click the menu entry."""
+        self.page.goto(self.base + "/")
+        self.page.click(f"nav.menu a[href='{path}']")
+        self.page.wait_for_load_state()
+        self.look(name)
+
+    def go(self, path: str, name: str) -> None:
+        self.page.goto(self.base + path)
+        self.look(name)
+
+    def look(self, name: str) -> None:
+        """Screenshot and axe-core: no serious or critical accessibility violation."""
+        self.count += 1
+        assert "Internal Server Error" not in self.page.content(), f"{name}: {self.page.url} failed"
+        self.page.screenshot(path=self.shots / f"{self.language}-{self.count:02d}-{name}.png", full_page=True)
+        self.page.add_script_tag(path=str(AXE))
+        found = self.page.evaluate(
+            """async () => {
+                const result = await axe.run(document, {runOnly: ["wcag2a", "wcag2aa", "best-practice"]});
+                return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => v.id + ": " + v.help + " @ "
+                        + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
+            }"""
+        )
+        if found:
+            self.violations[name] = found
+
+    def until(self, path: str, selector: str, name: str) -> None:
+        """Reload ``path`` until ``selector`` shows (the services settle through Kafka events)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            self.page.goto(self.base + path)
+            if self.page.locator(selector).count() > 0:
+                self.look(name)
+                return
+            if time.monotonic() > deadline:
+                self.look(name + "-timeout")
+                raise AssertionError(f"{selector} did not show on {path} within {WAIT_S:.0f}s")
+            time.sleep(1.0)
+
+    def done(self) -> None:
+        """The action's result: the page says it was done (or the test shows the refusal)."""
+        self.page.locator(".flash, .refusal").first.wait_for()
+        refused = self.page.locator(".refusal")
+        assert refused.count() == 0, refused.first.inner_text()
+
+
+def wait_for(check: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {WAIT_S:.0f}s for {what}")
+        time.sleep(1.0)
+
+
+@pytest.fixture
+def visitor_for(browser: Browser, console_stack: ConsoleStack, artifacts: Path) -> Iterator[Callable[[str], Visitor]]:
+    contexts = []
+
+    def make(language: str) -> Visitor:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=language)
+        if language != "zh-CN":
+            context.add_cookies([{"name": "console_lang", "value": language, "url": console_stack.url}])
+        contexts.append(context)
+        return Visitor(context.new_page(), console_stack.url, language, artifacts)
+
+    yield make
+    for context in contexts:
+        context.close()

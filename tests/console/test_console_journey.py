@@ -8,123 +8,22 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import LAST_YEAR, ConsoleStack, api_get
+from tests.console.conftest import LAST_YEAR, ConsoleStack, Visitor, api_get, wait_for
 
 pytestmark = pytest.mark.infra
 
-AXE = Path(__file__).parent / "vendor" / "axe-core-4.11.0" / "axe.min.js"
-WAIT_S = 90.0
 OFFICER = "officer-zhang"
 APPROVER = "approver-li"
 SUPERVISOR = Actor("supervisor", "supervisor-zhao")
 AUDITOR = Actor("auditor", "auditor-ma")
-
-
-class Visitor:
-    """One browser tab going through the pages as different people, checking each page."""
-
-    def __init__(self, page: Page, base: str, language: str, shots: Path) -> None:
-        self.page = page
-        self.base = base
-        self.language = language
-        self.shots = shots
-        self.count = 0
-        self.violations: dict[str, list[str]] = {}
-
-    def sign_in(self, role: str, subject: str | None = None, partner_id: str | None = None) -> None:
-        self.page.goto(self.base + "/auth/logout")
-        self.page.goto(self.base + "/auth/dev")
-        self.page.select_option("#role", role)
-        if subject:
-            self.page.fill("#subject", subject)
-        if partner_id:
-            self.page.fill("#partner_id", partner_id)
-        self.page.click("form[action='/auth/dev'] button[type=submit]")
-        expect(self.page.locator("nav.menu")).to_be_visible()
-
-    def open_menu(self, path: str, name: str) -> None:
-        """Every page is one click from home: go home, click the menu entry."""
-        self.page.goto(self.base + "/")
-        self.page.click(f"nav.menu a[href='{path}']")
-        self.page.wait_for_load_state()
-        self.look(name)
-
-    def go(self, path: str, name: str) -> None:
-        self.page.goto(self.base + path)
-        self.look(name)
-
-    def look(self, name: str) -> None:
-        """Screenshot and axe-core: no serious or critical accessibility violation."""
-        self.count += 1
-        assert "Internal Server Error" not in self.page.content(), f"{name}: {self.page.url} failed"
-        self.page.screenshot(path=self.shots / f"{self.language}-{self.count:02d}-{name}.png", full_page=True)
-        self.page.add_script_tag(path=str(AXE))
-        found = self.page.evaluate(
-            """async () => {
-                const result = await axe.run(document, {runOnly: ["wcag2a", "wcag2aa", "best-practice"]});
-                return result.violations.filter(v => v.impact === "serious" || v.impact === "critical")
-                    .map(v => v.id + ": " + v.help + " @ "
-                        + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(" | "));
-            }"""
-        )
-        if found:
-            self.violations[name] = found
-
-    def until(self, path: str, selector: str, name: str) -> None:
-        """Reload ``path`` until ``selector`` shows (the services settle through Kafka events)."""
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            self.page.goto(self.base + path)
-            if self.page.locator(selector).count() > 0:
-                self.look(name)
-                return
-            if time.monotonic() > deadline:
-                self.look(name + "-timeout")
-                raise AssertionError(f"{selector} did not show on {path} within {WAIT_S:.0f}s")
-            time.sleep(1.0)
-
-    def done(self) -> None:
-        """The action's result: the page says it was done (or the test shows the refusal)."""
-        self.page.locator(".flash, .refusal").first.wait_for()
-        refused = self.page.locator(".refusal")
-        assert refused.count() == 0, refused.first.inner_text()
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {WAIT_S:.0f}s for {what}")
-        time.sleep(1.0)
-
-
-@pytest.fixture
-def visitor_for(browser: Browser, console_stack: ConsoleStack, artifacts: Path) -> Iterator[Callable[[str], Visitor]]:
-    contexts = []
-
-    def make(language: str) -> Visitor:
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=language)
-        if language != "zh-CN":
-            context.add_cookies([{"name": "console_lang", "value": language, "url": console_stack.url}])
-        contexts.append(context)
-        return Visitor(context.new_page(), console_stack.url, language, artifacts)
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 TEXTS = {

@@ -48,6 +48,30 @@ def problem_messages() -> dict[str, str]:
         "partner.credit_code_taken": _("A partner with this credit code is already registered."),
         "route.not_found": _("Not found."),
         "partner.profile_mismatch": _("Colleges need a college profile and enterprises an enterprise profile."),
+        "award.maker_checker": _(
+            "You did the first step yourself, so a second person must do this one (maker-checker)."
+        ),
+        "recovery.maker_checker": _("You proposed this recovery, so you may not approve it (maker-checker)."),
+        "tranche.approval_out_of_range": _(
+            "The approved amount must be more than zero and at most the scheduled amount."
+        ),
+        "tranche.reason_required": _("Approving less than scheduled needs a reason."),
+        "tranche.no_remainder_kept": _("This tranche keeps no remainder to release."),
+        "award.reason_required": _("A termination needs a reason."),
+        "award.termination_not_proposed": _("No termination of this award awaits approval."),
+        "recovery.exceeds_paid": _("The recovery is more than what was paid and not yet recovered."),
+        "recovery.settlement_out_of_range": _("The settlement must be more than zero and at most what is outstanding."),
+        "recovery.bank_reference_required": _("A repayment is recorded with the bank's reference."),
+        "recovery.tranche_required": _("An offset names the approved tranche it is taken from."),
+        "recovery.offset_exceeds_tranche": _("The offset is more than the tranche's approved, unpaid amount."),
+        "agreement.no_college": _("An agreement needs at least one college among its parties."),
+        "agreement.no_enterprise": _("An agreement needs at least one enterprise among its parties."),
+        "agreement.unknown_party": _("A party is not a registered partner (check the partner id)."),
+        "agreement.inactive_party": _("A party is deactivated in the registry."),
+        "agreement.lead": _("Exactly one college or enterprise leads the agreement."),
+        "agreement.dates": _("The end date must be after the start date."),
+        "agreement.obligation_party": _("An obligation names a partner who is not a party."),
+        "agreement.role_mismatch": _("This kind of partner cannot have that role in an agreement."),
     }
 
 
@@ -117,6 +141,15 @@ CODE_FIELDS = {
     "panel.conflict_of_interest": "evaluator_id",
     "panel.already_member": "evaluator_id",
     "rectification.no_evidence": "evidence_refs",
+    "agreement.dates": "end_date",
+    "tranche.approval_out_of_range": "approved",
+    "tranche.reason_required": "reason",
+    "award.reason_required": "reason",
+    "recovery.exceeds_paid": "amount",
+    "recovery.settlement_out_of_range": "amount",
+    "recovery.bank_reference_required": "bank_reference",
+    "recovery.tranche_required": "tranche_id",
+    "recovery.offset_exceeds_tranche": "amount",
 }
 
 

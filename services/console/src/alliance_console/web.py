@@ -193,6 +193,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "menu": menu(person) if person else [],
         "role_label": role_label,
         "label": label,
+        "metric_label": metric_label,
         "csrf_token": csrf_token(request),
         "lang": i18n.current_language(),
         "html_lang": "zh-CN" if i18n.current_language() == "zh-CN" else "en",
@@ -201,6 +202,18 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "dev_login": request.app.state.settings.dev_login,
     }
     return templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
+
+
+def metric_label(metric: object) -> str:
+    """An obligation's metric (the registry's vocabulary) in the person's language."""
+    labels = {
+        "internship_posts": _("Internship posts"), "hosted_students": _("Students hosted (3 months or more)"),
+        "order_class_students": _("Order-class students"), "engineer_teaching_hours": _("Engineers' teaching hours"),
+        "teacher_practice_persons": _("Teachers in enterprise practice"),
+        "rd_revenue_fen": _("Technical-service revenue (fen)"), "courses_codeveloped": _("Courses co-developed"),
+        "investment_fen": _("Enterprise investment (fen)"),
+    }  # fmt: skip
+    return labels.get(str(metric), str(metric))
 
 
 def label(value: object) -> str:
@@ -236,5 +249,14 @@ def label(value: object) -> str:
         "director": _("Director"), "on_track": _("On track"), "needs_improvement": _("Needs improvement"),
         "at_risk": _("At risk"), "no_evidence": _("No evidence"), "credited": _("Credited"),
         "not_certified": _("Not certified"), "no_rate": _("No credit rate in force"),
+        "repayment": _("Repayment"), "offset": _("Offset"),
+        "per_year": _("per year"), "per_term": _("per term"), "total": _("over the term"),
+        "shallow": _("Shallow"), "middle": _("Middle"), "deep": _("Deep"),
+        "order_class": _("Order class"), "internship_base": _("Internship base"),
+        "work_study_alternation": _("Work-study alternation"), "modern_apprenticeship": _("Modern apprenticeship"),
+        "joint_rd_centre": _("Joint R&D centre"), "industry_college": _("Industry college"),
+        "joint_lab_or_training_base": _("Joint lab or training base"), "teacher_exchange": _("Teacher exchange"),
+        "one_plus_x_pilot": _("1+X certificate pilot"), "curriculum_codevelopment": _("Curriculum co-development"),
+        "employment_recommendation": _("Employment recommendation"), "reinstated": _("Reinstated"),
     }  # fmt: skip
     return labels.get(str(value), str(value))

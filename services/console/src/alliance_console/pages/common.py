@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from alliance_console.api import ApiError
+from alliance_console.api import Api, ApiError
 from alliance_console.i18n import _, fen_from_yuan
 from alliance_console.web import SignInRequired, checked_form, flash, keep_refusal
 
@@ -71,3 +72,22 @@ def integer(form: FormData, key: str) -> int:
         return int(text(form, key))
     except ValueError:
         raise FormInvalid(key, _("Enter a whole number.")) from None
+
+
+#: The most agreement titles one page looks up (a page of results; the rest keep their ids).
+TITLE_LOOKUPS = 50
+
+
+async def agreement_titles(api: Api, agreement_ids: Iterable[str]) -> dict[str, str]:
+    """The registry's titles of a page's agreements, fetched together (the registry has no
+    batch read, so one bounded round of concurrent reads); an unreadable one keeps its id."""
+    wanted = list(dict.fromkeys(agreement_ids))[:TITLE_LOOKUPS]
+
+    async def title_of(agreement_id: str) -> tuple[str, str | None]:
+        try:
+            found = await api.get("registry", f"/agreements/{agreement_id}")
+        except ApiError:
+            return agreement_id, None
+        return agreement_id, found.get("terms", {}).get("title")
+
+    return {key: title for key, title in await asyncio.gather(*map(title_of, wanted)) if title}

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import TIME_ZONE, _, day
-from alliance_console.pages.common import FormInvalid, act, integer, text
+from alliance_console.pages.common import TITLE_LOOKUPS, FormInvalid, act, agreement_titles, integer, text
 from alliance_console.web import label, render, require
 
 router = APIRouter(prefix="/evaluation")
@@ -43,7 +43,8 @@ async def active_agreements(api: Api) -> list[dict[str, Any]]:
 @router.get("/cycles", include_in_schema=False)
 async def cycles(request: Request) -> HTMLResponse:
     person, api = require(request, *OVERSEERS)
-    found = await api.get("evaluation", "/cycles")
+    # up to 200 cycles: one page of the service's largest size
+    found, _cursor = items_of(await api.get("evaluation", "/cycles", limit=200))
     today = date.today()
     return render(
         request,
@@ -51,7 +52,7 @@ async def cycles(request: Request) -> HTMLResponse:
         cycles=sorted(found, key=lambda c: str(c.get("opened_at", "")), reverse=True),
         agreements=await active_agreements(api) if person.has("supervisor") else [],
         frameworks=sorted(
-            (f for f in await api.get("evaluation", "/frameworks") if f.get("status") == "published"),
+            items_of(await api.get("evaluation", "/frameworks", status="published", limit=200))[0],
             key=lambda f: (str(f.get("published_at") or ""), int(f.get("version", 0))),
             reverse=True,
         ),
@@ -94,7 +95,7 @@ async def open_cycle(request: Request) -> RedirectResponse:
 
 
 @router.get("/cycles/{cycle_id}", include_in_schema=False)
-async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
+async def cycle(request: Request, cycle_id: str, rank_page: int = 1) -> HTMLResponse:
     person, api = require(request, *OVERSEERS)
     found = await api.get("evaluation", f"/cycles/{cycle_id}")
     panels = {}
@@ -114,15 +115,20 @@ async def cycle(request: Request, cycle_id: str) -> HTMLResponse:
         for row in ranking:
             grade = str(row.get("grade", ""))
             distribution[grade] = distribution.get(grade, 0) + 1
+    # The ranking shows a page of rows at a time, so that their titles are one bounded lookup.
+    pages = max(1, -(-len(ranking) // TITLE_LOOKUPS))
+    rank_page = min(max(1, rank_page), pages)
+    shown = ranking[(rank_page - 1) * TITLE_LOOKUPS : rank_page * TITLE_LOOKUPS]
+    titles = await agreement_titles(api, [str(r.get("agreement_id")) for r in [*shown, *formality]] + list(panels))
     chart = {
         "categories": [grade_label(g) for g in GRADES],
         "series": [{"name": _("Agreements"), "data": [distribution.get(g, 0) for g in GRADES]}],
         "unit": "",
     }
     return render(
-        request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=ranking, chart_data=chart,
+        request, "evaluation/cycle.html", cycle=found, panels=panels, ranking=shown, chart_data=chart,
         formality=formality, formality_label=formality_label, can_act=person.has("supervisor"),
-        panel_roles=PANEL_ROLES,
+        panel_roles=PANEL_ROLES, titles=titles, rank_page=rank_page, rank_pages=pages,
     )  # fmt: skip
 
 
@@ -145,7 +151,9 @@ async def trend(request: Request, agreement_id: str) -> HTMLResponse:
         "series": [{"name": _("Score"), "data": [p["score_hundredths"] / 100 for p in points]}],
         "unit": _("points"),
     }
-    return render(request, "evaluation/trend.html", agreement_id=agreement_id, points=points, chart_data=chart)
+    titles = await agreement_titles(api, [agreement_id])
+    return render(request, "evaluation/trend.html", agreement_id=agreement_id, points=points, chart_data=chart,
+                  title=titles.get(agreement_id))  # fmt: skip
 
 
 def grade_label(grade: str) -> str:
@@ -222,7 +230,7 @@ async def panel_indicators(api: Api, cycle_doc: dict[str, Any]) -> list[dict[str
 async def my_panels(request: Request) -> HTMLResponse:
     person, api = require(request, "evaluator")
     mine = []
-    for cycle_doc in await api.get("evaluation", "/cycles"):
+    for cycle_doc in items_of(await api.get("evaluation", "/cycles", limit=200))[0]:
         if cycle_doc.get("status") == "completed":
             continue
         for agreement_id in cycle_doc.get("agreement_ids", []):

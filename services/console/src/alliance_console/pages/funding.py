@@ -201,8 +201,23 @@ async def award(request: Request, award_id: str) -> HTMLResponse:
     person, api = require(request, *STAFF)
     found = await api.get("funding", f"/awards/{award_id}")
     return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=person.has(*OFFICER),
-                  can_approve=person.has("funding_approver"), recovery_id=f"rec-{uuid.uuid4().hex[:10]}",
-                  due_default=(date.today() + timedelta(days=30)).isoformat())  # fmt: skip
+                  can_approve=person.has("funding_approver"), recovery_id=fresh_id("rec"),
+                  settlement_id=fresh_id("stl"), due_default=(date.today() + timedelta(days=30)).isoformat(),
+                  offset_tranches=[t for t in found.get("tranches", []) if t.get("status") == "approved"])  # fmt: skip
+
+
+def fresh_id(prefix: str) -> str:
+    """A new id for an operation the funding service refuses twice (one per form shown)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def due_at(form: FormData, key: str) -> str:
+    """The end of a day typed by the person, China time, ISO 8601."""
+    try:
+        due = date.fromisoformat(text(form, key))
+    except ValueError:
+        raise FormInvalid(key, _("Enter a date.")) from None
+    return datetime.combine(due, time(23, 59), tzinfo=TIME_ZONE).astimezone(UTC).isoformat()
 
 
 @router.post("/awards/{award_id}/recoveries", include_in_schema=False)
@@ -211,20 +226,75 @@ async def order_recovery(request: Request, award_id: str) -> RedirectResponse:
     _person, api = require(request, *OFFICER)
 
     async def call(form: FormData) -> None:
-        try:
-            due = date.fromisoformat(text(form, "due_on"))
-        except ValueError:
-            raise FormInvalid("due_on", _("Enter a date.")) from None
         body = {
             # A fresh id per form: the funding service refuses the same recovery twice.
             "recovery_id": text(form, "recovery_id"),
             "amount_minor": amount(form, "amount"),
             "reason": text(form, "reason"),
-            "due_at": datetime.combine(due, time(23, 59), tzinfo=TIME_ZONE).astimezone(UTC).isoformat(),
+            "due_at": due_at(form, "due_on"),
         }
         await api.post("funding", f"/awards/{award_id}/recoveries", body, version=text(form, "version"))
 
     return await act(request, "recovery", f"/funding/awards/{award_id}", call, _("Recovery proposed or ordered."))
+
+
+@router.post("/awards/{award_id}/recoveries/{recovery_id}/settlements", include_in_schema=False)
+async def settle_recovery(request: Request, award_id: str, recovery_id: str) -> RedirectResponse:
+    """The officer records a repayment (bank reference) or an offset against an approved tranche."""
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        method = text(form, "method")
+        body: dict[str, Any] = {
+            "settlement_id": text(form, "settlement_id"),
+            "method": method,
+            "amount_minor": amount(form, "amount"),
+        }
+        if method == "offset":
+            body["tranche_id"] = text(form, "tranche_id") or None
+        else:
+            body["bank_reference"] = text(form, "bank_reference") or None
+        path = f"/awards/{award_id}/recoveries/{recovery_id}/settlements"
+        await api.post("funding", path, body, version=text(form, "version"))
+
+    return await act(request, f"settle-{recovery_id}", f"/funding/awards/{award_id}", call, _("Settlement recorded."))
+
+
+@router.post("/awards/{award_id}/terminate", include_in_schema=False)
+async def propose_termination(request: Request, award_id: str) -> RedirectResponse:
+    """The officer proposes terminating the award (optionally recovering paid money); a
+    second person approves it — who may is the funding service's decision."""
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        body: dict[str, Any] = {"reason": text(form, "reason")}
+        recover = amount(form, "recovery_amount", required=False)
+        if recover:
+            body.update(recovery_id=text(form, "recovery_id"), recovery_minor=recover,
+                        recovery_due_at=due_at(form, "recovery_due_on"))  # fmt: skip
+        await api.post("funding", f"/awards/{award_id}/terminate", body, version=text(form, "version"))
+
+    return await act(
+        request,
+        "terminate",
+        f"/funding/awards/{award_id}",
+        call,
+        _("Termination proposed: a second person approves it."),
+    )
+
+
+@router.post("/awards/{award_id}/terminate/approve", include_in_schema=False)
+async def approve_termination(request: Request, award_id: str) -> RedirectResponse:
+    _person, api = require(request, "funding_approver")
+
+    async def call(form: FormData) -> None:
+        await api.post("funding", f"/awards/{award_id}/terminate/approve", version=text(form, "version"))
+
+    back = text(await request.form(), "back")
+    back_to = "/funding/approvals" if back == "/funding/approvals" else f"/funding/awards/{award_id}"
+    return await act(
+        request, f"terminate-{award_id}", back_to, call, _("Termination approved: the award is terminated.")
+    )
 
 
 def tranche_done(step: str) -> str:
@@ -232,12 +302,13 @@ def tranche_done(step: str) -> str:
         "request": _("Tranche prepared and sent for approval."),
         "approve": _("Tranche approved."),
         "payment": _("Payment recorded."),
+        "release-remainder": _("Remainder released to the programme."),
     }[step]
 
 
 def tranche_action(step: str) -> Any:
     async def handler(request: Request, award_id: str, tranche_id: str) -> RedirectResponse:
-        role = "funding_approver" if step == "approve" else "funding_officer"
+        role = "funding_approver" if step in ("approve", "release-remainder") else "funding_officer"
         _person, api = require(request, role)
 
         async def call(form: FormData) -> None:
@@ -245,7 +316,12 @@ def tranche_action(step: str) -> Any:
             if step == "payment":
                 body = {"bank_reference": text(form, "bank_reference")}
             elif step == "approve":
-                body = {"reason": text(form, "reason") or None}
+                # Less than scheduled is a partial approval; the service asks for its reason.
+                body = {
+                    "approved_minor": amount(form, "approved", required=False),
+                    "reason": text(form, "reason") or None,
+                    "release_remainder": form.get("release_remainder") == "on",
+                }
             path = f"/awards/{award_id}/tranches/{tranche_id}/{step}"
             await api.post("funding", path, body, version=text(form, "version"))
 
@@ -273,19 +349,25 @@ async def approvals(request: Request) -> HTMLResponse:
     person, api = require(request, "funding_approver")
     queue = []
     recoveries = []
+    terminations = []
     for summary in await all_awards(api):
         tranches = summary.get("tranches")
         award_doc = summary if tranches is not None else await api.get("funding", f"/awards/{summary['award_id']}")
         for tranche in award_doc.get("tranches", []):
             if tranche.get("status") == "requested":
                 queue.append({"award": award_doc, "tranche": tranche, "mine": tranche.get("prepared_by") == person.sub})
+        termination = award_doc.get("proposed_termination")
+        if termination and award_doc.get("status") == "active":
+            terminations.append(
+                {"award": award_doc, "termination": termination, "mine": termination.get("proposed_by") == person.sub}
+            )
         for proposal in award_doc.get("proposed_recoveries") or []:
             recoveries.append(
                 {"award": award_doc, "recovery": proposal, "mine": proposal.get("proposed_by") == person.sub}
             )
     return render(
         request, "funding/approvals.html", queue=queue, grants=await awards_to_grant(api, person.sub),
-        recoveries=recoveries,
+        recoveries=recoveries, terminations=terminations,
     )  # fmt: skip
 
 
@@ -377,7 +459,7 @@ async def budget_download(request: Request, fmt: str) -> Response:
     return render_table(table, "csv" if fmt == "csv" else "xlsx", "budget-execution")
 
 
-for _step in ("request", "approve", "payment"):
+for _step in ("request", "approve", "payment", "release-remainder"):
     router.add_api_route(
         f"/awards/{{award_id}}/tranches/{{tranche_id}}/{_step}",
         tranche_action(_step),

@@ -8,16 +8,17 @@ their partner; the console adds no filter of its own that could widen or narrow 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.datastructures import FormData
 
-from alliance_console.api import ApiError, items_of
+from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import _
 from alliance_console.pages.common import FormInvalid, act, amount, text
-from alliance_console.web import Person, render, require
+from alliance_console.web import NotAllowed, Person, metric_label, render, require
 
 router = APIRouter(prefix="/partner")
 
@@ -35,7 +36,94 @@ async def agreements(request: Request, cursor: str | None = None) -> HTMLRespons
     person, api = require(request, *PARTY)
     page = await api.get("registry", "/agreements", party=partner_of(person), cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = items_of(page)
-    return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
+    return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor,
+                  detail_prefix="/partner/agreements/")  # fmt: skip
+
+
+@router.get("/agreements/{agreement_id}", include_in_schema=False)
+async def agreement(request: Request, agreement_id: str, year: int | None = None) -> HTMLResponse:
+    """One of the partner's agreements: its terms and signatures (signing when asked), and
+    each obligation's target against the evidence the evaluation service holds so far."""
+    person, api = require(request, *PARTY)
+    found = await api.get("registry", f"/agreements/{agreement_id}")
+    if partner_of(person) not in [p.get("partner_id") for p in found.get("terms", {}).get("parties", [])]:
+        raise NotAllowed()  # the registry lists any agreement to any reader; staff see their own here
+    today = date.today()
+    chosen = year if year and 2000 <= year <= today.year else today.year
+    rows = await obligations_against_evidence(api, found, chosen, today)
+    chart = {
+        "categories": [row["label"] for row in rows],
+        "series": [
+            {"name": _("Target (as committed)"), "data": [row["target"] for row in rows]},
+            {"name": _("Evidence so far"), "data": [row["evidence"] or 0 for row in rows]},
+        ],
+        "unit": "",
+    }
+    return render(
+        request, "partner/agreement.html", agreement=found, rows=rows, chart_data=chart, year=chosen,
+        years=list(range(today.year, today.year - 4, -1)), me=partner_of(person),
+        may_sign=partner_of(person) in found.get("pending_party_ids", []),
+    )  # fmt: skip
+
+
+async def obligations_against_evidence(
+    api: Api, agreement_doc: dict[str, Any], year: int, today: date
+) -> list[dict[str, Any]]:
+    """Each obligation with the evaluation service's figure for the measure the current
+    framework measures that obligation by, over ``year`` up to today. The console only
+    puts the two side by side: judging them (pro-rating, grades) is evaluation's."""
+    obligations = agreement_doc.get("terms", {}).get("obligations", [])
+    if not obligations:
+        return []
+    measure_of: dict[str, str] = {}
+    figures: dict[str, float | None] = {}
+    try:
+        summaries, _cursor = items_of(await api.get("evaluation", "/frameworks"))
+        published = [f for f in summaries if f.get("status") == "published"]
+        if published:
+            newest = max(published, key=lambda f: (str(f.get("published_at") or ""), int(f.get("version", 0))))
+            framework = await api.get(
+                "evaluation", f"/frameworks/{newest['framework_id']}/versions/{newest['version']}"
+            )
+            for indicator in framework.get("indicators", []):
+                if indicator.get("target_obligation") and indicator.get("measure"):
+                    measure_of.setdefault(str(indicator["target_obligation"]), str(indicator["measure"]))
+        evidence = await api.get(
+            "evaluation", f"/agreements/{agreement_doc['agreement_id']}/evidence",
+            window_start=date(year, 1, 1).isoformat(), window_end=min(date(year, 12, 31), today).isoformat(),
+        )  # fmt: skip
+        for figure in evidence.get("figures", []):
+            figures[str(figure.get("measure"))] = number(figure.get("value"))
+    except ApiError:
+        pass  # evaluation has not heard of the agreement yet: targets alone, no evidence
+    return [
+        {
+            "obligation": o,
+            "label": metric_label(o.get("metric")),
+            "target": o.get("quantity", 0),
+            "evidence": figures.get(measure_of.get(str(o.get("metric")), "")),
+        }
+        for o in obligations
+    ]
+
+
+def number(value: object) -> float | None:
+    """A figure as the evaluation service wrote it (a decimal string), or None when unmeasured."""
+    try:
+        return round(float(str(value)), 2) if value is not None else None
+    except ValueError:
+        return None
+
+
+@router.post("/agreements/{agreement_id}/sign", include_in_schema=False)
+async def sign_agreement(request: Request, agreement_id: str) -> RedirectResponse:
+    """Sign for one's own organisation (the registry checks it is a party still to sign)."""
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        await api.post("registry", f"/agreements/{agreement_id}/sign", {}, version=text(form, "version"))
+
+    return await act(request, "sign", f"/partner/agreements/{agreement_id}", call, _("Signed for your organisation."))
 
 
 @router.get("/applications", include_in_schema=False)

@@ -1,8 +1,12 @@
 """Registry admin (and auditor, read-only): partners by name, region, sector and kind;
-registering a partner (the credit-code check is the registry's); agreements."""
+registering a partner (the credit-code check is the registry's); agreements (draft with
+parties and obligations, record signatures, bring into force); membership, council seats
+and certification moves. Every rule (who may sign, council composition, lifecycle) is
+the registry's; the pages send what was typed and show its answer."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,8 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import ApiError, items_of
-from alliance_console.i18n import _
-from alliance_console.pages.common import act, integer, text
+from alliance_console.i18n import TIME_ZONE, _
+from alliance_console.pages.common import FormInvalid, act, integer, text
 from alliance_console.web import render, require
 
 router = APIRouter(prefix="/registry")
@@ -71,13 +75,105 @@ async def create_partner(request: Request) -> RedirectResponse:
     return await act(request, "partner", "/registry/partners", call, _("Partner registered."))
 
 
+MODES = ("order_class", "internship_base", "work_study_alternation", "modern_apprenticeship", "joint_rd_centre",
+         "industry_college", "joint_lab_or_training_base", "teacher_exchange", "one_plus_x_pilot",
+         "curriculum_codevelopment", "employment_recommendation")  # fmt: skip
+DEPTHS = ("shallow", "middle", "deep")
+PARTY_ROLES = ("lead", "participant", "coordinator", "sponsor")
+METRICS = ("internship_posts", "hosted_students", "order_class_students", "engineer_teaching_hours",
+           "teacher_practice_persons", "rd_revenue_fen", "courses_codeveloped", "investment_fen")  # fmt: skip
+PERIODS = ("per_year", "per_term", "total")
+PARTY_ROWS = 3
+OBLIGATION_ROWS = 3
+MEMBERSHIP_MOVES = ("admit", "reject", "suspend", "reinstate", "withdraw", "expel")
+POSITIONS = ("chair", "vice_chair", "director")
+
+
 @router.get("/agreements", include_in_schema=False)
 async def agreements(request: Request, status: str | None = None, cursor: str | None = None) -> HTMLResponse:
-    _person, api = require(request, *READERS)
+    person, api = require(request, *READERS)
     items, next_cursor = items_of(
         await api.get("registry", "/agreements", status=status, cursor=cursor, limit=PAGE_SIZE)
     )
-    return render(request, "partner/agreements.html", agreements=items, next_cursor=next_cursor)  # fmt: skip
+    today = date.today()
+    return render(
+        request, "partner/agreements.html", agreements=items, next_cursor=next_cursor,
+        detail_prefix="/registry/agreements/",
+        can_draft=person.has("registry_admin"), modes=MODES, depths=DEPTHS, party_roles=PARTY_ROLES, metrics=METRICS,
+        periods=PERIODS, party_rows=range(1, PARTY_ROWS + 1), obligation_rows=range(1, OBLIGATION_ROWS + 1),
+        defaults={"start_date": today.isoformat(), "end_date": date(today.year + 3, 12, 31).isoformat()},
+        drafted=request.session.pop("drafted_agreement", None),
+    )  # fmt: skip
+
+
+def agreement_body(form: FormData) -> dict[str, Any]:
+    """The draft as the registry takes it: parties by id with their roles, obligations by party."""
+    parties = [
+        {"partner_id": text(form, f"party{n}_id"), "role": text(form, f"party{n}_role")}
+        for n in range(1, PARTY_ROWS + 1)
+        if text(form, f"party{n}_id")
+    ]
+    obligations = [
+        {"party_id": text(form, f"ob{n}_party"), "metric": text(form, f"ob{n}_metric"),
+         "quantity": integer(form, f"ob{n}_quantity"), "period": text(form, f"ob{n}_period")}
+        for n in range(1, OBLIGATION_ROWS + 1)
+        if text(form, f"ob{n}_party")
+    ]  # fmt: skip
+    majors = [m.strip() for m in text(form, "majors").replace("，", ",").split(",") if m.strip()]
+    return {
+        "title": text(form, "title"), "parties": parties, "modes": form.getlist("modes"), "majors": majors,
+        "start_date": day_of(form, "start_date"), "end_date": day_of(form, "end_date"),
+        "declared_depth": text(form, "declared_depth"), "obligations": obligations,
+    }  # fmt: skip
+
+
+def day_of(form: FormData, key: str) -> str:
+    try:
+        return date.fromisoformat(text(form, key)).isoformat()
+    except ValueError:
+        raise FormInvalid(key, _("Enter a date.")) from None
+
+
+@router.post("/agreements", include_in_schema=False)
+async def draft_agreement(request: Request) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        drafted = await api.post("registry", "/agreements", agreement_body(form))
+        request.session["drafted_agreement"] = drafted.get("agreement_id")
+
+    return await act(
+        request, "agreement", "/registry/agreements", call, _("Agreement drafted: the parties are asked to sign.")
+    )
+
+
+@router.get("/agreements/{agreement_id}", include_in_schema=False)
+async def agreement(request: Request, agreement_id: str) -> HTMLResponse:
+    person, api = require(request, *READERS)
+    found = await api.get("registry", f"/agreements/{agreement_id}")
+    return render(request, "registry/agreement.html", agreement=found, can_act=person.has("registry_admin"))
+
+
+def agreement_step(step: str) -> Any:
+    """Record a signature of an association/agency/institute party, or bring a signed agreement into force."""
+
+    async def handler(request: Request, agreement_id: str) -> RedirectResponse:
+        _person, api = require(request, "registry_admin")
+
+        async def call(form: FormData) -> None:
+            body = {"party_id": text(form, "party_id")} if step == "sign" else {}
+            await api.post("registry", f"/agreements/{agreement_id}/{step}", body, version=text(form, "version"))
+
+        done = _("Signature recorded.") if step == "sign" else _("Agreement in force.")
+        return await act(request, f"agreement-{step}", f"/registry/agreements/{agreement_id}", call, done)
+
+    return handler
+
+
+for _step in ("sign", "activate"):
+    router.add_api_route(
+        f"/agreements/{{agreement_id}}/{_step}", agreement_step(_step), methods=["POST"], include_in_schema=False
+    )
 
 
 @router.get("/alliance", include_in_schema=False)
@@ -85,7 +181,7 @@ async def alliance(
     request: Request, cursor: str | None = None, certification_cursor: str | None = None
 ) -> HTMLResponse:
     """Members, the council and the certified-enterprise catalogue, as the registry keeps them."""
-    _person, api = require(request, *READERS)
+    person, api = require(request, *READERS)
     members, next_cursor = items_of(await api.get("registry", "/memberships", cursor=cursor, limit=PAGE_SIZE))
     certifications, next_certifications = items_of(
         await api.get("registry", "/certifications", cursor=certification_cursor, limit=PAGE_SIZE)
@@ -96,10 +192,119 @@ async def alliance(
         if error.status != 404:
             raise
         council = None  # not constituted yet
+    today = date.today()
     return render(
         request, "registry/alliance.html", members=members, next_cursor=next_cursor, council=council,
-        certifications=certifications, next_certifications=next_certifications,
+        certifications=certifications, next_certifications=next_certifications, can_act=person.has("registry_admin"),
+        moves=MEMBERSHIP_MOVES, move_label=move_label, positions=POSITIONS,
+        defaults={"from": today.isoformat(), "to": date(today.year + 3, today.month, 1).isoformat(),
+                  "term_end": date(today.year + 3, 12, 31).isoformat()},
     )  # fmt: skip
+
+
+def move_label(move: str) -> str:
+    return {
+        "admit": _("Admit"), "reject": _("Reject the application"), "suspend": _("Suspend"),
+        "reinstate": _("Reinstate"), "withdraw": _("Record withdrawal"), "expel": _("Expel"),
+    }.get(move, move)  # fmt: skip
+
+
+@router.post("/memberships", include_in_schema=False)
+async def apply_membership(request: Request) -> RedirectResponse:
+    """The admin records a partner's application to join (the registry refuses a second one)."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        await api.post(
+            "registry", "/memberships", {"partner_id": text(form, "partner_id"), "reason": text(form, "reason")}
+        )
+
+    return await act(request, "membership", "/registry/alliance", call, _("Application recorded."))
+
+
+@router.post("/memberships/{partner_id}", include_in_schema=False)
+async def move_membership(request: Request, partner_id: str) -> RedirectResponse:
+    """Admit, reject, suspend, reinstate, withdraw or expel: whether the move is allowed now is the registry's."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        move = text(form, "move")
+        if move not in MEMBERSHIP_MOVES:
+            raise FormInvalid("move", _("Choose what to do."))
+        await api.post("registry", f"/memberships/{partner_id}/{move}", {"reason": text(form, "reason")},
+                       version=text(form, "version"))  # fmt: skip
+
+    return await act(request, f"member-{partner_id}", "/registry/alliance", call, _("Membership updated."))
+
+
+@router.post("/certifications", include_in_schema=False)
+async def apply_certification(request: Request) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        await api.post("registry", "/certifications", {"partner_id": text(form, "partner_id")})
+
+    return await act(request, "certification", "/registry/alliance", call, _("Certification application recorded."))
+
+
+def start_of_day(form: FormData, key: str) -> str:
+    try:
+        day = date.fromisoformat(text(form, key))
+    except ValueError:
+        raise FormInvalid(key, _("Enter a date.")) from None
+    return datetime.combine(day, time(0, 0), tzinfo=TIME_ZONE).astimezone(UTC).isoformat()
+
+
+@router.post("/certifications/{certification_id}/{step}", include_in_schema=False)
+async def certification_step(request: Request, certification_id: str, step: str) -> RedirectResponse:
+    """Grant (certificate number and validity), reject or revoke, with a reason."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        body: dict[str, Any] = {"reason": text(form, "reason") or None}
+        if step == "grant":
+            body["certificate_number"] = text(form, "certificate_number")
+            body["valid_from"] = start_of_day(form, "valid_from")
+            body["valid_to"] = start_of_day(form, "valid_to")
+        elif step not in ("reject", "revoke"):
+            raise FormInvalid("step", _("Choose what to do."))
+        path = f"/certifications/{certification_id}/{step}"
+        await api.post("registry", path, body, version=text(form, "version"))
+
+    return await act(request, f"cert-{certification_id}", "/registry/alliance", call, _("Certification updated."))
+
+
+@router.post("/council/seats", include_in_schema=False)
+async def assign_seat(request: Request) -> RedirectResponse:
+    """Give a member a seat or change it; an unconstituted council is constituted with it
+    (the registry checks the composition either way)."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        seat = {"position": text(form, "position"), "representative": text(form, "representative"),
+                "term_start": day_of(form, "term_start"), "term_end": day_of(form, "term_end")}  # fmt: skip
+        partner_id = text(form, "partner_id")
+        if not partner_id:
+            raise FormInvalid("partner_id", _("Enter the partner id."))
+        if text(form, "constituted") == "yes":
+            await api.put("registry", f"/council/seats/{partner_id}", {**seat, "reason": text(form, "reason")},
+                          version=text(form, "version"))  # fmt: skip
+        else:
+            body = {"seats": [{**seat, "partner_id": partner_id}], "reason": text(form, "reason")}
+            await api.post("registry", "/council", body)
+
+    return await act(request, "seat", "/registry/alliance", call, _("Council seat recorded."))
+
+
+@router.post("/council/seats/{partner_id}/vacate", include_in_schema=False)
+async def vacate_seat(request: Request, partner_id: str) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        await api.post("registry", f"/council/seats/{partner_id}/vacate", {"reason": text(form, "reason")},
+                       version=text(form, "version"))  # fmt: skip
+
+    return await act(request, f"vacate-{partner_id}", "/registry/alliance", call, _("Seat vacated."))
 
 
 def reason_label(code: str) -> str:
