@@ -43,11 +43,15 @@ from alliance_shared.contract.topics import COLLEGE_REPORTS, dlq_of
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
+from alliance_shared.outside_text import plain_text
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
 from alliance_shared.persistence.write_path import Decision, create, execute
 
 log = get_logger(__name__)
+
+#: The longest rejection detail a college is told (characters; a longer one ends in "…").
+REJECTION_DETAIL_LIMIT = 1000
 
 #: The runner's dead-letter reasons, as the reason codes a college reads.
 REASON_CODES: Mapping[str, str] = {
@@ -247,8 +251,9 @@ async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> b
 
 
 def _short(value: Any, limit: int) -> str | None:
-    if isinstance(value, str | int) and str(value):
-        return str(value)[:limit]
+    """Header or payload text of a rejected record as plain data (``plain_text``), or None."""
+    if isinstance(value, str | int):
+        return plain_text(str(value), limit) or None
     return None
 
 
@@ -257,7 +262,7 @@ def _data_of(dead: DeadLetter) -> Mapping[str, Any]:
         return dead.envelope.data
     try:
         parsed = json.loads(dead.record.value or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nesting too deep
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -270,14 +275,13 @@ async def reject_report(ctx: Context, dead: DeadLetter) -> None:
     headers = {k: v.decode(errors="replace") for k, v in record.headers}
     data = _data_of(dead)
     original_id = (
-        dead.envelope.id
-        if dead.envelope is not None
-        else headers.get("ce_id") or f"{record.topic}:{record.partition}:{record.offset}"
-    )[:200]
+        _short(dead.envelope.id if dead.envelope is not None else headers.get("ce_id"), 200)
+        or f"{record.topic}:{record.partition}:{record.offset}"
+    )
     college_id = _short(data.get("college_id"), 100) or _short(headers.get("ce_source"), 100) or "unknown"
     event_type = dead.envelope.type if dead.envelope is not None else headers.get("ce_type")
     code = reason_code(dead.reason)
-    detail = (dead.detail or dead.reason)[:2000]
+    detail = plain_text(dead.detail or dead.reason, REJECTION_DETAIL_LIMIT) or dead.reason
     now = ctx.clock.now()
     rejection = RejectionRecord(
         original_event_id=original_id,

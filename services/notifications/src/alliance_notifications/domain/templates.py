@@ -7,6 +7,8 @@ extending ``_layout.<locale>.txt.j2``. A template defines a ``subject`` block (o
 Templates run in a ``SandboxedEnvironment`` with ``StrictUndefined``: a field the payload
 lacks is an error, not an empty string. ``render`` never raises: a missing template or a
 failed render comes back as a ``RenderFailure`` (code + detail) for the delivery record.
+Every value a template prints is plain data (``_shown``): no control or format
+characters, at most ``VALUE_LIMIT`` characters.
 
 Template context: ``event`` (the payload dict), ``recipient_name``, ``locale``,
 ``time_zone``, ``event_id``, ``event_type`` and any extra values (the digest's entries).
@@ -39,6 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alliance_notifications.domain.recipients import DEFAULT_TIME_ZONE, Locale, zone
 from alliance_notifications.domain.texts import code_text
+from alliance_shared.outside_text import plain_text
 
 _EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -82,6 +85,17 @@ TERMS: dict[Locale, dict[str, dict[str, str]]] = {
         },
     },
 }
+
+
+#: The longest value a notice prints in one place (characters; a longer one ends in "…").
+VALUE_LIMIT = 2000
+
+
+def _shown(value: object) -> object:
+    """Every value a template prints, as plain data: text from an event may come from
+    outside (a college system's header), so it loses control and format characters (no
+    forged lines, no reordered words) and is cut to ``VALUE_LIMIT``."""
+    return plain_text(value, VALUE_LIMIT) if isinstance(value, str) else value
 
 
 class RenderedMessage(BaseModel):
@@ -194,6 +208,7 @@ class TemplateRenderer:
             loader=loader or PackageLoader("alliance_notifications", "templates"),
             undefined=StrictUndefined,
             autoescape=False,  # plain-text e-mail and inbox bodies
+            finalize=_shown,
             trim_blocks=True,
             lstrip_blocks=True,
         )
