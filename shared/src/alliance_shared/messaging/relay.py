@@ -3,6 +3,10 @@
 The relay publishes the entries of every journal version still ``_pending``, then
 updates the current document and clears the flag. A crash anywhere republishes at worst
 (consumers dedupe by event id) and never loses an entry.
+
+It works in batches: every pending version in hand is sent at once, the producer is
+flushed once (all delivery reports awaited together), and the flags are cleared with
+bulk updates. A version the broker refuses for good is set aside alone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from alliance_shared.audit import AuditTrail
@@ -38,12 +43,17 @@ T = TypeVar("T")
 #: On a journal version whose events were refused for good: why and when.
 SET_ASIDE = "_set_aside"
 
+#: Updates per settling command. FerretDB v1 keeps one SQLite connection open per update
+#: of a command until the command ends, from a pool of 100: a command of 100 updates
+#: waits for itself forever (and smaller ones starve everything else while they run).
+SETTLE_CHUNK = 25
+
 
 class OutboxRelay:
     """Publishes pending journal entries to Kafka and appends audit entries to the chain.
 
-    Fast path: the stores of this process tell the relay which journal documents they
-    wrote, and it fetches just those by ``_id``. Safety net: at start and every
+    Fast path: the stores of this process hand the relay each journal document they
+    wrote, and it publishes them without reading them back. Safety net: at start and every
     ``scan_seconds`` it scans for anything still pending (a crashed writer, another
     replica's leftovers).
     """
@@ -68,7 +78,7 @@ class OutboxRelay:
         self._metrics = metrics
         self._scan_seconds = scan_seconds
         self._batch_size = batch_size
-        self._written: list[tuple[str, str]] = []
+        self._written: list[tuple[str, str, Document | None]] = []
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -76,8 +86,9 @@ class OutboxRelay:
         """aiokafka producers must be made inside the event loop, so they come at start."""
         self._producer = producer
 
-    def notify(self, store: str, doc_id: str) -> None:
-        self._written.append((store, doc_id))
+    def notify(self, store: str, doc_id: str, doc: Document | None = None) -> None:
+        """A journal document was written (``doc``: as inserted; None: read it by ``_id``)."""
+        self._written.append((store, doc_id, doc))
         self._wake.set()
 
     def stop(self) -> None:
@@ -112,10 +123,12 @@ class OutboxRelay:
         batch, self._written = self._written[: self._batch_size], self._written[self._batch_size :]
         try:
             docs = await _bounded_gather(
-                self._db[journal_of(store)].find_one({"_id": doc_id}) for store, doc_id in batch
+                _as_written(doc) if doc is not None else self._db[journal_of(store)].find_one({"_id": doc_id})
+                for store, doc_id, doc in batch
             )
             by_store: dict[str, list[Document]] = {}
-            for (store, _), doc in zip(batch, docs, strict=True):
+            for (store, _, _), doc in zip(batch, docs, strict=True):
+                # A document settled meanwhile (another replica's scan) may be sent again: consumers dedupe.
                 if doc is not None and doc[PENDING]:
                     by_store.setdefault(store, []).append(doc)
             # The writer refreshed the current documents itself right after its insert.
@@ -198,9 +211,17 @@ class OutboxRelay:
                     reason=refused[doc["_id"]],
                 )
             operations.append(UpdateOne({"_id": doc["_id"]}, {"$set": update}))
-        if operations:
-            # Idempotent updates: a busy refusal (or a partial bulk) is simply sent again.
-            await retry_when_busy(lambda: self._db[journal_of(store)].bulk_write(operations, ordered=False))
+        for start in range(0, len(operations), SETTLE_CHUNK):
+            await _bulk_update(self._db[journal_of(store)], operations[start : start + SETTLE_CHUNK])
+
+
+async def _bulk_update(collection: AsyncCollection[Document], operations: list[UpdateOne]) -> None:
+    # Idempotent updates: a busy refusal (or a partial bulk) is simply sent again.
+    await retry_when_busy(lambda: collection.bulk_write(operations, ordered=False))
+
+
+async def _as_written(doc: Document) -> Document:
+    return doc
 
 
 async def _bounded_gather(awaitables: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:

@@ -55,8 +55,9 @@ JOURNAL_SUFFIX = "_journal"
 
 log = get_logger(__name__)
 
-#: Called after a journal insert with (store name, journal document id).
-WriteListener = Callable[[str, str], None]
+#: Called after a journal insert with (store name, journal document id, the document as
+#: inserted), so the relay can publish it without reading it back.
+WriteListener = Callable[[str, str, Document], None]
 
 Sort = Sequence[tuple[str, int]]
 BY_ID: Sort = (("_id", ASCENDING),)
@@ -200,9 +201,17 @@ async def refresh_current(current: AsyncCollection[Document], journal_doc: Docum
     """Make the current document show this version unless it already shows a newer one.
 
     The version check is done here rather than in the filter: any filter beyond ``_id``
-    makes the local server scan the whole collection. Two first writers may race to
-    insert the current document (upserts are not atomic there): the loser looks again.
+    makes the local server scan the whole collection. Version 1 is a plain insert (a
+    duplicate means a version is shown already): no lookup of an ``_id`` that is not there
+    yet, and no upsert. Two first writers may race to insert the current document
+    (upserts are not atomic there): the loser looks again.
     """
+    if int(journal_doc[VERSION]) == 1:
+        try:
+            await retry_when_busy(lambda: current.insert_one(current_document(journal_doc)))
+        except DuplicateKeyError:
+            pass  # the current document exists, so it shows version 1 or newer
+        return
     for _ in range(5):
         shown = await current.find_one({"_id": journal_doc[AGGREGATE_ID]}, {VERSION: 1})
         if shown is not None and int(shown[VERSION]) >= int(journal_doc[VERSION]):
@@ -301,7 +310,7 @@ class MongoVersionedStore(VersionedStore):
         db: AsyncDatabase[Document],
         name: str,
         source: str,
-        on_written: WriteListener = lambda name, doc_id: None,
+        on_written: WriteListener = lambda name, doc_id, doc: None,
     ) -> None:
         self._name = name
         self.current = db[name]
@@ -373,7 +382,7 @@ class MongoVersionedStore(VersionedStore):
             shown = await self._catch_up(aggregate_id, version)
             raise version_conflict(aggregate_id, shown, expected_version) from None
         await refresh_current(self.current, doc)
-        self._on_written(self._name, doc["_id"])
+        self._on_written(self._name, doc["_id"], doc)
         return version
 
     async def _catch_up(self, aggregate_id: str, taken: int) -> int:
