@@ -137,28 +137,9 @@ def mongod_binary() -> str | None:
     return shutil.which("mongod")
 
 
-#: FerretDB v1.24's SQLite backend looks `_id` up as ``_ferretdb_sjson->'$._id'`` while its
-#: unique `_id` index is on ``_ferretdb_sjson->"_id"`` (the same value): SQLite matches
-#: index expressions by their text, so every `_id` lookup, update and delete scanned the
-#: whole table (EXPLAIN QUERY PLAN: SCAN). Built with the index's own expression they
-#: SEARCH it. Nothing else changes; the cache directory names the patch.
-FERRETDB_ID_COLUMN_FILE = Path("internal/backends/sqlite/metadata/metadata.go")
-FERRETDB_ID_COLUMN = ("IDColumn = DefaultColumn + \"->'$._id'\"", "IDColumn = DefaultColumn + \"->'_id'\"")
-FERRETDB_BUILD = f"{FERRETDB_VERSION}-id-index"
-
-
-def _patch_ferretdb(source: Path) -> None:
-    path = source / FERRETDB_ID_COLUMN_FILE
-    text = path.read_text()
-    old, new = FERRETDB_ID_COLUMN
-    if old not in text:
-        raise StackError(f"FerretDB {FERRETDB_VERSION}: {path} no longer defines {old}; revisit the `_id` index patch")
-    path.write_text(text.replace(old, new))
-
-
 def ferretdb_binary() -> Path:
-    """FerretDB v1 (SQLite backend), built from its Go module on first use (`_id` index patch above)."""
-    home = cache_dir() / "ferretdb" / FERRETDB_BUILD
+    """FerretDB v1 (SQLite backend), built from its Go module on first use."""
+    home = cache_dir() / "ferretdb" / FERRETDB_VERSION
     target = home / "ferretdb"
     if _runs(target):
         return target
@@ -182,7 +163,6 @@ def ferretdb_binary() -> Path:
                 path.chmod(path.stat().st_mode | 0o200)
             # Without it the binary panics at start ("Invalid build/version/version.txt").
             (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
-            _patch_ferretdb(source)
             partial = home / "ferretdb.partial"
             _go(go, ["build", "-trimpath", "-o", str(partial), "./cmd/ferretdb"], str(source), env)
             partial.rename(target)
