@@ -189,7 +189,7 @@ async def test_1_framework_version_with_a_panel_indicator(client: httpx.AsyncCli
     assert published.status_code == 200, published.text
     assert published.json()["status"] == "published"
     listed = await client.get("/frameworks", headers=bearer(dev_keys_dir, "college", partner_id=C1))
-    assert {(f["version"], f["status"]) for f in listed.json()} == {(1, "published"), (2, "published")}
+    assert {(f["version"], f["status"]) for f in listed.json()["items"]} == {(1, "published"), (2, "published")}
 
 
 async def test_2_open_cycle_by_region_and_seat_a_panel(client: httpx.AsyncClient, dev_keys_dir: Path) -> None:

@@ -74,7 +74,7 @@ async def test_unanswered_order_goes_overdue_once_and_can_still_be_closed(
     scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**supervisor, **etag(opened)})
     done = await client.post(f"/cycles/{cycle_id}/complete", headers={**supervisor, **etag(scoring)})
     assert done.status_code == 200, done.text
-    (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=supervisor)).json()
+    (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=supervisor)).json()["items"]
     url = f"/rectifications/{order['order_id']}"
 
     async def overdue() -> bool:

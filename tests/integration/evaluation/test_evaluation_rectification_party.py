@@ -97,10 +97,11 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
 
         async def ordered() -> bool:
             response = await client.get("/rectifications", params={"agreement_id": agreement}, headers=sup)
-            return bool(response.json())
+            return bool(response.json()["items"])
 
         await wait_for(ordered)
-        (order,) = (await client.get("/rectifications", params={"agreement_id": agreement}, headers=sup)).json()
+        listed = await client.get("/rectifications", params={"agreement_id": agreement}, headers=sup)
+        (order,) = listed.json()["items"]
         # The college has two obligations to the enterprise's one, but TT-01 measures the enterprise's.
         assert order["responsible_party_id"] == ent
         assert "TT-01" in [item["indicator_code"] for item in order["items"]]

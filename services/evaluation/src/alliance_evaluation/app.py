@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from alliance_evaluation.adapters.consumers import build_subscription
 from alliance_evaluation.adapters.dead_letters import RuntimeDeadLetters
 from alliance_evaluation.adapters.http import ROUTERS
+from alliance_evaluation.adapters.mongo import INDEXES
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.frameworks import ensure_default_framework
 from alliance_evaluation.service.housekeeping import housekeeping_loop
@@ -25,7 +26,7 @@ funding service's tranche releases."""
 
 
 def compose(settings: Settings, clock: Clock | None = None) -> tuple[ServiceRuntime, Context]:
-    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
+    runtime = ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES, indexes=INDEXES)
     ctx = Context(
         repos=Repositories(runtime.store),
         clock=clock or SystemClock(),

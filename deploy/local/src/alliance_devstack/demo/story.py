@@ -653,7 +653,7 @@ class Story:
 
         async def ordered() -> bool:
             found = await self.get("evaluation", "/rectifications", SUPERVISOR, agreement_id=agreement_id)
-            items = found["items"] if isinstance(found, dict) else found
+            items = found["items"]
             if items:
                 self.facts.rectification_order_id = items[0]["order_id"]
             return bool(items)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from alliance_evaluation.domain.appeal import Appeal, AppealStatus
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceSummary, EvidenceWindow, aggregate_evidence, dedupe_reports
-from alliance_evaluation.domain.framework import Framework
+from alliance_evaluation.domain.framework import Framework, FrameworkStatus
 from alliance_evaluation.domain.panel import Panel
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
 from alliance_evaluation.domain.result import EvaluationResult
@@ -23,8 +26,10 @@ from alliance_evaluation.service.repositories import framework_key, panel_key
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.errors import DomainError, NotFound
-from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from alliance_shared.persistence.repository import Loaded
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor, paginate
+from alliance_shared.persistence.repository import Loaded, Repository
+
+M = TypeVar("M", bound=BaseModel)
 
 # --- frameworks ----------------------------------------------------------------------------
 
@@ -33,8 +38,35 @@ async def any_framework_exists(ctx: Context) -> bool:
     return bool(await ctx.repos.frameworks.store.find({}, limit=1))
 
 
-async def list_frameworks(ctx: Context) -> list[Loaded[Framework]]:
-    return await ctx.repos.frameworks.find({})
+@dataclass(frozen=True)
+class Listed(Generic[M]):
+    """One cursor page of a list, in aggregate-id order."""
+
+    items: list[M]
+    next_cursor: str | None
+
+
+async def _page(repo: Repository[M], query: dict[str, Any], cursor: str | None, limit: int) -> Listed[M]:
+    """One page of ``query``'s matches; every filter field has an index (adapters/mongo.py)."""
+    page = await paginate(repo.store, query, limit=limit, cursor=cursor)
+    return Listed([repo.from_snapshot(s).item for s in page.items], page.next_cursor)
+
+
+def _filters(**values: str | None) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+async def list_frameworks(
+    ctx: Context,
+    *,
+    framework_id: str | None = None,
+    status: FrameworkStatus | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listed[Framework]:
+    """Framework versions by framework id, then version."""
+    query = _filters(framework_id=framework_id, status=None if status is None else status.value)
+    return await _page(ctx.repos.frameworks, query, cursor, limit)
 
 
 async def get_framework(ctx: Context, framework_id: str, version: int) -> Loaded[Framework]:
@@ -139,8 +171,11 @@ async def get_cycle(ctx: Context, cycle_id: str) -> Loaded[Cycle]:
     return await ctx.repos.cycles.require(cycle_id, "cycle.not_found", "cycle")
 
 
-async def list_cycles(ctx: Context, status: CycleStatus | None = None) -> list[Loaded[Cycle]]:
-    return await ctx.repos.cycles.find({} if status is None else {"status": status.value})
+async def list_cycles(
+    ctx: Context, *, status: CycleStatus | None = None, cursor: str | None = None, limit: int = 50
+) -> Listed[Cycle]:
+    """Cycles by cycle id."""
+    return await _page(ctx.repos.cycles, _filters(status=None if status is None else status.value), cursor, limit)
 
 
 async def get_panel(ctx: Context, cycle_id: str, agreement_id: str) -> Loaded[Panel]:
@@ -193,14 +228,31 @@ async def list_orders(
     agreement_id: str | None = None,
     cycle_id: str | None = None,
 ) -> list[RectificationOrder]:
-    query: dict[str, str] = {}
-    if status is not None:
-        query["status"] = status.value
-    if agreement_id is not None:
-        query["agreement_id"] = agreement_id
-    if cycle_id is not None:
-        query["cycle_id"] = cycle_id
+    """Every matching order, for the service's own sweeps and reports (people page through
+    ``orders_page``)."""
+    query = _filters(status=None if status is None else status.value, agreement_id=agreement_id, cycle_id=cycle_id)
     return [o.item for o in await ctx.repos.orders.find(query)]
+
+
+async def orders_page(
+    ctx: Context,
+    *,
+    party_id: str | None,
+    status: OrderStatus | None = None,
+    agreement_id: str | None = None,
+    cycle_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Listed[RectificationOrder]:
+    """Orders by order id; ``party_id``: only those about this partner's agreements (None:
+    every order, for overseers)."""
+    query = _filters(
+        status=None if status is None else status.value,
+        agreement_id=agreement_id,
+        cycle_id=cycle_id,
+        party_ids=party_id,
+    )
+    return await _page(ctx.repos.orders, query, cursor, limit)
 
 
 async def get_appeal(ctx: Context, appeal_id: str) -> Loaded[Appeal]:

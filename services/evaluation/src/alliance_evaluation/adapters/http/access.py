@@ -41,9 +41,9 @@ def is_party(principal: Principal, party_ids: Iterable[str]) -> bool:
     return any(principal.is_partner(p) for p in party_ids)
 
 
-def visible_orders(principal: Principal, orders: list[RectificationOrder]) -> list[RectificationOrder]:
-    """Overseers see every order, parties the orders about their agreements."""
-    return orders if is_overseer(principal) else [o for o in orders if is_party(principal, o.party_ids)]
+def party_filter(principal: Principal) -> str | None:
+    """Whose records a list shows: overseers every one (None), parties those about their own agreements."""
+    return None if is_overseer(principal) else principal.partner_id
 
 
 # --- agreements ------------------------------------------------------------------------------

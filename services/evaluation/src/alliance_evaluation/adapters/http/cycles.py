@@ -1,4 +1,4 @@
-"""Evaluation cycles: open, list, read, close the evidence window (If-Match), complete (If-Match)."""
+"""Evaluation cycles: open, list (cursor pages), read, close the evidence window (If-Match), complete (If-Match)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from alliance_evaluation.service import queries
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["cycles"])
 
@@ -91,9 +92,12 @@ async def open_cycle(body: OpenCycleIn, response: Response, principal: Superviso
     return outcome.item
 
 
-@router.get("/cycles", summary="List cycles")
-async def list_cycles(_: CycleReader, ctx: Evaluation, status: CycleStatus | None = None) -> list[Cycle]:
-    return [c.item for c in await queries.list_cycles(ctx, status)]
+@router.get("/cycles", summary="Cycles by cycle id, cursor pages, optionally of one status")
+async def list_cycles(
+    _: CycleReader, ctx: Evaluation, status: CycleStatus | None = None, cursor: Cursor = None, limit: Limit = 50
+) -> Page[Cycle]:
+    listed = await queries.list_cycles(ctx, status=status, cursor=cursor, limit=limit)
+    return Page(items=listed.items, next_cursor=listed.next_cursor)
 
 
 @router.get("/cycles/{cycle_id}", summary="One cycle")

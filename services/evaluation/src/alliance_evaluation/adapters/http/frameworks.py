@@ -1,18 +1,25 @@
-"""Indicator frameworks: list, read, derive a draft, edit it (If-Match), publish it (If-Match)."""
+"""Indicator frameworks: list (cursor pages), read, derive a draft, edit it (If-Match), publish it (If-Match)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_evaluation.adapters.http.deps import AnyReader, Evaluation, Supervisor
-from alliance_evaluation.domain.framework import Framework, GradeBands, IndicatorDefinition, NoEvidencePolicy
+from alliance_evaluation.domain.framework import (
+    Framework,
+    FrameworkStatus,
+    GradeBands,
+    IndicatorDefinition,
+    NoEvidencePolicy,
+)
 from alliance_evaluation.domain.panel import PanelRole
 from alliance_evaluation.service import frameworks as use_cases
 from alliance_evaluation.service import queries
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["frameworks"])
 
@@ -52,19 +59,28 @@ class FrameworkSummary(BaseModel):
     published_at: str | None
 
 
-@router.get("/frameworks", summary="List every framework version")
-async def list_frameworks(_: AnyReader, ctx: Evaluation) -> list[FrameworkSummary]:
-    return [
+@router.get("/frameworks", summary="Framework versions by framework id then version, cursor pages")
+async def list_frameworks(
+    _: AnyReader,
+    ctx: Evaluation,
+    framework_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    status: FrameworkStatus | None = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[FrameworkSummary]:
+    listed = await queries.list_frameworks(ctx, framework_id=framework_id, status=status, cursor=cursor, limit=limit)
+    items = [
         FrameworkSummary(
-            framework_id=f.item.framework_id,
-            version=f.item.version,
-            name=f.item.name,
-            status=str(f.item.status),
-            indicators=len(f.item.indicators),
-            published_at=f.item.published_at.isoformat() if f.item.published_at else None,
+            framework_id=f.framework_id,
+            version=f.version,
+            name=f.name,
+            status=str(f.status),
+            indicators=len(f.indicators),
+            published_at=f.published_at.isoformat() if f.published_at else None,
         )
-        for f in await queries.list_frameworks(ctx)
+        for f in listed.items
     ]
+    return Page(items=items, next_cursor=listed.next_cursor)
 
 
 @router.get("/frameworks/{framework_id}/versions/{version}", summary="One framework version")

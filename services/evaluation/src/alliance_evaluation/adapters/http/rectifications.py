@@ -1,18 +1,18 @@
-"""Rectification orders: list and read (parties see their own), a supervisor orders one by
+"""Rectification orders: list in cursor pages and read (parties see their own), a supervisor orders one by
 hand, the responsible party responds, a supervisor returns or closes (each If-Match)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from alliance_evaluation.adapters.http.access import (
     OrderToAnswer,
     OrderToVerify,
     ReadableOrder,
-    visible_orders,
+    party_filter,
 )
 from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReader, Supervisor
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
@@ -21,6 +21,7 @@ from alliance_evaluation.service import rectification as use_cases
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["rectification"])
 
@@ -80,16 +81,29 @@ async def order_by_hand(
     return outcome.item
 
 
-@router.get("/rectifications", summary="Rectification orders (yours, for a party)")
+Filter = Annotated[str | None, Query(min_length=1, max_length=100)]
+
+
+@router.get("/rectifications", summary="Rectification orders by order id, cursor pages (parties: their own)")
 async def list_orders(
     principal: PartyReader,
     ctx: Evaluation,
     status: OrderStatus | None = None,
-    agreement_id: str | None = None,
-    cycle_id: str | None = None,
-) -> list[RectificationOrder]:
-    orders = await queries.list_orders(ctx, status=status, agreement_id=agreement_id, cycle_id=cycle_id)
-    return visible_orders(principal, orders)
+    agreement_id: Filter = None,
+    cycle_id: Filter = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> Page[RectificationOrder]:
+    listed = await queries.orders_page(
+        ctx,
+        party_id=party_filter(principal),
+        status=status,
+        agreement_id=agreement_id,
+        cycle_id=cycle_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=listed.items, next_cursor=listed.next_cursor)
 
 
 @router.get("/rectifications/{order_id}", summary="One rectification order")

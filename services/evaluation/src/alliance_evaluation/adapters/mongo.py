@@ -1,0 +1,59 @@
+"""The evaluation service on MongoDB: an index for every field a query filters on.
+
+Lists page in aggregate-id order (``alliance_shared.persistence.pagination``), so each
+list filter's index ends with ``_id``: the server finds a page's matches and their order
+in the one index. The local MongoDB-wire server indexes nothing but ``_id`` (docs/architecture.md);
+these make the difference on MongoDB.
+"""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING
+
+from alliance_evaluation.service.repositories import (
+    AGREEMENTS,
+    APPEALS,
+    CYCLES,
+    EVIDENCE,
+    FRAMEWORKS,
+    MANUAL_EVIDENCE,
+    PANELS,
+    PARKED_REPORTS,
+    RECTIFICATIONS,
+    RESULTS,
+)
+from alliance_shared.persistence.mongo import IndexSpec
+
+
+def _by(collection: str, field: str) -> IndexSpec:
+    return IndexSpec(collection, ((field, ASCENDING), ("_id", ASCENDING)))
+
+
+INDEXES: tuple[IndexSpec, ...] = (
+    # GET /frameworks, and the latest version of one framework
+    _by(FRAMEWORKS, "framework_id"),
+    _by(FRAMEWORKS, "status"),
+    # GET /cycles
+    _by(CYCLES, "status"),
+    # GET /rectifications (parties: party_ids holds each party of the agreement), the overdue sweep
+    _by(RECTIFICATIONS, "status"),
+    _by(RECTIFICATIONS, "agreement_id"),
+    _by(RECTIFICATIONS, "cycle_id"),
+    _by(RECTIFICATIONS, "party_ids"),
+    # GET /appeals
+    _by(APPEALS, "status"),
+    _by(APPEALS, "agreement_id"),
+    _by(APPEALS, "cycle_id"),
+    _by(APPEALS, "result_id"),
+    # an agreement's results and a cycle's ranking
+    _by(RESULTS, "agreement_id"),
+    _by(RESULTS, "cycle_id"),
+    # an agreement's evidence and panels
+    _by(EVIDENCE, "agreement_id"),
+    _by(MANUAL_EVIDENCE, "agreement_id"),
+    _by(PANELS, "agreement_id"),
+    # the active agreements a cycle is opened for; reports parked until their agreement is known
+    _by(AGREEMENTS, "status"),
+    _by(PARKED_REPORTS, "status"),
+    _by(PARKED_REPORTS, "agreement_id"),
+)
