@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alliance_shared.persistence.mongo import Document, IndexSpec
 
@@ -60,45 +61,87 @@ class AuditTrail:
         self._collection = collection
         self._service = service
         self._next_seq: int | None = None
+        self._last_hash = GENESIS_HASH
         self._lock = asyncio.Lock()
 
     async def append(self, entry: Document) -> bool:
         """Append one entry (from an outbox); False when its entry_id is already in the chain."""
+        return (await self.append_many([entry]))[0]
+
+    async def append_many(self, entries: Sequence[Document]) -> list[bool]:
+        """Append entries in order, chained in memory and written with one ordered insert;
+        per entry False when its entry_id was in the chain already. The hash of the newest
+        record is kept, so appending reads nothing while this process is the only writer."""
         async with self._lock:
-            if self._next_seq is None:
-                head = await self._collection.find_one({}, sort=[("_id", DESCENDING)])
-                self._next_seq = (int(head["_id"]) + 1) if head else 1
-            while True:
-                seq = self._next_seq
-                previous = await self._collection.find_one({"_id": seq - 1}) if seq > 1 else None
-                record: Document = {
-                    "_id": seq,
-                    "entry_id": entry["entry_id"],
-                    "service": self._service,
-                    "at": entry["at"],
-                    "actor_id": entry.get("actor_id"),
-                    "actor_role": entry.get("actor_role"),
-                    "action": entry["action"],
-                    "entity": entry["entity"],
-                    "entity_id": entry["entity_id"],
-                    "before": entry.get("before"),
-                    "after": entry.get("after"),
-                    "correlation_id": entry.get("correlation_id"),
-                    "prev_hash": previous["hash"] if previous else GENESIS_HASH,
-                }
-                record["hash"] = record_hash(record)
-                try:
-                    await self._collection.insert_one(record)
-                    self._next_seq = seq + 1
-                    return True
-                except DuplicateKeyError:
-                    taken = await self._collection.find_one({"_id": seq}, {"entry_id": 1})
-                    if taken is None:
-                        return False  # seq free, so the clash was entry_id: appended before
-                    if taken["entry_id"] == entry["entry_id"]:
-                        self._next_seq = seq + 1
-                        return False
-                    self._next_seq = seq + 1  # another writer took this seq: chain onto it
+            await self._load_head()
+            records = self._chain(entries)
+            try:
+                await self._collection.insert_many(records, ordered=True)
+            except BulkWriteError as exc:
+                # Ordered: the records before the refused one are in; the rest go one by one.
+                done = int(exc.details.get("nInserted", 0))
+                if done:
+                    self._next_seq, self._last_hash = records[done - 1]["_id"] + 1, records[done - 1]["hash"]
+                return [True] * done + [await self._append_one(entry) for entry in entries[done:]]
+            if records:
+                self._next_seq, self._last_hash = records[-1]["_id"] + 1, records[-1]["hash"]
+            return [True] * len(records)
+
+    async def _load_head(self) -> None:
+        if self._next_seq is None:
+            head = await self._collection.find_one({}, sort=[("_id", DESCENDING)])
+            self._next_seq = (int(head["_id"]) + 1) if head else 1
+            self._last_hash = head["hash"] if head else GENESIS_HASH
+
+    def _chain(self, entries: Sequence[Document]) -> list[Document]:
+        assert self._next_seq is not None
+        records: list[Document] = []
+        previous_hash = self._last_hash
+        for offset, entry in enumerate(entries):
+            record = self._record(self._next_seq + offset, entry, previous_hash)
+            records.append(record)
+            previous_hash = record["hash"]
+        return records
+
+    def _record(self, seq: int, entry: Document, prev_hash: str) -> Document:
+        record: Document = {
+            "_id": seq,
+            "entry_id": entry["entry_id"],
+            "service": self._service,
+            "at": entry["at"],
+            "actor_id": entry.get("actor_id"),
+            "actor_role": entry.get("actor_role"),
+            "action": entry["action"],
+            "entity": entry["entity"],
+            "entity_id": entry["entity_id"],
+            "before": entry.get("before"),
+            "after": entry.get("after"),
+            "correlation_id": entry.get("correlation_id"),
+            "prev_hash": prev_hash,
+        }
+        record["hash"] = record_hash(record)
+        return record
+
+    async def _append_one(self, entry: Document) -> bool:
+        """The careful path (lock held): reads the previous record, settles seq clashes."""
+        await self._load_head()
+        while True:
+            assert self._next_seq is not None
+            seq = self._next_seq
+            previous = await self._collection.find_one({"_id": seq - 1}) if seq > 1 else None
+            record = self._record(seq, entry, previous["hash"] if previous else GENESIS_HASH)
+            try:
+                await self._collection.insert_one(record)
+                self._next_seq, self._last_hash = seq + 1, record["hash"]
+                return True
+            except DuplicateKeyError:
+                taken = await self._collection.find_one({"_id": seq}, {"entry_id": 1, "hash": 1})
+                if taken is None:
+                    return False  # seq free, so the clash was entry_id: appended before
+                # Another writer took this seq (or it is this entry, appended before): chain onto it.
+                self._next_seq, self._last_hash = seq + 1, taken["hash"]
+                if taken["entry_id"] == entry["entry_id"]:
+                    return False
 
     async def verify(self) -> list[ChainBreak]:
         """Recompute the chain; an empty list means intact."""

@@ -24,7 +24,7 @@ from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.topics import CONTEXT_TOPIC, EVENT_TOPICS
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.consumer import ConsumerRunner
-from alliance_shared.messaging.handlers import DeadLetterHook, Handlers
+from alliance_shared.messaging.handlers import BatchHandlers, DeadLetterHook, Handlers
 from alliance_shared.messaging.kafka import create_dead_letter_producer, create_producer, ensure_topics
 from alliance_shared.messaging.relay import OutboxRelay
 from alliance_shared.metrics import Metrics
@@ -48,6 +48,8 @@ class Subscription:
     topics: Sequence[str]
     handlers: Handlers
     on_dead_letter: DeadLetterHook | None = None
+    #: Types applied many at a time (``handlers.BatchHandler``) instead of one by one.
+    batch_handlers: BatchHandlers = field(default_factory=dict)
 
 
 @dataclass
@@ -127,6 +129,7 @@ class ServiceRuntime:
                     self.dead_letter_producer,
                     self.metrics,
                     on_dead_letter=subscription.on_dead_letter,
+                    batch_handlers=subscription.batch_handlers,
                 )
                 await runner.start()
                 self.consumers.append(runner)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -38,7 +38,15 @@ from alliance_shared.contract.envelope import CloudEvent, EnvelopeError, from_ka
 from alliance_shared.contract.topics import MAX_REQUEST_BYTES, dlq_of, max_value_bytes
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, DeadLetterHook, Handler, Handlers
+from alliance_shared.messaging.handlers import (
+    BatchHandler,
+    BatchHandlers,
+    ConsumedEvent,
+    DeadLetter,
+    DeadLetterHook,
+    Handler,
+    Handlers,
+)
 from alliance_shared.messaging.kafka import UNPUBLISHABLE_DLQ_ERRORS, client_options
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
@@ -47,6 +55,9 @@ from alliance_shared.settings import ServiceSettings
 log = get_logger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (*TRANSIENT_DB_ERRORS, KafkaError, TimeoutError)
+
+#: A record and its decoded event, on their way to a batch handler.
+Applying = tuple[ConsumerRecord[bytes, bytes], ConsumedEvent]
 
 
 class PermanentFailure(Exception):
@@ -69,13 +80,17 @@ class ConsumerRunner:
         metrics: Metrics,
         *,
         on_dead_letter: DeadLetterHook | None = None,
-        batch_size: int = 200,
+        batch_handlers: BatchHandlers | None = None,
+        batch_size: int = 500,
         concurrency: int = 16,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
         self._catalog = catalog
         self._handlers: dict[str, Handler] = {model.event_type: handler for model, handler in handlers.items()}
+        self._batch_handlers: dict[str, BatchHandler] = {
+            model.event_type: handler for model, handler in (batch_handlers or {}).items()
+        }
         self._dead_letters = dead_letter_producer
         self._metrics = metrics
         self._on_dead_letter = on_dead_letter
@@ -84,7 +99,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._batch_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
-        unknown = set(self._handlers) - set(catalog.types)
+        unknown = (set(self._handlers) | set(self._batch_handlers)) - set(catalog.types)
         if unknown:
             raise ValueError(f"handlers for event types missing from the catalog: {sorted(unknown)}")
 
@@ -145,19 +160,8 @@ class ConsumerRunner:
 
     async def _process_batch(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         assert self._consumer is not None
-        # Records of one key (one aggregate) are applied in order; different keys at once.
-        by_key: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
-        for tp, records in batch.items():
-            for record in records:
-                by_key.setdefault((tp.topic, tp.partition, record.key), []).append(record)
         slots = asyncio.Semaphore(self._concurrency)
-
-        async def apply_in_order(records: list[ConsumerRecord[bytes, bytes]]) -> None:
-            async with slots:
-                for record in records:
-                    await self._process_with_retry(record)
-
-        await asyncio.gather(*(apply_in_order(records) for records in by_key.values()))
+        await asyncio.gather(*(self._process_partition(records, slots) for records in batch.values()))
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
         try:
             await self._consumer.commit(offsets)
@@ -166,8 +170,57 @@ class ConsumerRunner:
             # handlers being idempotent, applies nothing twice.
             log.warning("offset commit failed; the batch will be redelivered", exc_info=True)
 
-    async def _process_with_retry(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        async for attempt in AsyncRetrying(
+    async def _process_partition(self, records: list[ConsumerRecord[bytes, bytes]], slots: asyncio.Semaphore) -> None:
+        """In offset order: each run of events one batch handler takes goes to it at once;
+        the records between are applied one key at a time in order, different keys at once."""
+        singles: list[ConsumerRecord[bytes, bytes]] = []
+        run: list[Applying] = []
+        run_handler: BatchHandler | None = None
+        for record in records:
+            event, handler = self._batchable(record)
+            if run and handler is not run_handler:
+                await self._apply_run_with_retry(run_handler, run, slots)
+                run = []
+            if event is None or handler is None:
+                singles.append(record)
+                continue
+            if singles:
+                await self._apply_singles(singles, slots)
+                singles = []
+            run.append((record, event))
+            run_handler = handler
+        if run:
+            await self._apply_run_with_retry(run_handler, run, slots)
+        if singles:
+            await self._apply_singles(singles, slots)
+
+    def _batchable(self, record: ConsumerRecord[bytes, bytes]) -> tuple[ConsumedEvent | None, BatchHandler | None]:
+        """The record's event and batch handler, when a batch handler takes its type (else
+        the one-at-a-time path decodes it again and says why it fails, if it does)."""
+        if not self._batch_handlers:
+            return None, None
+        try:
+            event = self._decode(record)
+        except PermanentFailure:
+            return None, None
+        if event is None:
+            return None, None
+        return event, self._batch_handlers.get(event.envelope.type)
+
+    async def _apply_singles(self, records: list[ConsumerRecord[bytes, bytes]], slots: asyncio.Semaphore) -> None:
+        by_key: dict[bytes | None, list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+
+        async def apply_in_order(same_key: list[ConsumerRecord[bytes, bytes]]) -> None:
+            async with slots:
+                for record in same_key:
+                    await self._process_with_retry(record)
+
+        await asyncio.gather(*(apply_in_order(same_key) for same_key in by_key.values()))
+
+    def _retrying(self, offset: int) -> AsyncRetrying:
+        return AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, TRANSIENT_ERRORS) or is_busy(exc)),
             # Bounded: past it the runner fails, its supervisor reports it unready and starts
             # it again from the committed offsets — the record is retried, never skipped.
@@ -176,11 +229,14 @@ class ConsumerRunner:
             before_sleep=lambda state: log.warning(
                 "transient failure; retrying",
                 attempt=state.attempt_number,
-                offset=record.offset,
+                offset=offset,
                 error=repr(state.outcome.exception()) if state.outcome else None,
             ),
             reraise=True,
-        ):
+        )
+
+    async def _process_with_retry(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        async for attempt in self._retrying(record.offset):
             with attempt:
                 await self._process(record)
 
@@ -192,7 +248,62 @@ class ConsumerRunner:
             outcome = "dead_lettered"
         self._metrics.events_consumed.labels(self._metrics.service, record.topic, outcome).inc()
 
-    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> str:
+    async def _apply_run_with_retry(
+        self, handler: BatchHandler | None, run: list[Applying], slots: asyncio.Semaphore
+    ) -> None:
+        assert handler is not None
+        async with slots:
+            # A transient failure repeats the whole run: the handler is idempotent per event id.
+            async for attempt in self._retrying(run[0][0].offset):
+                with attempt:
+                    await self._apply_run(handler, run)
+
+    async def _apply_run(self, handler: BatchHandler, run: list[Applying]) -> None:
+        try:
+            refusals = await self._call_batch_handler(handler, [event for _, event in run])
+        except PermanentFailure:
+            # Something in the run breaks the handler: apply each event alone, so that only
+            # the poison record is dead-lettered.
+            log.warning("batch handler failed; applying its events one at a time", events=len(run))
+            for record, _ in run:
+                await self._process(record)
+            return
+        for record, event in run:
+            refusal = refusals.get(event.envelope.id)
+            if refusal is None:
+                outcome = "applied"
+            else:
+                failure = PermanentFailure(refusal.code, refusal.detail, event.envelope, type(refusal).__name__)
+                await self._dead_letter(record, failure)
+                outcome = "dead_lettered"
+            self._metrics.events_consumed.labels(self._metrics.service, record.topic, outcome).inc()
+
+    async def _call_batch_handler(
+        self, handler: BatchHandler, events: list[ConsumedEvent]
+    ) -> Mapping[str, DomainError]:
+        """The handler's refusals; a transient failure raised as it is, anything else as a
+        PermanentFailure naming the first event (the caller splits the run)."""
+        try:
+            return await handler(events)
+        except TRANSIENT_ERRORS:
+            raise
+        except OperationFailure as exc:
+            if is_busy(exc):
+                raise
+            log.exception("batch handler failed", event_type=events[0].envelope.type)
+            raise PermanentFailure(
+                "handler.unexpected_error", repr(exc), events[0].envelope, type(exc).__name__
+            ) from exc
+        except DomainError as exc:
+            raise PermanentFailure(exc.code, exc.detail, events[0].envelope, type(exc).__name__) from exc
+        except Exception as exc:  # a bug must not stop the consumer: find the record, park it
+            log.exception("batch handler failed", event_type=events[0].envelope.type)
+            raise PermanentFailure(
+                "handler.unexpected_error", repr(exc), events[0].envelope, type(exc).__name__
+            ) from exc
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> ConsumedEvent | None:
+        """The record as a validated event; None when this service does not handle its type."""
         size, limit = len(record.value or b""), max_value_bytes(record.topic)
         if size > limit:
             raise PermanentFailure(
@@ -214,9 +325,8 @@ class ConsumerRunner:
                 envelope,
                 "UnknownEventType",
             )
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
-            return "ignored"
+        if envelope.type not in self._handlers and envelope.type not in self._batch_handlers:
+            return None
         try:
             payload = self._catalog.parse(envelope.type, envelope.data)
         except ValidationError as exc:
@@ -225,28 +335,38 @@ class ConsumerRunner:
             ) from exc
         except Exception as exc:
             raise PermanentFailure("event.invalid_payload", repr(exc)[:500], envelope, type(exc).__name__) from exc
-        event = ConsumedEvent(envelope, payload, record.topic, record.partition, record.offset)
-        ctx = context.MessageContext(
-            correlation_id=envelope.correlationid or envelope.id,
-            causation_id=envelope.id,
-            event_id=envelope.id,
-            traceparent=envelope.traceparent,
-        )
-        with context.bound(ctx):
+        return ConsumedEvent(envelope, payload, record.topic, record.partition, record.offset)
+
+    async def _apply(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        event = self._decode(record)
+        if event is None:
+            return "ignored"
+        batch_handler = self._batch_handlers.get(event.envelope.type)
+        if batch_handler is not None:  # alone, after its run failed as a whole
+            refusal = (await self._call_batch_handler(batch_handler, [event])).get(event.envelope.id)
+            if refusal is not None:
+                raise PermanentFailure(refusal.code, refusal.detail, event.envelope, type(refusal).__name__)
+            return "applied"
+        handler = self._handlers[event.envelope.type]
+        with context.bound(event.context()):
             try:
                 await handler(event)
             except DomainError as exc:
-                raise PermanentFailure(exc.code, exc.detail, envelope, type(exc).__name__) from exc
+                raise PermanentFailure(exc.code, exc.detail, event.envelope, type(exc).__name__) from exc
             except TRANSIENT_ERRORS:
                 raise
             except OperationFailure as exc:
                 if is_busy(exc):
                     raise  # retried above, like any transient failure
-                log.exception("handler failed", event_type=envelope.type)
-                raise PermanentFailure("handler.unexpected_error", repr(exc), envelope, type(exc).__name__) from exc
+                log.exception("handler failed", event_type=event.envelope.type)
+                raise PermanentFailure(
+                    "handler.unexpected_error", repr(exc), event.envelope, type(exc).__name__
+                ) from exc
             except Exception as exc:  # a bug must not stop the consumer: park the record, say why
-                log.exception("handler failed", event_type=envelope.type)
-                raise PermanentFailure("handler.unexpected_error", repr(exc), envelope, type(exc).__name__) from exc
+                log.exception("handler failed", event_type=event.envelope.type)
+                raise PermanentFailure(
+                    "handler.unexpected_error", repr(exc), event.envelope, type(exc).__name__
+                ) from exc
         return "applied"
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], failure: PermanentFailure) -> None:

@@ -154,7 +154,8 @@ class OutboxRelay:
         return total
 
     async def _publish(self, by_store: dict[str, list[Document]], *, refresh_current_docs: bool) -> int:
-        """Send every entry, flush once, append the audit entries, settle with one bulk write per store.
+        """Send every entry, await their delivery together, append the audit entries in one
+        insert, settle with bulk updates per store.
 
         A version whose events the broker refuses for good (too large, invalid) is set aside
         — marked, counted and logged for ops (docs/runbook.md) — and the others go on.
@@ -185,10 +186,9 @@ class OutboxRelay:
                     refused.setdefault(doc["_id"], f"{type(outcome).__name__}: {outcome}"[:500])
                 elif isinstance(outcome, BaseException):
                     raise outcome
-        for _, doc, _ in pending:
-            for entry in doc.get(OUTBOX, []):
-                if entry["kind"] == "audit":
-                    await self._audit.append(entry["audit"])
+        audits = [entry["audit"] for _, doc, _ in pending for entry in doc.get(OUTBOX, []) if entry["kind"] == "audit"]
+        if audits:
+            await self._audit.append_many(audits)
         if refresh_current_docs:
             await _bounded_gather(refresh_current(self._db[store], doc) for store, doc, _ in pending)
         for store, docs in ordered.items():

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from alliance_shared import context
 from alliance_shared.audit import to_plain_json
@@ -52,6 +52,7 @@ OUTBOX = "_outbox"
 DEDUPE_KEY = "_dedupe_key"
 WRITTEN_AT = "_written_at"
 JOURNAL_SUFFIX = "_journal"
+DUPLICATE_KEY = 11000
 
 log = get_logger(__name__)
 
@@ -82,6 +83,19 @@ class AuditNote:
     entity_id: str
     before: Any = None
     after: Any = None
+
+
+@dataclass(frozen=True)
+class NewAggregate:
+    """Version 1 of an aggregate, one of many created together (``VersionedStore.create_many``)."""
+
+    aggregate_id: str
+    state: Mapping[str, Any]
+    events: Sequence[EventPayload] = ()
+    audit: AuditNote | None = None
+    caused_by: str | None = None
+    #: Whose change the audit entry names (a consumed event's context); the caller's when None.
+    message_context: context.MessageContext | None = None
 
 
 class VersionedStore(Protocol):
@@ -142,6 +156,23 @@ class VersionedStore(Protocol):
             return await self.save(aggregate_id, 0, state, events, audit, caused_by=caused_by)
         except PreconditionFailed as exc:
             raise Conflict("aggregate.exists", f"{aggregate_id} already exists") from exc
+
+    async def create_many(self, items: Sequence[NewAggregate]) -> list[bool]:
+        """Version 1 of each new aggregate; True where this call wrote it, False where the
+        aggregate exists already (or its ``caused_by`` was applied): nothing is written for those.
+
+        Not atomic as a whole: after a crash a repeat of the same items writes the rest and
+        nothing twice. This default writes one at a time; stores that can batch override it."""
+        written: list[bool] = []
+        for item in items:
+            try:
+                version = await self.create(
+                    item.aggregate_id, item.state, item.events, item.audit, caused_by=item.caused_by
+                )
+            except Conflict:
+                version = None
+            written.append(version is not None)
+        return written
 
 
 def journal_of(name: str) -> str:
@@ -385,6 +416,30 @@ class MongoVersionedStore(VersionedStore):
         self._on_written(self._name, doc["_id"], doc)
         return version
 
+    async def create_many(self, items: Sequence[NewAggregate]) -> list[bool]:
+        """One unordered insert of every version 1: the unique ``_id`` and dedupe key refuse
+        what exists (counted, skipped); then one insert of their current documents."""
+        docs: list[Document] = []
+        first_of: dict[str, int] = {}
+        for item in items:
+            check_state(item.state)
+            with context.bound(item.message_context or context.current()):
+                doc = journal_document(
+                    self._source, item.aggregate_id, 1, item.state, item.events, item.audit, item.caused_by
+                )
+            first_of.setdefault(doc["_id"], len(docs))
+            docs.append(doc)
+        # A repeat of an aggregate within the call is refused like a repeat across calls.
+        unique = [doc for i, doc in enumerate(docs) if first_of[doc["_id"]] == i]
+        refused = await _insert_unordered(self.journal, unique)
+        inserted = [doc for i, doc in enumerate(unique) if i not in refused]
+        if inserted:
+            await _insert_unordered(self.current, [current_document(doc) for doc in inserted])
+        for doc in inserted:
+            self._on_written(self._name, doc["_id"], doc)
+        written_ids = {doc["_id"] for doc in inserted}
+        return [first_of[doc["_id"]] == i and doc["_id"] in written_ids for i, doc in enumerate(docs)]
+
     async def _catch_up(self, aggregate_id: str, taken: int) -> int:
         """After version ``taken`` proved to exist: walk to the newest version and make the
         head show it, so the caller's next load decides on it. The walk ends on the one
@@ -405,3 +460,17 @@ class MongoVersionedStore(VersionedStore):
     async def _shown_version(self, aggregate_id: str) -> int:
         head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})
         return int(head[VERSION]) if head else 0
+
+
+async def _insert_unordered(collection: AsyncCollection[Document], docs: Sequence[Document]) -> set[int]:
+    """Insert all in one command; the positions a unique index refused (they exist)."""
+    if not docs:
+        return set()
+    try:
+        await retry_when_busy(lambda: collection.insert_many(docs, ordered=False))
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return {int(error["index"]) for error in errors}
+    return set()

@@ -1,4 +1,4 @@
-"""Kafka handlers: college reports become evidence, registry agreement events feed the
+"""Kafka handlers: college reports become evidence (a poll's run at a time), registry agreement events feed the
 agreement read model, and dead-lettered college reports are told back to the college.
 
 Registry agreement events are validated against ``alliance_shared.contract.registry``
@@ -8,11 +8,11 @@ fields it needs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from alliance_evaluation.service.agreements import apply_agreement_event
 from alliance_evaluation.service.context import Context
-from alliance_evaluation.service.evidence import ingest_college_report, reject_report
+from alliance_evaluation.service.evidence import ingest_college_reports, reject_report
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.college import COLLEGE_REPORTS
 from alliance_shared.contract.registry import (
@@ -28,14 +28,16 @@ from alliance_shared.contract.registry import (
 )
 from alliance_shared.contract.topics import COLLEGE_REPORTS as COLLEGE_REPORTS_TOPIC
 from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter, Handler
+from alliance_shared.messaging.handlers import BatchHandler, ConsumedEvent, DeadLetter, Handler
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
 from alliance_shared.runtime import Subscription
 
 log = get_logger(__name__)
 
 EventUseCase = Callable[[Context, ConsumedEvent], Awaitable[None]]
+BatchUseCase = Callable[[Context, Sequence[ConsumedEvent]], Awaitable[Mapping[str, DomainError]]]
 
 AGREEMENT_EVENTS: tuple[type[EventPayload], ...] = (
     AgreementDrafted,
@@ -50,15 +52,21 @@ AGREEMENT_EVENTS: tuple[type[EventPayload], ...] = (
 )
 
 #: The use case each consumed payload type drives; other types are skipped.
-HANDLERS: dict[type[EventPayload], EventUseCase] = {
-    **dict.fromkeys(COLLEGE_REPORTS, ingest_college_report),
-    **dict.fromkeys(AGREEMENT_EVENTS, apply_agreement_event),
-}
+HANDLERS: dict[type[EventPayload], EventUseCase] = dict.fromkeys(AGREEMENT_EVENTS, apply_agreement_event)
+#: College reports, the hot path, are applied a poll's run at a time.
+BATCH_HANDLERS: dict[type[EventPayload], BatchUseCase] = dict.fromkeys(COLLEGE_REPORTS, ingest_college_reports)
 
 
 def _bound(ctx: Context, use_case: EventUseCase) -> Handler:
     async def handle(event: ConsumedEvent) -> None:
         await use_case(ctx, event)
+
+    return handle
+
+
+def _bound_batch(ctx: Context, use_case: BatchUseCase) -> BatchHandler:
+    async def handle(events: Sequence[ConsumedEvent]) -> Mapping[str, DomainError]:
+        return await use_case(ctx, events)
 
     return handle
 
@@ -75,5 +83,6 @@ def build_subscription(ctx: Context) -> Subscription:
     return Subscription(
         topics=[COLLEGE_REPORTS_TOPIC, REGISTRY_EVENTS],
         handlers={payload: _bound(ctx, use_case) for payload, use_case in HANDLERS.items()},
+        batch_handlers={payload: _bound_batch(ctx, use_case) for payload, use_case in BATCH_HANDLERS.items()},
         on_dead_letter=on_dead_letter,
     )

@@ -17,6 +17,7 @@ once it has waited ``EVALUATION_PARKED_REPORT_MAX_SECONDS``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from alliance_evaluation.domain.evidence import ManualEvidence
 from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import (
+    AgreementView,
     EvidenceRecord,
     ManualRecord,
     ParkedReport,
@@ -35,6 +37,7 @@ from alliance_evaluation.service.records import (
     RejectionRecord,
 )
 from alliance_evaluation.service.repositories import evidence_key
+from alliance_shared import context
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.evaluation import CollegeReportRejected
@@ -45,7 +48,7 @@ from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
 from alliance_shared.outside_text import plain_text
 from alliance_shared.persistence.repository import Loaded
-from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.versioned_store import AuditNote, NewAggregate
 from alliance_shared.persistence.write_path import Decision, create, execute
 
 log = get_logger(__name__)
@@ -71,13 +74,11 @@ def reason_code(reason: str) -> str:
 
 
 async def ingest_college_report(ctx: Context, event: ConsumedEvent) -> None:
-    """A consumed college report as evidence, or parked while its agreement is unknown
-    (the handler table routes only college reports here)."""
-    report = cast(CollegeReport, event.payload)
-    if await queries.find_agreement(ctx, report.agreement_id) is None:
-        await park_report(ctx, event, report)
-        return
-    await ingest_report(ctx, event.envelope.id, report)
+    """One consumed college report (``ingest_college_reports`` of one): evidence, parked
+    while its agreement is unknown, or refused with a DomainError."""
+    refusal = (await ingest_college_reports(ctx, [event])).get(event.envelope.id)
+    if refusal is not None:
+        raise refusal
 
 
 def parked_key(event_id: str) -> str:
@@ -206,9 +207,8 @@ async def settle_parked_reports(ctx: Context) -> int:
     return settled
 
 
-async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> bool:
-    """Store one college report as evidence; False when it was already there (counted once)."""
-    agreement = await queries.find_agreement(ctx, report.agreement_id)
+def evidence_of(ctx: Context, agreement: AgreementView | None, event_id: str, report: CollegeReport) -> EvidenceRecord:
+    """The evidence a report becomes, or the DomainError that refuses it."""
     if agreement is None:
         raise DomainError(
             "report.unknown_agreement", f"agreement {report.agreement_id} is not known to the alliance registry"
@@ -230,7 +230,7 @@ async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> b
             "report.enterprise_not_party",
             f"enterprise {enterprise_id} is not a party to agreement {report.agreement_id}",
         )
-    record = EvidenceRecord(
+    return EvidenceRecord(
         event_id=event_id,
         event_type=report.event_type,
         agreement_id=report.agreement_id,
@@ -240,14 +240,56 @@ async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> b
         payload=report.model_dump(mode="json"),
         received_at=ctx.clock.now(),
     )
+
+
+def _received(key: str, event_id: str, report: CollegeReport) -> AuditNote:
+    return AuditNote("evidence.received", "evidence", key, None, {"event_id": event_id, "type": report.event_type})
+
+
+async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> bool:
+    """Store one college report as evidence; False when it was already there (counted once)."""
+    record = evidence_of(ctx, await queries.find_agreement(ctx, report.agreement_id), event_id, report)
     key = evidence_key(report.college_id, report.report_id)
-    audit = AuditNote("evidence.received", "evidence", key, None, {"event_id": event_id, "type": report.event_type})
     try:
-        outcome = await create(ctx.repos.evidence, key, record, audit, events=(), caused_by=event_id)
+        outcome = await create(
+            ctx.repos.evidence, key, record, _received(key, event_id, report), events=(), caused_by=event_id
+        )
     except Conflict:
         log.info("report already recorded under another event id", key=key, event_id=event_id)
         return False
     return outcome.written
+
+
+async def ingest_college_reports(ctx: Context, events: Sequence[ConsumedEvent]) -> dict[str, DomainError]:
+    """Many consumed college reports at once (a poll's run from one partition): each
+    agreement read once, every valid report stored in one bulk insert (a report stored
+    before, under this or another event id, is skipped), reports of unknown agreements
+    parked. Returns the refused reports by event id, for the runner to dead-letter."""
+    reports = [(event, cast(CollegeReport, event.payload)) for event in events]
+    agreement_ids = sorted({report.agreement_id for _, report in reports})
+    found = await asyncio.gather(*(queries.find_agreement(ctx, agreement_id) for agreement_id in agreement_ids))
+    agreements = dict(zip(agreement_ids, found, strict=True))
+    refusals: dict[str, DomainError] = {}
+    new: list[NewAggregate] = []
+    for event, report in reports:
+        agreement = agreements[report.agreement_id]
+        if agreement is None:
+            with context.bound(event.context()):
+                await park_report(ctx, event, report)
+            continue
+        event_id = event.envelope.id
+        try:
+            record = evidence_of(ctx, agreement, event_id, report)
+        except DomainError as refused:
+            refusals[event_id] = refused
+            continue
+        key = evidence_key(report.college_id, report.report_id)
+        state = ctx.repos.evidence.state_of(record)
+        new.append(NewAggregate(key, state, (), _received(key, event_id, report), event_id, event.context()))
+    written = await ctx.repos.evidence.store.create_many(new)
+    if not all(written):
+        log.info("reports already recorded skipped", skipped=written.count(False), of=len(new))
+    return refusals
 
 
 def _short(value: Any, limit: int) -> str | None:
