@@ -59,11 +59,15 @@ def test_chinese_by_default_english_remembered_in_a_cookie(tmp_path: Path) -> No
     assert "Development sign-in" in on.get("/auth/dev").text
 
 
-def test_health_readiness_and_metrics() -> None:
-    c = client()
+def test_health_readiness_and_metrics_on_the_ops_port_only() -> None:
+    app = create_app(ConsoleSettings(cookie_secure=False, session_secret="s" * 32))
+    c, ops = TestClient(app), TestClient(app.state.ops_app)
     assert c.get("/healthz").json() == {"status": "ok"}
     assert c.get("/readyz").status_code == 200
-    assert "console_http_requests_total" in c.get("/metrics").text
+    assert c.get("/metrics").status_code == 404
+    assert c.get("/openapi.json").status_code == 404
+    assert ops.get("/readyz").status_code == 200
+    assert "console_http_requests_total" in ops.get("/metrics").text
 
 
 def test_every_message_has_its_chinese_wording() -> None:

@@ -75,6 +75,7 @@ class ConsoleFacts:
     name: str
     env_prefix: str
     http_port: int
+    ops_port: int
     setting_names: frozenset[str]
 
 
@@ -86,12 +87,18 @@ def console_facts() -> ConsoleFacts:
         name=CONSOLE,
         env_prefix=settings.model_config.get("env_prefix", ""),
         http_port=cast(int, fields["port"].default),
+        ops_port=cast(int, fields["ops_port"].default),
         setting_names=frozenset(fields),
     )
 
 
 def http_port(deployable: str) -> int:
     return console_facts().http_port if deployable == CONSOLE else service_facts(deployable).http_port
+
+
+def ops_port(deployable: str) -> int:
+    """Where a deployable serves /metrics (a service also its API docs): never behind the Ingress."""
+    return console_facts().ops_port if deployable == CONSOLE else service_facts(deployable).ops_port
 
 
 def load_yaml_stream(text: str) -> list[Manifest]:

@@ -29,6 +29,7 @@ from tests.deploy.manifests import (
     http_port,
     named,
     of_kind,
+    ops_port,
     pod_labels,
     pod_spec,
     selects,
@@ -156,8 +157,8 @@ def check_service_objects(objects: list[Manifest], *, high_availability: bool) -
         account = named(objects, "ServiceAccount", service)
         if account is not None and account.get("automountServiceAccountToken") is not False:
             problems.append(f"{service}: ServiceAccount must set automountServiceAccountToken: false")
-        # the four services serve /metrics and their API docs on a second, named port
-        wanted = [("http", port)] if service == CONSOLE else [("http", port), ("ops", service_facts(service).ops_port)]
+        # /metrics (and a service's API docs) on a second, named port
+        wanted = [("http", port), ("ops", ops_port(service))]
         kube_service = named(objects, "Service", service)
         if kube_service is not None:
             ports = kube_service["spec"].get("ports", [])
@@ -309,7 +310,7 @@ def _console_settings_problems(env: dict[str, str | None], *, in_cluster: bool) 
     public_url = env.get(prefix + "PUBLIC_URL") or ""
     if public_url.startswith("https://") and (env.get(prefix + "COOKIE_SECURE") or "true").lower() not in TRUTHY:
         problems.append(f"{CONSOLE}: {prefix}COOKIE_SECURE must stay true behind an https public URL")
-    for suffix, value in (("PORT", str(facts.http_port)), ("HOST", "0.0.0.0")):
+    for suffix, value in (("PORT", str(facts.http_port)), ("OPS_PORT", str(facts.ops_port)), ("HOST", "0.0.0.0")):
         if env.get(prefix + suffix, value) != value:
             problems.append(f"{CONSOLE}: {prefix}{suffix} is {env[prefix + suffix]!r}, expected {value!r}")
     return problems
@@ -422,14 +423,13 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
     dns = {"k8s-app": "kube-dns"}
     mongo = {"app": "alliance-mongo-svc"}
     kafka = {"strimzi.io/cluster": "alliance-kafka", "strimzi.io/kind": "Kafka"}
-    prometheus = {"app.kubernetes.io/name": "prometheus"}
     console = named(objects, "Deployment", CONSOLE)
     for service in SERVICES:
         deployment = named(objects, "Deployment", service)
         if deployment is None:
             continue
         labels = pod_labels(deployment)
-        port, ops_port = service_facts(service).http_port, service_facts(service).ops_port
+        port, internal = service_facts(service).http_port, service_facts(service).ops_port
         mine = [p for p in policies if p["spec"]["podSelector"] != {} and selects(p["spec"]["podSelector"], labels)]
         egress = [rule for p in mine for rule in p["spec"].get("egress", [])]
         ingress = [rule for p in mine for rule in p["spec"].get("ingress", [])]
@@ -438,22 +438,14 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
             "MongoDB egress (27017)": _reaches(egress, "egress", 27017, None, mongo),
             "Kafka egress (9093)": _reaches(egress, "egress", 9093, None, kafka),
             f"ingress from ingress-nginx on {port}": _reaches(ingress, "ingress", port, "ingress-nginx", None),
-            f"ingress from Prometheus on the ops port {ops_port}": _reaches(
-                ingress, "ingress", ops_port, "monitoring", prometheus
+            f"ingress from Prometheus on the ops port {internal}": _reaches(
+                ingress, "ingress", internal, "monitoring", PROMETHEUS
             ),
             f"ingress from the console on {port}": console is None
             or _reaches(ingress, "ingress", port, None, pod_labels(console)),
         }
         problems += [f"{service}: NetworkPolicy lacks {need}" for need, met in needs.items() if not met]
-        strangers = [
-            describe_peer(peer)
-            for rule in ingress
-            if _allows_port(rule, ops_port)
-            for peer in rule.get("from", [{}])
-            if not _peer_matches(peer, "monitoring", prometheus)
-        ]
-        if strangers:
-            problems.append(f"{service}: the ops port {ops_port} is open to more than Prometheus: {strangers}")
+        problems += _ops_port_strangers(service, ingress)
         open_ports = _open_egress_ports(egress)
         if service == "notifications":
             missing = (SMTP_PORTS | {HTTPS_PORT}) - open_ports
@@ -466,6 +458,22 @@ def check_network_policies(objects: list[Manifest]) -> list[str]:
     if console is not None:
         problems += _console_network_problems(objects, policies, console)
     return problems
+
+
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+
+
+def _ops_port_strangers(deployable: str, ingress: list[Manifest]) -> list[str]:
+    """The ops port admits Prometheus in the monitoring namespace and no one else."""
+    internal = ops_port(deployable)
+    strangers = [
+        describe_peer(peer)
+        for rule in ingress
+        if _allows_port(rule, internal)
+        for peer in rule.get("from", [{}])
+        if not _peer_matches(peer, "monitoring", PROMETHEUS)
+    ]
+    return [f"{deployable}: the ops port {internal} is open to more than Prometheus: {strangers}"] if strangers else []
 
 
 IDP_NAMESPACE = "identity"
@@ -484,8 +492,8 @@ def _console_network_problems(objects: list[Manifest], policies: list[Manifest],
         "DNS egress (53)": _reaches(egress, "egress", 53, "kube-system", {"k8s-app": "kube-dns"}),
         f"identity provider egress ({IDP_NAMESPACE}, 443)": _reaches(egress, "egress", 443, IDP_NAMESPACE, None),
         f"ingress from ingress-nginx on {port}": _reaches(ingress, "ingress", port, "ingress-nginx", None),
-        f"ingress from Prometheus on {port}": _reaches(
-            ingress, "ingress", port, "monitoring", {"app.kubernetes.io/name": "prometheus"}
+        f"ingress from Prometheus on the ops port {ops_port(CONSOLE)}": _reaches(
+            ingress, "ingress", ops_port(CONSOLE), "monitoring", PROMETHEUS
         ),
     }
     for service in SERVICES:
@@ -497,11 +505,10 @@ def _console_network_problems(objects: list[Manifest], policies: list[Manifest],
             )
     problems = [f"{CONSOLE}: NetworkPolicy lacks {need}" for need, met in needs.items() if not met]
     problems += [f"{CONSOLE}: {p}" for p in _console_egress_beyond_allowed(objects, egress)]
+    problems += _ops_port_strangers(CONSOLE, ingress)
     for rule in ingress:
         for peer in rule.get("from", [{}]):
-            known = _peer_matches(peer, "ingress-nginx", None) or _peer_matches(
-                peer, "monitoring", {"app.kubernetes.io/name": "prometheus"}
-            )
+            known = _peer_matches(peer, "ingress-nginx", None) or _peer_matches(peer, "monitoring", PROMETHEUS)
             if not known or not rule.get("ports"):
                 problems.append(f"{CONSOLE}: ingress from {peer} on {rule.get('ports', 'every port')} is not expected")
     # the infrastructure admits clients by label: the console must not carry one it admits
@@ -731,9 +738,9 @@ def check_ingress(objects: list[Manifest]) -> list[str]:
 
 
 def check_ops_port_monitoring(objects: list[Manifest]) -> list[str]:
-    """Prometheus scrapes /metrics on the services' ops port (the public port answers it 404)."""
+    """Prometheus scrapes /metrics on the ops port (the public port answers it 404)."""
     problems = []
-    for service in SERVICES:
+    for service in DEPLOYABLES:
         monitor = named(objects, "ServiceMonitor", service)
         if monitor is None:
             continue

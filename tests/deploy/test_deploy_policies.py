@@ -378,7 +378,13 @@ def _prometheus_cannot_scrape(objects: list[Manifest]) -> None:
     ]
 
 
+def _console_metrics_to_everyone(objects: list[Manifest]) -> None:
+    policy = _get(objects, "NetworkPolicy", "console")
+    policy["spec"]["ingress"][0]["ports"].append({"protocol": "TCP", "port": 9000})
+
+
 BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
+    ("network", _console_metrics_to_everyone, "console: the ops port 9000 is open to more than Prometheus", "dev"),
     ("ingress", _metrics_published, "evaluation: the Ingress routes to Service port 'ops'", "prod"),
     ("ops-port", _scraped_on_the_public_port, "funding: the ServiceMonitor scrapes [('http', '/metrics')]", "dev"),
     ("network", _ops_port_open_to_the_ingress, "registry: the ops port 9001 is open to more than Prometheus", "prod"),

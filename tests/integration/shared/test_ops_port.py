@@ -20,7 +20,7 @@ import pytest
 from alliance_devstack.components import HOST, free_port
 from alliance_devstack.errors import StackError
 from alliance_devstack.provision import Infrastructure
-from alliance_devstack.services import Platform, ServiceProcess, isolated_env, prefix_of
+from alliance_devstack.services import SERVICES, Platform, ServiceProcess, console_process, isolated_env, prefix_of
 from alliance_shared.contract.topics import EVENT_TOPICS
 from alliance_shared.web.ops import OPS_PATHS
 from tests.support.kafka_io import skip_history
@@ -87,3 +87,18 @@ def test_a_service_whose_ops_port_is_taken_does_not_run_unobserved(service_env: 
             assert "address already in use" in str(exited.value)
         finally:
             service.stop()
+
+
+def test_the_console_serves_its_metrics_on_its_ops_port_only(dev_keys_dir: Path, tmp_path: Path) -> None:
+    console = console_process({name: "http://127.0.0.1:9" for name in SERVICES}, tmp_path, dev_keys_dir, free_port())
+    assert console is not None
+    console.start()
+    try:
+        console.wait_ready(60)
+        with httpx.Client(timeout=10) as http:
+            assert http.get(console.url + "/metrics").status_code == 404
+            assert http.get(console.url + "/openapi.json").status_code == 404
+            assert "console_http_requests_total" in http.get(console.ops_url + "/metrics").text
+            assert http.get(console.ops_url + "/readyz").status_code == 200
+    finally:
+        console.stop()

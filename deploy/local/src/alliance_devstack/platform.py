@@ -14,6 +14,7 @@ from pathlib import Path
 from alliance_devstack.errors import StackError
 from alliance_devstack.paths import default_data_dir, repo_root
 from alliance_devstack.services import (
+    CONSOLE_OPS_PORT,
     CONSOLE_PORT,
     OPS_PORTS,
     SERVICES,
@@ -101,7 +102,13 @@ def run(data_dir: Path) -> int:
         print(f"starting {', '.join(platform.services)} …", flush=True)
         platform.start()
         urls = {name: service.url for name, service in platform.services.items()}
-        console = console_process(urls, logs, keys_dir, int(os.environ.get("CONSOLE_PORT", CONSOLE_PORT)))
+        console = console_process(
+            urls,
+            logs,
+            keys_dir,
+            int(os.environ.get("CONSOLE_PORT", CONSOLE_PORT)),
+            int(os.environ.get("CONSOLE_OPS_PORT", CONSOLE_OPS_PORT)),
+        )
         if console is not None:
             console.start()
             console.wait_ready()

@@ -31,13 +31,15 @@ HOST = "127.0.0.1"
 
 #: The web console (services/console): a front for people, not one of the event-driven services.
 CONSOLE_PORT = 8000
+#: Its /metrics under `make run`.
+CONSOLE_OPS_PORT = 9000
 
 
 def console_process(
-    urls: Mapping[str, str], logs: Path, keys_dir: Path, port: int = CONSOLE_PORT
+    urls: Mapping[str, str], logs: Path, keys_dir: Path, port: int = CONSOLE_PORT, ops_port: int | None = None
 ) -> ServiceProcess | None:
     """The console in front of ``urls``, with the development sign-in page (dev tokens from
-    ``keys_dir``); None when this checkout has no console."""
+    ``keys_dir``); None when this checkout has no console. ``ops_port`` None: a free one."""
     if importlib.util.find_spec("alliance_console.app") is None:
         return None
     env = {
@@ -50,7 +52,7 @@ def console_process(
         "CONSOLE_COOKIE_SECURE": "false",
         **{f"CONSOLE_{name.upper()}_URL": url for name, url in urls.items()},
     }
-    return ServiceProcess("console", port, env, logs / "console.log")
+    return ServiceProcess("console", port, env, logs / "console.log", ops_port=ops_port or free_port())
 
 
 def available_services() -> dict[str, int]:
@@ -133,13 +135,14 @@ def resident_memory_bytes(pid: int) -> int:
 @dataclass
 class ServiceProcess:
     """One service run as ``python -m alliance_<name>``, its output appended to ``log``;
-    ``ops_port``: where it serves /metrics and its API docs (None: the console, which has none)."""
+    ``ops_port``: where it serves /metrics (and a service its API docs), chosen free once
+    unless given, so a restart keeps it."""
 
     name: str
     port: int
     env: Mapping[str, str]
     log: Path
-    ops_port: int | None = None
+    ops_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -147,14 +150,17 @@ class ServiceProcess:
         return f"http://{HOST}:{self.port}"
 
     @property
-    def ops_url(self) -> str | None:
-        return None if self.ops_port is None else f"http://{HOST}:{self.ops_port}"
+    def ops_url(self) -> str:
+        return f"http://{HOST}:{self.ops_port}"
 
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, prefix_of(self.name) + "HTTP_PORT": str(self.port)}
-        if self.ops_port is not None:
-            env[prefix_of(self.name) + "OPS_PORT"] = str(self.ops_port)
+        env = {
+            **os.environ,
+            **self.env,
+            prefix_of(self.name) + "HTTP_PORT": str(self.port),
+            prefix_of(self.name) + "OPS_PORT": str(self.ops_port),
+        }
         with self.log.open("ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", f"alliance_{self.name}"],

@@ -73,6 +73,29 @@ def build_templates() -> Jinja2Templates:
     return templates
 
 
+def add_probes(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> dict[str, str]:
+        # The console holds no state of its own: ready when it serves.
+        return {"status": "ready"}
+
+
+def create_ops_app(metrics_registry: CollectorRegistry) -> FastAPI:
+    """The ops port's app (alliance_shared/web/ops.py): /metrics and the probes, never behind the Ingress."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    add_probes(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
 
@@ -81,7 +104,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         yield
         await app.state.clients.close()
 
-    app = FastAPI(title="Cooperation Alliance console", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Cooperation Alliance console", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.templates = build_templates()
     app.state.clients = ServiceClients(settings.service_urls(), settings.service_timeout_s)
@@ -133,19 +158,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         log.error("page failed", path=request.url.path, error=repr(exc), trace=traceback.format_exc())
         return render(request, "message.html", title=i18n._("Something went wrong. Try again later."), status_code=500)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> dict[str, str]:
-        # The console holds no state of its own: ready when it serves.
-        return {"status": "ready"}
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return PlainTextResponse(generate_latest(registry_), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app)
+    app.state.ops_app = create_ops_app(registry_)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(build_auth_router(settings, oauth))
     for module in (home, funding, evaluation, partner, registry, audit):

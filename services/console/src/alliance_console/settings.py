@@ -28,6 +28,8 @@ class ConsoleSettings(BaseSettings):
     cookie_secure: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
+    #: The internal operations port: /metrics and the probes, never routed by the Ingress.
+    ops_port: int = 9000
     log_level: str = "INFO"
     #: Seconds one call to a service may take before the page shows it as unavailable.
     service_timeout_s: float = 15.0
