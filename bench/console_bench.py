@@ -115,9 +115,9 @@ async def partner_results(api: Services) -> None:
 
 
 async def cycles_page(api: Services) -> None:
-    await api.get("evaluation", "/cycles")
+    await api.get("evaluation", "/cycles", limit=200)
     await api.get("registry", "/agreements", status="active", limit=200)
-    await api.get("evaluation", "/frameworks")
+    await api.get("evaluation", "/frameworks", status="published", limit=200)
 
 
 async def partner_applications(api: Services) -> None:
