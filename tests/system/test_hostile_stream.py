@@ -426,6 +426,14 @@ async def test_hostile_text_in_a_rejected_report_is_shown_as_plain_data_everywhe
             [to_kafka(partner_registered(college_id, "college", "学院", contact("王老师", mailbox)))],
         )
         await eventually(lambda: _found(contacts, college_id), "the college in the recipient directory")
+        # E-mail now, whatever the hour: the college switches its quiet hours off.
+        preferences = f"/recipients/partner:{college_id}/preferences"
+        current = await access.call("notifications", "GET", preferences, college_system)
+        await access.call(
+            "notifications", "PUT", preferences, college_system,
+            json_body={"muted": current.json()["muted"], "quiet_hours": None},
+            headers={"If-Match": current.headers["ETag"]},
+        )  # fmt: skip
         async with WebhookReceiver().serving() as receiver:
             created = await access.call(
                 "notifications", "POST", f"/partners/{college_id}/webhooks", college_system,
