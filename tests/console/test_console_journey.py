@@ -91,17 +91,14 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.done()
     expect(page.locator("td .s-approved")).to_have_count(1)
     me.look("queue-approved")
-    # Where funding asks a second person to grant the award (committing the money), the
-    # approver does it from the approval queue.
+    # A second person grants the award (committing the money) from the approval queue.
     application_id = api_get(console_stack, "funding", "/applications", AUDITOR, programme_id=programme_id)["items"][0][
         "application_id"
     ]
     me.sign_in("funding_approver", APPROVER)
     me.open_menu("/funding/approvals", "approvals-grant")
-    grant = page.locator(f"form[action='/funding/applications/{application_id}/award'] button")
-    if grant.count():
-        grant.click()
-        me.done()
+    page.locator(f"form[action='/funding/applications/{application_id}/award'] button").click()
+    me.done()
     me.sign_in("funding_officer", OFFICER)
 
     # 4. The start-up tranche becomes eligible on award; the officer prepares it.
@@ -219,15 +216,15 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     page.fill("#recovery-reason", "违规列支设备采购")
     page.click("form[action$='/recoveries'] button[type=submit]")
     me.done()
-    if page.locator("#proposed-recoveries").count():
-        # Proposed by the officer, ordered when a second person approves it.
-        me.look("award-recovery-proposed")
-        me.sign_in("funding_approver", APPROVER)
-        me.open_menu("/funding/approvals", "approvals-recovery")
-        page.locator(f"#recoveries-to-approve form[action^='{award_path}/recoveries/'] button").click()
-        me.done()
-        me.sign_in("funding_officer", OFFICER)
-        me.go(award_path, "award-recovery-approved")
+    # Proposed by the officer, ordered when a second person approves it.
+    expect(page.locator("#proposed-recoveries")).to_be_visible()
+    me.look("award-recovery-proposed")
+    me.sign_in("funding_approver", APPROVER)
+    me.open_menu("/funding/approvals", "approvals-recovery")
+    page.locator(f"#recoveries-to-approve form[action^='{award_path}/recoveries/'] button").click()
+    me.done()
+    me.sign_in("funding_officer", OFFICER)
+    me.go(award_path, "award-recovery-approved")
     expect(page.locator("#recoveries")).to_contain_text("100.00")
     me.look("award-recovery")
     me.open_menu("/funding/surcharge", "surcharge")

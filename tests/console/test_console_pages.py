@@ -219,7 +219,7 @@ def test_an_agreement_is_drafted_signed_by_its_parties_and_brought_into_force(
     me.open_menu("/registry/agreements", "agreements-admin")
     title = f"实训基地共建协议 {language} {stack.run}"
     page.fill("#agreement-title", title)
-    # Two enterprises and no college: the registry's refusal, everything typed kept.
+    # The same partner twice: the registry's refusal, the title typed kept.
     page.fill("#agreement-party1_id", partners["enterprise"])
     page.select_option("#agreement-party1_role", "lead")
     page.fill("#agreement-party2_id", partners["enterprise"])

@@ -629,6 +629,8 @@ ZH = {
     "Apply": "办理",
     "Record an application to join": "登记入会申请",
     "Open the drafted agreement": "打开刚起草的协议",
+    "The council must keep at least one college, one enterprise and one government agency or industry association seat.": "理事会须至少保留一个院校席位、一个企业席位和一个政府部门或行业协会席位。",
+    "A partner can be a party of an agreement only once.": "同一单位在一份协议中只能作为一方。",
 }
 
 

@@ -64,6 +64,11 @@ def problem_messages() -> dict[str, str]:
         "recovery.bank_reference_required": _("A repayment is recorded with the bank's reference."),
         "recovery.tranche_required": _("An offset names the approved tranche it is taken from."),
         "recovery.offset_exceeds_tranche": _("The offset is more than the tranche's approved, unpaid amount."),
+        "council.composition": _(
+            "The council must keep at least one college, one enterprise and one government agency or industry"
+            " association seat."
+        ),
+        "agreement.duplicate_party": _("A partner can be a party of an agreement only once."),
         "agreement.no_college": _("An agreement needs at least one college among its parties."),
         "agreement.no_enterprise": _("An agreement needs at least one enterprise among its parties."),
         "agreement.unknown_party": _("A party is not a registered partner (check the partner id)."),

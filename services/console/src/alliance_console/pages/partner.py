@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import _
-from alliance_console.pages.common import FormInvalid, act, amount, text
+from alliance_console.pages.common import FormInvalid, act, agreement_titles, amount, text
 from alliance_console.web import NotAllowed, Person, metric_label, render, require
 
 router = APIRouter(prefix="/partner")
@@ -189,7 +189,9 @@ async def awards(request: Request, cursor: str | None = None) -> HTMLResponse:
 async def award(request: Request, award_id: str) -> HTMLResponse:
     person, api = require(request, *PARTY)
     found = await api.get("funding", f"/awards/{award_id}")
-    return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=False, can_approve=False)
+    titles = await agreement_titles(api, [str(found.get("agreement_id"))])
+    return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=False, can_approve=False,
+                  agreement_title=titles.get(str(found.get("agreement_id"))))  # fmt: skip
 
 
 @router.get("/results", include_in_schema=False)
