@@ -37,6 +37,8 @@ def test_hostile_text_in_a_rejection_notice_is_shown_literally_and_plainly(local
     assert "\nForged: line" not in notice.body
     hidden = [c for c in notice.subject + notice.body if c != "\n" and unicodedata.category(c) in ("Cc", "Cf")]
     assert not hidden
+    opening, closing = ("「", "」") if locale is Locale.ZH_CN else ("“", "”")
+    assert f"{opening}{plain_text(HOSTILE, VALUE_LIMIT)}{closing}" in notice.body  # quoted as received
     shown_detail = plain_text(HOSTILE + "x" * 5000, VALUE_LIMIT)
     assert shown_detail.endswith("x…")
     assert shown_detail in notice.body  # the 5,000-character detail is cut to the limit
