@@ -71,6 +71,7 @@ SUPERVISOR = Actor("supervisor", "supervisor-hostile")
 OPS = Actor("ops", "ops-hostile")
 
 #: Who consumes each topic (the services' subscriptions): a hostile record is dead-lettered once by each.
+#: (``SERVICE_TOPICS`` also lets evaluation read funding events, but it subscribes to none.)
 CONSUMERS: dict[str, tuple[str, ...]] = {
     REGISTRY_EVENTS: ("funding", "evaluation", "notifications"),
     FUNDING_EVENTS: ("notifications",),
