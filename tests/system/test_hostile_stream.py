@@ -70,13 +70,13 @@ KafkaRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 SUPERVISOR = Actor("supervisor", "supervisor-hostile")
 OPS = Actor("ops", "ops-hostile")
 
-#: Who consumes each topic (the services' subscriptions): a hostile record is dead-lettered once by each.
-#: (``SERVICE_TOPICS`` also lets evaluation read funding events, but it subscribes to none.)
+#: Who consumes each of the services' topics (their subscriptions): a hostile record is dead-lettered
+#: once by each. (``SERVICE_TOPICS`` also lets evaluation read funding events, but it subscribes to none.)
+#: A college's reports are read by evaluation alone.
 CONSUMERS: dict[str, tuple[str, ...]] = {
     REGISTRY_EVENTS: ("funding", "evaluation", "notifications"),
     FUNDING_EVENTS: ("notifications",),
     EVALUATION_EVENTS: ("funding", "notifications"),
-    COLLEGE_REPORTS: ("evaluation",),
 }
 
 
@@ -188,11 +188,13 @@ async def test_a_hostile_stream_into_every_consumer_applies_the_good_once_and_de
             to_kafka(partner_registered(enterprise_id, "enterprise", "鹏城精密", contact("Anna", f"e-{run}@x.de"))),
         ]  # fmt: skip
         activated = record(agreement_payload(AgreementActivated, agreement_id, college_id, enterprise_id), "registry")
+        college_topic = college_reports_topic(college_id)
+        consumers = {**CONSUMERS, college_topic: ("evaluation",)}
         hostile = {
             REGISTRY_EVENTS: hostile_records(REGISTRY_EVENTS, activated, run),
             FUNDING_EVENTS: [],
             EVALUATION_EVENTS: [],
-            COLLEGE_REPORTS: [],
+            college_topic: [],
         }
         await feed(infra, REGISTRY_EVENTS, interleaved(partners, hostile[REGISTRY_EVENTS][:5]))
 
@@ -228,20 +230,19 @@ async def test_a_hostile_stream_into_every_consumer_applies_the_good_once_and_de
         reports = [record(placed(f"PL-{run}-{i}", agreement_id, college_id, enterprise_id, today), college_id)
                    for i in range(3)]  # fmt: skip
         resent_under_new_id = record(placed(f"PL-{run}-1", agreement_id, college_id, enterprise_id, today), college_id)
-        college_topic = college_reports_topic(college_id)
         hostile[FUNDING_EVENTS] = hostile_records(FUNDING_EVENTS, submitted, run)
         hostile[EVALUATION_EVENTS] = hostile_records(EVALUATION_EVENTS, result, run)
-        hostile[COLLEGE_REPORTS] = hostile_records(COLLEGE_REPORTS, with_source(reports[0], college_id), run)
+        hostile[college_topic] = hostile_records(college_topic, with_source(reports[0], college_id), run)
         await asyncio.gather(
             feed(infra, REGISTRY_EVENTS, interleaved([activated], hostile[REGISTRY_EVENTS][5:])),
             feed(infra, FUNDING_EVENTS, interleaved([submitted], hostile[FUNDING_EVENTS])),
             feed(infra, EVALUATION_EVENTS, interleaved([result], hostile[EVALUATION_EVENTS])),
-            feed(infra, college_topic, interleaved([*reports, resent_under_new_id], hostile[COLLEGE_REPORTS])),
+            feed(infra, college_topic, interleaved([*reports, resent_under_new_id], hostile[college_topic])),
         )
 
         # Every bad record lies in its topic's dead-letter twin once per consumer, with its reason.
         for topic, bad in hostile.items():
-            wanted = {(h.ce_id, group(service)) for h in bad for service in CONSUMERS[topic]}
+            wanted = {(h.ce_id, group(service)) for h in bad for service in consumers[topic]}
             dead = await dead_letters(infra, topic, wanted)
             seen = {copy_of(r) for r in dead}
             assert seen == wanted, f"{topic}: missing dead letters {sorted(wanted - seen)}"
@@ -295,7 +296,7 @@ async def test_a_hostile_stream_into_every_consumer_applies_the_good_once_and_de
 
         # Every rejected college report was told back to the college by one event (the relay
         # may publish an event twice — consumers dedupe by its id — but never two events).
-        rejected_ids = {h.ce_id for h in hostile[COLLEGE_REPORTS]}
+        rejected_ids = {h.ce_id for h in hostile[college_topic]}
         rejections = await read_topic(
             infra.kafka_bootstrap, EVALUATION_EVENTS,
             until=lambda rs: rejected_ids <= {rejected_original(r) for r in rs}, timeout_s=60,
