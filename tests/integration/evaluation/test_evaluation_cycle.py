@@ -500,14 +500,14 @@ async def test_7_rectification_returned_then_closed(
 ) -> None:
     cycle_id = Ctx.cycle["cycle_id"]
     college_c2 = bearer(dev_keys_dir, "college", partner_id=C2)
-    (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=college_c2)).json()
+    (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=college_c2)).json()["items"]
     assert order["agreement_id"] == POOR
     assert order["responsible_party_id"] == C2
     assert {i["indicator_code"] for i in order["items"]} >= {"COMPOSITE", "CD-02"}
     mine = await client.get(
         f"/rectifications?cycle_id={cycle_id}", headers=bearer(dev_keys_dir, "college", partner_id=C1)
     )
-    assert [o["agreement_id"] for o in mine.json()] == [GOOD]  # parties see their own agreements' orders
+    assert [o["agreement_id"] for o in mine.json()["items"]] == [GOOD]  # parties see their own agreements' orders
     url = f"/rectifications/{order['order_id']}"
     current = await client.get(url, headers=college_c2)
     body = {"evidence_refs": ["att://rect/plan.pdf"]}

@@ -77,8 +77,8 @@ class Aggregate:
 
 async def draft_framework(api: Api) -> str:
     """The default framework's current draft (derived from the latest published version if none)."""
-    listed = (await api.ok("GET", "/frameworks", api.supervisor())).json()
-    drafts = [f["version"] for f in listed if f["framework_id"] == "default" and f["status"] == "draft"]
+    params = "?framework_id=default&status=draft"
+    drafts = [f["version"] for f in (await api.ok("GET", f"/frameworks{params}", api.supervisor())).json()["items"]]
     if drafts:
         return f"/frameworks/default/versions/{drafts[0]}"
     created = await api.ok("POST", "/frameworks/default/versions", api.supervisor(), {})
@@ -107,7 +107,8 @@ async def fresh_order(api: Api, *, responded: bool) -> str:
     """A new rectification order: the agreement has no evidence, so each cycle fails it."""
     cycle = await scoring_cycle(api)
     await api.ok("POST", f"{cycle}/complete", {**api.supervisor(), "If-Match": await api.etag(cycle)})
-    orders = (await api.ok("GET", f"/rectifications?cycle_id={cycle.split('/')[-1]}", api.supervisor())).json()
+    listed = await api.ok("GET", f"/rectifications?cycle_id={cycle.split('/')[-1]}", api.supervisor())
+    orders = listed.json()["items"]
     path = f"/rectifications/{orders[0]['order_id']}"
     if responded:
         answer = {"evidence_refs": ["att://plan.pdf"]}
