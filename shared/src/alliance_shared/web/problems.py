@@ -1,7 +1,10 @@
 """RFC 9457 problem details for every error the API can answer.
 
 Every problem has a machine-readable ``code`` (stable, documented) next to the
-standard members; validation problems list each failing field.
+standard members; validation problems list each failing field. ``title`` and ``detail``
+are in the reader's language: ``Accept-Language`` picks zh-CN or en (zh-CN, the
+alliance's working language, when it names neither), ``Content-Language`` says which
+was used, and the texts come from ``problem_texts.py``; the ``code`` never changes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS, is_busy
+from alliance_shared.web.problem_texts import PROBLEM_TEXTS, localize, negotiate
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://coopalliance.org/problems/"
@@ -46,25 +50,6 @@ class ProblemError(Exception):
         self.extensions = extensions
 
 
-_TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    412: "Precondition failed",
-    413: "Content too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    428: "Precondition required",
-    429: "Too many requests",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-
-
 def problem(
     request: Request,
     status: int,
@@ -75,11 +60,15 @@ def problem(
     headers: dict[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
+    language = negotiate(request.headers.get("accept-language"))
+    shown_title, shown_detail = localize(code, status, detail, language)
+    if title is not None and code not in PROBLEM_TEXTS and language == "en":
+        shown_title = title  # a caller's own (English) title of a code the catalog lacks
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code.replace(".", "/"),
-        "title": title or _TITLES.get(status, "Error"),
+        "title": shown_title,
         "status": status,
-        "detail": detail,
+        "detail": shown_detail,
         "instance": request.url.path,
         "code": code,
         **extensions,
@@ -87,7 +76,10 @@ def problem(
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    language_headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers={**(headers or {}), **language_headers}
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
