@@ -293,6 +293,10 @@ async def test_a_hostile_stream_into_every_consumer_applies_the_good_once_and_de
             await eventually(planned, f"the deliveries of {event_id}")
             plan = await plan_of(access, event_id)
             assert max(plan.values()) == 1, plan
+        # ... and nothing planned for a bad record, though most carry a good record's payload.
+        for topic in (REGISTRY_EVENTS, FUNDING_EVENTS, EVALUATION_EVENTS):
+            for bad_record in hostile[topic]:
+                assert not await plan_of(access, bad_record.ce_id), bad_record.name
 
         # Every rejected college report was told back to the college by one event (the relay
         # may publish an event twice — consumers dedupe by its id — but never two events).
