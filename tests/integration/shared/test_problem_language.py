@@ -100,3 +100,18 @@ async def test_not_found_validation_and_auth_problems_follow_the_reader(
     assert unsigned["zh-CN"].json()["title"] == "需要登录"
     assert unsigned["en"].json()["title"] == "Sign-in required"
     assert unsigned["en"].headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_the_guards_before_the_routes_answer_in_the_readers_language_too(
+    client: httpx.AsyncClient, dev_keys_dir: Path
+) -> None:
+    too_large = {"kind": "enterprise", "name_zh": "x" * (1024 * 1024 + 1)}
+    oversized = await both(client, "POST", "/partners", json=too_large, headers=admin(dev_keys_dir))
+    assert_same_problem_in_both_languages(oversized, 413, "request.too_large")
+    assert oversized["en"].json()["detail"] == "the body may be at most 1048576 bytes"
+    assert oversized["zh-CN"].json()["detail"] == "请求正文最多 1048576 字节"
+
+    long_key = {**admin(dev_keys_dir), "Idempotency-Key": "k" * 201}
+    refused = await both(client, "POST", "/partners", json=partner_body("enterprise"), headers=long_key)
+    assert_same_problem_in_both_languages(refused, 422, "idempotency.key_too_long")
+    assert refused["zh-CN"].json()["detail"] == "最多 200 个字符"

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alliance_shared.auth.jwt import AuthenticationError, KeysUnavailable, TokenVerifier
 from alliance_shared.persistence.mongo import Document, IndexSpec
+from alliance_shared.web.problem_texts import problem_texts_for
 
 IDEMPOTENCY_COLLECTION = "idempotency_keys"
 IDEMPOTENCY_INDEXES = (IndexSpec(IDEMPOTENCY_COLLECTION, (("created_at", ASCENDING),)),)
@@ -50,7 +51,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH:
-            await _send_problem(send, 422, "idempotency.key_too_long", f"at most {MAX_KEY_LENGTH} characters")
+            await _send_problem(
+                send, 422, "idempotency.key_too_long", f"at most {MAX_KEY_LENGTH} characters", request=request
+            )
             return
         subject = await _subject(scope["app"].state, request.headers.get("authorization"))
         if subject is None:  # unauthenticated: let the route answer 401
@@ -59,7 +62,7 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         record_id = hashlib.sha256(f"{subject}\n{scope['path']}\n{key}".encode()).hexdigest()
         body_hash = hashlib.sha256(body).hexdigest()
-        if not await self._claim(collection, record_id, body_hash, send):
+        if not await self._claim(collection, record_id, body_hash, send, request):
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
 
@@ -94,7 +97,9 @@ class IdempotencyMiddleware:
             },
         )
 
-    async def _claim(self, collection: AsyncCollection[Document], record_id: str, body_hash: str, send: Send) -> bool:
+    async def _claim(
+        self, collection: AsyncCollection[Document], record_id: str, body_hash: str, send: Send, request: Request
+    ) -> bool:
         """Take the key for this request (True), or answer for it: replay, 422 or 409 (False)."""
         deadline = datetime.now(UTC) + WAIT_FOR_FIRST
         while True:
@@ -107,6 +112,7 @@ class IdempotencyMiddleware:
                         422,
                         "idempotency.key_reused",
                         "this Idempotency-Key was used with a different request body",
+                        request=request,
                     )
                     return False
                 if existing["state"] == "done":
@@ -121,6 +127,7 @@ class IdempotencyMiddleware:
                         409,
                         "idempotency.in_progress",
                         "the first request with this Idempotency-Key is still running; retry later",
+                        request=request,
                         headers=[(b"retry-after", b"1")],
                     )
                     return False
@@ -174,22 +181,31 @@ async def _replay(send: Send, record: Document) -> None:
 
 
 async def _send_problem(
-    send: Send, status: int, code: str, detail: str, *, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    request: Request,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
+    title, shown_detail, language = problem_texts_for(code, status, detail, request.headers.get("accept-language"))
     body = json.dumps(
         {
             "type": "https://coopalliance.org/problems/" + code.replace(".", "/"),
-            "title": "Idempotency-Key problem",
+            "title": title,
             "status": status,
-            "detail": detail,
+            "detail": shown_detail,
             "code": code,
-        }
+        },
+        ensure_ascii=False,
     ).encode()
+    language_headers = [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/problem+json"), *(headers or [])],
+            "headers": [(b"content-type", b"application/problem+json"), *language_headers, *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -15,8 +15,10 @@ import re
 import uuid
 from collections.abc import Mapping
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from alliance_shared.web.problem_texts import problem_texts_for
 
 #: Default request body limit.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -44,13 +46,15 @@ class RequestLimitsMiddleware:
             await self.app(scope, receive, send)
             return
         if _CONTROL.search(scope.get("path", "")):
-            await send_problem(send, 400, "request.bad_path", "the path holds control characters; ids are printable")
+            await send_problem(
+                send, 400, "request.bad_path", "the path holds control characters; ids are printable", scope=scope
+            )
             return
         _sanitise_id_headers(scope)
         limit = self.limit_for(scope.get("path", ""))
         announced = _content_length(scope)
         if announced is not None and announced > limit:
-            await send_problem(send, 413, "request.too_large", f"the body may be at most {limit} bytes")
+            await send_problem(send, 413, "request.too_large", f"the body may be at most {limit} bytes", scope=scope)
             return
         if announced is not None:  # the server holds the client to its Content-Length
             await self.app(scope, receive, send)
@@ -64,7 +68,9 @@ class RequestLimitsMiddleware:
                 return
             body += message.get("body", b"")
             if len(body) > limit:
-                await send_problem(send, 413, "request.too_large", f"the body may be at most {limit} bytes")
+                await send_problem(
+                    send, 413, "request.too_large", f"the body may be at most {limit} bytes", scope=scope
+                )
                 return
             if not message.get("more_body", False):
                 break
@@ -108,21 +114,30 @@ def _sanitise_id_headers(scope: Scope) -> None:
             headers[key] = str(uuid.uuid4())
 
 
-async def send_problem(send: Send, status: int, code: str, detail: str) -> None:
+async def send_problem(send: Send, status: int, code: str, detail: str, *, scope: Scope | None = None) -> None:
+    """A problem+json answer in the reader's language (``Accept-Language`` of ``scope``)."""
+    accept_language = Headers(scope=scope).get("accept-language") if scope is not None else None
+    title, shown_detail, language = problem_texts_for(code, status, detail, accept_language)
     body = json.dumps(
         {
             "type": "https://coopalliance.org/problems/" + code.replace(".", "/"),
-            "title": "Request refused",
+            "title": title,
             "status": status,
-            "detail": detail,
+            "detail": shown_detail,
             "code": code,
-        }
+        },
+        ensure_ascii=False,
     ).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"content-language", language.encode()),
+                (b"vary", b"Accept-Language"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

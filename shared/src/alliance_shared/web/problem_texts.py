@@ -1496,6 +1496,14 @@ def chinese_detail(entry: ProblemText, detail: str) -> str:
     return entry.detail_zh or entry.title_zh
 
 
+def problem_texts_for(code: str, status: int, detail: str, accept_language: str | None) -> tuple[str, str, Language]:
+    """(title, detail, language) for a reader's ``Accept-Language`` header: for answers
+    built outside a request handler (the ASGI guards)."""
+    language = negotiate(accept_language)
+    title, shown = localize(code, status, detail, language)
+    return title, shown, language
+
+
 def localize(code: str, status: int, detail: str, language: Language) -> tuple[str, str]:
     """(title, detail) of a problem in ``language``; an unknown code keeps its detail and
     gets the status's title."""
