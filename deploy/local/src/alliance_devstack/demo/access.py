@@ -65,7 +65,8 @@ class PlatformAccess:
 
     def headers(self, actor: Actor) -> dict[str, str]:
         token = mint(self.keys_dir, actor.sub, [actor.role], partner_id=actor.partner_id, ttl_s=3600)
-        return {"Authorization": f"Bearer {token}"}
+        # The story is told in English: the services' refusals too (they default to zh-CN).
+        return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
     def client(self, service: str) -> httpx.AsyncClient:
         if service not in self._clients:
