@@ -173,6 +173,8 @@ def _registry_examples() -> dict[str, dict[str, Any]]:
             **_ACT,
         },
         "registry.agreement.drafted": {**agreement, "status": "draft", **_ACT},
+        "registry.agreement.signed": {**agreement, "status": "signed", **_ACT},
+        "registry.agreement.resumed": {**agreement, "reason": "企业已恢复实习安排", **_ACT},
         "registry.agreement.party_signed": {
             **agreement,
             "status": "draft",
@@ -307,6 +309,36 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
         "outstanding_minor": 0,
         "bank_reference": None,
         "tranche_id": "awd-2026-0007-t3",
+    },
+    "funding.recovery.due_soon": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "amount_minor": 5_000_001,
+        "outstanding_minor": 3_000_000,
+        "due_at": "2026-08-31T15:59:59Z",
+    },
+    "funding.recovery.overdue": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "amount_minor": 5_000_001,
+        "outstanding_minor": 3_000_000,
+        "due_at": "2026-08-31T15:59:59Z",
+    },
+    "funding.recovery.escalated": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "amount_minor": 5_000_001,
+        "outstanding_minor": 3_000_000,
+        "due_at": "2026-08-31T15:59:59Z",
+        "overdue_since": "2026-08-31T15:59:59Z",
+    },
+    "funding.recovery.written_off": {
+        **_AWARD,
+        "recovery_id": "rcv-0003",
+        "written_off_minor": 3_000_000,
+        "reason": "recipient dissolved, nothing left to collect",
+        "proposed_by": "officer-zhang",
+        "approved_by": "approver-li",
     },
     # evaluation
     "evaluation.result.completed": {

@@ -36,6 +36,14 @@ WORKFLOW_STEPS = {
         "registry.agreement.amendment_signed",
         {f"partner:{ENTERPRISE}"},
     ),
+    "every party signed: every party": (
+        "registry.agreement.signed",
+        {f"partner:{COLLEGE}", f"partner:{ENTERPRISE}"},
+    ),
+    "agreement resumed: every party and the funding officers (held tranches go on)": (
+        "registry.agreement.resumed",
+        {f"partner:{COLLEGE}", f"partner:{ENTERPRISE}", "member:officer-zhang"},
+    ),
     "amendment in force: every party": ("registry.agreement.amended", {f"partner:{COLLEGE}", f"partner:{ENTERPRISE}"}),
     "membership application: the partner and the registry admins": (
         "registry.membership.changed",

@@ -77,9 +77,13 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     # Signing: every party is asked when the draft is ready, then whoever has not signed yet.
     _rule("registry.agreement.drafted", ("agreement_parties",), OPS),
     _rule("registry.agreement.party_signed", ("pending_parties",), OPS),
+    _rule("registry.agreement.signed", ("agreement_parties",), OPS),
     _rule("registry.agreement.activated", ("agreement_parties",), OPS),
     _rule("registry.agreement.suspended", ("agreement_parties",), REG),
     _rule("registry.agreement.suspended", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
+    # A suspension's outcome: resumed (held tranches are released again).
+    _rule("registry.agreement.resumed", ("agreement_parties",), OPS),
+    _rule("registry.agreement.resumed", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
     _rule("registry.agreement.terminated", ("agreement_parties",), REG),
     _rule("registry.agreement.terminated", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
     _rule("registry.agreement.completed", ("agreement_parties",), OPS),
@@ -112,6 +116,13 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("funding.tranche.paid", ("role_group:funding_officers",), DIGEST, PEOPLE_CHANNELS),
     _rule("funding.recovery.ordered", ("award_recipient",), REG),
     _rule("funding.recovery.settled", ("award_recipient",), OPS),
+    # recovery deadlines: the recipient is reminded and told; officers pursue; approvers decide on escalation
+    _rule("funding.recovery.due_soon", ("award_recipient",), OPS),
+    _rule("funding.recovery.overdue", ("award_recipient",), REG),
+    _rule("funding.recovery.overdue", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
+    _rule("funding.recovery.escalated", ("award_recipient",), REG),
+    _rule("funding.recovery.escalated", ("role_group:funding_approvers",), OPS, PEOPLE_CHANNELS),
+    _rule("funding.recovery.written_off", ("award_recipient",), REG),
     # evaluation
     _rule("evaluation.cycle.opened", ("agreement_parties",), OPS),
     # The seated evaluator is asked to score (a person: e-mail if in a role group, inbox always).
