@@ -91,6 +91,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
         {"settlement_id": "s", "method": "repayment", "amount_minor": 1, "bank_reference": "b"},
         {OFF: 428},
     ),
+    ("POST", "/awards/none/recoveries/none/write-off", {"reason": "r"}, {OFF: 428}),
+    ("POST", "/awards/none/recoveries/none/write-off/approve", None, {APP: 428}),
     ("POST", "/surcharge-credit-statements", STATEMENT_BODY, {OFF: 404}),
     ("GET", "/surcharge-credit-statements/ent-authz/2026", None, {OFF: 404, AUD: 404, ENT: 404}),
     ("GET", "/reports/budget-execution", None, {OFF: 200, APP: 200, AUD: 200}),

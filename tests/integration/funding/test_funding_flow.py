@@ -24,6 +24,7 @@ from alliance_devstack.provision import Infrastructure
 from alliance_funding.app import build_app
 from alliance_funding.domain.award import Award
 from alliance_funding.service import applications, awards, ledger
+from alliance_funding.service.deadlines import DeadlinePolicy, check_recovery_deadlines
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.auth.devtokens import DEFAULT_AUDIENCE, DEFAULT_ISSUER, KEY_ID
@@ -32,6 +33,7 @@ from alliance_shared.contract.evaluation import ResultCompleted
 from alliance_shared.contract.registry import AgreementResumed, AgreementSuspended, AgreementTerminated
 from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS, dlq_of
 from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.testing import ManualClock
 from tests.integration.funding.funding_support import (
     TOPICS,
     Actors,
@@ -994,3 +996,168 @@ async def test_a_claim_used_in_a_query_is_plain_text_or_the_token_is_refused(
     assert listed.status_code == 401, listed.text
     assert listed.headers["content-type"].startswith("application/problem+json")
     assert listed.json()["code"].startswith("auth.")
+
+
+async def ordered_recovery(w: World, aid: str, recovery_id: str, amount: int, due_in_days: int) -> None:
+    body = {
+        "recovery_id": recovery_id,
+        "amount_minor": amount,
+        "reason": "ineligible spend",
+        "due_at": (now() + timedelta(days=due_in_days)).isoformat(),
+    }
+    proposed = await step(w, aid, "recoveries", w.who.officer, body)
+    assert proposed.status_code == 200, proposed.text
+    ordered = await step(w, aid, f"recoveries/{recovery_id}/approve", w.who.approver)
+    assert ordered.status_code == 200, ordered.text
+
+
+def award_events(records: list[Any], award_id: str) -> list[str]:
+    return [
+        (header(r, "ce_type") or "").removeprefix("org.coopalliance.funding.").removesuffix(".v1")
+        for r in records
+        if json.loads(r.value or b"{}").get("award_id") == award_id
+    ]
+
+
+async def test_a_recovery_is_written_off_by_a_second_person(infra: Infrastructure, world: World) -> None:
+    """Issue #14 items 9/10: an officer proposes writing off what is outstanding; the same
+    person is refused as approver; another approver's approval books it (receivable →
+    the programme's written-off account) and closes the recovery, announced on Kafka."""
+    w = world
+    maker_as_checker = bearer(w.keys, "funding_approver", sub="officer-zhang")
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    await pay_tranche(w, aid, award["tranches"][0]["tranche_id"])  # 90,000 paid
+    await ordered_recovery(w, aid, "rec-wo", 40_000, due_in_days=30)
+    repaid = await step(
+        w,
+        aid,
+        "recoveries/rec-wo/settlements",
+        w.who.officer,
+        {"settlement_id": "s-1", "method": "repayment", "amount_minor": 15_000, "bank_reference": "BOC-WO"},
+    )
+    assert repaid.status_code == 200, repaid.text
+    blank = await step(w, aid, "recoveries/rec-wo/write-off", w.who.officer, {"reason": " "})
+    assert (blank.status_code, blank.json()["code"]) == (422, "recovery.reason_required")
+    proposed = await step(w, aid, "recoveries/rec-wo/write-off", w.who.officer, {"reason": "企业已注销，无可追回财产"})
+    assert proposed.status_code == 200, proposed.text
+    assert proposed.json()["recoveries"][0]["proposed_write_off"]["amount_minor"] == 25_000
+    assert proposed.json()["recoveries"][0]["status"] == "open"
+    refused = await step(w, aid, "recoveries/rec-wo/write-off/approve", maker_as_checker)
+    assert (refused.status_code, refused.json()["code"]) == (403, "recovery.maker_checker")
+    as_officer = await step(w, aid, "recoveries/rec-wo/write-off/approve", w.who.officer2)
+    assert as_officer.status_code == 403, as_officer.text  # an officer is not an approver
+    book = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert (book["recovery_receivable_minor"], book["written_off_minor"]) == (25_000, 0)
+    written = await step(w, aid, "recoveries/rec-wo/write-off/approve", w.who.approver)
+    assert written.status_code == 200, written.text
+    recovery = written.json()["recoveries"][0]
+    assert recovery["status"] == "written_off"
+    assert recovery["write_off"]["proposed_by"] == "officer-zhang"
+    assert recovery["write_off"]["approved_by"] == "approver-li"
+    again = await step(w, aid, "recoveries/rec-wo/write-off/approve", w.who.approver2)
+    assert (again.status_code, again.json()["code"]) == (409, "recovery.write_off_not_proposed")
+    book = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert book["recovery_receivable_minor"] == 0
+    assert book["written_off_minor"] == 25_000
+    assert book["recovered_minor"] == 15_000
+    await assert_consistent(w, pid)
+    records = await read_topic(
+        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: "recovery.written_off" in award_events(rs, aid)
+    )
+    written_off = [
+        json.loads(r.value or b"{}")
+        for r in records
+        if header(r, "ce_type") == "org.coopalliance.funding.recovery.written_off.v1"
+        and json.loads(r.value or b"{}").get("award_id") == aid
+    ]
+    assert len(written_off) == 1
+    assert (written_off[0]["written_off_minor"], written_off[0]["approved_by"]) == (25_000, "approver-li")
+
+
+async def test_recovery_deadlines_remind_mark_overdue_and_escalate_once(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 10: the deadline pass (on the real store, a manual clock) reminds 7
+    days before the deadline, marks the recovery overdue past it and escalates it 30 days
+    later — each once, however often the pass runs; the events reach Kafka once each."""
+    w = world
+    policy = DeadlinePolicy(remind_before=timedelta(days=7), escalate_after=timedelta(days=30))
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid = award["award_id"]
+    await pay_tranche(w, aid, award["tranches"][0]["tranche_id"])
+    await ordered_recovery(w, aid, "rec-dl", 30_000, due_in_days=20)
+    clock = ManualClock(now())
+
+    async def passes(days: int) -> None:
+        clock.advance(timedelta(days=days))
+        for _ in range(2):
+            await check_recovery_deadlines(w.repos, clock, policy)
+
+    async def recovery_status() -> str:
+        return str((await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()["recoveries"][0]["status"])
+
+    await passes(5)  # 15 days left: nothing yet
+    assert (await w.repos.awards.get(aid, exact=True)).item.recoveries[0].reminded_at is None  # type: ignore[union-attr]
+    await passes(9)  # 6 days left: reminded
+    assert await recovery_status() == "open"
+    await passes(7)  # a day past the deadline: overdue
+    assert await recovery_status() == "overdue"
+    await passes(20)
+    await passes(11)  # 31 days past: escalated
+    await passes(30)
+    expected = ["recovery.due_soon", "recovery.overdue", "recovery.escalated"]
+
+    def deadline_events(records: list[Any]) -> list[str]:
+        return [t for t in award_events(records, aid) if t in expected]
+
+    records = await read_topic(
+        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: len(deadline_events(rs)) >= len(expected)
+    )
+    assert deadline_events(records) == expected
+    escalated = next(
+        json.loads(r.value or b"{}")
+        for r in records
+        if header(r, "ce_type") == "org.coopalliance.funding.recovery.escalated.v1"
+        and json.loads(r.value or b"{}").get("award_id") == aid
+    )
+    assert escalated["outstanding_minor"] == 30_000
+    await assert_consistent(w, pid)
+
+
+async def test_closing_a_programme_releases_the_kept_remainders(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 10: closing returns the remainders partial approvals kept to the
+    programme's available budget (once, with an event); unapproved and approved-unpaid
+    tranches stay committed / disbursed (the awards' obligations)."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award["award_id"], award["tranches"][0]["tranche_id"]
+    assert (await step(w, aid, f"tranches/{t1}/request", w.who.officer)).status_code == 200
+    partial = {"approved_minor": 50_000, "release_remainder": False, "reason": "one invoice missing"}
+    assert (await step(w, aid, f"tranches/{t1}/approve", w.who.approver, partial)).status_code == 200
+    before = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert (before["committed_minor"], before["disbursed_minor"]) == (250_000, 50_000)
+    current = await w.http.get(f"/programmes/{pid}", headers=w.who.officer)
+    closed = await w.http.post(
+        f"/programmes/{pid}/close", json={"reason": "window over"}, headers=with_etag(w.who.officer, current)
+    )
+    assert closed.status_code == 200, closed.text
+    after = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert after["available_minor"] == before["available_minor"] + 40_000  # t1's kept 40,000
+    assert (after["committed_minor"], after["disbursed_minor"]) == (210_000, 50_000)  # t2 + t3; t1 unpaid
+    tranche = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()["tranches"][0]
+    assert tranche["remainder_released"] is True
+    again = await w.http.post(
+        f"/programmes/{pid}/close", json={"reason": "again"}, headers=with_etag(w.who.officer, closed)
+    )
+    assert again.status_code == 409, again.text
+    assert (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"] == after
+    records = await read_topic(
+        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: "tranche.remainder_released" in award_events(rs, aid)
+    )
+    assert award_events(records, aid).count("tranche.remainder_released") == 1
+    await assert_consistent(w, pid)

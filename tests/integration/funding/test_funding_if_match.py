@@ -253,6 +253,24 @@ async def settlement_target(api: Api) -> Aggregate:
     return Aggregate(f"{award}/recoveries/rec-ifm/settlements", (award, ledger_of(api)), api.who.officer, body)
 
 
+async def write_off_target(api: Api) -> Aggregate:
+    award, _ = await award_with_t1(api, "paid")
+    await api.step("POST", award, f"{award}/recoveries", api.who.officer, recovery_body("rec-ifm"))
+    await api.step("POST", award, f"{award}/recoveries/rec-ifm/approve", api.who.approver)
+    body = {"reason": "recipient dissolved"}
+    return Aggregate(f"{award}/recoveries/rec-ifm/write-off", (award, ledger_of(api)), api.who.officer, body)
+
+
+async def write_off_approval_target(api: Api) -> Aggregate:
+    award, _ = await award_with_t1(api, "paid")
+    await api.step("POST", award, f"{award}/recoveries", api.who.officer, recovery_body("rec-ifm"))
+    await api.step("POST", award, f"{award}/recoveries/rec-ifm/approve", api.who.approver)
+    await api.step(
+        "POST", award, f"{award}/recoveries/rec-ifm/write-off", api.who.officer, {"reason": "recipient dissolved"}
+    )
+    return Aggregate(f"{award}/recoveries/rec-ifm/write-off/approve", (award, ledger_of(api)), api.who.approver)
+
+
 TRANCHE = "/awards/{award_id}/tranches/{tranche_id}"
 MAKERS: dict[tuple[str, str], Callable[[Api], Awaitable[Aggregate]]] = {
     ("PUT", "/programmes/{programme_id}"): revise_programme,
@@ -274,6 +292,8 @@ MAKERS: dict[tuple[str, str], Callable[[Api], Awaitable[Aggregate]]] = {
     ("POST", "/awards/{award_id}/recoveries"): recovery_target,
     ("POST", "/awards/{award_id}/recoveries/{recovery_id}/approve"): recovery_approval_target,
     ("POST", "/awards/{award_id}/recoveries/{recovery_id}/settlements"): settlement_target,
+    ("POST", "/awards/{award_id}/recoveries/{recovery_id}/write-off"): write_off_target,
+    ("POST", "/awards/{award_id}/recoveries/{recovery_id}/write-off/approve"): write_off_approval_target,
 }
 
 

@@ -29,6 +29,11 @@ EXPECTED_TYPES = {
         "tranche.paid",
         "recovery.ordered",
         "recovery.settled",
+        "recovery.due_soon",
+        "recovery.overdue",
+        "recovery.escalated",
+        "recovery.written_off",
+        "tranche.remainder_released",
     ]
 }
 

@@ -129,6 +129,7 @@ def test_programme_lifecycle_appropriates_on_opening_and_reports_final_figures()
         paid_minor=60,
         recovery_receivable_minor=3,
         recovered_minor=2,
+        written_off_minor=0,
         execution_rate_bp=6000,
     )
     with pytest.raises(DomainError) as raised:

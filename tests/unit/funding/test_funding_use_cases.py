@@ -18,6 +18,7 @@ from alliance_funding.domain.award import Award
 from alliance_funding.domain.ledger import Transfer, TransferKind
 from alliance_funding.domain.surcharge_credit import NATIONAL_CREDIT_RATES, Investment
 from alliance_funding.service import applications, awards, ledger, programmes, readmodels, surcharge
+from alliance_funding.service.deadlines import DeadlinePolicy, check_recovery_deadlines
 from alliance_funding.service.ports import AWARDS, LEDGERS, PROGRAMMES, Repositories
 from alliance_funding.service.reconcile import reconcile_once
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
@@ -952,3 +953,191 @@ async def test_eligibility_is_checked_again_at_approval(funding: Funding) -> Non
     assert refused.value.code == "application.ineligible"
     assert [r["code"] for r in refused.value.extensions["failed_rules"]] == ["eligibility.agreement_active"]
     assert (await applications.get(funding.repos, application_id)).item.status == "under_review"
+
+
+# --- issue #14 item 10: recoveries with deadlines that act, write-off, releases ------------------
+
+
+async def ordered_recovery(f: Funding, award: Award, amount: int = 50_000, due_in_days: int = 30) -> str:
+    await paid_t1(f, award)
+    await awards.propose_recovery(
+        f.repos,
+        f.clock,
+        award.award_id,
+        recovery_id="rec-1",
+        amount_minor=amount,
+        reason="ineligible spend",
+        due_at=f.clock.now() + timedelta(days=due_in_days),
+        actor_id=OFFICER,
+    )
+    await awards.approve_recovery(f.repos, f.clock, award.award_id, "rec-1", approver_id=APPROVER)
+    return "rec-1"
+
+
+async def test_write_off_needs_a_second_person_and_closes_the_recovery(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    recovery_id = await ordered_recovery(funding, award)
+    await awards.settle_recovery(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        recovery_id,
+        settlement_id="s-1",
+        method=SettlementMethod.REPAYMENT,
+        amount_minor=20_000,
+        bank_reference="BOC-1",
+        tranche_id=None,
+        actor_id=OFFICER,
+    )
+    with pytest.raises(Conflict) as nothing_proposed:
+        await awards.approve_write_off(funding.repos, funding.clock, award.award_id, recovery_id, approver_id=APPROVER)
+    assert nothing_proposed.value.code == "recovery.write_off_not_proposed"
+    proposed = await awards.propose_write_off(
+        funding.repos, funding.clock, award.award_id, recovery_id, reason="recipient dissolved", actor_id=OFFICER
+    )
+    pending = proposed.item.recovery(recovery_id).proposed_write_off
+    assert pending is not None
+    assert pending.amount_minor == 30_000
+    receivable = f"award:{award.award_id}:recovery_receivable"
+    assert (await funding.balances(programme_id))[receivable] == 30_000  # the maker moved nothing
+    with pytest.raises(Forbidden) as same_person:
+        await awards.approve_write_off(funding.repos, funding.clock, award.award_id, recovery_id, approver_id=OFFICER)
+    assert same_person.value.code == "recovery.maker_checker"
+    written = await awards.approve_write_off(
+        funding.repos, funding.clock, award.award_id, recovery_id, approver_id=APPROVER
+    )
+    recovery = written.item.recovery(recovery_id)
+    assert recovery.status == "written_off"
+    assert recovery.outstanding_minor == 0
+    assert recovery.write_off is not None
+    assert (recovery.write_off.proposed_by, recovery.write_off.approved_by) == (OFFICER, APPROVER)
+    assert not written.item.recovery_open
+    assert funding.events(AWARDS)[-1] == "recovery.written_off"
+    assert funding.audit(AWARDS)[-2:] == ["recovery.write_off_proposed", "recovery.written_off"]
+    balances = await funding.balances(programme_id)
+    assert balances[receivable] == 0
+    assert balances[f"programme:{programme_id}:written_off"] == 30_000
+    assert balances[f"programme:{programme_id}:recovered"] == 20_000
+    assert sum(balances.values()) == 0
+    figures = await programmes.figures(funding.repos, programme_id)
+    assert figures.written_off_minor == 30_000
+    with pytest.raises(InvalidTransition):  # closed: nothing left to write off
+        await awards.propose_write_off(
+            funding.repos, funding.clock, award.award_id, recovery_id, reason="again", actor_id=OFFICER
+        )
+
+
+async def test_a_write_off_proposed_before_a_settlement_must_be_proposed_again(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    recovery_id = await ordered_recovery(funding, award)
+    await awards.propose_write_off(
+        funding.repos, funding.clock, award.award_id, recovery_id, reason="uncollectable", actor_id=OFFICER
+    )
+    await awards.settle_recovery(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        recovery_id,
+        settlement_id="s-1",
+        method=SettlementMethod.REPAYMENT,
+        amount_minor=1_000,
+        bank_reference="BOC-1",
+        tranche_id=None,
+        actor_id=OFFICER,
+    )
+    before = await funding.balances(programme_id)
+    with pytest.raises(Conflict) as stale:
+        await awards.approve_write_off(funding.repos, funding.clock, award.award_id, recovery_id, approver_id=APPROVER)
+    assert stale.value.code == "recovery.write_off_stale"
+    assert await funding.balances(programme_id) == before
+
+
+async def test_recovery_deadlines_remind_mark_overdue_and_escalate_once(funding: Funding) -> None:
+    policy = DeadlinePolicy(remind_before=timedelta(days=7), escalate_after=timedelta(days=30))
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    recovery_id = await ordered_recovery(funding, award, due_in_days=30)
+
+    async def tick(days: float) -> list[str]:
+        funding.clock.advance(timedelta(days=days))
+        before = len(funding.events(AWARDS))
+        await check_recovery_deadlines(funding.repos, funding.clock, policy)
+        await check_recovery_deadlines(funding.repos, funding.clock, policy)  # a second pass changes nothing
+        return funding.events(AWARDS)[before:]
+
+    assert await tick(10) == []  # 20 days before the deadline
+    assert await tick(13) == ["recovery.due_soon"]  # 7 days before
+    assert await tick(6) == []
+    assert await tick(2) == ["recovery.overdue"]  # a day past the deadline
+    loaded = await awards.get(funding.repos, award.award_id)
+    assert loaded.item.recovery(recovery_id).status == "overdue"
+    assert await tick(28) == []
+    assert await tick(2) == ["recovery.escalated"]  # 31 days past
+    assert await tick(60) == []
+    assert funding.audit(AWARDS).count("recovery.deadline") == 3
+    # settled in full: no longer owed, the pass leaves it alone
+    await awards.settle_recovery(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        recovery_id,
+        settlement_id="s-1",
+        method=SettlementMethod.REPAYMENT,
+        amount_minor=50_000,
+        bank_reference="BOC-1",
+        tranche_id=None,
+        actor_id=OFFICER,
+    )
+    settled = await awards.get(funding.repos, award.award_id)
+    assert settled.item.recovery(recovery_id).status == "settled"
+    assert not settled.item.recovery_open
+
+
+async def test_a_recovery_found_late_is_overdue_and_escalated_in_one_pass(funding: Funding) -> None:
+    policy = DeadlinePolicy(remind_before=timedelta(days=7), escalate_after=timedelta(days=30))
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    await ordered_recovery(funding, award, due_in_days=30)
+    funding.clock.advance(timedelta(days=90))
+    assert await check_recovery_deadlines(funding.repos, funding.clock, policy) == 1
+    assert funding.events(AWARDS)[-2:] == ["recovery.overdue", "recovery.escalated"]
+    assert "recovery.due_soon" not in funding.events(AWARDS)  # no reminder of a deadline long gone
+
+
+async def test_closing_a_programme_releases_the_kept_remainders_once(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=60_000,
+        release_remainder=False,
+        reason="one invoice missing",
+        approver_id=APPROVER,
+    )
+    committed = f"award:{award.award_id}:committed"
+    available = f"programme:{programme_id}:available"
+    before = await funding.balances(programme_id)
+    assert before[committed] == AMOUNT - 60_000  # 30,000 kept + t2 + t3
+    with pytest.raises(PreconditionFailed):  # a stale version releases nothing
+        await programmes.close_programme(funding.repos, funding.clock, programme_id, "window over", OFFICER, expected=1)
+    assert await funding.balances(programme_id) == before
+    closed = await programmes.close_programme(funding.repos, funding.clock, programme_id, "window over", OFFICER)
+    assert closed.item.status == "closed"
+    after = await funding.balances(programme_id)
+    assert after[committed] == before[committed] - 30_000  # t2 and t3 stay: they are the award's obligations
+    assert after[available] == before[available] + 30_000
+    assert "tranche.remainder_released" in funding.events(AWARDS)
+    released = [
+        e for e in funding.store(AWARDS).published_events if e["type"].endswith("tranche.remainder_released.v1")
+    ]
+    assert [(e["data"]["released_minor"], e["data"]["trigger"]) for e in released] == [(30_000, "programme_closed")]
+    with pytest.raises(InvalidTransition):  # closed once
+        await programmes.close_programme(funding.repos, funding.clock, programme_id, "again", OFFICER)
+    assert await funding.balances(programme_id) == after

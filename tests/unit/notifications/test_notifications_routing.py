@@ -229,6 +229,7 @@ def test_default_rules_cover_the_events_people_must_hear_about() -> None:
             "funding.award.terminated", "funding.tranche.eligible", "funding.tranche.withheld",
             "funding.tranche.requested", "funding.tranche.approved", "funding.tranche.paid",
             "funding.recovery.ordered", "funding.recovery.settled", "evaluation.result.completed",
+            "funding.recovery.overdue", "funding.recovery.escalated", "funding.recovery.written_off",
             "evaluation.rectification.ordered", "evaluation.rectification.returned",
             "evaluation.rectification.overdue", "evaluation.rectification.closed",
             "evaluation.formality_risk.flagged", "evaluation.appeal.decided", "evaluation.college_report.rejected",

@@ -3,10 +3,14 @@ Kafka handlers and the HTTP routers, put together once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from alliance_funding.adapters.consumers import build_subscription
 from alliance_funding.adapters.http import ROUTERS
+from alliance_funding.adapters.mongo import INDEXES
+from alliance_funding.service.deadlines import DeadlinePolicy, deadline_loop
 from alliance_funding.service.ports import STORES, Repositories
 from alliance_funding.service.reconcile import reconcile_loop
 from alliance_funding.settings import Settings
@@ -22,7 +26,7 @@ education-surcharge credit statements and budget-execution reports (JSON, CSV, X
 
 
 def build_runtime(settings: Settings) -> ServiceRuntime:
-    return ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES)
+    return ServiceRuntime(settings=settings, catalog=PLATFORM_CATALOG, stores=STORES, indexes=INDEXES)
 
 
 def build_repositories(runtime: ServiceRuntime) -> Repositories:
@@ -38,6 +42,11 @@ def build_app(settings: Settings | None = None, clock: Clock | None = None) -> F
 
     async def start_reconciling(rt: ServiceRuntime) -> None:
         rt.add_task(reconcile_loop(repos, clock, settings.reconcile_seconds), name="funding-reconcile")
+        policy = DeadlinePolicy(
+            remind_before=timedelta(days=settings.recovery_reminder_days),
+            escalate_after=timedelta(days=settings.recovery_escalate_after_days),
+        )
+        rt.add_task(deadline_loop(repos, clock, policy, settings.recovery_check_seconds), name="funding-deadlines")
 
     app = create_app(
         runtime,

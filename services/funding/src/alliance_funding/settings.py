@@ -23,3 +23,9 @@ class Settings(ServiceSettings):
     #: How often the reconciling pass runs (seconds): grants awards of approved applications
     #: a crash left without one, verifies every book and logs awards behind their book.
     reconcile_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    #: Recovery deadlines (calendar days): a reminder this many days before ``due_at``, an
+    #: escalation when overdue for longer than ``recovery_escalate_after_days``; the pass
+    #: runs every ``recovery_check_seconds``.
+    recovery_reminder_days: int = Field(default=7, ge=0, le=365)
+    recovery_escalate_after_days: int = Field(default=30, ge=0, le=3650)
+    recovery_check_seconds: float = Field(default=3600.0, gt=0, le=86_400)

@@ -135,6 +135,7 @@ class ProgrammeFinalised(EventPayload):
     paid_minor: MinorUnits
     recovery_receivable_minor: MinorUnits
     recovered_minor: MinorUnits
+    written_off_minor: MinorUnits = Field(default=0, description="recoveries written off (never collected)")
     execution_rate_bp: BasisPoints
     occurred_at: UtcDateTime
     actor_id: Id = _ACTOR
@@ -424,6 +425,63 @@ class RecoverySettled(_AwardEvent):
     tranche_id: Id | None = None
 
 
+class _RecoveryDeadlineEvent(_AwardEvent):
+    recovery_id: Id
+    amount_minor: MinorUnits
+    outstanding_minor: MinorUnits
+    due_at: UtcDateTime
+
+
+class RecoveryDueSoon(_RecoveryDeadlineEvent):
+    """A reminder: a recovery with something outstanding falls due within the configured
+    number of calendar days (``FUNDING_RECOVERY_REMINDER_DAYS``). Sent once per recovery."""
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.recovery.due_soon.v1"
+
+
+class RecoveryOverdue(_RecoveryDeadlineEvent):
+    """A recovery passed its deadline with ``outstanding_minor`` still owed. Sent once per recovery."""
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.recovery.overdue.v1"
+
+
+class RecoveryEscalated(_RecoveryDeadlineEvent):
+    """A recovery has been overdue for longer than the configured period
+    (``FUNDING_RECOVERY_ESCALATE_AFTER_DAYS``) and is still owed: the approvers are told. Sent once."""
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.recovery.escalated.v1"
+
+    overdue_since: UtcDateTime
+
+
+class RecoveryWrittenOff(_AwardEvent):
+    """What remained outstanding of a recovery was written off: proposed by ``proposed_by``,
+    approved by ``approved_by`` (another person). The recovery is closed."""
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.recovery.written_off.v1"
+
+    recovery_id: Id
+    written_off_minor: MinorUnits
+    reason: Reason
+    proposed_by: Id
+    approved_by: Id
+
+
+class RemainderReleaseTrigger(StrEnum):
+    APPROVER = "approver"
+    PROGRAMME_CLOSED = "programme_closed"
+
+
+class TrancheRemainderReleased(_TrancheEvent):
+    """The remainder a partial approval of the tranche had kept committed went back to the
+    programme's available budget: released by an approver, or on the programme's closing."""
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.tranche.remainder_released.v1"
+
+    released_minor: MinorUnits
+    trigger: RemainderReleaseTrigger
+
+
 FUNDING_EVENTS: tuple[type[EventPayload], ...] = (
     ProgrammeOpened,
     ProgrammeClosed,
@@ -442,4 +500,9 @@ FUNDING_EVENTS: tuple[type[EventPayload], ...] = (
     TranchePaid,
     RecoveryOrdered,
     RecoverySettled,
+    RecoveryDueSoon,
+    RecoveryOverdue,
+    RecoveryEscalated,
+    RecoveryWrittenOff,
+    TrancheRemainderReleased,
 )

@@ -55,7 +55,7 @@ _TRANSITION = _t(
 )
 _TRANSITION_ENTITIES = (
     "agreement", "appeal", "application", "award", "certification", "cycle", "delivery", "membership",
-    "partner", "programme", "rectification", "reminder", "result", "tranche", "webhook_endpoint",
+    "partner", "programme", "recovery", "rectification", "reminder", "result", "tranche", "webhook_endpoint",
 )  # fmt: skip
 
 
@@ -781,7 +781,10 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
     "recovery.maker_checker": _t(
         "须由另一人审批",
         "Maker-checker",
-        {"the officer who proposed the recovery cannot approve it": "提出追回的经办人不能同时批准"},
+        {
+            "the officer who proposed the recovery cannot approve it": "提出追回的经办人不能同时批准",
+            "the officer who proposed the write-off cannot approve it": "提出核销的经办人不能同时批准",
+        },
     ),
     "recovery.not_proposed": _t(
         "没有待批准的追回",
@@ -802,7 +805,24 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         },
     ),
     "recovery.reason_required": _t(
-        "须说明理由", "Reason required", {"a recovery order carries a reason": "追回须附理由"}
+        "须说明理由",
+        "Reason required",
+        {"a recovery order carries a reason": "追回须附理由", "a write-off carries a reason": "核销须附理由"},
+    ),
+    "recovery.write_off_not_proposed": _t(
+        "没有待批准的核销",
+        "No write-off proposed",
+        {"no write-off of {recovery_id} awaits approval": "追回 {recovery_id} 没有等待批准的核销"},
+    ),
+    "recovery.write_off_stale": _t(
+        "核销金额已变化",
+        "Write-off outdated",
+        {
+            "{proposal.amount_minor} was proposed, {recovery.outstanding_minor} is outstanding now: "
+            "propose the write-off again": (
+                "提出核销的金额为 {proposal.amount_minor}（分），现未追回金额为 {recovery.outstanding_minor}（分）：请重新提出核销"
+            )
+        },
     ),
     "recovery.settlement_exists": _t(
         "结算已记录",

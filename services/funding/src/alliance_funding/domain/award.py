@@ -15,13 +15,16 @@ Award lifecycle: active ──terminate──▶ terminated. Tranches: see ``tra
 approved for less than scheduled keeps its remainder committed to the award unless
 the approver releases it; a kept remainder is voided when the award is terminated.
 Recoveries are settled by repayment or by offset against an approved, not yet paid
-tranche of the award (also after termination, while such tranches await payment).
+tranche of the award (also after termination, while such tranches await payment), or
+what is outstanding is written off (proposed by an officer, approved by another person).
+Their deadlines act: ``check_recovery_deadlines`` reminds, marks overdue and escalates,
+each once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -36,7 +39,14 @@ from alliance_funding.domain.programme import (
     Programme,
     ProgrammeStatus,
 )
-from alliance_funding.domain.recovery import ProposedRecovery, ProposedTermination, Recovery, Settlement
+from alliance_funding.domain.recovery import (
+    ProposedRecovery,
+    ProposedTermination,
+    Recovery,
+    RecoveryStatus,
+    Settlement,
+    WriteOff,
+)
 from alliance_funding.domain.tranche import (
     CANCELLABLE,
     EVALUATION_HOLD,
@@ -51,12 +61,18 @@ from alliance_shared.contract.funding import (
     AwardGranted,
     AwardTerminated,
     EligibleTrigger,
+    RecoveryDueSoon,
+    RecoveryEscalated,
     RecoveryOrdered,
+    RecoveryOverdue,
     RecoverySettled,
+    RecoveryWrittenOff,
+    RemainderReleaseTrigger,
     SettlementMethod,
     TrancheApproved,
     TrancheEligible,
     TranchePaid,
+    TrancheRemainderReleased,
     TrancheRequested,
     TrancheScheduleView,
     TrancheWithheld,
@@ -94,6 +110,9 @@ class Award(BaseModel):
     released_minor: int = Field(default=0, description="partial-approval remainders released to the programme")
     voided_minor: int = Field(default=0, description="committed money voided on termination")
     recoveries: list[Recovery] = Field(default_factory=list)
+    recovery_open: bool = Field(
+        default=False, description="a recovery still has something outstanding (the deadline pass finds it by this)"
+    )
     proposed_termination: ProposedTermination | None = None
     proposed_recoveries: list[ProposedRecovery] = Field(default_factory=list)
     granted_at: UtcDateTime
@@ -379,7 +398,13 @@ class Award(BaseModel):
             )
         )
 
-    def release_remainder(self, tranche_id: str, now: datetime, approver_id: str) -> None:
+    def release_remainder(
+        self,
+        tranche_id: str,
+        now: datetime,
+        approver_id: str,
+        trigger: RemainderReleaseTrigger = RemainderReleaseTrigger.APPROVER,
+    ) -> None:
         """Release the remainder a partial approval kept committed back to the programme,
         the award going on (before, only its termination voided it)."""
         self._require_active("release a remainder of")
@@ -397,6 +422,20 @@ class Award(BaseModel):
             now,
             approver_id,
             tranche_id=tranche_id,
+        )
+        self.events.append(
+            TrancheRemainderReleased(
+                **self._tranche_common(tranche, now, approver_id), released_minor=remainder, trigger=trigger
+            )
+        )
+
+    @property
+    def kept_remainder_tranche_ids(self) -> tuple[str, ...]:
+        """Tranches approved for less than scheduled whose remainder is still committed."""
+        return tuple(
+            t.tranche_id
+            for t in self.tranches
+            if t.approved_minor is not None and t.remainder_minor and not t.remainder_released
         )
 
     def confirm_payment(self, tranche_id: str, bank_reference: str, now: datetime, actor_id: str) -> None:
@@ -591,6 +630,7 @@ class Award(BaseModel):
             approved_by=actor_id if proposed_by else None,
         )
         self.recoveries.append(recovery)
+        self._recoveries_changed()
         self._move(
             TransferKind.ORDER_RECOVERY,
             f"{self.award_id}:{recovery_id}:order",
@@ -702,6 +742,89 @@ class Award(BaseModel):
         )
         if tranche.unpaid_approved_minor == 0:
             self._mark_paid(tranche, 0, None, now, actor_id)
+
+    # --- write-off and deadlines of recoveries --------------------------------------
+
+    def propose_write_off(self, recovery_id: str, *, reason: str, now: datetime, actor_id: str) -> None:
+        """An officer proposes writing off what is outstanding of a recovery (the maker);
+        nothing moves until another person approves. A new proposal replaces a pending one."""
+        recovery = self.recovery(recovery_id)
+        if recovery.write_off is not None or not recovery.outstanding_minor:
+            raise InvalidTransition("recovery", recovery.status, "write off")
+        if not reason.strip():
+            raise DomainError("recovery.reason_required", "a write-off carries a reason")
+        recovery.proposed_write_off = WriteOff(
+            amount_minor=recovery.outstanding_minor, reason=reason, proposed_at=now, proposed_by=actor_id
+        )
+
+    def approve_write_off(self, recovery_id: str, *, now: datetime, approver_id: str) -> None:
+        """A second person — never the proposer — writes off the proposed amount, which must
+        still be what is outstanding (a settlement meanwhile needs a new proposal)."""
+        recovery = self.recovery(recovery_id)
+        proposal = recovery.proposed_write_off
+        if proposal is None:
+            raise Conflict("recovery.write_off_not_proposed", f"no write-off of {recovery_id} awaits approval")
+        if approver_id == proposal.proposed_by:
+            raise Forbidden("recovery.maker_checker", "the officer who proposed the write-off cannot approve it")
+        if proposal.amount_minor != recovery.outstanding_minor:
+            raise Conflict(
+                "recovery.write_off_stale",
+                f"{proposal.amount_minor} was proposed, {recovery.outstanding_minor} is outstanding now: "
+                "propose the write-off again",
+            )
+        self._move(
+            TransferKind.WRITE_OFF,
+            f"{self.award_id}:{recovery_id}:write_off",
+            proposal.amount_minor,
+            now,
+            approver_id,
+            recovery_id=recovery_id,
+        )
+        recovery.proposed_write_off = None
+        recovery.write_off = proposal.model_copy(update={"approved_at": now, "approved_by": approver_id})
+        self._recoveries_changed()
+        self.events.append(
+            RecoveryWrittenOff(
+                **self._common(now, approver_id),
+                recovery_id=recovery_id,
+                written_off_minor=proposal.amount_minor,
+                reason=proposal.reason,
+                proposed_by=proposal.proposed_by,
+                approved_by=approver_id,
+            )
+        )
+
+    def check_recovery_deadlines(self, now: datetime, *, remind_before: timedelta, escalate_after: timedelta) -> None:
+        """Act on the deadlines of recoveries still owed, each step once: a reminder within
+        ``remind_before`` of ``due_at``; overdue once past it; escalated once ``escalate_after``
+        past it. A recovery already overdue is not reminded any more."""
+        for recovery in self.recoveries:
+            if recovery.write_off is not None or not recovery.outstanding_minor:
+                continue
+            figures = {
+                **self._common(now, SYSTEM_ACTOR),
+                "recovery_id": recovery.recovery_id,
+                "amount_minor": recovery.amount_minor,
+                "outstanding_minor": recovery.outstanding_minor,
+                "due_at": recovery.due_at,
+            }
+            if now < recovery.due_at:
+                if recovery.reminded_at is None and now >= recovery.due_at - remind_before:
+                    recovery.reminded_at = now
+                    self.events.append(RecoveryDueSoon(**figures))
+                continue
+            if recovery.overdue_at is None:
+                recovery.overdue_at = now
+                self.events.append(RecoveryOverdue(**figures))
+            if recovery.escalated_at is None and now >= recovery.due_at + escalate_after:
+                recovery.escalated_at = now
+                self.events.append(RecoveryEscalated(**figures, overdue_since=recovery.due_at))
+            recovery.refresh_status()
+
+    def _recoveries_changed(self) -> None:
+        for recovery in self.recoveries:
+            recovery.refresh_status()
+        self.recovery_open = any(r.status in (RecoveryStatus.OPEN, RecoveryStatus.OVERDUE) for r in self.recoveries)
 
     # --- internals -------------------------------------------------------------------
 
@@ -816,6 +939,7 @@ class Award(BaseModel):
 
     def _record_settlement(self, recovery: Recovery, settlement: Settlement) -> None:
         recovery.settlements = (*recovery.settlements, settlement)
+        self._recoveries_changed()
         self.events.append(
             RecoverySettled(
                 **self._common(settlement.at, settlement.actor_id),

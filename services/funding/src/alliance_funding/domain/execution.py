@@ -2,7 +2,7 @@
 
 Every figure is an outstanding balance, so the figures add up to what was appropriated::
 
-    appropriated = available + committed + disbursed + paid + recovery_receivable + recovered
+    appropriated = available + committed + disbursed + paid + recovery_receivable + recovered + written_off
 
 ``paid`` is what recipients hold (net of recoveries ordered); the execution rate is
 ``paid / appropriated`` in basis points, rounded down so a programme never reports more
@@ -29,6 +29,7 @@ class BudgetExecution(BaseModel):
     paid_minor: int
     recovery_receivable_minor: int
     recovered_minor: int
+    written_off_minor: int
     execution_rate_bp: int
 
 
@@ -51,5 +52,6 @@ def budget_execution(programme_id: str, balances: Mapping[str, int]) -> BudgetEx
         paid_minor=paid,
         recovery_receivable_minor=totals[AccountKind.RECOVERY_RECEIVABLE],
         recovered_minor=totals[AccountKind.RECOVERED],
+        written_off_minor=totals[AccountKind.WRITTEN_OFF],
         execution_rate_bp=paid * 10_000 // appropriated if appropriated > 0 else 0,
     )

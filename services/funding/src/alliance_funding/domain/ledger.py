@@ -5,6 +5,7 @@ Chart of accounts (keys use ``:`` so they can be MongoDB field names under ``bal
     programme:<id>:appropriation      source of the programme's budget (only ever credited)
     programme:<id>:available          appropriated, not committed to any award
     programme:<id>:recovered          money recovered from recipients (repaid or offset)
+    programme:<id>:written_off        recoveries written off: ordered back, never to be collected
     award:<id>:committed              reserved for the award, not yet approved for payment
     award:<id>:disbursed              approved for payment (per tranche), not yet paid
     award:<id>:paid                   paid to the recipient and not ordered back
@@ -24,6 +25,7 @@ Transfers and their fixed routes (source → destination)::
     pay              award:disbursed         → award:paid             (bank confirmed, or offset)
     order_recovery   award:paid              → award:recovery_receivable
     settle_recovery  award:recovery_receivable → programme:recovered  (repaid, or offset)
+    write_off        award:recovery_receivable → programme:written_off (a second person approved)
 
 A recovery settled by offset against a later tranche is two transfers posted together:
 ``pay`` of the offset part of that tranche (method ``offset``, no cash moves) and
@@ -70,13 +72,19 @@ class AccountKind(StrEnum):
     APPROPRIATION = "appropriation"
     AVAILABLE = "available"
     RECOVERED = "recovered"
+    WRITTEN_OFF = "written_off"
     COMMITTED = "committed"
     DISBURSED = "disbursed"
     PAID = "paid"
     RECOVERY_RECEIVABLE = "recovery_receivable"
 
 
-PROGRAMME_ACCOUNTS = (AccountKind.APPROPRIATION, AccountKind.AVAILABLE, AccountKind.RECOVERED)
+PROGRAMME_ACCOUNTS = (
+    AccountKind.APPROPRIATION,
+    AccountKind.AVAILABLE,
+    AccountKind.RECOVERED,
+    AccountKind.WRITTEN_OFF,
+)
 AWARD_ACCOUNTS = (
     AccountKind.COMMITTED,
     AccountKind.DISBURSED,
@@ -119,6 +127,7 @@ class TransferKind(StrEnum):
     PAY = "pay"
     ORDER_RECOVERY = "order_recovery"
     SETTLE_RECOVERY = "settle_recovery"
+    WRITE_OFF = "write_off"
 
 
 #: Each kind's fixed route: (source account kind, destination account kind).
@@ -130,6 +139,7 @@ ROUTES: dict[TransferKind, tuple[AccountKind, AccountKind]] = {
     TransferKind.PAY: (AccountKind.DISBURSED, AccountKind.PAID),
     TransferKind.ORDER_RECOVERY: (AccountKind.PAID, AccountKind.RECOVERY_RECEIVABLE),
     TransferKind.SETTLE_RECOVERY: (AccountKind.RECOVERY_RECEIVABLE, AccountKind.RECOVERED),
+    TransferKind.WRITE_OFF: (AccountKind.RECOVERY_RECEIVABLE, AccountKind.WRITTEN_OFF),
 }
 
 

@@ -23,7 +23,7 @@ from alliance_funding.service import ledger, readmodels
 from alliance_funding.service.ports import Repositories
 from alliance_shared.clock import Clock
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
-from alliance_shared.contract.funding import SettlementMethod
+from alliance_shared.contract.funding import RemainderReleaseTrigger, SettlementMethod
 from alliance_shared.contract.registry import (
     AgreementCompleted,
     AgreementResumed,
@@ -206,15 +206,17 @@ async def release_remainder(
     approver_id: str,
     *,
     expected: int | None = None,
+    trigger: RemainderReleaseTrigger = RemainderReleaseTrigger.APPROVER,
 ) -> Outcome[Award]:
-    """An approver releases a remainder a partial approval kept, back to the programme."""
+    """An approver releases a remainder a partial approval kept, back to the programme
+    (or the programme's closing does, ``trigger``)."""
     now = clock.now()
     return await _move_money(
         repos,
         award_id,
-        lambda award: award.release_remainder(tranche_id, now, approver_id),
+        lambda award: award.release_remainder(tranche_id, now, approver_id, trigger),
         "tranche.remainder_released",
-        {"tranche_id": tranche_id},
+        {"tranche_id": tranche_id, "trigger": trigger},
         expected=expected,
     )
 
@@ -385,6 +387,50 @@ async def settle_recovery(
         "tranche_id": tranche_id,
     }
     return await _move_money(repos, award_id, settle, "recovery.settled", details, expected=expected)
+
+
+async def propose_write_off(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    recovery_id: str,
+    *,
+    reason: str,
+    actor_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """An officer proposes writing off what is outstanding of a recovery (the maker); no money moves."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.propose_write_off(recovery_id, reason=reason, now=now, actor_id=actor_id),
+        "recovery.write_off_proposed",
+        {"recovery_id": recovery_id, "reason": reason},
+        expected=expected,
+    )
+
+
+async def approve_write_off(
+    repos: Repositories,
+    clock: Clock,
+    award_id: str,
+    recovery_id: str,
+    *,
+    approver_id: str,
+    expected: int | None = None,
+) -> Outcome[Award]:
+    """A second person approves the write-off: the book moves what was outstanding from the
+    award's receivable to the programme's written-off account; the recovery closes."""
+    now = clock.now()
+    return await _move_money(
+        repos,
+        award_id,
+        lambda award: award.approve_write_off(recovery_id, now=now, approver_id=approver_id),
+        "recovery.written_off",
+        {"recovery_id": recovery_id, "approved_by": approver_id},
+        expected=expected,
+    )
 
 
 def _transfer_keys(transfers: list[Transfer]) -> list[tuple[str, str, int, str | None]]:

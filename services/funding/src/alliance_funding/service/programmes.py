@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from alliance_funding.domain.award import AwardStatus
 from alliance_funding.domain.execution import BudgetExecution, budget_execution
-from alliance_funding.domain.programme import Programme
-from alliance_funding.service import ledger
+from alliance_funding.domain.programme import Programme, ProgrammeStatus
+from alliance_funding.service import awards, ledger
 from alliance_funding.service.ports import Repositories
 from alliance_shared.clock import Clock
-from alliance_shared.errors import NotFound
+from alliance_shared.contract.funding import RemainderReleaseTrigger
+from alliance_shared.errors import InvalidTransition, NotFound
 from alliance_shared.ids import new_id
 from alliance_shared.persistence.repository import Loaded
 from alliance_shared.persistence.versioned_store import AuditNote
@@ -77,13 +79,34 @@ async def open_programme(
 async def close_programme(
     repos: Repositories, clock: Clock, programme_id: str, reason: str, actor_id: str, *, expected: int | None = None
 ) -> Outcome[Programme]:
+    """Stop taking applications and release what its awards keep committed for nothing: the
+    remainders partial approvals kept (each a ``void`` to the programme's available budget
+    and a ``tranche.remainder_released`` event, trigger ``programme_closed``). Tranches not
+    yet approved and approved-but-unpaid tranches are the awards' obligations: they stay.
+
+    The releases come first, each an award command with its fixed transfer id, so a retry
+    after a crash releases only what is left and then closes."""
+    loaded = await get(repos, programme_id, exact=True)
+    check_expected(programme_id, loaded.version, expected)
+    if loaded.item.status is not ProgrammeStatus.OPEN:
+        raise InvalidTransition("programme", loaded.item.status, "close")
+    for found in await repos.awards.find({"programme_id": programme_id, "status": AwardStatus.ACTIVE.value}):
+        for tranche_id in found.item.kept_remainder_tranche_ids:
+            await awards.release_remainder(
+                repos,
+                clock,
+                found.item.award_id,
+                tranche_id,
+                actor_id,
+                trigger=RemainderReleaseTrigger.PROGRAMME_CLOSED,
+            )
     now = clock.now()
 
     def decide(programme: Programme) -> Decision[Programme]:
         programme.close(reason, now, actor_id)
         return Decision(programme, AuditNote("programme.closed", "programme", programme_id, "open", reason))
 
-    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=expected)
+    return await update(repos.programmes, programme_id, decide, not_found=NOT_FOUND, expected=loaded.version)
 
 
 async def figures(repos: Repositories, programme_id: str) -> BudgetExecution:

@@ -29,6 +29,7 @@ AWARD_FIGURES = [
     "paid_minor",
     "recovery_receivable_minor",
     "recovered_minor",
+    "written_off_minor",
 ]
 
 
@@ -55,6 +56,7 @@ async def _award_figures(repos: Repositories) -> list[tuple[Award, dict[str, int
                     "paid_minor": bal(AccountKind.PAID),
                     "recovery_receivable_minor": bal(AccountKind.RECOVERY_RECEIVABLE),
                     "recovered_minor": recovered,
+                    "written_off_minor": sum(r.written_off_minor for r in award.recoveries),
                 },
             )
         )
@@ -81,6 +83,7 @@ async def budget_execution_table(repos: Repositories, by: str) -> Table:
                 "paid_minor",
                 "recovery_receivable_minor",
                 "recovered_minor",
+                "written_off_minor",
                 "execution_rate_bp",
             ],
         )
@@ -101,6 +104,7 @@ async def budget_execution_table(repos: Repositories, by: str) -> Table:
                     execution.paid_minor,
                     execution.recovery_receivable_minor,
                     execution.recovered_minor,
+                    execution.written_off_minor,
                     execution.execution_rate_bp,
                 ]
             )

@@ -129,3 +129,52 @@ async def settle_recovery(
     )
     set_etag(response, outcome.version)
     return outcome.item
+
+
+class WriteOffIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "recipient dissolved, nothing left to collect"}]}
+    )
+
+    reason: Reason
+
+
+@router.post(
+    "/awards/{award_id}/recoveries/{recovery_id}/write-off",
+    summary="Propose writing off what is outstanding of a recovery (the maker); a funding approver approves",
+)
+async def propose_write_off(
+    award_id: str,
+    recovery_id: str,
+    body: WriteOffIn,
+    response: Response,
+    principal: Officer,
+    expected: IfMatch,
+    repos: Repos,
+    clock: Now,
+) -> Award:
+    outcome = await awards.propose_write_off(
+        repos, clock, award_id, recovery_id, reason=body.reason, actor_id=principal.subject, expected=expected
+    )
+    set_etag(response, outcome.version)
+    return outcome.item
+
+
+@router.post(
+    "/awards/{award_id}/recoveries/{recovery_id}/write-off/approve",
+    summary="Approve a proposed write-off (a funding approver, not the proposer): the recovery closes as written off",
+)
+async def approve_write_off(
+    award_id: str,
+    recovery_id: str,
+    response: Response,
+    principal: Approver,
+    expected: IfMatch,
+    repos: Repos,
+    clock: Now,
+) -> Award:
+    outcome = await awards.approve_write_off(
+        repos, clock, award_id, recovery_id, approver_id=principal.subject, expected=expected
+    )
+    set_etag(response, outcome.version)
+    return outcome.item
