@@ -24,6 +24,9 @@ from bench.stats import RESULTS_DIR, write_result
 
 SUFFIX = "_bench"
 PERFORMANCE_DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+NOTES = Path(__file__).resolve().parent / "notes.md"
+#: The first line of bench/notes.md: where the generated sections end.
+NOTES_MARKER = "## Before and after"
 
 
 def benchmarks() -> dict[str, ModuleType]:
@@ -51,11 +54,16 @@ def main() -> None:
 
 
 def write_performance_doc(available: dict[str, ModuleType]) -> None:
-    """docs/performance.md from the latest result of every benchmark (each with its own date)."""
+    """docs/performance.md from the latest result of every benchmark (each with its own date);
+    a benchmark without a result here keeps the section the document already has, and
+    bench/notes.md (before/after, the capacity model) closes it."""
+    kept = previous_sections(PERFORMANCE_DOC.read_text() if PERFORMANCE_DOC.exists() else "")
     sections: list[str] = []
     for name, module in available.items():
         path = RESULTS_DIR / f"{name}.json"
         if not path.exists():
+            if module.TITLE in kept:
+                sections.append(kept[module.TITLE])
             continue
         result = json.loads(path.read_text())
         host = result.get("machine", {})
@@ -64,13 +72,24 @@ def write_performance_doc(available: dict[str, ModuleType]) -> None:
             f"({host.get('cpus', '?')} CPUs, {host.get('platform', '?')}, Python {host.get('python', '?')})\n\n"
             f"{module.table(result).markdown()}\n"
         )
+    notes = NOTES.read_text() if NOTES.exists() else ""
     PERFORMANCE_DOC.write_text(
         "# Performance\n\nWritten by `make bench` from the latest `bench/results/*.json`. Every figure "
         "is measured against a baseline taken in the same run on the same machine. The local "
         "MongoDB-wire server is FerretDB v1 on SQLite, which serialises writes: write-heavy figures "
-        "are its ceiling, not the services'.\n\n" + "\n".join(sections)
+        "are its ceiling, not the services'.\n\n" + "\n".join(sections) + ("\n" + notes if notes else "")
     )
     print(f"\nwrote {PERFORMANCE_DOC}")
+
+
+def previous_sections(document: str) -> dict[str, str]:
+    """The document's benchmark sections by title (up to the notes, which are rewritten)."""
+    body = document.split(NOTES_MARKER, 1)[0]
+    sections: dict[str, str] = {}
+    for chunk in body.split("\n## ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        sections[title] = "## " + chunk.rstrip("\n") + "\n"
+    return sections
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from alliance_shared.persistence.mongo import Document, IndexSpec
 
 AUDIT_COLLECTION = "audit_trail"
 GENESIS_HASH = "0" * 64
+DUPLICATE_KEY = 11000
 
 #: ``_id`` is the sequence number (the local server only uses an index for ``_id``).
 AUDIT_INDEXES = (
@@ -64,28 +65,43 @@ class AuditTrail:
         self._last_hash = GENESIS_HASH
         self._lock = asyncio.Lock()
 
-    async def append(self, entry: Document) -> bool:
-        """Append one entry (from an outbox); False when its entry_id is already in the chain."""
-        return (await self.append_many([entry]))[0]
-
-    async def append_many(self, entries: Sequence[Document]) -> list[bool]:
+    async def append_many(self, entries: Sequence[Document]) -> int:
         """Append entries in order, chained in memory and written with one ordered insert;
-        per entry False when its entry_id was in the chain already. The hash of the newest
-        record is kept, so appending reads nothing while this process is the only writer."""
+        those whose entry_id is in the chain already are skipped. Returns how many were
+        appended. The newest record's hash is kept, so while this process is the only
+        writer appending reads nothing."""
+        appended = 0
+        pending = list(entries)
         async with self._lock:
-            await self._load_head()
-            records = self._chain(entries)
-            try:
-                await self._collection.insert_many(records, ordered=True)
-            except BulkWriteError as exc:
-                # Ordered: the records before the refused one are in; the rest go one by one.
-                done = int(exc.details.get("nInserted", 0))
-                if done:
-                    self._next_seq, self._last_hash = records[done - 1]["_id"] + 1, records[done - 1]["hash"]
-                return [True] * done + [await self._append_one(entry) for entry in entries[done:]]
-            if records:
+            while pending:
+                await self._load_head()
+                records = self._chain(pending)
+                try:
+                    await self._collection.insert_many(records, ordered=True)
+                except BulkWriteError as exc:
+                    if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                        raise
+                    # Ordered: the records before the refused one are in.
+                    done = int(exc.details.get("nInserted", 0))
+                    if done:
+                        self._next_seq, self._last_hash = records[done - 1]["_id"] + 1, records[done - 1]["hash"]
+                    appended += done
+                    pending = await self._not_in_chain(pending[done:])
+                    continue
                 self._next_seq, self._last_hash = records[-1]["_id"] + 1, records[-1]["hash"]
-            return [True] * len(records)
+                appended += len(records)
+                pending = []
+        return appended
+
+    async def _not_in_chain(self, entries: list[Document]) -> list[Document]:
+        """After a refused insert: the entries not appended before (a replay). If all are new,
+        another writer took the sequence number: read the head again."""
+        ids = [entry["entry_id"] for entry in entries]
+        cursor = self._collection.find({"entry_id": {"$in": ids}}, {"entry_id": 1})
+        present = {doc["entry_id"] async for doc in cursor}
+        if not present:
+            self._next_seq = None
+        return [entry for entry in entries if entry["entry_id"] not in present]
 
     async def _load_head(self) -> None:
         if self._next_seq is None:
@@ -121,27 +137,6 @@ class AuditTrail:
         }
         record["hash"] = record_hash(record)
         return record
-
-    async def _append_one(self, entry: Document) -> bool:
-        """The careful path (lock held): reads the previous record, settles seq clashes."""
-        await self._load_head()
-        while True:
-            assert self._next_seq is not None
-            seq = self._next_seq
-            previous = await self._collection.find_one({"_id": seq - 1}) if seq > 1 else None
-            record = self._record(seq, entry, previous["hash"] if previous else GENESIS_HASH)
-            try:
-                await self._collection.insert_one(record)
-                self._next_seq, self._last_hash = seq + 1, record["hash"]
-                return True
-            except DuplicateKeyError:
-                taken = await self._collection.find_one({"_id": seq}, {"entry_id": 1, "hash": 1})
-                if taken is None:
-                    return False  # seq free, so the clash was entry_id: appended before
-                # Another writer took this seq (or it is this entry, appended before): chain onto it.
-                self._next_seq, self._last_hash = seq + 1, taken["hash"]
-                if taken["entry_id"] == entry["entry_id"]:
-                    return False
 
     async def verify(self) -> list[ChainBreak]:
         """Recompute the chain; an empty list means intact."""

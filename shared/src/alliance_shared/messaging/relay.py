@@ -46,7 +46,7 @@ SET_ASIDE = "_set_aside"
 #: Updates per settling command. FerretDB v1 keeps one SQLite connection open per update
 #: of a command until the command ends, from a pool of 100: a command of 100 updates
 #: waits for itself forever (and smaller ones starve everything else while they run).
-SETTLE_CHUNK = 25
+SETTLE_CHUNK = 10
 
 
 class OutboxRelay:
@@ -141,8 +141,14 @@ class OutboxRelay:
         """Publish everything still pending in any journal (the crash-recovery path)."""
         handled = 0
         for store in self._stores:
-            while docs := await self._db[journal_of(store)].find({PENDING: True}).limit(self._batch_size).to_list():
-                handled += await self._publish({store: docs}, refresh_current_docs=True)
+            while found := await self._db[journal_of(store)].find({PENDING: True}).limit(self._batch_size).to_list():
+                # What this process wrote and has queued is the fast path's: not published twice.
+                queued = {doc_id for queued_store, doc_id, _ in self._written if queued_store == store}
+                docs = [doc for doc in found if doc["_id"] not in queued]
+                if docs:
+                    handled += await self._publish({store: docs}, refresh_current_docs=True)
+                if len(docs) < self._batch_size:
+                    break
         self._metrics.outbox_backlog.labels(self._metrics.service).set(0)
         return handled
 
