@@ -1161,3 +1161,97 @@ async def test_closing_a_programme_releases_the_kept_remainders(infra: Infrastru
     )
     assert award_events(records, aid).count("tranche.remainder_released") == 1
     await assert_consistent(w, pid)
+
+
+async def test_a_withdrawn_or_rejected_application_frees_the_agreements_place(
+    infra: Infrastructure, world: World
+) -> None:
+    """Issue #14 item 11: one application per agreement and programme counts only those
+    still in play — after a withdrawal or a rejection the agreement may apply again;
+    racing drafts of the new attempt meet at one id (one wins, the rest are named it)."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    body = {
+        "programme_id": pid,
+        "agreement_id": agreement_id,
+        "requested_minor": 300_000,
+        "cofunding_minor": 300_000,
+        "budget_lines": [{"category": "equipment", "amount_minor": 300_000}],
+    }
+    first = await w.http.post("/applications", json=body, headers=w.who.college)
+    assert first.status_code == 201, first.text
+    first_id = first.json()["application_id"]
+    withdrawn = await w.http.post(
+        f"/applications/{first_id}/withdraw", json={"reason": "plan redone"}, headers=with_etag(w.who.college, first)
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    drafters = [w.who.college, w.who.enterprise] * 2
+    racing = await asyncio.gather(*(w.http.post("/applications", json=body, headers=h) for h in drafters))
+    created = [r for r in racing if r.status_code == 201]
+    assert len(created) == 1, [r.text for r in racing]
+    applicant = drafters[racing.index(created[0])]
+    second_id = created[0].json()["application_id"]
+    assert second_id == f"{first_id}-2"
+    for refused in (r for r in racing if r.status_code != 201):
+        assert (refused.status_code, refused.json()["code"]) == (409, "application.duplicate")
+        assert refused.json()["application_id"] == second_id
+    # rejected: the place is free again
+    submitted = await w.http.post(f"/applications/{second_id}/submit", headers=with_etag(applicant, created[0]))
+    assert submitted.status_code == 200, submitted.text
+    review = await w.http.post(f"/applications/{second_id}/review", headers=with_etag(w.who.officer, submitted))
+    rejected = await w.http.post(
+        f"/applications/{second_id}/decision",
+        json={"decision": "reject", "reason": "budget lines unclear"},
+        headers=with_etag(w.who.officer, review),
+    )
+    assert rejected.status_code == 200, rejected.text
+    third = await w.http.post("/applications", json=body, headers=w.who.enterprise)
+    assert third.status_code == 201, third.text
+    assert third.json()["application_id"] == f"{first_id}-3"
+    listed = await w.http.get("/applications", params={"programme_id": pid}, headers=w.who.officer)
+    statuses = {a["application_id"]: a["status"] for a in listed.json()["items"]}
+    assert statuses == {first_id: "withdrawn", second_id: "rejected", f"{first_id}-3": "draft"}
+
+
+async def test_a_stopped_agreement_holds_approved_unpaid_tranches(infra: Infrastructure, world: World) -> None:
+    """Issue #14 item 8: a tranche approved but not paid when the registry suspends the
+    agreement keeps its disbursed money, but its payment is held with the hold (409
+    ``tranche.payment_held``) until the registry's resumption lifts it — through Kafka."""
+    w = world
+    agreement_id = await new_agreement(infra, w)
+    pid = (await open_programme(w.http, w.who))["programme_id"]
+    award = await award_for(w.http, w.who, pid, agreement_id)
+    aid, t1 = award["award_id"], award["tranches"][0]["tranche_id"]
+    assert (await step(w, aid, f"tranches/{t1}/request", w.who.officer)).status_code == 200
+    assert (await step(w, aid, f"tranches/{t1}/approve", w.who.approver, {})).status_code == 200
+
+    async def payment_holds() -> list[str]:
+        award_now = (await w.http.get(f"/awards/{aid}", headers=w.who.officer)).json()
+        return list(award_now["tranches"][0]["payment_holds"])
+
+    async def held() -> bool:
+        return await payment_holds() == ["agreement:suspended"]
+
+    suspended = agreement_event(
+        AgreementSuspended, agreement_id, w.college, w.enterprise, status="suspended", reason="停产整顿"
+    )
+    await send(infra, REGISTRY_EVENTS, [suspended])
+    await wait_for(held)
+    assert await tranche_status(w, aid, 1) == "approved"
+    refused = await step(w, aid, f"tranches/{t1}/payment", w.who.officer, {"bank_reference": "ICBC-H"})
+    assert (refused.status_code, refused.json()["code"]) == (409, "tranche.payment_held")
+    book = (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"]
+    assert (book["disbursed_minor"], book["paid_minor"]) == (90_000, 0)
+
+    async def lifted() -> bool:
+        return await payment_holds() == []
+
+    resumed = agreement_event(
+        AgreementResumed, agreement_id, w.college, w.enterprise, status="active", reason="整改完成"
+    )
+    await send(infra, REGISTRY_EVENTS, [resumed])
+    await wait_for(lifted)
+    paid = await step(w, aid, f"tranches/{t1}/payment", w.who.officer, {"bank_reference": "ICBC-H"})
+    assert paid.status_code == 200, paid.text
+    await assert_consistent(w, pid)

@@ -1141,3 +1141,66 @@ async def test_closing_a_programme_releases_the_kept_remainders_once(funding: Fu
     with pytest.raises(InvalidTransition):  # closed once
         await programmes.close_programme(funding.repos, funding.clock, programme_id, "again", OFFICER)
     assert await funding.balances(programme_id) == after
+
+
+# --- defects: a withdrawn or rejected application frees the place; a stop holds approved payments --
+
+
+async def test_a_withdrawn_or_rejected_application_no_longer_blocks_a_new_one(funding: Funding) -> None:
+    programme_id = await open_programme(funding)
+    first = await application_under_review(funding, programme_id)
+    with pytest.raises(Conflict) as duplicate:
+        await application_under_review(funding, programme_id)
+    assert (duplicate.value.code, duplicate.value.extensions["application_id"]) == ("application.duplicate", first)
+    await applications.decide_application(
+        funding.repos,
+        funding.clock,
+        first,
+        decision="reject",
+        reason="weak plan",
+        approved_minor=None,
+        actor_id=OFFICER,
+    )
+    second = await application_under_review(funding, programme_id)
+    assert second == f"{first}-2"
+    await applications.withdraw_application(funding.repos, funding.clock, second, "postponed", COLLEGE)
+    third = await application_under_review(funding, programme_id)
+    assert third == f"{first}-3"
+    with pytest.raises(Conflict) as still_one:  # the open one holds the place, named
+        await application_under_review(funding, programme_id)
+    assert still_one.value.extensions["application_id"] == third
+
+
+async def test_a_stopped_agreement_holds_the_payment_of_an_approved_tranche_until_reinstated(
+    funding: Funding,
+) -> None:
+    award = await granted_award(funding, await open_programme(funding))
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    await awards.approve_tranche(
+        funding.repos,
+        funding.clock,
+        award.award_id,
+        t1,
+        approved_minor=None,
+        release_remainder=False,
+        reason=None,
+        approver_id=APPROVER,
+    )
+    base = agreement_activated().model_dump()
+    suspended = AgreementSuspended.model_validate(
+        {**base, "status": "suspended", "reason": "停产整顿", "occurred_at": NOW + timedelta(days=1)}
+    )
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-s", suspended)
+    held = (await awards.get(funding.repos, award.award_id)).item.tranche(t1)
+    assert (held.status, held.payment_holds) == ("approved", ("agreement:suspended",))
+    assert funding.events(AWARDS)[-1] == "tranche.withheld"
+    before = await funding.balances(award.programme_id)
+    with pytest.raises(Conflict) as refused:
+        await awards.confirm_payment(funding.repos, funding.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    assert refused.value.code == "tranche.payment_held"
+    assert await funding.balances(award.programme_id) == before
+    resumed = AgreementResumed.model_validate({**base, "reason": "整改完成", "occurred_at": NOW + timedelta(days=2)})
+    await awards.on_agreement_changed(funding.repos, funding.clock, "evt-r", resumed)
+    paid = await awards.confirm_payment(funding.repos, funding.clock, award.award_id, t1, "ICBC-1", OFFICER)
+    assert paid.item.tranche(t1).status == "paid"

@@ -603,6 +603,15 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
             )
         },
     ),
+    "application.too_many_attempts": _t(
+        "申请次数已达上限",
+        "Too many applications",
+        {
+            "agreement {agreement_id} has applied {MAX_ATTEMPTS} times in programme {programme_id}": (
+                "合作协议 {agreement_id} 在资助项目 {programme_id} 中已申请 {MAX_ATTEMPTS} 次"
+            )
+        },
+    ),
     "application.ineligible": _t(
         "不符合申报条件", "Not eligible", detail_zh="不符合申报条件；未满足的条件见 failed_rules"
     ),
@@ -714,6 +723,15 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         "Bank reference required",
         {"a payment is confirmed with the bank's reference": "确认支付须填写银行流水号"},
     ),
+    "tranche.payment_held": _t(
+        "拨款支付已暂停",
+        "Payment held",
+        {
+            "the payment of tranche {tranche_id} is held ({holds}) until the agreement is reinstated": (
+                "分期 {tranche_id} 的支付已暂停（{holds}），待合作协议恢复后方可支付"
+            )
+        },
+    ),
     "tranche.maker_checker": _t(
         "须由另一人审批",
         "Maker-checker",
@@ -820,7 +838,8 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         {
             "{proposal.amount_minor} was proposed, {recovery.outstanding_minor} is outstanding now: "
             "propose the write-off again": (
-                "提出核销的金额为 {proposal.amount_minor}（分），现未追回金额为 {recovery.outstanding_minor}（分）：请重新提出核销"
+                "提出核销的金额为 {proposal.amount_minor}（分），"
+                "现未追回金额为 {recovery.outstanding_minor}（分）：请重新提出核销"
             )
         },
     ),

@@ -273,8 +273,8 @@ class Award(BaseModel):
         """The agreement was suspended, terminated or completed early: hold back its released,
         unapproved tranches (and any released later) with ``hold`` and the registry's reason.
 
-        Approved tranches are left: their money is disbursed and the bank instruction may
-        be under way (as on termination); they can still take offsets of recoveries.
+        Approved tranches not yet paid stay approved (their money is disbursed) but their
+        payment is held too (``payment_holds``); they can still take offsets of recoveries.
         """
         if self.status is not AwardStatus.ACTIVE:
             return
@@ -283,12 +283,23 @@ class Award(BaseModel):
             return
         self.agreement_hold, self.agreement_hold_reason = hold, reason
         for tranche in self.tranches:
+            if tranche.status is TrancheStatus.APPROVED:
+                self._hold_payment(tranche, hold, previous, now)
+                continue
             if tranche.status not in RELEASED_UNAPPROVED:
                 continue
             if previous is not None and previous != hold:
                 # suspended, then terminated: one agreement hold, the newest reason
                 tranche.holds = tuple(h for h in tranche.holds if h != previous)
             self._add_hold(tranche, hold, now)
+
+    def _hold_payment(self, tranche: Tranche, hold: str, previous: str | None, now: datetime) -> None:
+        kept = tuple(h for h in tranche.payment_holds if h != previous)
+        if hold in kept:
+            tranche.payment_holds = kept
+            return
+        tranche.payment_holds = (*kept, hold)
+        self.events.append(TrancheWithheld(**self._tranche_common(tranche, now, SYSTEM_ACTOR), holds=(hold,)))
 
     def agreement_reinstated(self, now: datetime) -> None:
         """The agreement is active again (a suspension lifted): lift the agreement's hold."""
@@ -299,6 +310,7 @@ class Award(BaseModel):
         for tranche in self.tranches:
             if tranche.status is TrancheStatus.WITHHELD:
                 self._lift_hold(tranche, hold, now)
+            tranche.payment_holds = tuple(h for h in tranche.payment_holds if h != hold)
 
     def release_manually(self, tranche_id: str, now: datetime, actor_id: str) -> None:
         """A funding officer releases a tranche whose condition is ``manual``."""
@@ -445,6 +457,14 @@ class Award(BaseModel):
             raise InvalidTransition("tranche", tranche.status, "confirm payment of")
         if not bank_reference.strip():
             raise DomainError("tranche.bank_reference_required", "a payment is confirmed with the bank's reference")
+        if tranche.payment_holds:
+            holds = ", ".join(tranche.payment_holds)
+            raise Conflict(
+                "tranche.payment_held",
+                f"the payment of tranche {tranche_id} is held ({holds}) until the agreement is reinstated",
+                holds=list(tranche.payment_holds),
+                reason=self.agreement_hold_reason,
+            )
         cash = tranche.unpaid_approved_minor
         self._move(
             TransferKind.PAY,
@@ -578,6 +598,9 @@ class Award(BaseModel):
         for tranche in cancelled:
             tranche.status = TrancheStatus.CANCELLED
             tranche.holds = ()
+        for tranche in self.tranches:
+            # the second person's termination decides what is owed: approved tranches are payable
+            tranche.payment_holds = ()
         voided = self.committed_minor
         self.voided_minor += voided
         self.status = AwardStatus.TERMINATED

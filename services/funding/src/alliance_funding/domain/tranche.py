@@ -14,6 +14,12 @@ grade), ``rectification:<order id>`` (an overdue rectification on the agreement)
 keeps the registry's reason).
 A withheld tranche is eligible again only when every hold is lifted; a request made
 before the hold must be prepared again.
+
+An approved tranche not yet paid stays approved (its money is disbursed in the book)
+when the agreement stops, but its payment is held (``payment_holds``: the agreement's
+hold): the payment cannot be confirmed until the agreement is reinstated or a second
+person terminates the award (which decides what is still owed). Offsets of recoveries
+against it remain possible.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ class Tranche(BaseModel):
     release: ReleaseCondition
     status: TrancheStatus = TrancheStatus.SCHEDULED
     holds: tuple[str, ...] = ()
+    payment_holds: tuple[str, ...] = Field(default=(), description="why an approved tranche may not be paid now")
     prepared_by: str | None = None
     requested_at: UtcDateTime | None = None
     approved_by: str | None = None

@@ -2,9 +2,11 @@
 withdraw, review, decide. A second person then grants the award (``awards.grant_award``).
 
 One application per agreement and programme round: the application id derives from
-the two (``application_id_for``), so the store's unique ``_id`` refuses a second one in
-the same insert that would create it — no query, no window between a check and a write
-(FerretDB v1's updates are not atomic; its unique ``_id`` holds)."""
+the two and the attempt (``application_id_for``), so the store's unique ``_id`` refuses a
+second one in the same insert that would create it — no query, no window between a check
+and a write (FerretDB v1's updates are not atomic; its unique ``_id`` holds). A withdrawn
+or rejected application no longer holds the place: the next attempt's id is free, and
+two parties racing for it meet at that id (one creates it, the other is refused naming it)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from alliance_funding.domain.application import Application, BudgetLine
+from alliance_funding.domain.application import Application, ApplicationStatus, BudgetLine
 from alliance_funding.domain.eligibility import EligibilitySnapshot
 from alliance_funding.domain.ledger import AccountKind, programme_account
 from alliance_funding.domain.programme import Programme
@@ -30,10 +32,17 @@ NOT_FOUND = ("application.not_found", "application")
 ApplicationDecision = Literal["approve", "reject", "return"]
 
 
-def application_id_for(programme_id: str, agreement_id: str) -> str:
-    """The one application an agreement may have in a programme round (a deterministic ``_id``)."""
+#: Applications of one agreement in one programme, counting withdrawn and rejected ones.
+MAX_ATTEMPTS = 20
+#: Ended without an award: they leave the agreement's place in the programme free.
+GAVE_UP = (ApplicationStatus.WITHDRAWN, ApplicationStatus.REJECTED)
+
+
+def application_id_for(programme_id: str, agreement_id: str, attempt: int = 1) -> str:
+    """The ``attempt``-th application of an agreement in a programme round (a deterministic
+    ``_id``); the first keeps the plain form."""
     digest = hashlib.sha256(f"{programme_id}\n{agreement_id}".encode()).hexdigest()[:20]
-    return f"app-{digest}"
+    return f"app-{digest}" if attempt == 1 else f"app-{digest}-{attempt}"
 
 
 async def get(repos: Repositories, application_id: str, *, exact: bool = False) -> Loaded[Application]:
@@ -58,28 +67,38 @@ async def draft_application(
     programme = (await repos.programmes.require(programme_id, "programme.not_found", "programme")).item
     agreement = await repos.agreements.get(agreement_id)
     party_ids = agreement.item.party_ids if agreement and agreement.item.party_ids else (applicant_partner_id,)
-    application_id = application_id_for(programme_id, agreement_id)
-    application = Application.draft(
-        application_id=application_id,
-        programme=programme,
-        agreement_id=agreement_id,
-        applicant_partner_id=applicant_partner_id,
-        party_ids=party_ids,
-        requested_minor=requested_minor,
-        cofunding_minor=cofunding_minor,
-        budget_lines=budget_lines,
-    )
-    audit = AuditNote("application.drafted", "application", application_id, None, application.model_dump(mode="json"))
-    try:
-        return await create(repos.applications, application_id, application, audit)
-    except Conflict as exc:
-        if exc.code != "aggregate.exists":
-            raise
-        raise Conflict(
-            "application.duplicate",
-            f"agreement {agreement_id} already has application {application_id} in programme {programme_id}",
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        application_id = application_id_for(programme_id, agreement_id, attempt)
+        application = Application.draft(
             application_id=application_id,
-        ) from exc
+            programme=programme,
+            agreement_id=agreement_id,
+            applicant_partner_id=applicant_partner_id,
+            party_ids=party_ids,
+            requested_minor=requested_minor,
+            cofunding_minor=cofunding_minor,
+            budget_lines=budget_lines,
+        )
+        audit = AuditNote(
+            "application.drafted", "application", application_id, None, application.model_dump(mode="json")
+        )
+        try:
+            return await create(repos.applications, application_id, application, audit)
+        except Conflict as exc:
+            if exc.code != "aggregate.exists":
+                raise
+            earlier = await repos.applications.get(application_id, exact=True)
+            if earlier is not None and earlier.item.status in GAVE_UP:
+                continue  # withdrawn or rejected: the place is free for the next attempt
+            raise Conflict(
+                "application.duplicate",
+                f"agreement {agreement_id} already has application {application_id} in programme {programme_id}",
+                application_id=application_id,
+            ) from exc
+    raise DomainError(
+        "application.too_many_attempts",
+        f"agreement {agreement_id} has applied {MAX_ATTEMPTS} times in programme {programme_id}",
+    )
 
 
 async def revise_application(
