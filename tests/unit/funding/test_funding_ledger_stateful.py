@@ -328,6 +328,20 @@ class LedgerMachine(RuleBasedStateMachine):
                 ),
             )
 
+    @precondition(lambda self: any(a.recoveries for a in self.awards.values()))
+    @rule(data=st.data(), by_maker=st.booleans())
+    def write_off(self, data: st.DataObject, by_maker: bool) -> None:
+        """An officer proposes writing off what is outstanding; an approver (sometimes the
+        maker himself: refused) approves it in the same step."""
+        award_id = data.draw(st.sampled_from(sorted(k for k, a in self.awards.items() if a.recoveries)))
+        recovery = data.draw(st.sampled_from(self.awards[award_id].recoveries))
+
+        def write_off(award: Award) -> None:
+            award.propose_write_off(recovery.recovery_id, reason="uncollectable", now=self.clock, actor_id=OFFICER)
+            award.approve_write_off(recovery.recovery_id, now=self.clock, approver_id=OFFICER if by_maker else APPROVER)
+
+        self.run(award_id, write_off)
+
     # --- invariants -------------------------------------------------------------------
 
     @invariant()
@@ -346,6 +360,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert sum(t.paid_minor or 0 for t in award.tranches) <= award.amount_minor
             sync = award_sync(award, self.ledger.balances)
             assert sync["in_sync"], sync
+            owed = [r for r in award.recoveries if r.outstanding_minor]
+            assert award.recovery_open == bool(owed)
+            assert all(r.status in ("settled", "written_off") for r in award.recoveries if r not in owed)
             if award.status is AwardStatus.TERMINATED:
                 assert all(t.status is not TrancheStatus.REQUESTED for t in award.tranches)
 
