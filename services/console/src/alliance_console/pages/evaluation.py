@@ -191,12 +191,12 @@ for _step in ("start-scoring", "complete"):
 
 
 @router.get("/rectifications", include_in_schema=False)
-async def rectifications(request: Request, status: str | None = None) -> HTMLResponse:
+async def rectifications(request: Request, status: str | None = None, cursor: str | None = None) -> HTMLResponse:
     person, api = require(request, *OVERSEERS)
-    found = await api.get("evaluation", "/rectifications", status=status)
-    items, _cursor = items_of(found)
+    found = await api.get("evaluation", "/rectifications", status=status, cursor=cursor, limit=50)
+    items, next_cursor = items_of(found)
     return render(request, "evaluation/rectifications.html", orders=items, status=status or "",
-                  can_act=person.has("supervisor"))  # fmt: skip
+                  next_cursor=next_cursor, can_act=person.has("supervisor"))  # fmt: skip
 
 
 def order_step(step: str) -> Any:

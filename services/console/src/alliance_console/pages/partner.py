@@ -221,10 +221,10 @@ async def appeal(request: Request, result_id: str) -> RedirectResponse:
 
 
 @router.get("/rectifications", include_in_schema=False)
-async def rectifications(request: Request) -> HTMLResponse:
+async def rectifications(request: Request, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *PARTY)
-    items, _c = items_of(await api.get("evaluation", "/rectifications"))
-    return render(request, "partner/rectifications.html", orders=items)
+    items, next_cursor = items_of(await api.get("evaluation", "/rectifications", cursor=cursor, limit=50))
+    return render(request, "partner/rectifications.html", orders=items, next_cursor=next_cursor)
 
 
 @router.post("/rectifications/{order_id}/response", include_in_schema=False)
