@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import Any, Final
 
 import aiosmtplib
 import httpcore
@@ -27,6 +27,10 @@ from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.domain.webhook_signing import webhook_headers
 from alliance_notifications.service.ports import ChallengeReply, EndpointUnreachable, Resolver, SendOutcome
 from alliance_notifications.settings import Settings
+from alliance_shared.outside_text import plain_text
+
+#: How much of a relay's or receiver's own answer text the delivery log keeps.
+ANSWER_LIMIT: Final = 200
 
 VERIFICATION_EVENT_TYPE = "org.coopalliance.notifications.webhook.verification.v1"
 
@@ -71,8 +75,10 @@ class EmailSender:
             )
         except aiosmtplib.SMTPResponseException as error:
             permanent = 500 <= error.code < 600
-            return SendOutcome.failed(f"email.smtp_{error.code}", f"the relay answered {error.code} {error.message}",
-                                  retryable=not permanent)  # fmt: skip
+            answer = plain_text(error.message, ANSWER_LIMIT)
+            return SendOutcome.failed(
+                f"email.smtp_{error.code}", f"the relay answered {error.code} {answer}", retryable=not permanent
+            )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             return SendOutcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
         return SendOutcome.ok()
@@ -227,7 +233,8 @@ class WebhookSender:
         if 200 <= status < 300:
             return SendOutcome.ok()
         retryable = status in (408, 425, 429) or status >= 500
-        detail = f"endpoint answered {status} {answer.reason}"
+        # The reason phrase is the receiver's text: shown as data, bounded.
+        detail = f"endpoint answered {status} {plain_text(answer.reason, ANSWER_LIMIT)}"
         return SendOutcome.failed(f"webhook.http_{status}", detail, retryable=retryable)
 
 
