@@ -52,7 +52,7 @@ PANEL_INDICATOR = {
     "unit": "points",
     "source": "panel",
     "measure": None,
-    "aggregation": "mean",
+    "computation": None,
     "weight_bp": 500,
     "needs_improvement": {"basis": "absolute", "value": "75"},
     "at_risk": {"basis": "absolute", "value": "60"},

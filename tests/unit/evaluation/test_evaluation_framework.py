@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from alliance_evaluation.domain.default_framework import default_framework
+from alliance_evaluation.domain.default_framework import default_framework, default_measures
 from alliance_evaluation.domain.evidence import Measure
 from alliance_evaluation.domain.framework import (
     TOTAL_WEIGHT_BP,
-    Aggregation,
     Dimension,
     EvidenceSource,
     Framework,
@@ -126,7 +125,7 @@ def _definition(**changes: object) -> dict[str, object]:
         "unit": "%",
         "source": EvidenceSource.COLLEGE_REPORTS,
         "measure": Measure.PLACEMENT_COMPLETION_RATE,
-        "aggregation": Aggregation.RATE,
+        "computation": default_measures()[Measure.PLACEMENT_COMPLETION_RATE],
         "weight_bp": 100,
         "needs_improvement": absolute(60),
         "at_risk": absolute(50),

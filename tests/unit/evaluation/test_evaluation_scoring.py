@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from alliance_evaluation.domain.default_framework import default_framework
 from alliance_evaluation.domain.evidence import Measure, Measurement
 from alliance_evaluation.domain.framework import (
-    Aggregation,
     Dimension,
     EvidenceSource,
     Framework,
@@ -218,7 +217,7 @@ def test_panel_indicators_take_the_panel_measurement() -> None:
         unit="points",
         source=EvidenceSource.PANEL,
         measure=None,
-        aggregation=Aggregation.MEAN,
+        computation=None,
         target_fixed=Decimal(100),
         weight_bp=10_000,
         needs_improvement=absolute(60),

@@ -21,15 +21,30 @@ student, employment or further study 95 %, employment in the partner or its sect
 out, activity in every month. RD-01 has no target: one output is full marks, none
 needs improvement, none in two consecutive results is at risk. TT-05 (early
 termination) is lower-is-better and scored by its thresholds.
+
+Each measured indicator's figure is a ``Computation`` in the indicator definition
+language (``computation.py``); there is no code per indicator.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from alliance_evaluation.domain.evidence import Measure
-from alliance_evaluation.domain.framework import (
+from alliance_evaluation.domain.computation import (
+    CURRENCY,
     Aggregation,
+    Computation,
+    Condition,
+    Fact,
+    NoEvidenceWhen,
+    Op,
+    RecordKind,
+    Scalar,
+    Scope,
+    Selection,
+)
+from alliance_evaluation.domain.evidence import HOSTED_MONTHS_MINIMUM, Measure
+from alliance_evaluation.domain.framework import (
     Dimension,
     Direction,
     EvidenceSource,
@@ -49,6 +64,74 @@ _TS = Dimension.TEACHING_STAFF
 _RD = Dimension.RD_AND_SOCIAL_SERVICE
 _PR = Dimension.PANEL_REVIEW
 _REPORTS = EvidenceSource.COLLEGE_REPORTS
+_K = RecordKind
+
+
+def _cond(field: str, op: Op, value: Scalar = None) -> Condition:
+    return Condition(field=field, op=op, value=value)
+
+
+def _of(
+    *kinds: RecordKind,
+    scope: Scope = Scope.IN_WINDOW,
+    latest_per: str | None = None,
+    latest_by: tuple[str, ...] = ("occurred_on",),
+    where: tuple[Condition, ...] = (),
+    where_any: tuple[Condition, ...] = (),
+) -> Selection:
+    return Selection(
+        kinds=kinds, scope=scope, latest_per=latest_per, latest_by=latest_by, where=where, where_any=where_any
+    )
+
+
+def _count(what: str, records: Selection | RecordKind) -> Computation:
+    selection = records if isinstance(records, Selection) else _of(records)
+    return Computation(aggregation=Aggregation.COUNT, what=what, records=selection)
+
+
+def _distinct(what: str, fields: tuple[str, ...], records: Selection) -> Computation:
+    return Computation(aggregation=Aggregation.DISTINCT_COUNT, what=what, records=records, fields=fields)
+
+
+def _sum(what: str, field: str, records: Selection) -> Computation:
+    return Computation(aggregation=Aggregation.SUM, what=what, records=records, fields=(field,))
+
+
+def _latest(what: str, field: str, records: Selection) -> Computation:
+    return Computation(aggregation=Aggregation.LATEST, what=what, records=records, fields=(field,))
+
+
+def _percent(what: str, numerator: Computation, denominator: Computation) -> Computation:
+    return Computation(
+        aggregation=Aggregation.RATIO, what=what, numerator=numerator, denominator=denominator, scale=Decimal(100)
+    )
+
+
+def _latest_outcomes(*where: Condition) -> Selection:
+    """A student's latest placement outcome (a correction supersedes)."""
+    return _of(_K.INTERNSHIP_COMPLETED, latest_per="student_ref", where=where)
+
+
+def _latest_destinations(*where: Condition, any_of: tuple[Condition, ...] = ()) -> Selection:
+    """A graduate's latest reported destination (the later survey month first)."""
+    return _of(
+        _K.GRADUATE_EMPLOYED,
+        latest_per="student_ref",
+        latest_by=("months_after_graduation", "occurred_on"),
+        where=where,
+        where_any=any_of,
+    )
+
+
+def _satisfaction(respondents: str) -> Computation:
+    """The respondent-weighted mean of the surveys' mean scores (hundredths → points)."""
+    return Computation(
+        aggregation=Aggregation.WEIGHTED_MEAN,
+        what=f"points on the 1–4 scale from {respondents} surveys",
+        records=_of(_K.SURVEY_SUBMITTED, where=(_cond("respondent_kind", Op.EQ, respondents),)),
+        fields=("mean_score_hundredths", "respondents"),
+        scale=Decimal("0.01"),
+    )
 
 
 def _indicators() -> tuple[IndicatorDefinition, ...]:
@@ -61,7 +144,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="posts",
             source=_REPORTS,
             measure=Measure.INTERNSHIP_PLACEMENTS,
-            aggregation=Aggregation.COUNT,
+            computation=_count("internship placements reported", _K.INTERNSHIP_PLACED),
             target_obligation=ObligationMetric.INTERNSHIP_POSTS,
             weight_bp=600,
             needs_improvement=of_target(8000),
@@ -75,7 +158,11 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="persons",
             source=_REPORTS,
             measure=Measure.STUDENTS_HOSTED_3_MONTHS,
-            aggregation=Aggregation.COUNT,
+            computation=_distinct(
+                f"distinct students hosted for {HOSTED_MONTHS_MINIMUM}+ months",
+                ("student_ref",),
+                _of(_K.INTERNSHIP_COMPLETED, where=(_cond("months_completed", Op.GE, HOSTED_MONTHS_MINIMUM),)),
+            ),
             target_obligation=ObligationMetric.HOSTED_STUDENTS,
             weight_bp=600,
             needs_improvement=of_target(8000),
@@ -89,7 +176,9 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="persons",
             source=_REPORTS,
             measure=Measure.ORDER_CLASS_STUDENTS,
-            aggregation=Aggregation.COUNT,
+            computation=_distinct(
+                "distinct students enrolled in order classes", ("student_ref",), _of(_K.ORDER_CLASS_ENROLLED)
+            ),
             target_obligation=ObligationMetric.ORDER_CLASS_STUDENTS,
             weight_bp=300,
             needs_improvement=of_target(8000),
@@ -103,7 +192,15 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="%",
             source=_REPORTS,
             measure=Measure.PLACEMENT_COMPLETION_RATE,
-            aggregation=Aggregation.RATE,
+            computation=_percent(
+                "students who started a placement completed it (a student's latest outcome counts)",
+                _count("completed placements", _latest_outcomes(_cond("outcome", Op.EQ, "completed"))),
+                _distinct(
+                    "students who started a placement",
+                    ("student_ref",),
+                    _of(_K.INTERNSHIP_PLACED, _K.INTERNSHIP_COMPLETED),
+                ),
+            ),
             target_fixed=Decimal(90),
             weight_bp=400,
             needs_improvement=absolute(60),
@@ -117,7 +214,16 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="%",
             source=_REPORTS,
             measure=Measure.EARLY_TERMINATION_RATE,
-            aggregation=Aggregation.RATE,
+            computation=_percent(
+                "placements that ended were terminated early (terminations within probation excluded)",
+                _count(
+                    "placements terminated early",
+                    _latest_outcomes(
+                        _cond("within_probation", Op.EQ, False), _cond("outcome", Op.EQ, "terminated_early")
+                    ),
+                ),
+                _count("placements that ended", _latest_outcomes(_cond("within_probation", Op.EQ, False))),
+            ),
             direction=Direction.LOWER_IS_BETTER,
             weight_bp=300,
             needs_improvement=absolute(15),
@@ -131,7 +237,18 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="certificates per student",
             source=_REPORTS,
             measure=Measure.CERTIFICATES_PER_STUDENT,
-            aggregation=Aggregation.RATE,
+            computation=Computation(
+                aggregation=Aggregation.RATIO,
+                what="distinct certificates per participating student",
+                numerator=_distinct(
+                    "distinct certificates", ("student_ref", "certificate_code"), _of(_K.STUDENT_CERTIFIED)
+                ),
+                denominator=_distinct(
+                    "participating students",
+                    ("student_ref",),
+                    _of(_K.INTERNSHIP_PLACED, _K.INTERNSHIP_COMPLETED, _K.ORDER_CLASS_ENROLLED, _K.STUDENT_CERTIFIED),
+                ),
+            ),
             target_fixed=Decimal(1),
             weight_bp=300,
             needs_improvement=absolute("0.5"),
@@ -145,7 +262,14 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="% of participants",
             source=_REPORTS,
             measure=Measure.EMPLOYMENT_OR_STUDY_RATE,
-            aggregation=Aggregation.RATE,
+            computation=_percent(
+                "reported graduates employed or in further study (a graduate's latest destination counts)",
+                _count(
+                    "graduates employed or in further study",
+                    _latest_destinations(any_of=(_cond("employed", Op.EQ, True), _cond("further_study", Op.EQ, True))),
+                ),
+                _count("graduates with a reported destination", _latest_destinations()),
+            ),
             target_fixed=Decimal(95),
             weight_bp=600,
             needs_improvement=absolute(85),
@@ -159,7 +283,17 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="% of employed",
             source=_REPORTS,
             measure=Measure.EMPLOYED_IN_PARTNER_RATE,
-            aggregation=Aggregation.RATE,
+            computation=_percent(
+                "employed graduates work in the partner enterprise or its sector",
+                _count(
+                    "graduates employed by the partner or in its sector",
+                    _latest_destinations(
+                        _cond("employed", Op.EQ, True),
+                        any_of=(_cond("in_partner_enterprise", Op.EQ, True), _cond("in_partner_sector", Op.EQ, True)),
+                    ),
+                ),
+                _count("employed graduates", _latest_destinations(_cond("employed", Op.EQ, True))),
+            ),
             target_fixed=Decimal(50),
             weight_bp=400,
             needs_improvement=absolute(30),
@@ -173,7 +307,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="hours",
             source=_REPORTS,
             measure=Measure.ENGINEER_TEACHING_HOURS,
-            aggregation=Aggregation.SUM,
+            computation=_sum("hours taught by enterprise engineers", "hours", _of(_K.ENGINEER_TEACHING_REPORTED)),
             target_obligation=ObligationMetric.ENGINEER_TEACHING_HOURS,
             weight_bp=600,
             needs_improvement=of_target(8000),
@@ -187,7 +321,11 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="persons",
             source=_REPORTS,
             measure=Measure.TEACHER_PRACTICE_PERSONS,
-            aggregation=Aggregation.COUNT,
+            computation=_distinct(
+                "distinct teachers who completed enterprise practice",
+                ("teacher_ref",),
+                _of(_K.TEACHER_PRACTICE_COMPLETED),
+            ),
             target_obligation=ObligationMetric.TEACHER_PRACTICE_PERSONS,
             weight_bp=400,
             needs_improvement=of_target(8000),
@@ -201,7 +339,11 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="%",
             source=EvidenceSource.MANUAL,
             measure=Measure.DUAL_QUALIFIED_TEACHER_RATE,
-            aggregation=Aggregation.RATE,
+            computation=_percent(
+                "cooperation teachers are dual-qualified (the latest headcount snapshot)",
+                _latest("dual-qualified teachers", "dual_qualified_teachers", _of(_K.DUAL_QUALIFIED_TEACHERS)),
+                _latest("cooperation teachers", "cooperation_teachers", _of(_K.DUAL_QUALIFIED_TEACHERS)),
+            ),
             target_fixed=Decimal(70),
             weight_bp=300,
             needs_improvement=absolute(50),
@@ -215,7 +357,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="outputs",
             source=_REPORTS,
             measure=Measure.RD_OUTPUTS,
-            aggregation=Aggregation.COUNT,
+            computation=_count("joint R&D outputs reported", _K.RD_OUTPUT_REPORTED),
             weight_bp=500,
             needs_improvement=absolute(1),
             at_risk=absolute(0),
@@ -229,7 +371,11 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="fen",
             source=_REPORTS,
             measure=Measure.RD_REVENUE,
-            aggregation=Aggregation.SUM,
+            computation=_sum(
+                "minor units of revenue in the cycle's currency",
+                "revenue_minor",
+                _of(_K.RD_OUTPUT_REPORTED, where=(_cond("currency", Op.EQ, CURRENCY),)),
+            ),
             target_obligation=ObligationMetric.RD_REVENUE_FEN,
             weight_bp=400,
             needs_improvement=of_target(8000),
@@ -243,7 +389,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="courses",
             source=_REPORTS,
             measure=Measure.COURSES_CODEVELOPED,
-            aggregation=Aggregation.COUNT,
+            computation=_count("courses or textbooks co-developed", _K.COURSE_CODEVELOPED),
             target_obligation=ObligationMetric.COURSES_CODEVELOPED,
             weight_bp=400,
             needs_improvement=of_target(10000),
@@ -257,7 +403,17 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="fen",
             source=EvidenceSource.MANUAL,
             measure=Measure.ENTERPRISE_INVESTMENT,
-            aggregation=Aggregation.SUM,
+            computation=Computation(
+                aggregation=Aggregation.SUM,
+                what="minor units invested in total, in the cycle's currency, up to the window's end",
+                records=_of(
+                    _K.ENTERPRISE_INVESTMENT,
+                    scope=Scope.UP_TO_WINDOW_END,
+                    where=(_cond("currency", Op.EQ, CURRENCY),),
+                ),
+                fields=("amount_minor",),
+                no_evidence_when=NoEvidenceWhen.NO_RECORD_OF_KINDS,
+            ),
             target_obligation=ObligationMetric.INVESTMENT_FEN,
             weight_bp=800,
             needs_improvement=of_target(8000),
@@ -271,7 +427,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="mean on a 1–4 scale",
             source=EvidenceSource.SURVEY,
             measure=Measure.EMPLOYER_SATISFACTION,
-            aggregation=Aggregation.MEAN,
+            computation=_satisfaction("employer"),
             target_fixed=Decimal("3.5"),
             weight_bp=400,
             needs_improvement=absolute("2.5"),
@@ -285,7 +441,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="mean on a 1–4 scale",
             source=EvidenceSource.SURVEY,
             measure=Measure.STUDENT_SATISFACTION,
-            aggregation=Aggregation.MEAN,
+            computation=_satisfaction("student"),
             target_fixed=Decimal("3.5"),
             weight_bp=400,
             needs_improvement=absolute("2.5"),
@@ -299,7 +455,17 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="%",
             source=EvidenceSource.DERIVED,
             measure=Measure.MODES_CARRIED_OUT_RATE,
-            aggregation=Aggregation.RATE,
+            computation=Computation(
+                aggregation=Aggregation.RATIO,
+                what="declared modes carried out",
+                numerator=_distinct(
+                    "declared modes shown by evidence",
+                    ("mode",),
+                    _of(where=(_cond("mode", Op.IN_DECLARED_MODES),)),
+                ),
+                denominator_fact=Fact.DECLARED_MODES,
+                scale=Decimal(100),
+            ),
             target_fixed=Decimal(100),
             weight_bp=400,
             needs_improvement=absolute(70),
@@ -313,7 +479,13 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="% of months",
             source=EvidenceSource.DERIVED,
             measure=Measure.ACTIVE_MONTHS_RATE,
-            aggregation=Aggregation.RATE,
+            computation=Computation(
+                aggregation=Aggregation.RATIO,
+                what="months of the window had recorded activity",
+                numerator=_distinct("months with any record", ("month",), _of()),
+                denominator_fact=Fact.WINDOW_MONTHS,
+                scale=Decimal(100),
+            ),
             target_fixed=Decimal(100),
             weight_bp=400,
             needs_improvement=absolute(60),
@@ -327,7 +499,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="points of 100",
             source=EvidenceSource.PANEL,
             measure=None,
-            aggregation=Aggregation.MEAN,
+            computation=None,
             target_fixed=Decimal(100),
             weight_bp=600,
             needs_improvement=absolute(75),
@@ -341,7 +513,7 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="points of 100",
             source=EvidenceSource.PANEL,
             measure=None,
-            aggregation=Aggregation.MEAN,
+            computation=None,
             target_fixed=Decimal(100),
             weight_bp=500,
             needs_improvement=absolute(75),
@@ -355,13 +527,18 @@ def _indicators() -> tuple[IndicatorDefinition, ...]:
             unit="points of 100",
             source=EvidenceSource.PANEL,
             measure=None,
-            aggregation=Aggregation.MEAN,
+            computation=None,
             target_fixed=Decimal(100),
             weight_bp=400,
             needs_improvement=absolute(75),
             at_risk=absolute(60),
         ),
     )
+
+
+def default_measures() -> dict[str, Computation]:
+    """The shipped measures by name: the figures shown beside an agreement's evidence."""
+    return default_framework().measures()
 
 
 def default_framework(version: int = 1) -> Framework:

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
-from alliance_evaluation.domain.evidence import Measure
+from alliance_evaluation.domain.computation import Computation
 from alliance_evaluation.domain.panel import PanelRole
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import Grade, ObligationMetric
@@ -36,6 +36,8 @@ ConfigNumber = Annotated[
 ]
 
 IndicatorCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}-[0-9]{2}$")]
+#: The name of a measured figure (e.g. ``internship_placements``), shown beside the evidence.
+MeasureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,59}$")]
 
 
 class Dimension(StrEnum):
@@ -54,13 +56,6 @@ class EvidenceSource(StrEnum):
     SURVEY = "survey"
     PANEL = "panel"
     DERIVED = "derived"
-
-
-class Aggregation(StrEnum):
-    COUNT = "count"
-    SUM = "sum"
-    RATE = "rate"
-    MEAN = "mean"
 
 
 class Direction(StrEnum):
@@ -124,7 +119,8 @@ def absolute(value: str | int) -> Threshold:
 
 
 class IndicatorDefinition(BaseModel):
-    """One indicator: where its evidence comes from, its target, thresholds and weight."""
+    """One indicator: the figure it reads (``measure``, computed by ``computation`` — see
+    ``computation.py``; panel indicators have neither), its target, thresholds and weight."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -134,9 +130,8 @@ class IndicatorDefinition(BaseModel):
     name_en: str = Field(min_length=1, max_length=200)
     unit: str = Field(min_length=1, max_length=60)
     source: EvidenceSource
-    #: What the evidence aggregation computes for it; panel indicators have none.
-    measure: Measure | None
-    aggregation: Aggregation
+    measure: MeasureName | None
+    computation: Computation | None
     target_fixed: ConfigNumber | None = None
     target_obligation: ObligationMetric | None = None
     direction: Direction = Direction.HIGHER_IS_BETTER
@@ -154,6 +149,8 @@ class IndicatorDefinition(BaseModel):
             raise ValueError(f"{self.code}: a fixed target must be positive")
         if (self.source is EvidenceSource.PANEL) != (self.measure is None):
             raise ValueError(f"{self.code}: panel indicators have no measure, all others need one")
+        if (self.measure is None) != (self.computation is None):
+            raise ValueError(f"{self.code}: a measure is named together with its computation")
         has_target = self.target_fixed is not None or self.target_obligation is not None
         for threshold in (self.needs_improvement, self.at_risk):
             if threshold.basis is ThresholdBasis.TARGET_BASIS_POINTS and not has_target:
@@ -230,6 +227,12 @@ class Framework(BaseModel):
         codes = [indicator.code for indicator in self.indicators]
         if len(codes) != len(set(codes)):
             raise ValueError("indicator codes must be unique within a framework")
+        computations: dict[str, Computation] = {}
+        for indicator in self.indicators:
+            if indicator.measure is None or indicator.computation is None:
+                continue
+            if computations.setdefault(indicator.measure, indicator.computation) != indicator.computation:
+                raise ValueError(f"measure {indicator.measure} is computed in two different ways")
         if any(weight < 0 for weight in self.panel_role_weights.values()):
             raise ValueError("panel role weights must not be negative")
         return self
@@ -246,6 +249,12 @@ class Framework(BaseModel):
     @property
     def total_weight_bp(self) -> int:
         return sum(indicator.weight_bp for indicator in self.indicators)
+
+    def measures(self) -> dict[str, Computation]:
+        """Every measured figure the indicators read, by name."""
+        return {
+            i.measure: i.computation for i in self.indicators if i.measure is not None and i.computation is not None
+        }
 
     def indicator(self, code: str) -> IndicatorDefinition:
         for indicator in self.indicators:

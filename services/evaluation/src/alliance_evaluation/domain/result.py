@@ -23,9 +23,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alliance_evaluation.domain.computation import aggregate_evidence
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
 from alliance_evaluation.domain.depth import DepthComparison, compare_depth
-from alliance_evaluation.domain.evidence import IsoDate, ManualEvidence, Measure, aggregate_evidence, fmt
+from alliance_evaluation.domain.evidence import IsoDate, ManualEvidence, Measure, fmt
 from alliance_evaluation.domain.formality import DEFAULT_INACTIVE_MONTHS, FormalityAssessment, assess_formality
 from alliance_evaluation.domain.framework import Dimension, EvidenceSource, Framework
 from alliance_evaluation.domain.panel import Panel
@@ -305,7 +306,7 @@ def evaluate_agreement(
             "result.framework_mismatch",
             f"cycle {cycle.cycle_id} is pinned to {cycle.framework_id} v{cycle.framework_version}",
         )
-    summary = aggregate_evidence(reports, manual, cycle.window, agreement.declared_modes)
+    summary = aggregate_evidence(reports, manual, cycle.window, agreement.declared_modes, framework.measures())
     targets = window_targets(agreement.obligations, cycle.window, agreement.term_start, agreement.term_end)
     panel_codes = [i.code for i in framework.indicators if i.source is EvidenceSource.PANEL]
     panel_measurements = {} if panel is None else panel.measurements(panel_codes, framework.panel_role_weights)
@@ -316,7 +317,7 @@ def evaluate_agreement(
         panel=panel_measurements,
         previous_bands=None if previous is None else previous.bands(),
     )
-    active_months_codes = {i.code for i in framework.indicators if i.measure is Measure.ACTIVE_MONTHS_RATE}
+    active_months_codes = {i.code for i in framework.indicators if i.measure == Measure.ACTIVE_MONTHS_RATE}
     cd02 = next((i for i in scorecard.indicators if i.code in active_months_codes), None)
     formality = assess_formality(
         agreement_active=agreement.active,

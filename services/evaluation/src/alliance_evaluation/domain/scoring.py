@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from alliance_evaluation.domain.evidence import Measure, Measurement, fmt
+from alliance_evaluation.domain.evidence import Measurement, fmt
 from alliance_evaluation.domain.framework import (
     Dimension,
     Direction,
@@ -97,14 +97,14 @@ class Scorecard:
 
 def score_agreement(
     framework: Framework,
-    measurements: Mapping[Measure, Measurement],
+    measurements: Mapping[str, Measurement],
     targets: Mapping[ObligationMetric, Fraction],
     panel: Mapping[str, Measurement] | None = None,
     previous_bands: Mapping[str, RiskBand] | None = None,
 ) -> Scorecard:
     """Score one agreement against a framework.
 
-    ``measurements`` come from ``aggregate_evidence``, ``targets`` from
+    ``measurements`` (measure name → figure) come from ``aggregate_evidence``, ``targets`` from
     ``window_targets``, ``panel`` (indicator code → measurement) from the agreement's
     panel, ``previous_bands`` (indicator code → band) from its previous result.
     """

@@ -14,8 +14,10 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from alliance_evaluation.domain.appeal import Appeal, AppealStatus
+from alliance_evaluation.domain.computation import aggregate_evidence
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
-from alliance_evaluation.domain.evidence import EvidenceSummary, EvidenceWindow, aggregate_evidence, dedupe_reports
+from alliance_evaluation.domain.default_framework import default_measures
+from alliance_evaluation.domain.evidence import EvidenceSummary, EvidenceWindow, dedupe_reports
 from alliance_evaluation.domain.framework import Framework, FrameworkStatus
 from alliance_evaluation.domain.panel import Panel
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder
@@ -142,14 +144,16 @@ def window_of(start: date, end: date) -> EvidenceWindow:
 
 async def evidence_in_window(ctx: Context, agreement: AgreementView, start: date, end: date) -> EvidenceInWindow:
     """Reports per type in the window, the manual evidence up to its end and the figures
-    the aggregation computes from them."""
+    the default framework's measures compute from them."""
     window = window_of(start, end)
     evidence = await evidence_of(ctx, agreement.agreement_id)
     counts: dict[str, int] = {}
     for report in evidence.reports:
         if report.occurred_on in window:
             counts[report.event_type] = counts.get(report.event_type, 0) + 1
-    summary = aggregate_evidence(evidence.reports, [m.evidence for m in evidence.manual], window, agreement.modes)
+    summary = aggregate_evidence(
+        evidence.reports, [m.evidence for m in evidence.manual], window, agreement.modes, default_measures()
+    )
     return EvidenceInWindow(
         window=window,
         received=evidence.received,
