@@ -16,6 +16,7 @@ from alliance_notifications.adapters.http import ROUTERS
 from alliance_notifications.adapters.secret_cipher import FernetCipher
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.repositories import STORE_NAMES, Repositories
+from alliance_notifications.service.routing_rules import seed_rule_set
 from alliance_notifications.service.schedules import fire_due_reminders, run_every, send_digests
 from alliance_notifications.service.webhooks import drop_expired_secrets
 from alliance_notifications.service.worker import DeliveryWorker
@@ -61,6 +62,7 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     worker = DeliveryWorker(notifier)
 
     async def start_loops(rt: ServiceRuntime) -> None:
+        await seed_rule_set(notifier)
         rt.add_task(worker.run(), name="delivery-worker")
         rt.add_task(
             run_every(settings.reminder_scan_seconds, lambda: fire_due_reminders(notifier), "reminders"),

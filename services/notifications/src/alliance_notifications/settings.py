@@ -88,6 +88,9 @@ class Settings(ServiceSettings):
     #: How long routing may reuse the recipient directory (contacts, role groups, endpoints)
     #: it read; changes made by this process show at once, another replica's within this time.
     directory_cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    #: How long routing may reuse the rule set it read; a new version written by this
+    #: process applies at once, one written through another replica within this time.
+    rules_cache_seconds: float = Field(default=2.0, ge=0, le=300)
     reminder_scan_seconds: float = Field(default=60.0, gt=0, le=86_400)
     #: Local hour (in each recipient's time zone) at which the daily digest goes out.
     digest_hour: int = Field(default=8, ge=0, le=23)

@@ -219,6 +219,14 @@ class TemplateRenderer:
         self._env.filters["score"] = lambda value: format_score(_defined(value))
         self._env.filters["percent"] = lambda value: format_basis_points(_defined(value))
 
+    def has_template(self, template: str, locale: Locale) -> bool:
+        """Whether ``template`` has a text in ``locale`` (checked before a rule naming it is stored)."""
+        try:
+            self._env.get_template(template_file(template, locale))
+        except TemplateNotFound:
+            return False
+        return True
+
     def render(
         self,
         template: str,

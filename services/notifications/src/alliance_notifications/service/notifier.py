@@ -18,11 +18,13 @@ from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.rate_limit import SlidingWindowLimit
 from alliance_notifications.domain.recipients import RecipientDirectory
 from alliance_notifications.domain.routing import RoutingRule
+from alliance_notifications.domain.rule_set import RULE_SET_ID, RuleSet
 from alliance_notifications.domain.templates import TemplateRenderer
 from alliance_notifications.service.ports import DueList, EmailChannel, Resolver, WebhookChannel
 from alliance_notifications.service.repositories import Repositories
 from alliance_notifications.settings import Settings
 from alliance_shared.clock import Clock
+from alliance_shared.persistence.repository import Loaded
 
 
 class Notifier:
@@ -37,7 +39,7 @@ class Notifier:
         webhooks: WebhookChannel,
         resolver: Resolver,
         renderer: TemplateRenderer | None = None,
-        rules: Sequence[RoutingRule] = DEFAULT_RULES,
+        default_rules: Sequence[RoutingRule] = DEFAULT_RULES,
     ) -> None:
         self.repos = repos
         self.settings = settings
@@ -51,7 +53,8 @@ class Notifier:
             settings.verify_rate_limit, timedelta(seconds=settings.verify_rate_window_seconds)
         )
         self.renderer = renderer or TemplateRenderer()
-        self.rules = rules
+        #: The rules seeded as the first rule set, and followed while nobody changes them.
+        self.default_rules = tuple(default_rules)
         self.policy = settings.retry_policy
         self.rng = random.SystemRandom()
         #: Per endpoint and per process (see docs/notifications.md, Circuit breaker).
@@ -61,6 +64,7 @@ class Notifier:
         self.wake = asyncio.Event()
         self.planning = asyncio.Semaphore(settings.planning_concurrency)
         self._directory: tuple[float, RecipientDirectory] | None = None
+        self._rules: tuple[float, Loaded[RuleSet]] | None = None
 
     async def directory(self) -> RecipientDirectory:
         """The recipient directory, read again at most every ``directory_cache_seconds``
@@ -76,6 +80,23 @@ class Notifier:
 
     def directory_changed(self) -> None:
         self._directory = None
+
+    async def rule_set(self) -> Loaded[RuleSet]:
+        """The routing rule set in force, read again at most every ``rules_cache_seconds``
+        (and at once after this process wrote a new version). Before one is stored (the
+        first start seeds it) the default rules apply, as version 0."""
+        now = asyncio.get_running_loop().time()  # monotonic: a cache age, not a business time
+        cached = self._rules
+        if cached is not None and now - cached[0] < self.settings.rules_cache_seconds:
+            return cached[1]
+        loaded = await self.repos.rule_sets.get(RULE_SET_ID)
+        if loaded is None:
+            loaded = Loaded(RuleSet.of_defaults(self.default_rules, self.clock.now()), 0)
+        self._rules = (now, loaded)
+        return loaded
+
+    def rules_changed(self) -> None:
+        self._rules = None
 
     async def read_directory(self) -> RecipientDirectory:
         directory = RecipientDirectory()

@@ -9,7 +9,7 @@ redelivered event changes nothing (its deliveries' ids are taken already).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from alliance_notifications.domain.digest import DigestEntry
 from alliance_notifications.domain.inbox import InboxEntry
 from alliance_notifications.domain.recipients import PartnerContact, RecipientDirectory
 from alliance_notifications.domain.reminders import Reminder, ReminderStatus, cancellation_scopes, schedule_reminders
-from alliance_notifications.domain.routing import Disposition, PlannedDelivery, plan_deliveries
+from alliance_notifications.domain.routing import Disposition, PlannedDelivery, RoutingRule, plan_deliveries
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.repositories import CollectedEntry, DeliveryRecord
 from alliance_shared.contract.notifications import Channel
@@ -96,18 +96,33 @@ async def track_reminders(
 async def route(
     notifier: Notifier, routing_type: str, event_id: str, payload: Mapping[str, Any], now: datetime
 ) -> list[PlannedDelivery]:
-    """Plan and record every delivery an event (or a fired reminder) calls for."""
-    if not any(rule.event_type == routing_type for rule in notifier.rules):
-        return []
-    directory = await notifier.directory()
-    plans = plan_deliveries(routing_type, event_id, payload, directory, notifier.rules, {}, now)
-    preferences = await notifier.preferences_of([p.audience_id for p in plans])
-    plans = plan_deliveries(routing_type, event_id, payload, directory, notifier.rules, preferences, now)
+    """Plan and record every delivery an event (or a fired reminder) calls for, by the
+    rule set in force."""
+    rules = (await notifier.rule_set()).item.rules
+    plans = await plan_event(notifier, rules, routing_type, event_id, payload, now)
     for plan in plans:
         await record_plan(notifier, plan, payload, now)
     if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for p in plans):
         notifier.wake.set()
     return plans
+
+
+async def plan_event(
+    notifier: Notifier,
+    rules: Sequence[RoutingRule],
+    routing_type: str,
+    event_id: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[PlannedDelivery]:
+    """Every delivery ``rules`` call for, with the recipients' stored preferences; nothing
+    is written (``route`` records them, a dry run shows them)."""
+    if not any(rule.event_type == routing_type for rule in rules):
+        return []
+    directory = await notifier.directory()
+    plans = plan_deliveries(routing_type, event_id, payload, directory, rules, {}, now)
+    preferences = await notifier.preferences_of([p.audience_id for p in plans])
+    return plan_deliveries(routing_type, event_id, payload, directory, rules, preferences, now)
 
 
 async def record_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any], now: datetime) -> None:

@@ -27,6 +27,7 @@ from alliance_notifications.domain.inbox import InboxEntry
 from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.recipients import PartnerContact, RoleGroupRoster
 from alliance_notifications.domain.reminders import Reminder
+from alliance_notifications.domain.rule_set import RuleSet
 from alliance_notifications.service.ports import SecretCipher
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.persistence.repository import Repository
@@ -40,8 +41,19 @@ DELIVERIES = "deliveries"
 INBOX = "inbox"
 REMINDERS = "reminders"
 DIGEST_ENTRIES = "digest_entries"
+ROUTING_RULES = "routing_rules"
 
-STORE_NAMES = (CONTACTS, ROLE_GROUPS, ENDPOINTS, PREFERENCES, DELIVERIES, INBOX, REMINDERS, DIGEST_ENTRIES)
+STORE_NAMES = (
+    CONTACTS,
+    ROLE_GROUPS,
+    ENDPOINTS,
+    PREFERENCES,
+    DELIVERIES,
+    INBOX,
+    REMINDERS,
+    DIGEST_ENTRIES,
+    ROUTING_RULES,
+)
 
 StoreFactory = Callable[[str], VersionedStore]
 
@@ -134,6 +146,7 @@ class Repositories:
     inbox: Repository[InboxEntry]
     reminders: Repository[Reminder]
     digest_entries: Repository[CollectedEntry]
+    rule_sets: Repository[RuleSet]
 
     @classmethod
     def on(cls, store: StoreFactory, cipher: SecretCipher) -> Repositories:
@@ -148,4 +161,5 @@ class Repositories:
             inbox=Repository(store(INBOX), InboxEntry, version_field=None),
             reminders=Repository(store(REMINDERS), Reminder),
             digest_entries=Repository(store(DIGEST_ENTRIES), codec=CollectedEntryCodec()),
+            rule_sets=Repository(store(ROUTING_RULES), RuleSet, version_field=None, mode="json"),
         )
