@@ -1,5 +1,7 @@
-"""Rectification overdue on the real servers: the periodic check of the lifespan marks an
-unanswered order overdue once, escalates it with one event, and it can still be answered and closed."""
+"""Rectification deadlines on the real servers: the periodic check of the lifespan marks an
+unanswered order overdue once (``rectification.overdue``), escalates it once when it is
+still unanswered the escalation period past its deadline (``rectification.escalated``),
+and it can still be answered and closed."""
 
 from __future__ import annotations
 
@@ -39,7 +41,12 @@ AGR, COL, ENT = new_id("agr-late"), new_id("col"), new_id("ent")
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(
-        infra, f"late_{RUN}", dev_keys_dir, rectification_due_seconds=3, overdue_check_seconds=0.5
+        infra,
+        f"late_{RUN}",
+        dev_keys_dir,
+        rectification_due_seconds=3,
+        rectification_escalate_after_seconds=2,
+        overdue_check_seconds=0.5,
     )
     await skip_history(infra.kafka_bootstrap, settings.consumer_group)
     async with running(build_app(settings)) as http:
@@ -53,7 +60,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
         yield http
 
 
-async def test_unanswered_order_goes_overdue_once_and_can_still_be_closed(
+async def test_unanswered_order_goes_overdue_then_escalates_once_and_can_still_be_closed(
     client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
 ) -> None:
     supervisor = bearer(dev_keys_dir, "supervisor")
@@ -81,9 +88,14 @@ async def test_unanswered_order_goes_overdue_once_and_can_still_be_closed(
         return bool((await client.get(url, headers=supervisor)).json()["status"] == "overdue")
 
     await wait_for(overdue, timeout_s=20)
+
+    async def escalated() -> bool:
+        return bool((await client.get(url, headers=supervisor)).json()["escalated_at"] is not None)
+
+    await wait_for(escalated, timeout_s=20)
     board = (await client.get(f"/cycles/{cycle_id}/dashboard", headers=supervisor)).json()
     assert [o["order_id"] for o in board["overdue_rectifications"]] == [order["order_id"]]
-    await asyncio.sleep(1.5)  # three more sweeps: no second escalation
+    await asyncio.sleep(1.5)  # three more sweeps: no second overdue or escalation
     college = bearer(dev_keys_dir, "college", partner_id=COL)
     current = await client.get(url, headers=college)
     responded = await client.post(
@@ -92,9 +104,10 @@ async def test_unanswered_order_goes_overdue_once_and_can_still_be_closed(
     assert responded.status_code == 200, responded.text
     closed = await client.post(f"{url}/close", json={"reason": "done, late"}, headers={**supervisor, **etag(responded)})
     assert closed.status_code == 200
-    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=4)
+    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=5)
     await asyncio.sleep(0.5)
-    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=4)
-    assert [t.split(".")[4] for t, _ in events] == ["ordered", "overdue", "responded", "closed"]
-    assert events[1][1]["actor_id"] == "system"
+    events = await evaluation_events(infra, lambda data, t: data.get("order_id") == order["order_id"], expect=5)
+    assert [t.split(".")[4] for t, _ in events] == ["ordered", "overdue", "escalated", "responded", "closed"]
+    assert events[1][1]["actor_id"] == events[2][1]["actor_id"] == "system"
+    assert events[2][1]["overdue_since"] is not None
     assert events[-1][1]["was_overdue"] is True

@@ -25,6 +25,7 @@ EXPECTED_TYPES = {
         "rectification.returned",
         "rectification.closed",
         "rectification.overdue",
+        "rectification.escalated",
         "formality_risk.flagged",
         "appeal.lodged",
         "appeal.decided",

@@ -17,6 +17,7 @@ from alliance_shared.contract import college
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.evaluation import (
     RectificationClosed,
+    RectificationEscalated,
     RectificationItem,
     RectificationOrdered,
     RectificationOverdue,
@@ -174,7 +175,26 @@ def test_a_timely_response_stops_the_clock() -> None:
     o = order()
     o.respond(["doc"], NOW, "ent-user")
     assert not o.mark_overdue_if_due(DUE + timedelta(days=10))
+    assert not o.escalate_if_due(DUE + timedelta(days=30), timedelta(days=14))
     assert o.status is OrderStatus.RESPONDED
+
+
+def test_an_order_still_overdue_past_the_escalation_period_escalates_once() -> None:
+    o = order()
+    after = timedelta(days=14)
+    assert not o.escalate_if_due(DUE + after, after)  # never marked overdue: nothing to escalate
+    o.mark_overdue_if_due(DUE)
+    assert not o.escalate_if_due(DUE + after - timedelta(seconds=1), after)
+    assert o.escalate_if_due(DUE + after, after)
+    assert not o.escalate_if_due(DUE + after + timedelta(days=1), after)
+    (escalated,) = [e for e in o.events if isinstance(e, RectificationEscalated)]
+    assert (escalated.overdue_since, escalated.escalate_after_days, escalated.actor_id) == (DUE, 14, "system")
+    assert escalated.party_ids == o.party_ids
+    o.respond(["late-doc"], DUE + after + timedelta(days=2), "ent-user")
+    o.return_to_party("still insufficient", DUE + after + timedelta(days=3), "sup")
+    o.mark_overdue_if_due(DUE + after + timedelta(days=4))
+    assert not o.escalate_if_due(DUE + after + timedelta(days=5), after)  # once per order
+    assert o.status is OrderStatus.OVERDUE
 
 
 def test_an_order_survives_its_document_form() -> None:

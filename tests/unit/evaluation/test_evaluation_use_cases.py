@@ -593,13 +593,23 @@ async def test_close_order(h: Harness) -> None:
     assert h.written() == (["rectification.closed"], ["rectification.closed"])
 
 
-async def test_mark_overdue_escalates_once_after_the_deadline(h: Harness) -> None:
+async def test_check_deadlines_marks_overdue_then_escalates_each_once(h: Harness) -> None:
     order_id, _ = await ordered(h)
-    assert await rectification.mark_overdue(h.ctx) == 0  # not due yet
+    assert await rectification.check_deadlines(h.ctx) == 0  # not due yet
     assert h.nothing_written()
     h.clock.advance(timedelta(seconds=h.ctx.settings.rectification_due_seconds))
-    assert await rectification.mark_overdue(h.ctx) == 1
+    assert await rectification.check_deadlines(h.ctx) == 1
     assert h.written() == (["rectification.overdue"], ["rectification.overdue"])
     assert (await queries.get_order(h.ctx, order_id)).item.status is OrderStatus.OVERDUE
-    assert await rectification.mark_overdue(h.ctx) == 0
+    assert await rectification.check_deadlines(h.ctx) == 0
+    assert h.nothing_written()
+    h.clock.advance(timedelta(seconds=h.ctx.settings.rectification_escalate_after_seconds - 1))
+    assert await rectification.check_deadlines(h.ctx) == 0  # a second short of the escalation period
+    assert h.nothing_written()
+    h.clock.advance(timedelta(seconds=1))
+    assert await rectification.check_deadlines(h.ctx) == 1
+    assert h.written() == (["rectification.escalated"], ["rectification.escalated"])
+    escalated = (await queries.get_order(h.ctx, order_id)).item
+    assert (escalated.status, escalated.escalated_at) == (OrderStatus.OVERDUE, h.clock.now())
+    assert await rectification.check_deadlines(h.ctx) == 0  # the pass again: nothing more
     assert h.nothing_written()

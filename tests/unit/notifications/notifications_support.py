@@ -409,6 +409,11 @@ EXAMPLE_PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "evaluation.rectification.returned": {**_ORDER, "reason": "the evidence does not cover the spring term"},
     "evaluation.rectification.overdue": {**_ORDER},
+    "evaluation.rectification.escalated": {
+        **_ORDER,
+        "overdue_since": "2026-06-30T16:00:00Z",
+        "escalate_after_days": 14,
+    },
     "evaluation.rectification.closed": {**_ORDER, "was_overdue": False, "reason": "posts verified on site"},
     "evaluation.formality_risk.flagged": {
         "agreement_id": "agr-7f3c",

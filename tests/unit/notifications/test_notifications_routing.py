@@ -231,7 +231,7 @@ def test_default_rules_cover_the_events_people_must_hear_about() -> None:
             "funding.recovery.ordered", "funding.recovery.settled", "evaluation.result.completed",
             "funding.recovery.overdue", "funding.recovery.escalated", "funding.recovery.written_off",
             "evaluation.rectification.ordered", "evaluation.rectification.returned",
-            "evaluation.rectification.overdue", "evaluation.rectification.closed",
+            "evaluation.rectification.overdue", "evaluation.rectification.escalated", "evaluation.rectification.closed",
             "evaluation.formality_risk.flagged", "evaluation.appeal.decided", "evaluation.college_report.rejected",
             "funding.programme.opened", "funding.programme.closed",
         )

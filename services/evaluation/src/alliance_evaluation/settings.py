@@ -29,6 +29,8 @@ class Settings(ServiceSettings):
     overdue_check_seconds: float = Field(default=60.0, gt=0, le=86_400)
     #: Time a responsible party gets to answer a rectification order (seconds; 30 days).
     rectification_due_seconds: int = Field(default=30 * 86_400, ge=1, le=366 * 86_400)
+    #: How long past its deadline an order still unanswered is escalated (seconds; 14 days).
+    rectification_escalate_after_seconds: int = Field(default=14 * 86_400, ge=0, le=366 * 86_400)
     #: How long a college report for an agreement not yet known waits for the registry's
     #: event before it is dead-lettered as ``report.unknown_agreement`` (seconds).
     parked_report_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86_400)

@@ -227,6 +227,16 @@ class RectificationOverdue(_RectificationEvent):
     event_type: ClassVar[str] = "org.coopalliance.evaluation.rectification.overdue.v1"
 
 
+class RectificationEscalated(_RectificationEvent):
+    """Still unanswered ``escalate_after_days`` after the deadline: escalated to the
+    supervisors and the alliance's administrators. Sent once per order."""
+
+    event_type: ClassVar[str] = "org.coopalliance.evaluation.rectification.escalated.v1"
+
+    overdue_since: UtcDateTime
+    escalate_after_days: int = Field(ge=0, le=3650)
+
+
 class FormalityRiskFlagged(EventPayload):
     """An active agreement looks like cooperation on paper only."""
 
@@ -322,6 +332,7 @@ EVALUATION_EVENTS: tuple[type[EventPayload], ...] = (
     RectificationReturned,
     RectificationClosed,
     RectificationOverdue,
+    RectificationEscalated,
     FormalityRiskFlagged,
     AppealLodged,
     AppealDecided,

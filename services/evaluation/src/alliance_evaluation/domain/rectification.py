@@ -9,16 +9,19 @@ A result calls for rectification when its grade is fail or any indicator is at r
       └─deadline passes─▶ overdue ──respond──▶ responded
                              └──────close──────▶ closed
 
-``mark_overdue_if_due(now)`` is called by a scheduler; the first time an order goes
-overdue it emits ``rectification.overdue`` (the escalation to supervisors) — exactly
-once, even if the order is returned and goes overdue again. A response in time stops
-the clock: a responded order is not overdue while the supervisor reviews it.
+``mark_overdue_if_due(now)`` and ``escalate_if_due(now, escalate_after)`` are called by
+a scheduled pass on the injected clock. The first time an order goes overdue it emits
+``rectification.overdue`` (the responsible party and the supervisors are told); an
+order still overdue ``escalate_after`` past its deadline emits ``rectification.escalated``
+(the supervisors and the administrators are told). Each is sent exactly once per order,
+even if the order is returned and goes overdue again. A response in time stops the
+clock: a responded order is neither overdue nor escalated while the supervisor reviews it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any
@@ -31,6 +34,7 @@ from alliance_evaluation.domain.targets import Obligation
 from alliance_shared.contract.base import EventPayload, UtcDateTime
 from alliance_shared.contract.evaluation import (
     RectificationClosed,
+    RectificationEscalated,
     RectificationItem,
     RectificationOrdered,
     RectificationOverdue,
@@ -138,6 +142,9 @@ class RectificationOrder(BaseModel):
     due_at: UtcDateTime
     status: OrderStatus = OrderStatus.OPEN
     evidence_refs: tuple[str, ...] = ()
+    #: When the order first went overdue (``rectification.overdue`` was sent).
+    overdue_at: UtcDateTime | None = None
+    #: When the order, still overdue, was escalated (``rectification.escalated`` was sent).
     escalated_at: UtcDateTime | None = None
     ordered_at: UtcDateTime
     ordered_by: str
@@ -193,7 +200,7 @@ class RectificationOrder(BaseModel):
 
     @property
     def was_overdue(self) -> bool:
-        return self.escalated_at is not None
+        return self.overdue_at is not None
 
     def respond(self, evidence_refs: Collection[str], now: datetime, actor_id: str) -> None:
         if self.status not in (OrderStatus.OPEN, OrderStatus.OVERDUE):
@@ -223,14 +230,32 @@ class RectificationOrder(BaseModel):
         )
 
     def mark_overdue_if_due(self, now: datetime) -> bool:
-        """Move an unanswered order past its deadline to overdue; True when this escalated it."""
+        """Move an unanswered order past its deadline to overdue; True when this sent ``rectification.overdue``."""
         if self.status is not OrderStatus.OPEN or now < self.due_at:
             return False
         self.status = OrderStatus.OVERDUE
-        if self.escalated_at is not None:
+        if self.overdue_at is not None:
             return False
-        self.escalated_at = now
+        self.overdue_at = now
         self.events.append(RectificationOverdue(**self._common(now, "system")))
+        return True
+
+    def escalate_if_due(self, now: datetime, escalate_after: timedelta) -> bool:
+        """Escalate an order still overdue ``escalate_after`` past its deadline, once;
+        True when this sent ``rectification.escalated``."""
+        if self.status is not OrderStatus.OVERDUE or self.escalated_at is not None:
+            return False
+        if now < self.due_at + escalate_after:
+            return False
+        assert self.overdue_at is not None  # an overdue order went overdue
+        self.escalated_at = now
+        self.events.append(
+            RectificationEscalated(
+                **self._common(now, "system"),
+                overdue_since=self.overdue_at,
+                escalate_after_days=escalate_after.days,
+            )
+        )
         return True
 
     def _common(self, now: datetime, actor_id: str) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Rectification orders after a result: a supervisor may also order one by hand; the party
 responds, a supervisor returns or closes, and the periodic check marks unanswered orders
-overdue (escalating once)."""
+overdue and, still unanswered later, escalates them (each once)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alliance_evaluation.domain.rectification import OrderStatus, RectificationOrder, chosen_items
 from alliance_evaluation.service import queries
@@ -76,28 +76,34 @@ async def close_order(
     )
 
 
-async def mark_overdue(ctx: Context) -> int:
-    """One pass of the periodic check: open orders past their deadline become overdue.
+async def check_deadlines(ctx: Context) -> int:
+    """One pass of the scheduled check (the injected clock): open orders past their
+    deadline become overdue, and overdue orders still unanswered the escalation period
+    past it are escalated. Returns the orders changed.
 
-    The escalation event is emitted once per order (the domain's ``escalated_at``), and
-    concurrent sweepers (replicas) cannot both write it: the second one's decision on the
-    new version finds nothing to do.
+    Each event is emitted once per order (the domain's ``overdue_at`` and
+    ``escalated_at``), and concurrent passes (replicas) cannot both write it: the second
+    one's decision on the new version finds nothing to do.
     """
     now = ctx.clock.now()
-    escalated = 0
-    for order in await queries.list_orders(ctx, status=OrderStatus.OPEN):
-        if order.due_at > now:
-            continue
+    escalate_after = timedelta(seconds=ctx.settings.rectification_escalate_after_seconds)
+    changed = 0
+    for status in (OrderStatus.OPEN, OrderStatus.OVERDUE):
+        for order in await queries.list_orders(ctx, status=status):
+            if order.due_at > now or (order.status is OrderStatus.OVERDUE and order.escalated_at is not None):
+                continue
 
-        def decide(current: RectificationOrder) -> Decision[RectificationOrder] | None:
-            before = str(current.status)
-            current.mark_overdue_if_due(now)
-            if str(current.status) == before:
-                return None
-            audit = AuditNote("rectification.overdue", "rectification", current.order_id, before, str(current.status))
-            return Decision(current, audit)
+            def decide(current: RectificationOrder) -> Decision[RectificationOrder] | None:
+                before = str(current.status)
+                overdue = current.mark_overdue_if_due(now)
+                escalated = current.escalate_if_due(now, escalate_after)
+                if not (overdue or escalated or str(current.status) != before):
+                    return None
+                action = "rectification.escalated" if escalated else "rectification.overdue"
+                audit = AuditNote(action, "rectification", current.order_id, before, str(current.status))
+                return Decision(current, audit)
 
-        outcome = await update(ctx.repos.orders, order.order_id, decide, not_found=NOT_FOUND)
-        if outcome.written:
-            escalated += 1
-    return escalated
+            outcome = await update(ctx.repos.orders, order.order_id, decide, not_found=NOT_FOUND)
+            if outcome.written:
+                changed += 1
+    return changed

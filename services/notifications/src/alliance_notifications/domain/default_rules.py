@@ -136,6 +136,10 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("evaluation.rectification.returned", ("responsible_party",), REG),
     _rule("evaluation.rectification.overdue", ("responsible_party",), REG),
     _rule("evaluation.rectification.overdue", ("role_group:supervisors",), OPS, PEOPLE_CHANNELS),
+    # Still unanswered after the escalation period: the party again, the supervisors and the administrators.
+    _rule("evaluation.rectification.escalated", ("responsible_party",), REG),
+    _rule("evaluation.rectification.escalated", ("role_group:supervisors",), OPS, PEOPLE_CHANNELS),
+    _rule("evaluation.rectification.escalated", ("role_group:registry_admins",), OPS, PEOPLE_CHANNELS),
     _rule("evaluation.rectification.closed", ("agreement_parties",), OPS),
     _rule("evaluation.rectification.closed", ("role_group:supervisors",), DIGEST, PEOPLE_CHANNELS),
     _rule("evaluation.formality_risk.flagged", ("agreement_parties",), REG),
