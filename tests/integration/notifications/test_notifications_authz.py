@@ -21,6 +21,13 @@ pytestmark = pytest.mark.infra
 ADM, OPS, AUD, COL, ENT = "registry_admin", "ops", "auditor", "college", "enterprise"
 EVERYONE = dict.fromkeys(ALL_ROLES, 200)
 WH = "/partners/col-authz/webhooks"
+RULE = {
+    "event_type": "org.coopalliance.funding.tranche.paid.v1",
+    "selectors": ["award_recipient"],
+    "category": "operational",
+    "channels": ["inbox"],
+    "template": "funding.tranche.paid",
+}
 
 # (method, path, body, {role: expected status for roles let through}); other roles: 403.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
@@ -42,6 +49,10 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/deliveries", None, {OPS: 200, AUD: 200}),
     ("GET", "/deliveries/none", None, {OPS: 404, AUD: 404}),
     ("POST", "/deliveries/none/resend", None, {OPS: 404}),
+    ("GET", "/routing-rules", None, {ADM: 200, OPS: 200, AUD: 200}),
+    ("PUT", "/routing-rules", {"rules": [RULE]}, {ADM: 428}),
+    ("GET", "/routing-rules/versions", None, {ADM: 200, OPS: 200, AUD: 200}),
+    ("POST", "/routing-rules/dry-run", {"event_id": "none"}, {ADM: 404, OPS: 404, AUD: 404}),
     ("GET", "/audit/verify", None, {OPS: 200, AUD: 200}),
     ("GET", "/audit/records", None, {OPS: 200, AUD: 200}),
 ]

@@ -47,6 +47,17 @@ def member(n: int) -> dict[str, Any]:
     return {"member_id": f"sup-{n}", "name": f"督导 {n}", "email": f"sup-{n}@gov.cn"}
 
 
+def rule(short_name: str) -> dict[str, Any]:
+    """A routing rule telling an award's recipient in its inbox."""
+    return {
+        "event_type": f"org.coopalliance.{short_name}.v1",
+        "selectors": ["award_recipient"],
+        "category": "operational",
+        "channels": ["inbox"],
+        "template": short_name,
+    }
+
+
 CASES: dict[Route, Case] = {
     ("PUT", "/recipients/{recipient_id}/preferences"): Case(
         "/recipients/partner:col-ifm/preferences",
@@ -60,6 +71,15 @@ CASES: dict[Route, Case] = {
     ),
     ("PUT", "/role-groups/{group}"): Case(
         "/role-groups/supervisors", "ops", None, ({"members": [member(1)]}, {"members": [member(1), member(2)]})
+    ),
+    ("PUT", "/routing-rules"): Case(
+        "/routing-rules",
+        "registry_admin",
+        None,
+        (
+            {"rules": [rule("funding.tranche.paid")]},
+            {"rules": [rule("funding.tranche.paid"), rule("funding.award.granted")]},
+        ),
     ),
 }
 
