@@ -338,7 +338,7 @@ async def test_4_ranking_and_dashboard(client: httpx.AsyncClient, dev_keys_dir: 
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.content.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for spreadsheet programs
     lines = as_csv.text.removeprefix("\ufeff").strip().splitlines()
-    assert lines[0].startswith("rank,agreement_id,result_id,score")
+    assert lines[0].startswith("排名,协议编号,结果编号,得分")  # headers in the reader's language (zh-CN unless told)
     assert lines[1].startswith(f"1,{GOOD},")
     assert len(lines) == 3
     board = (await client.get(f"/cycles/{cycle_id}/dashboard", headers=sup(dev_keys_dir))).json()

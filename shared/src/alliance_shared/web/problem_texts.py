@@ -1053,6 +1053,7 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
             "no active agreement has a party in a region starting {spec.region_prefix}": (
                 "没有合作方位于以 {spec.region_prefix} 开头地区的生效协议"
             ),
+            "programme {programme_id} funds no active agreement": "资助项目 {programme_id} 没有资助生效的协议",
         },
     ),
     "cycle.results_missing": _t(
@@ -1067,6 +1068,11 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
             "agreement {agreement_id} is not known": "未登记合作协议 {agreement_id}",
             "agreement {agreement_id} is no longer known": "合作协议 {agreement_id} 已不再登记",
         },
+    ),
+    "cycle.unknown_programme": _t(
+        "未知的资助项目",
+        "Unknown programme",
+        {"programme {programme_id} is not known": "未收到资助项目 {programme_id} 的开立事件"},
     ),
     "cycle.window_invalid": _t(
         "统计期无效",

@@ -1,5 +1,6 @@
 """Kafka handlers: college reports become evidence (a poll's run at a time), registry agreement events feed the
-agreement read model, and dead-lettered college reports are told back to the college.
+agreement read model, funding's programme and award events feed the programme read model, and dead-lettered
+college reports are told back to the college.
 
 Registry agreement events are validated against ``alliance_shared.contract.registry``
 by the consumer runner; the read model folds the envelope's JSON data, taking only the
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from alliance_evaluation.service.agreements import apply_agreement_event
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.evidence import ingest_college_reports, reject_report
+from alliance_evaluation.service.programmes import PROGRAMME_EVENTS, apply_programme_event
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.college import COLLEGE_REPORTS
 from alliance_shared.contract.registry import (
@@ -27,7 +29,7 @@ from alliance_shared.contract.registry import (
     AgreementTerminated,
 )
 from alliance_shared.contract.topics import COLLEGE_REPORTS as COLLEGE_REPORTS_TOPIC
-from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.contract.topics import FUNDING_EVENTS, REGISTRY_EVENTS
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import BatchHandler, ConsumedEvent, DeadLetter, Handler
@@ -52,7 +54,10 @@ AGREEMENT_EVENTS: tuple[type[EventPayload], ...] = (
 )
 
 #: The use case each consumed payload type drives; other types are skipped.
-HANDLERS: dict[type[EventPayload], EventUseCase] = dict.fromkeys(AGREEMENT_EVENTS, apply_agreement_event)
+HANDLERS: dict[type[EventPayload], EventUseCase] = {
+    **dict.fromkeys(AGREEMENT_EVENTS, apply_agreement_event),
+    **dict.fromkeys(PROGRAMME_EVENTS, apply_programme_event),
+}
 #: College reports, the hot path, are applied a poll's run at a time.
 BATCH_HANDLERS: dict[type[EventPayload], BatchUseCase] = dict.fromkeys(COLLEGE_REPORTS, ingest_college_reports)
 
@@ -80,9 +85,11 @@ def build_subscription(ctx: Context) -> Subscription:
         except Exception:  # telling the college must never stop the consumer
             log.exception("could not tell the college about a rejected report", offset=dead.record.offset)
 
+    batch_handlers = {use_case: _bound_batch(ctx, use_case) for use_case in set(BATCH_HANDLERS.values())}
     return Subscription(
-        topics=[COLLEGE_REPORTS_TOPIC, REGISTRY_EVENTS],
+        topics=[COLLEGE_REPORTS_TOPIC, REGISTRY_EVENTS, FUNDING_EVENTS],
         handlers={payload: _bound(ctx, use_case) for payload, use_case in HANDLERS.items()},
-        batch_handlers={payload: _bound_batch(ctx, use_case) for payload, use_case in BATCH_HANDLERS.items()},
+        # One handler per use case: the runner batches consecutive events of one handler.
+        batch_handlers={payload: batch_handlers[use_case] for payload, use_case in BATCH_HANDLERS.items()},
         on_dead_letter=on_dead_letter,
     )

@@ -19,6 +19,7 @@ from alliance_evaluation.service.repositories import (
     MANUAL_EVIDENCE,
     PANELS,
     PARKED_REPORTS,
+    PROGRAMMES,
     RECTIFICATIONS,
     RESULTS,
 )
@@ -56,4 +57,6 @@ INDEXES: tuple[IndexSpec, ...] = (
     _by(AGREEMENTS, "status"),
     _by(PARKED_REPORTS, "status"),
     _by(PARKED_REPORTS, "agreement_id"),
+    # the programmes funding an agreement (rankings and dashboards group by them)
+    _by(PROGRAMMES, "agreement_ids"),
 )

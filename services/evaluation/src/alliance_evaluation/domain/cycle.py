@@ -40,6 +40,8 @@ class Cycle(BaseModel):
     due_at: UtcDateTime
     framework_id: str
     framework_version: int = Field(ge=1)
+    #: The funding programme whose awarded agreements the cycle covers, when opened for one.
+    programme_id: str | None = None
     status: CycleStatus = CycleStatus.OPEN
     opened_at: UtcDateTime
     opened_by: str
@@ -64,6 +66,7 @@ class Cycle(BaseModel):
         framework: Framework,
         now: datetime,
         actor_id: str,
+        programme_id: str | None = None,
     ) -> Cycle:
         if not framework.is_published:
             raise DomainError(
@@ -84,6 +87,7 @@ class Cycle(BaseModel):
             due_at=due_at,
             framework_id=framework.framework_id,
             framework_version=framework.version,
+            programme_id=programme_id,
             opened_at=now,
             opened_by=actor_id,
         )

@@ -19,7 +19,7 @@ from alliance_evaluation.domain.framework import EvidenceSource, Framework
 from alliance_evaluation.domain.panel import Panel, PanelMember
 from alliance_evaluation.domain.rectification import RectificationOrder, plan_rectification, responsible_party
 from alliance_evaluation.domain.result import EvaluationResult, evaluate_agreement
-from alliance_evaluation.service import queries
+from alliance_evaluation.service import programmes, queries
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import AgreementView, derived_id
 from alliance_evaluation.service.repositories import panel_key
@@ -46,9 +46,27 @@ class CycleSpec:
     framework_version: int
     agreement_ids: Sequence[str] = ()
     region_prefix: str | None = None
+    programme_id: str | None = None
+
+
+async def _programme_agreements(ctx: Context, programme_id: str) -> list[AgreementView]:
+    """The programme's awarded agreements (live awards) that are active now."""
+    programme = await programmes.find_programme(ctx, programme_id)
+    if programme is None:
+        raise DomainError("cycle.unknown_programme", f"programme {programme_id} is not known")
+    chosen = []
+    for agreement_id in programme.agreement_ids:
+        agreement = await queries.find_agreement(ctx, agreement_id)
+        if agreement is not None and agreement.is_active:
+            chosen.append(agreement)
+    if not chosen:
+        raise DomainError("cycle.no_agreements", f"programme {programme_id} funds no active agreement")
+    return chosen
 
 
 async def _chosen_agreements(ctx: Context, spec: CycleSpec) -> list[AgreementView]:
+    if spec.programme_id is not None:
+        return await _programme_agreements(ctx, spec.programme_id)
     if spec.region_prefix is not None:
         chosen = await queries.active_agreements(ctx, spec.region_prefix)
         if not chosen:
@@ -85,6 +103,7 @@ async def open_cycle(ctx: Context, spec: CycleSpec, actor_id: str) -> Outcome[Cy
         framework=framework,
         now=ctx.clock.now(),
         actor_id=actor_id,
+        programme_id=spec.programme_id,
     )
     audit = AuditNote("cycle.opened", "cycle", cycle.cycle_id, None, {"name": cycle.name})
     return await create(ctx.repos.cycles, cycle.cycle_id, cycle, audit)

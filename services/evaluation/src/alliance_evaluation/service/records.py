@@ -1,5 +1,6 @@
 """Records the service keeps besides the domain aggregates: the agreement read model
-(event-carried state from the registry), evidence received from colleges, manual
+(event-carried state from the registry), the programme read model (from funding's
+events), evidence received from colleges, manual
 evidence, reports parked until their agreement is known, and the rejections told back
 to colleges."""
 
@@ -163,3 +164,25 @@ class RejectionRecord(BaseModel):
     agreement_id: str | None = None
     original_event_type: str | None = None
     rejected_at: datetime
+
+
+class ProgrammeAward(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    award_id: str
+    agreement_id: str
+    terminated: bool = False
+
+
+class ProgrammeView(BaseModel):
+    """What evaluation knows of a funding programme; ``agreement_ids`` (those with a live
+    award) is kept beside the awards so the lookup by agreement has an index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    programme_id: str
+    name: str | None = None
+    fiscal_year: int | None = None
+    awards: tuple[ProgrammeAward, ...] = ()
+    agreement_ids: tuple[str, ...] = ()
+    updated_at: UtcDateTime | None = None

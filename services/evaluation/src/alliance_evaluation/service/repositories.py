@@ -25,6 +25,7 @@ from alliance_evaluation.service.records import (
     EvidenceRecord,
     ManualRecord,
     ParkedReport,
+    ProgrammeView,
     RejectionRecord,
 )
 from alliance_shared.persistence.repository import Repository
@@ -41,6 +42,7 @@ RECTIFICATIONS = "rectifications"
 APPEALS = "appeals"
 REJECTIONS = "report_rejections"
 PARKED_REPORTS = "parked_reports"
+PROGRAMMES = "programmes"
 
 STORES = (
     FRAMEWORKS,
@@ -54,6 +56,7 @@ STORES = (
     APPEALS,
     REJECTIONS,
     PARKED_REPORTS,
+    PROGRAMMES,
 )
 
 StoreFactory = Callable[[str], VersionedStore]
@@ -75,6 +78,7 @@ class Repositories:
         self.appeals = Repository(store_of(APPEALS), Appeal)
         self.rejections = Repository(store_of(REJECTIONS), RejectionRecord, version_field=None)
         self.parked = Repository(store_of(PARKED_REPORTS), ParkedReport, version_field=None)
+        self.programmes = Repository(store_of(PROGRAMMES), ProgrammeView, version_field=None)
 
 
 def framework_key(framework_id: str, version: int) -> str:

@@ -1,4 +1,5 @@
-"""Evaluation cycles: open, list (cursor pages), read, close the evidence window (If-Match), complete (If-Match)."""
+"""Evaluation cycles: open, list (cursor pages), read, close the evidence window (If-Match), complete (If-Match);
+and the funding programmes a cycle can be opened for (the read model of funding's events)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from alliance_evaluation.adapters.http.deps import CycleReader, Evaluation, Supe
 from alliance_evaluation.domain.cycle import Cycle, CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceWindow
 from alliance_evaluation.service import cycles as use_cases
-from alliance_evaluation.service import queries
+from alliance_evaluation.service import programmes, queries
+from alliance_evaluation.service.records import ProgrammeView
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.web.conditional import IfMatch, set_etag
@@ -24,7 +26,8 @@ Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class OpenCycleIn(BaseModel):
-    """Open a cycle for agreements chosen by id, or for all active agreements with a party in a region."""
+    """Open a cycle for agreements chosen by id, for all active agreements with a party in a region,
+    or for all active agreements a funding programme awarded funds to."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -50,6 +53,16 @@ class OpenCycleIn(BaseModel):
                     "framework_id": "default",
                     "framework_version": 1,
                 },
+                {
+                    "kind": "annual",
+                    "name": "Shenzhen programme 2026, annual",
+                    "programme_id": "prg-2026-sz",
+                    "window_start": "2026-01-01",
+                    "window_end": "2026-12-31",
+                    "due_at": "2027-02-28T16:00:00Z",
+                    "framework_id": "default",
+                    "framework_version": 1,
+                },
             ]
         },
     )
@@ -58,6 +71,7 @@ class OpenCycleIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     agreement_ids: list[Id] | None = Field(default=None, min_length=1, max_length=2000)
     region_prefix: str | None = Field(default=None, pattern=r"^[0-9]{2,6}$")
+    programme_id: Id | None = None
     window_start: date
     window_end: date
     due_at: UtcDateTime
@@ -66,8 +80,9 @@ class OpenCycleIn(BaseModel):
 
     @model_validator(mode="after")
     def _one_selection(self) -> Self:
-        if (self.agreement_ids is None) == (self.region_prefix is None):
-            raise ValueError("give either agreement_ids or region_prefix")
+        chosen = [s for s in (self.agreement_ids, self.region_prefix, self.programme_id) if s is not None]
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of agreement_ids, region_prefix or programme_id")
         if self.window_end < self.window_start:
             raise ValueError("window_end lies on or after window_start")
         return self
@@ -82,6 +97,7 @@ class OpenCycleIn(BaseModel):
             framework_version=self.framework_version,
             agreement_ids=self.agreement_ids or (),
             region_prefix=self.region_prefix,
+            programme_id=self.programme_id,
         )
 
 
@@ -126,3 +142,11 @@ async def complete(
     outcome = await use_cases.complete_cycle(ctx, cycle_id, expected, principal.subject)
     set_etag(response, outcome.version)
     return outcome.item
+
+
+@router.get(
+    "/programmes/{programme_id}",
+    summary="A funding programme as evaluation knows it: its name and the agreements it awarded funds to",
+)
+async def get_programme(programme_id: str, _: CycleReader, ctx: Evaluation) -> ProgrammeView:
+    return await programmes.get_programme(ctx, programme_id)
