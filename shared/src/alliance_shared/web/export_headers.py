@@ -12,6 +12,9 @@ EXPORT_HEADERS: Final[dict[str, tuple[str, str]]] = {
     # who and what
     "partner_id": ("伙伴编号", "Partner ID"),
     "partner_name": ("伙伴名称", "Partner name"),
+    "name_zh": ("中文名称", "Name (Chinese)"),
+    "name_en": ("英文名称", "Name (English)"),
+    "credit_code": ("统一社会信用代码", "Credit code"),
     "kind": ("类别", "Kind"),
     "region_code": ("行政区划代码", "Region code"),
     "sector_code": ("行业代码", "Sector code"),

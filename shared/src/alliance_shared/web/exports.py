@@ -11,15 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Query, Request, Response
 from openpyxl import Workbook
 
+from alliance_shared.errors import DomainError
 from alliance_shared.tables import Table
 from alliance_shared.web.export_headers import EXPORT_HEADERS
 from alliance_shared.web.problem_texts import EN, Language, negotiate
@@ -170,3 +171,24 @@ def requested_format(request: Request, format: Literal["json", "csv", "xlsx"] | 
     if XLSX_MEDIA_TYPE in accept:
         return "xlsx"
     return None
+
+
+#: The most rows one download holds; a larger list is refused (narrow its filters).
+EXPORT_MAX_ROWS = 10_000
+T = TypeVar("T")
+PageFetch = Callable[[str | None], Awaitable[tuple[Sequence[T], str | None]]]
+
+
+async def whole_list(fetch_page: PageFetch[T]) -> list[T]:
+    """Every item of a cursor-paged list, page by page (a download is the whole filtered list)."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await fetch_page(cursor)
+        items.extend(page)
+        if len(items) > EXPORT_MAX_ROWS:
+            raise DomainError(
+                "export.too_large", f"a download holds at most {EXPORT_MAX_ROWS} rows; narrow the filters"
+            )
+        if cursor is None:
+            return items

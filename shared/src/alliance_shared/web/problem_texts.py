@@ -1069,6 +1069,13 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
             "agreement {agreement_id} is no longer known": "合作协议 {agreement_id} 已不再登记",
         },
     ),
+    "export.too_large": _t(
+        "导出内容过多",
+        "Export too large",
+        {
+            "a download holds at most {EXPORT_MAX_ROWS} rows; narrow the filters": "一次导出最多 {EXPORT_MAX_ROWS} 行；请缩小筛选范围"
+        },
+    ),
     "cycle.unknown_programme": _t(
         "未知的资助项目",
         "Unknown programme",

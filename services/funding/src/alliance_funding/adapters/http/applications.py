@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from alliance_funding.adapters.http import downloads
 from alliance_funding.adapters.http.access import (
     Anyone,
     Applicant,
@@ -19,8 +20,10 @@ from alliance_funding.adapters.http.deps import Now, Repos
 from alliance_funding.domain.application import Application, BudgetLine
 from alliance_funding.service import applications, queries
 from alliance_shared.contract.base import MinorUnits
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import OptionalReasonIn
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["applications"])
@@ -90,16 +93,33 @@ async def create_application(
     return outcome.item
 
 
-@router.get("/applications", summary="Applications, cursor pages (partners: own only)")
+@router.get(
+    "/applications",
+    summary="Applications, cursor pages (partners: own only); ?format=csv|xlsx downloads the whole list",
+)
 async def list_applications(
+    request: Request,
     principal: Anyone,
     repos: Repos,
     programme_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[Application]:
+    format: ListFormat = None,
+) -> Any:
+    applicant_id = partner_filter(principal)
+    download = requested_format(request, format)
+    if download is not None:
+
+        async def fetch(at: str | None) -> tuple[list[Application], str | None]:
+            listed = await queries.list_applications(
+                repos, programme_id=programme_id, applicant_id=applicant_id, cursor=at, limit=MAX_PAGE_SIZE
+            )
+            return listed.items, listed.next_cursor
+
+        records = await downloads.application_records(repos, await whole_list(fetch))
+        return export_response(request, download, downloads.APPLICATION_COLUMNS, records, "applications")
     listed = await queries.list_applications(
-        repos, programme_id=programme_id, applicant_id=partner_filter(principal), cursor=cursor, limit=limit
+        repos, programme_id=programme_id, applicant_id=applicant_id, cursor=cursor, limit=limit
     )
     return Page(items=listed.items, next_cursor=listed.next_cursor)
 

@@ -3,18 +3,21 @@ terminated when an officer proposes it and an approver approves."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from alliance_funding.adapters.http import downloads
 from alliance_funding.adapters.http.access import Anyone, Approver, Officer, ReadableAward, partner_filter
 from alliance_funding.adapters.http.deps import Now, Repos
 from alliance_funding.domain.award import Award
 from alliance_funding.service import awards, queries
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import Reason
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.conditional import IfMatch, set_etag
+from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["awards"])
@@ -55,17 +58,31 @@ async def grant_award(application_id: str, response: Response, principal: Approv
     return loaded.item
 
 
-@router.get("/awards", summary="Awards, cursor pages (partners: only their own)")
+@router.get(
+    "/awards", summary="Awards, cursor pages (partners: only their own); ?format=csv|xlsx downloads the whole list"
+)
 async def list_awards(
+    request: Request,
     principal: Anyone,
     repos: Repos,
     programme_id: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[Award]:
-    listed = await queries.list_awards(
-        repos, programme_id=programme_id, party_id=partner_filter(principal), cursor=cursor, limit=limit
-    )
+    format: ListFormat = None,
+) -> Any:
+    party_id = partner_filter(principal)
+    download = requested_format(request, format)
+    if download is not None:
+
+        async def fetch(at: str | None) -> tuple[list[Award], str | None]:
+            listed = await queries.list_awards(
+                repos, programme_id=programme_id, party_id=party_id, cursor=at, limit=MAX_PAGE_SIZE
+            )
+            return listed.items, listed.next_cursor
+
+        records = await downloads.award_records(repos, await whole_list(fetch))
+        return export_response(request, download, downloads.AWARD_COLUMNS, records, "awards")
+    listed = await queries.list_awards(repos, programme_id=programme_id, party_id=party_id, cursor=cursor, limit=limit)
     return Page(items=listed.items, next_cursor=listed.next_cursor)
 
 
