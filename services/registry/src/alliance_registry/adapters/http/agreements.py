@@ -4,9 +4,9 @@ propose an amendment (If-Match), sign or withdraw it, suspend, resume, terminate
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from alliance_registry.adapters.http.access import SigningParty
 from alliance_registry.adapters.http.bodies import AgreementIn, AmendmentIn
@@ -17,11 +17,43 @@ from alliance_registry.service import agreements as agreement_cases
 from alliance_registry.service import queries
 from alliance_shared.contract.registry import AgreementStatus
 from alliance_shared.contract.vocabulary import CooperationMode
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, OptionalIfMatch, set_etag
+from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["agreements"])
+
+AGREEMENT_COLUMNS: tuple[Column, ...] = columns(
+    "agreement_id",
+    "agreement_title",
+    "status",
+    "party_ids",
+    "party_names",
+    "modes",
+    "start_date",
+    "end_date",
+    "declared_depth",
+    "version",
+)
+
+
+def agreement_record(agreement: AgreementOut) -> dict[str, Any]:
+    """An agreement as an export row: its parties' names beside their ids, in the same order."""
+    terms = agreement.terms
+    return {
+        "agreement_id": agreement.agreement_id,
+        "agreement_title": terms.title,
+        "status": agreement.status.value,
+        "party_ids": [p.partner_id for p in terms.parties],
+        "party_names": [p.name for p in terms.parties],
+        "modes": [m.value for m in terms.modes],
+        "start_date": terms.start_date,
+        "end_date": terms.end_date,
+        "declared_depth": terms.declared_depth.value,
+        "version": agreement.version,
+    }
 
 
 @router.post(
@@ -38,8 +70,12 @@ async def draft_agreement(
     return AgreementOut.of(outcome)
 
 
-@router.get("/agreements", summary="List agreements (filters combine; cursor pagination)")
+@router.get(
+    "/agreements",
+    summary="List agreements (filters combine; cursor pagination; ?format=csv|xlsx downloads the whole list)",
+)
 async def list_agreements(
+    request: Request,
     _: Reader,
     repos: Repos,
     party: Annotated[str | None, Query(max_length=100, description="a party's partner id")] = None,
@@ -53,7 +89,8 @@ async def list_agreements(
     active_to: Annotated[date | None, Query(description="term overlaps the range up to this date")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[AgreementOut]:
+    format: ListFormat = None,
+) -> Any:
     f = queries.AgreementFilter(
         party_id=party,
         mode=mode,
@@ -63,6 +100,15 @@ async def list_agreements(
         active_from=active_from,
         active_to=active_to,
     )
+    download = requested_format(request, format)
+    if download is not None:
+
+        async def fetch(at: str | None) -> tuple[list[AgreementOut], str | None]:
+            page = await queries.list_agreements(repos, f, limit=MAX_PAGE_SIZE, cursor=at)
+            return [AgreementOut.of(a) for a in page.items], page.next_cursor
+
+        records = [agreement_record(a) for a in await whole_list(fetch)]
+        return export_response(request, download, AGREEMENT_COLUMNS, records, "agreements")
     page = await queries.list_agreements(repos, f, limit=limit, cursor=cursor)
     return Page(items=[AgreementOut.of(a) for a in page.items], next_cursor=page.next_cursor)
 

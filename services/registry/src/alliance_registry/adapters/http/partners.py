@@ -3,9 +3,9 @@ them), replace the profile or the contacts (If-Match), deactivate, the profile p
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from alliance_registry.adapters.http.access import ContactsEditor, ContactsVisible
 from alliance_registry.adapters.http.bodies import ContactsIn, PartnerDetailsIn, PartnerIn
@@ -16,11 +16,25 @@ from alliance_registry.service import partners as partner_cases
 from alliance_registry.service import queries
 from alliance_shared.contract.registry import MembershipStatus, PartnerStatus
 from alliance_shared.contract.vocabulary import PartnerKind
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, OptionalIfMatch, set_etag
+from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["partners"])
+
+PARTNER_COLUMNS: tuple[Column, ...] = columns(
+    "partner_id",
+    "name_zh",
+    "name_en",
+    "kind",
+    "credit_code",
+    "region_code",
+    "sector_code",
+    "status",
+    "updated_at",
+)
 
 
 @router.post(
@@ -37,8 +51,12 @@ async def register_partner(
     return PartnerOut.of(outcome, with_contacts=True)
 
 
-@router.get("/partners", summary="List partners (filters combine; cursor pagination)")
+@router.get(
+    "/partners",
+    summary="List partners (filters combine; cursor pagination; ?format=csv|xlsx downloads the whole list)",
+)
 async def list_partners(
+    request: Request,
     _: Reader,
     repos: Repos,
     clock: AppClock,
@@ -51,7 +69,8 @@ async def list_partners(
     q: Annotated[str | None, Query(min_length=1, max_length=100, description="text in the name")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[PartnerOut]:
+    format: ListFormat = None,
+) -> Any:
     f = queries.PartnerFilter(
         kind=kind,
         region_prefix=region,
@@ -61,6 +80,15 @@ async def list_partners(
         status=status,
         text=q,
     )
+    download = requested_format(request, format)
+    if download is not None:
+
+        async def fetch(at: str | None) -> tuple[list[PartnerOut], str | None]:
+            page = await queries.list_partners(repos, clock, f, limit=MAX_PAGE_SIZE, cursor=at)
+            return [PartnerOut.of(p, with_contacts=False) for p in page.items], page.next_cursor
+
+        records = [p.model_dump(mode="json") for p in await whole_list(fetch)]
+        return export_response(request, download, PARTNER_COLUMNS, records, "partners")
     page = await queries.list_partners(repos, clock, f, limit=limit, cursor=cursor)
     return Page(items=[PartnerOut.of(p, with_contacts=False) for p in page.items], next_cursor=page.next_cursor)
 
