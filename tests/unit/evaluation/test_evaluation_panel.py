@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alliance_evaluation.domain.framework import DEFAULT_PANEL_ROLE_WEIGHTS
-from alliance_evaluation.domain.panel import Panel, PanelMember, PanelRole, combine_roles
+from alliance_evaluation.domain.panel import (
+    CorrectionSource,
+    Panel,
+    PanelMember,
+    PanelRole,
+    ScoreCorrection,
+    combine_roles,
+)
 from alliance_shared.errors import DomainError
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
@@ -168,3 +175,29 @@ def test_a_panel_survives_its_document_form() -> None:
     board.add_member(PanelMember(evaluator_id="sup", role=PanelRole.SUPERVISOR))
     board.record_score("sup", "PN-01", 90, NOW)
     assert Panel.from_document({"_id": 1, **board.to_document()}) == board
+
+
+def test_an_appeal_correction_replaces_a_score_once_and_keeps_what_it_replaced() -> None:
+    p = seated(("wu", PanelRole.INDUSTRY_EXPERT), ("li", PanelRole.INDUSTRY_EXPERT))
+    p.record_score("wu", "PR-02", 40, NOW)
+    p.record_score("li", "PR-02", 60, NOW)
+    by_decider = ScoreCorrection(
+        evaluator_id="wu",
+        indicator_code="PR-02",
+        score=80,
+        given_by=CorrectionSource.DECIDING_SUPERVISOR,
+        reason="base verified",
+    )
+    assert p.correct_score(by_decider, "apl-1", "sup-other", NOW)
+    assert not p.correct_score(by_decider, "apl-1", "sup-other", NOW)  # applied again: nothing changes
+    corrected = next(s for s in p.scores if s.evaluator_id == "wu")
+    assert (corrected.score, corrected.previous_score, corrected.corrected_by) == (80, 40, "sup-other")
+    measurement = p.measurement("PR-02", DEFAULT_PANEL_ROLE_WEIGHTS)
+    assert measurement.value == 70
+    assert "corrected on appeal: wu 40 → 80 (base verified)" in measurement.how
+    by_evaluator = by_decider.model_copy(update={"evaluator_id": "li", "given_by": CorrectionSource.ORIGINAL_EVALUATOR})
+    assert p.correct_score(by_evaluator, "apl-1", "sup-other", NOW)
+    assert next(s for s in p.scores if s.evaluator_id == "li").corrected_by == "li"
+    with pytest.raises(DomainError) as refused:
+        p.correct_score(by_decider.model_copy(update={"indicator_code": "PR-01"}), "apl-1", "sup-other", NOW)
+    assert refused.value.code == "panel.no_such_score"

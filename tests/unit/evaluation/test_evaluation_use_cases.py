@@ -17,12 +17,12 @@ import pytest
 from alliance_evaluation.domain.appeal import AppealStatus
 from alliance_evaluation.domain.cycle import CycleStatus
 from alliance_evaluation.domain.evidence import EvidenceWindow
-from alliance_evaluation.domain.panel import PanelMember, PanelRole
+from alliance_evaluation.domain.panel import CorrectionSource, PanelMember, PanelRole, ScoreCorrection
 from alliance_evaluation.domain.rectification import OrderStatus
 from alliance_evaluation.service import appeals, cycles, evidence, frameworks, queries, rectification
 from alliance_evaluation.service.agreements import apply_agreement_event
 from alliance_evaluation.service.context import Context
-from alliance_evaluation.service.repositories import STORES, Repositories
+from alliance_evaluation.service.repositories import STORES, Repositories, panel_key
 from alliance_evaluation.settings import Settings
 from alliance_shared.contract import college
 from alliance_shared.contract.base import EventPayload
@@ -506,6 +506,69 @@ async def test_decide_appeal_upheld_rescores_and_supersedes(h: Harness) -> None:
     with pytest.raises(InvalidTransition):
         await appeals.decide_appeal(h.ctx, appeal_id, 2, AppealDecision.REJECTED, "again", SUPERVISOR)
     assert h.nothing_written()
+
+
+async def appealed_panel_result(h: Harness, score: int) -> tuple[str, str]:
+    """GOOD scored by one expert (PR-01 ``score``) and appealed: (old result id, appeal id)."""
+    cycle_id = (await cycles.open_cycle(h.ctx, spec(GOOD), SUPERVISOR)).item.cycle_id
+    await cycles.seat_member(
+        h.ctx, cycle_id, GOOD, PanelMember(evaluator_id=EVALUATOR, role=PanelRole.INDUSTRY_EXPERT), SUPERVISOR
+    )
+    await cycles.record_score(h.ctx, cycle_id, GOOD, EVALUATOR, "PR-01", score)
+    await cycles.start_scoring(h.ctx, cycle_id, 1, SUPERVISOR)
+    await cycles.complete_cycle(h.ctx, cycle_id, 2, SUPERVISOR)
+    (old,) = await queries.results_of_agreement(h.ctx, GOOD)
+    appeal = await appeals.lodge_appeal(h.ctx, old, COL, "the expert scored the wrong base", "col-user")
+    h.written()
+    return old.result_id, appeal.item.appeal_id
+
+
+def correction(evaluator_id: str = EVALUATOR, score: int = 90) -> ScoreCorrection:
+    return ScoreCorrection(
+        evaluator_id=evaluator_id,
+        indicator_code="PR-01",
+        score=score,
+        given_by=CorrectionSource.ORIGINAL_EVALUATOR,
+        reason="the second training base was checked on a follow-up visit",
+    )
+
+
+async def test_an_upheld_appeal_corrects_panel_scores_and_the_result_is_recomputed(h: Harness) -> None:
+    old_id, appeal_id = await appealed_panel_result(h, 40)
+    old = (await queries.get_result(h.ctx, old_id)).item
+    assert next(i for i in old.indicators if i.code == "PR-01").value == "40"
+    for refused_code, decision, wrong in (
+        ("appeal.corrections_need_upheld", AppealDecision.REJECTED, correction()),
+        ("panel.no_such_score", AppealDecision.UPHELD, correction(evaluator_id="nobody")),
+    ):
+        with pytest.raises(DomainError) as refused:
+            await appeals.decide_appeal(h.ctx, appeal_id, 1, decision, "checked", SUPERVISOR, [wrong])
+        assert refused.value.code == refused_code
+    assert h.nothing_written()
+
+    decided, new = await appeals.decide_appeal(
+        h.ctx, appeal_id, 1, AppealDecision.UPHELD, "checked", SUPERVISOR, [correction()]
+    )
+    assert decided.item.score_corrections == (correction(),)
+    assert new is not None
+    pr01 = next(i for i in new.indicators if i.code == "PR-01")
+    assert pr01.value == "90"
+    assert f"corrected on appeal: {EVALUATOR} 40 → 90" in pr01.explanation
+    assert new.score_hundredths > old.score_hundredths
+    panel = await h.ctx.repos.panels.get(panel_key(old.cycle_id, GOOD))
+    assert panel is not None
+    (score,) = panel.item.scores
+    assert (score.score, score.previous_score, score.corrected_by, score.corrected_in_appeal) == (
+        90,
+        40,
+        EVALUATOR,
+        appeal_id,
+    )
+    events, audits = h.written()
+    assert "panel.scores_corrected" in audits
+    assert "result.superseded" in events
+    history = await queries.results_of_agreement(h.ctx, GOOD)
+    assert {r.result_id: r.is_current for r in history} == {old_id: False, new.result_id: True}
 
 
 async def test_finish_upheld_appeals_completes_an_interrupted_rescore_once(h: Harness) -> None:

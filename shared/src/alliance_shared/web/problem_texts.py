@@ -1097,6 +1097,20 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
                 "合作协议 {agreement_id} 不在评价周期 {cycle.cycle_id} 的评价范围内"
             ),
             "no panel {aggregate_id}": "评议组 {aggregate_id} 不存在",
+            "agreement {result.agreement_id} had no panel in its cycle": (
+                "合作协议 {result.agreement_id} 在其评价周期中没有评议组"
+            ),
+        },
+    ),
+    "panel.no_such_score": _t(
+        "没有可更正的评分",
+        "No such score",
+        {
+            "evaluator {correction.evaluator_id} gave no score for {correction.indicator_code} "
+            "on the panel of agreement {self.agreement_id}": (
+                "评议人 {correction.evaluator_id} 未在合作协议 {self.agreement_id} 的评议组中"
+                "为指标 {correction.indicator_code} 打分"
+            )
         },
     ),
     "panel.already_member": _t(
@@ -1281,6 +1295,16 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
                 "申诉 {self.appeal_id} 针对的是评价结果 {self.result_id}"
             )
         },
+    ),
+    "appeal.corrections_need_upheld": _t(
+        "仅支持申诉成立时更正评分",
+        "Corrections need an upheld appeal",
+        {"panel scores are corrected only by an upheld appeal": "只有申诉成立时才能更正评议组评分"},
+    ),
+    "appeal.duplicate_correction": _t(
+        "评分更正重复",
+        "Duplicate correction",
+        {"each evaluator's score of an indicator is corrected once": "同一评议人对同一指标的评分只能更正一次"},
     ),
     "evidence.invalid": _t("佐证数据无效", "Invalid evidence", detail_zh="佐证数据不符合数据规范"),
     "report.agreement_inactive": _t(

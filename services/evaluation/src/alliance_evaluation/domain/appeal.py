@@ -6,12 +6,14 @@ plus make-up working days — see ``working_days``)
 after the day the result was recorded: the window ends at the end of that last working
 day. A supervisor who did not sit on the agreement's panel decides it. Upheld: the
 agreement is re-scored and the new result supersedes the old one (see
-``EvaluationResult.supersede``). Rejected: the result stands; the decision is recorded.
+``EvaluationResult.supersede``); the decision may correct panel scores — a new score by
+the original evaluator or by the deciding supervisor, with the reason — and the re-score
+uses them (``Panel.correct_score``). Rejected: the result stands; the decision is recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alliance_evaluation.domain.panel import ScoreCorrection
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.domain.working_days import WEEKDAYS_ONLY, OfficialCalendar, end_of_local_day, local_date
 from alliance_shared.contract.base import EventPayload, UtcDateTime
@@ -61,6 +64,8 @@ class Appeal(BaseModel):
     decided_at: UtcDateTime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
+    #: New panel scores given with an upheld decision; the re-score uses them.
+    score_corrections: tuple[ScoreCorrection, ...] = ()
     version: int = 0
     events: list[EventPayload] = Field(default_factory=list, exclude=True)
 
@@ -131,10 +136,19 @@ class Appeal(BaseModel):
         result: EvaluationResult,
         now: datetime,
         decider_id: str,
+        score_corrections: Sequence[ScoreCorrection] = (),
     ) -> None:
-        """Record the decision of a supervisor (the caller checks the role) not on the panel."""
+        """Record the decision of a supervisor (the caller checks the role) not on the panel.
+
+        An upheld decision may correct panel scores (each evaluator's score of an
+        indicator once); a rejected one leaves the result, and the scores, as they are."""
         if self.status is not AppealStatus.LODGED:
             raise InvalidTransition("appeal", self.status, "decide")
+        if score_corrections and decision is not AppealDecision.UPHELD:
+            raise DomainError("appeal.corrections_need_upheld", "panel scores are corrected only by an upheld appeal")
+        keys = [(c.evaluator_id, c.indicator_code) for c in score_corrections]
+        if len(keys) != len(set(keys)):
+            raise DomainError("appeal.duplicate_correction", "each evaluator's score of an indicator is corrected once")
         if result.result_id != self.result_id:
             raise DomainError("appeal.wrong_result", f"appeal {self.appeal_id} concerns result {self.result_id}")
         if decider_id in result.panel_evaluator_ids:
@@ -147,6 +161,7 @@ class Appeal(BaseModel):
         self.decided_at = now
         self.decided_by = decider_id
         self.decision_reason = reason
+        self.score_corrections = tuple(score_corrections)
         self.events.append(
             AppealDecided(
                 appeal_id=self.appeal_id,

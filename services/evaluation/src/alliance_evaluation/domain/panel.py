@@ -51,12 +51,39 @@ class PanelMember(BaseModel):
 
 
 class PanelScore(BaseModel):
+    """An evaluator's score of an indicator; a score corrected on an upheld appeal keeps
+    the score it replaced, who gave the new one, why, and the appeal."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     evaluator_id: str
     indicator_code: str = Field(min_length=1, max_length=20)
     score: int = Field(strict=True, ge=0, le=100)
     scored_at: UtcDateTime
+    previous_score: int | None = None
+    corrected_by: str | None = None
+    correction_reason: str | None = None
+    corrected_in_appeal: str | None = None
+
+
+class CorrectionSource(StrEnum):
+    """Who gave a corrected score: the evaluator whose score it replaces, or the
+    supervisor deciding the appeal."""
+
+    ORIGINAL_EVALUATOR = "original_evaluator"
+    DECIDING_SUPERVISOR = "deciding_supervisor"
+
+
+class ScoreCorrection(BaseModel):
+    """A new score for one evaluator's score of a panel indicator, given on an upheld appeal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    evaluator_id: str = Field(min_length=1, max_length=100, description="whose score is replaced")
+    indicator_code: str = Field(min_length=1, max_length=20)
+    score: int = Field(strict=True, ge=0, le=100)
+    given_by: CorrectionSource
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 def combine_roles(role_means: Mapping[PanelRole, Fraction], role_weights: Mapping[PanelRole, int]) -> Fraction | None:
@@ -120,6 +147,43 @@ class Panel(BaseModel):
         entry = PanelScore(evaluator_id=evaluator_id, indicator_code=indicator_code, score=score, scored_at=now)
         self.scores = (*kept, entry)
 
+    def correct_score(self, correction: ScoreCorrection, appeal_id: str, decider_id: str, now: datetime) -> bool:
+        """Replace an evaluator's score with the corrected one; False when this appeal's
+        correction is already in (applying it again changes nothing)."""
+        current = next(
+            (
+                s
+                for s in self.scores
+                if s.evaluator_id == correction.evaluator_id and s.indicator_code == correction.indicator_code
+            ),
+            None,
+        )
+        if current is None:
+            raise DomainError(
+                "panel.no_such_score",
+                f"evaluator {correction.evaluator_id} gave no score for {correction.indicator_code} "
+                f"on the panel of agreement {self.agreement_id}",
+                evaluator_id=correction.evaluator_id,
+                indicator_code=correction.indicator_code,
+            )
+        if current.corrected_in_appeal == appeal_id:
+            return False
+        corrected_by = (
+            correction.evaluator_id if correction.given_by is CorrectionSource.ORIGINAL_EVALUATOR else decider_id
+        )
+        entry = PanelScore(
+            evaluator_id=correction.evaluator_id,
+            indicator_code=correction.indicator_code,
+            score=correction.score,
+            scored_at=now,
+            previous_score=current.score,
+            corrected_by=corrected_by,
+            correction_reason=correction.reason,
+            corrected_in_appeal=appeal_id,
+        )
+        self.scores = (*(s for s in self.scores if s is not current), entry)
+        return True
+
     def measurement(self, indicator_code: str, role_weights: Mapping[PanelRole, int]) -> Measurement:
         """The panel's combined score of one indicator, with how it was reached."""
         role_of = {m.evaluator_id: m.role for m in self.members}
@@ -149,9 +213,15 @@ class Panel(BaseModel):
             f"{role} {fmt(role_means[role])} from {len(by_role[role])} × weight {role_weights.get(role, 0)} bp"
             for role in sorted(by_role)
         )
+        corrected = [
+            f"{s.evaluator_id} {s.previous_score} → {s.score} ({s.correction_reason})"
+            for s in self.scores
+            if s.indicator_code == indicator_code and s.corrected_in_appeal is not None
+        ]
+        on_appeal = f"; corrected on appeal: {'; '.join(sorted(corrected))}" if corrected else ""
         return Measurement(
             value=combined,
-            how=f"panel score {fmt(combined)}: {trimmed}role means {parts}",
+            how=f"panel score {fmt(combined)}: {trimmed}role means {parts}{on_appeal}",
             numerator=combined,
             evidence_count=count,
         )

@@ -1,12 +1,14 @@
 """Appeals against a result: lodged by a party within the working-day window, decided by a
-supervisor not on the panel; an upheld appeal re-scores the agreement and supersedes the
-result (both kept)."""
+supervisor not on the panel; an upheld appeal may correct panel scores, re-scores the
+agreement and supersedes the result (both kept)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from alliance_evaluation.domain.appeal import Appeal, AppealPolicy
+from alliance_evaluation.domain.panel import Panel, ScoreCorrection
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service import queries
 from alliance_evaluation.service.context import Context
@@ -47,25 +49,68 @@ async def lodge_appeal(
 
 
 async def decide_appeal(
-    ctx: Context, appeal_id: str, expected: int, decision: AppealDecision, reason: str, decider_id: str
+    ctx: Context,
+    appeal_id: str,
+    expected: int,
+    decision: AppealDecision,
+    reason: str,
+    decider_id: str,
+    score_corrections: Sequence[ScoreCorrection] = (),
 ) -> tuple[Outcome[Appeal], EvaluationResult | None]:
-    """Record the decision; an upheld appeal re-scores the agreement and supersedes the result.
+    """Record the decision; an upheld appeal corrects the panel scores it names, re-scores
+    the agreement and supersedes the result.
 
-    The decision is written first (If-Match); the re-score has a deterministic id and the
-    supersession is a no-op once done, so both steps can be repeated safely.
+    The corrections are checked against the panel before anything is written. The
+    decision is written first (If-Match); the corrections are marked with the appeal,
+    the re-score has a deterministic id and the supersession is a no-op once done, so
+    every later step can be repeated safely (``finish_upheld_appeals``).
     """
     lodged = (await queries.get_appeal(ctx, appeal_id)).item
     result = (await queries.get_result(ctx, lodged.result_id)).item
+    if score_corrections:
+        panel = await ctx.repos.panels.get(panel_key(result.cycle_id, result.agreement_id))
+        if panel is None:
+            raise DomainError("panel.not_found", f"agreement {result.agreement_id} had no panel in its cycle")
+        trial = panel.item.model_copy(deep=True)
+        for correction in score_corrections:
+            trial.correct_score(correction, appeal_id, decider_id, ctx.clock.now())
 
     def decide(appeal: Appeal) -> Decision[Appeal]:
-        appeal.decide(decision, reason, result, ctx.clock.now(), decider_id)
+        appeal.decide(decision, reason, result, ctx.clock.now(), decider_id, score_corrections)
         return Decision(appeal, AuditNote("appeal.decided", "appeal", appeal_id, "lodged", str(appeal.status)))
 
     outcome = await update(ctx.repos.appeals, appeal_id, decide, not_found=NOT_FOUND, expected=expected)
     new_result = None
     if decision is AppealDecision.UPHELD:
+        await apply_corrections(ctx, outcome.item, result)
         new_result = await rescore(ctx, result, appeal_id, decider_id)
     return outcome, new_result
+
+
+async def apply_corrections(ctx: Context, appeal: Appeal, result: EvaluationResult) -> None:
+    """Put an upheld appeal's corrected scores on the panel (once: a correction already in is left)."""
+    if not appeal.score_corrections:
+        return
+    decider_id = appeal.decided_by or "system"
+
+    def correct(loaded: Loaded[Panel] | None) -> Decision[Panel] | None:
+        if loaded is None:
+            raise DomainError("panel.not_found", f"agreement {result.agreement_id} had no panel in its cycle")
+        panel = loaded.item
+        now = ctx.clock.now()
+        changed = [c for c in appeal.score_corrections if panel.correct_score(c, appeal.appeal_id, decider_id, now)]
+        if not changed:
+            return None
+        audit = AuditNote(
+            "panel.scores_corrected",
+            "panel",
+            panel.panel_id,
+            None,
+            {"appeal_id": appeal.appeal_id, "corrections": [c.model_dump(mode="json") for c in changed]},
+        )
+        return Decision(panel, audit)
+
+    await execute(ctx.repos.panels, panel_key(result.cycle_id, result.agreement_id), correct)
 
 
 async def _rescored_result(ctx: Context, old: EvaluationResult, appeal_id: str, actor_id: str) -> EvaluationResult:
@@ -118,13 +163,15 @@ async def rescore(ctx: Context, old: EvaluationResult, appeal_id: str, actor_id:
 
 async def finish_upheld_appeals(ctx: Context) -> int:
     """Re-score upheld appeals whose result is still current: the decision is saved before
-    the re-score, so a crash in between leaves exactly this state, and ``rescore`` is
-    idempotent (deterministic id, supersession a no-op once done)."""
+    the corrections and the re-score, so a crash in between leaves exactly this state, and
+    both are idempotent (corrections marked with the appeal, deterministic re-score id,
+    supersession a no-op once done)."""
     finished = 0
     for appeal in await queries.upheld_appeals(ctx):
         result = await ctx.repos.results.get(appeal.result_id)
         if result is None or not result.item.is_current:
             continue
+        await apply_corrections(ctx, appeal, result.item)
         await rescore(ctx, result.item, appeal.appeal_id, appeal.decided_by or "system")
         finished += 1
     return finished

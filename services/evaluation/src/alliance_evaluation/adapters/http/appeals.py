@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal, sees_appeal
 from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReader, Supervisor
 from alliance_evaluation.domain.appeal import Appeal, AppealStatus
+from alliance_evaluation.domain.panel import ScoreCorrection
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service import appeals as use_cases
 from alliance_evaluation.service import queries
@@ -36,11 +37,33 @@ class AppealIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"decision": "upheld", "reason": "late reports verified with the college"}]},
+        json_schema_extra={
+            "examples": [
+                {"decision": "upheld", "reason": "late reports verified with the college"},
+                {
+                    "decision": "upheld",
+                    "reason": "the on-site check missed the second training base",
+                    "score_corrections": [
+                        {
+                            "evaluator_id": "expert-chen",
+                            "indicator_code": "PR-02",
+                            "score": 85,
+                            "given_by": "original_evaluator",
+                            "reason": "the second base was verified on a follow-up visit",
+                        }
+                    ],
+                },
+            ]
+        },
     )
 
     decision: AppealDecision
     reason: Reason
+    score_corrections: list[ScoreCorrection] = Field(
+        default_factory=list,
+        max_length=100,
+        description="upheld only: new panel scores, each by the original evaluator or the deciding supervisor",
+    )
 
 
 class DecisionOut(BaseModel):
@@ -100,13 +123,14 @@ async def get_appeal(appeal: ReadableAppeal, response: Response) -> Appeal:
 
 @router.post(
     "/appeals/{appeal_id}/decision",
-    summary="Decide an appeal (a supervisor not on the panel); upheld re-scores and supersedes the result",
+    summary="Decide an appeal (a supervisor not on the panel); upheld may correct panel scores, "
+    "re-scores and supersedes the result",
 )
 async def decide(
     appeal_id: str, body: DecisionIn, response: Response, principal: Supervisor, expected: IfMatch, ctx: Evaluation
 ) -> DecisionOut:
     outcome, new_result = await use_cases.decide_appeal(
-        ctx, appeal_id, expected, body.decision, body.reason, principal.subject
+        ctx, appeal_id, expected, body.decision, body.reason, principal.subject, body.score_corrections
     )
     set_etag(response, outcome.version)
     return DecisionOut(appeal=outcome.item, new_result=new_result)
