@@ -380,3 +380,21 @@ async def test_4_ranking_and_dashboard_export_in_the_readers_language(
     }
     dashboard_csv = await client.get(f"/cycles/{cycle_id}/dashboard", headers={**headers, "Accept": "text/csv"})
     assert dashboard_csv.content.startswith(b"\xef\xbb\xbf")
+
+
+async def test_5_an_agreements_results_download(client: httpx.AsyncClient, dev_keys_dir: Path) -> None:
+    first_cycle, second_cycle = Ctx.cycles
+    headers = {**sup(dev_keys_dir), "Accept-Language": "en"}
+    as_csv = await client.get(f"/agreements/{FUNDED_A}/results?format=csv", headers=headers)
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert sorted(r["Cycle ID"] for r in rows) == sorted([first_cycle, second_cycle])
+    scores = await _scores(client, dev_keys_dir, second_cycle)
+    assert {r["Cycle ID"]: r["Score"] for r in rows}[second_cycle] == scores[FUNDED_A]
+    as_xlsx = await client.get(
+        f"/agreements/{FUNDED_A}/results?format=xlsx", headers={**sup(dev_keys_dir), "Accept-Language": "zh-CN"}
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(as_xlsx.content)).active
+    assert sheet is not None
+    assert next(sheet.iter_rows(values_only=True))[:3] == ("结果编号", "协议编号", "评价周期编号")
