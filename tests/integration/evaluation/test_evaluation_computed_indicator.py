@@ -111,6 +111,7 @@ async def test_a_new_version_with_a_defined_indicator_scores_a_cycle(
     )
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "request.invalid"
     assert "unknown field 'post'" in refused.text
 
     edited = await client.put(
