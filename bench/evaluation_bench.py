@@ -51,7 +51,7 @@ AGREEMENTS = 20
 REPORTS_PER_AGREEMENT = 1000
 TIMEOUT_S = 900.0
 INSERT_CHUNK = 500
-POINT_READS = 2000
+POINT_READS = 500
 
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
 
@@ -198,7 +198,8 @@ async def faststream_ingest(infra: Infrastructure, run_id: str, count: int) -> d
             for agreement_id, college_id, ent in parties_of(run_id)
         ]
     )
-    broker = KafkaBroker(infra.kafka_bootstrap)
+    # No per-message log lines, like the service (which logs warnings only).
+    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
     stored = 0
     done = asyncio.Event()
 
