@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
@@ -13,10 +15,26 @@ from alliance_notifications.service.deliveries import resend_delivery
 from alliance_notifications.service.repositories import DeliveryRecord
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.notifications import Channel
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.persistence.repository import Loaded
+from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["delivery log"])
+
+DELIVERY_COLUMNS: tuple[Column, ...] = columns(
+    "delivery_id",
+    "event_type",
+    "channel",
+    "recipient_id",
+    "partner_id",
+    "template",
+    "status",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+)
 
 
 class DeliveryOut(BaseModel):
@@ -73,8 +91,21 @@ class DeliveryOut(BaseModel):
         return cls.model_validate({**fields, "resend_of": record.resend_of, "version": loaded.version})
 
 
-@router.get("/deliveries", summary="Deliveries, filtered (what was sent about an event)")
+def delivery_record(delivery: DeliveryOut) -> dict[str, Any]:
+    last_error = next((a.error_code for a in reversed(delivery.attempts) if a.error_code), None)
+    return {
+        **delivery.model_dump(mode="json"),
+        "attempts": len(delivery.attempts),
+        "last_error": delivery.final_error_code or last_error,
+    }
+
+
+@router.get(
+    "/deliveries",
+    summary="Deliveries, filtered (what was sent about an event); ?format=csv|xlsx downloads the whole list",
+)
 async def list_deliveries(
+    request: Request,
     _: LogReader,
     notifier: NotifierDep,
     event_id: str | None = None,
@@ -84,18 +115,27 @@ async def list_deliveries(
     status: DeliveryStatus | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> Page[DeliveryOut]:
-    items, next_cursor = await queries.deliveries_page(
-        notifier,
-        event_id=event_id,
-        recipient_id=recipient_id,
-        partner_id=partner_id,
-        channel=channel,
-        status=status,
-        cursor=cursor,
-        limit=limit,
-    )
-    return Page[DeliveryOut](items=[DeliveryOut.of(d) for d in items], next_cursor=next_cursor)
+    format: ListFormat = None,
+) -> Any:
+    async def fetch(at: str | None, size: int = MAX_PAGE_SIZE) -> tuple[list[DeliveryOut], str | None]:
+        items, next_cursor = await queries.deliveries_page(
+            notifier,
+            event_id=event_id,
+            recipient_id=recipient_id,
+            partner_id=partner_id,
+            channel=channel,
+            status=status,
+            cursor=at,
+            limit=size,
+        )
+        return [DeliveryOut.of(d) for d in items], next_cursor
+
+    download = requested_format(request, format)
+    if download is not None:
+        records = [delivery_record(d) for d in await whole_list(fetch)]
+        return export_response(request, download, DELIVERY_COLUMNS, records, "deliveries")
+    items, next_cursor = await fetch(cursor, limit)
+    return Page[DeliveryOut](items=items, next_cursor=next_cursor)
 
 
 @router.get("/deliveries/{delivery_id}", summary="One delivery with every attempt")
