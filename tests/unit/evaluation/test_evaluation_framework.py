@@ -32,9 +32,14 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 EVALUATION_DOC = Path(__file__).parents[3] / "docs" / "evaluation.md"
 
 
-def documented_codes() -> list[str]:
-    section = EVALUATION_DOC.read_text(encoding="utf-8").split("## The default indicators", 1)[1]
+def documented_codes(heading: str = "## The default indicators") -> list[str]:
+    section = EVALUATION_DOC.read_text(encoding="utf-8").split(heading, 1)[1].split("\n## ", 1)[0]
     return [line.split("|")[1].strip() for line in section.splitlines() if re.match(r"\| [A-Z]{2}-\d\d \|", line)]
+
+
+def test_the_documented_definitions_are_the_shipped_measured_indicators() -> None:
+    measured = [i.code for i in default_framework().indicators if i.computation is not None]
+    assert documented_codes("## The indicator definition language") == measured
 
 
 def test_default_framework_has_the_22_documented_indicators_3_of_them_scored_by_the_panel() -> None:
