@@ -208,7 +208,7 @@ def _oversized_college_topic(objects: list[Manifest]) -> None:
 def _unneeded_acl(objects: list[Manifest]) -> None:
     _acls(objects, "registry").append(
         {
-            "resource": {"type": "topic", "name": "alliance.funding.events", "patternType": "literal"},
+            "resource": {"type": "topic", "name": "alliance.evaluation.events", "patternType": "literal"},
             "operations": ["Read"],
         }
     )
@@ -430,7 +430,7 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     (
         "kafka-acls",
         _unneeded_acl,
-        "alliance-registry: ACL ('topic', 'alliance.funding.events', 'literal', 'Read')",
+        "alliance-registry: ACL ('topic', 'alliance.evaluation.events', 'literal', 'Read')",
         "prod",
     ),
     ("kafka-acls", _cluster_acl, "('cluster', '', 'literal', 'IdempotentWrite') is not needed", "prod"),

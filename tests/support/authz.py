@@ -20,10 +20,18 @@ OPERATIONAL_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 def role_token(
-    keys: Path, role: str, college_id: str = "col-authz", enterprise_id: str = "ent-authz"
+    keys: Path,
+    role: str,
+    college_id: str = "col-authz",
+    enterprise_id: str = "ent-authz",
+    agency_id: str = "agy-authz",
 ) -> dict[str, str]:
-    """A bearer token of ``role``; college and enterprise tokens belong to the tables' partners."""
-    partner = {Role.COLLEGE.value: college_id, Role.ENTERPRISE.value: enterprise_id}.get(role)
+    """A bearer token of ``role``; partner-bound tokens belong to the tables' partners."""
+    partner = {
+        Role.COLLEGE.value: college_id,
+        Role.ENTERPRISE.value: enterprise_id,
+        Role.AGENCY_STAFF.value: agency_id,
+    }.get(role)
     return bearer(keys, role, partner_id=partner)
 
 

@@ -18,7 +18,7 @@ from tests.support.http import running
 
 pytestmark = pytest.mark.infra
 
-ADM, AUD, COL, ENT = "registry_admin", "auditor", "college", "enterprise"
+ADM, AUD, COL, ENT, AGY = "registry_admin", "auditor", "college", "enterprise", "agency_staff"
 COLLEGE_ID, ENTERPRISE_ID = "col-authz", "ent-authz"
 
 
@@ -31,6 +31,8 @@ SEAT = {"position": "director", "representative": "张伟", "term_start": "2026-
 GRANT = {"certificate_number": "n-1", "valid_from": "2026-01-01T00:00:00Z", "valid_to": "2099-01-01T00:00:00Z"}
 AGREEMENT = agreement_body("col-none", "ent-none")
 REASON = {"reason": "r"}
+INCENTIVE = {"partner_id": "none", "kind": "land", "reference": "r-1", "valid_from": "2026-06-01T00:00:00Z"}
+REGISTER_READERS = {ADM: 200, AUD: 200, ENT: 200, AGY: 200}
 
 # (method, path, body, {role: expected status for roles let through}); every other role: 403.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
@@ -60,6 +62,12 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/certifications/none/grant", GRANT, {ADM: 404}),
     ("POST", "/certifications/none/reject", REASON, {ADM: 404}),
     ("POST", "/certifications/none/revoke", REASON, {ADM: 404}),
+    # Agencies record as their own partner; enterprises read their own register, agencies what they granted.
+    ("POST", "/incentives", INCENTIVE, {AGY: 404}),
+    ("GET", "/incentives", None, REGISTER_READERS),
+    ("GET", "/incentives?partner_id=none", None, {**REGISTER_READERS, ENT: 403}),
+    ("GET", "/incentives?agency_id=none", None, {**REGISTER_READERS, AGY: 403}),
+    ("GET", "/incentives/summary", None, REGISTER_READERS),
     ("POST", "/agreements", AGREEMENT, {ADM: 422}),
     ("GET", "/agreements", None, everyone(200)),
     ("GET", "/agreements/none", None, everyone(404)),

@@ -129,6 +129,20 @@ def _registry_examples() -> dict[str, dict[str, Any]]:
         "valid_to": "2029-04-30T16:00:00Z",
         **_ACT,
     }
+    incentive = {
+        "entry_id": "inc-5f1c",
+        "partner_id": ENTERPRISE,
+        "partner_name": "深圳市鹏城精密制造有限公司",
+        "certification_id": "cert-2026-118",
+        "kind": "financial",
+        "agency_id": "agy-szbank",
+        "agency_name": "深圳农商银行",
+        "reference": "SZRCB-2026-0193",
+        "amount_minor": 12_000_000,
+        "valid_from": "2026-06-01T00:00:00Z",
+        "valid_to": "2027-06-01T00:00:00Z",
+        **_ACT,
+    }
     return {
         "registry.certification.granted": certificate,
         "registry.certification.revoked": {
@@ -206,6 +220,13 @@ def _registry_examples() -> dict[str, dict[str, Any]]:
             "to_status": "applied",
             "reason": "我们希望加入联盟，共建数控实训基地",
             **_ACT,
+        },
+        "registry.incentive.recorded": incentive,
+        # The directory's college stands in for the granting agency (a partner with a contact).
+        "registry.incentive.suspended": {
+            **incentive,
+            "agency_id": COLLEGE,
+            "reason": "cooperation obligations not met for two consecutive years",
         },
         "registry.certification.applied": {
             "certification_id": "cert-2026-118",

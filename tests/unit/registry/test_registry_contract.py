@@ -43,6 +43,8 @@ DOCUMENTED = {
     "certification.granted",
     "certification.revoked",
     "certification.expired",
+    "incentive.recorded",
+    "incentive.suspended",
     "agreement.drafted",
     "agreement.party_signed",
     "agreement.signed",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from alliance_registry.adapters.consumers import build_subscription
 from alliance_registry.adapters.http import ROUTERS
 from alliance_registry.adapters.mongo import CREDIT_CODES, INDEXES, MongoCreditCodeClaims
 from alliance_registry.service.repositories import STORES, Repositories
@@ -18,7 +19,8 @@ DESCRIPTION = """The alliance's source of truth for who the partners are and wha
 partner organisations (colleges, enterprises, industry associations, government agencies,
 research institutes), alliance membership and the council, the catalogue of certified
 industry-education integration enterprises, and cooperation agreements with their parties,
-modes, obligations, term, lifecycle and amendment history. Every change is announced on
+modes, obligations, term, lifecycle and amendment history, and the incentive register of
+catalogue enterprises (fiscal, tax, financial, land and credit support). Every change is announced on
 `alliance.registry.events` with the whole new state; funding, evaluation and notifications
 build their read models from those events."""
 
@@ -32,6 +34,7 @@ def build_app(settings: Settings | None = None, clock: Clock | None = None) -> F
     clock = clock or SystemClock()
     runtime = build_runtime(settings)
     repos = Repositories(runtime.store, MongoCreditCodeClaims(runtime.db[CREDIT_CODES]))
+    runtime.subscriptions = [build_subscription(repos, clock)]
 
     async def start_schedule(rt: ServiceRuntime) -> None:
         rt.add_task(schedule_loop(repos, clock, settings.schedule_check_seconds), name="registry-schedule")

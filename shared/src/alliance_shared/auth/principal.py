@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from alliance_shared.contract.vocabulary import Role
 
 #: Roles bound to one partner: they see and act on their own records only.
-PARTNER_BOUND_ROLES = frozenset({Role.COLLEGE, Role.ENTERPRISE})
+PARTNER_BOUND_ROLES = frozenset({Role.COLLEGE, Role.ENTERPRISE, Role.AGENCY_STAFF})
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from alliance_shared.contract.base import EventPayload, UtcDateTime
+from alliance_shared.contract.base import EventPayload, MinorUnits, UtcDateTime
 from alliance_shared.contract.vocabulary import (
     CooperationMode,
     Depth,
@@ -405,6 +405,54 @@ class CertificationExpired(_CertificateEvent):
     event_type: ClassVar[str] = "org.coopalliance.registry.certification.expired.v1"
 
 
+# --- incentive register ---------------------------------------------------------------
+
+
+class IncentiveKind(StrEnum):
+    """The policy's "finance + fiscal + land + credit" support for catalogue enterprises."""
+
+    FISCAL = "fiscal"  # special-fund awards (from funding's award events)
+    TAX = "tax"  # education-surcharge credit
+    FINANCIAL = "financial"  # loan interest subsidies, credit lines of a partner bank
+    LAND = "land"  # priority land-use approvals
+    CREDIT = "credit"  # a credit-rating bonus
+
+
+class _IncentiveEvent(EventPayload):
+    """An entry of a certified enterprise's incentive register, keyed by the enterprise."""
+
+    aggregate_field: ClassVar[str] = "partner_id"
+
+    entry_id: Id
+    partner_id: Id = Field(description="the certified enterprise")
+    partner_name: Name
+    certification_id: Id
+    kind: IncentiveKind
+    agency_id: Id | None = Field(description="the granting agency partner; none for special-fund awards")
+    agency_name: Name | None = None
+    reference: str = Field(min_length=1, max_length=200)
+    amount_minor: MinorUnits | None = Field(description="fiscal, tax and financial entries: money, CNY fen")
+    valid_from: UtcDateTime
+    valid_to: UtcDateTime | None
+    occurred_at: UtcDateTime
+    actor_id: Id = _ACTOR
+
+
+class IncentiveRecorded(_IncentiveEvent):
+    """An incentive was entered in the enterprise's register (the enterprise is told)."""
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.incentive.recorded.v1"
+
+
+class IncentiveSuspended(_IncentiveEvent):
+    """The enterprise's certification was revoked: this open entry is suspended (the
+    granting agency and the enterprise are told)."""
+
+    event_type: ClassVar[str] = "org.coopalliance.registry.incentive.suspended.v1"
+
+    reason: Reason
+
+
 # --- agreements -----------------------------------------------------------------------
 
 
@@ -609,6 +657,8 @@ REGISTRY_EVENTS: tuple[type[EventPayload], ...] = (
     CertificationGranted,
     CertificationRevoked,
     CertificationExpired,
+    IncentiveRecorded,
+    IncentiveSuspended,
     AgreementDrafted,
     AgreementPartySigned,
     AgreementSigned,

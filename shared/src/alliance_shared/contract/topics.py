@@ -94,7 +94,8 @@ class TopicAccess:
 
 
 SERVICE_TOPICS: Final[dict[str, TopicAccess]] = {
-    "registry": TopicAccess(produces=(REGISTRY_EVENTS,), consumes=()),
+    # The registry reads its own revocations (they suspend incentives) and funding's awards.
+    "registry": TopicAccess(produces=(REGISTRY_EVENTS,), consumes=(REGISTRY_EVENTS, FUNDING_EVENTS)),
     "funding": TopicAccess(produces=(FUNDING_EVENTS,), consumes=(REGISTRY_EVENTS, EVALUATION_EVENTS)),
     "evaluation": TopicAccess(
         produces=(EVALUATION_EVENTS,),

@@ -93,3 +93,5 @@ class Role(StrEnum):
     ENTERPRISE = "enterprise"
     AUDITOR = "auditor"
     OPS = "ops"
+    #: Staff of a granting agency partner (a bank, a land or tax bureau): records incentives.
+    AGENCY_STAFF = "agency_staff"

@@ -379,6 +379,59 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
     "certification.validity_passed": _t(
         "有效期已过", "Validity passed", {"the certificate's validity has already ended": "证书有效期已经结束"}
     ),
+    "incentive.not_found": _t(
+        "激励登记不存在",
+        "Incentive entry not found",
+        {"no incentive entry {aggregate_id}": "激励登记 {aggregate_id} 不存在"},
+    ),
+    "incentive.not_in_catalogue": _t(
+        "不在产教融合型企业名录中",
+        "Not in the catalogue",
+        {
+            "the enterprise is not in the catalogue of certified enterprises": "该企业不在产教融合型企业名录中",
+            "{partner_id} is not an enterprise": "{partner_id} 不是企业",
+        },
+    ),
+    "incentive.kind_from_funding": _t(
+        "财政类激励来自专项资金",
+        "Fiscal entries come from funding",
+        {"fiscal entries come from the special fund's awards": "财政类激励由专项资金的立项资助自动登记"},
+    ),
+    "incentive.amount_required": _t(
+        "须填写金额",
+        "Amount required",
+        {"a {grant.kind.value} entry states its amount": "{grant.kind.value} 类激励须填写金额"},
+    ),
+    "incentive.amount_not_money": _t(
+        "该类激励没有金额",
+        "No amount for this kind",
+        {"a {grant.kind.value} entry has no amount": "{grant.kind.value} 类激励不填写金额"},
+    ),
+    "incentive.validity_invalid": _t(
+        "有效期无效",
+        "Invalid validity",
+        {"an entitlement's validity ends after it starts": "激励有效期的结束时间须晚于开始时间"},
+    ),
+    "incentive.before_certification": _t(
+        "早于认证有效期",
+        "Before the certification",
+        {
+            "the entitlement starts before certificate {certification.certificate.certificate_number} is valid": (
+                "激励生效时间早于证书 {certification.certificate.certificate_number} 的有效期"
+            )
+        },
+    ),
+    "incentive.after_certification": _t(
+        "晚于认证有效期",
+        "After the certification",
+        {
+            "certification {certification.certification_id} ({certification.status.value}) "
+            "ends {ends.isoformat()}: an entitlement dated after it is refused": (
+                "认证 {certification.certification_id}（状态：{certification.status.value}）"
+                "于 {ends.isoformat()} 终止：晚于该时间的激励不予登记"
+            )
+        },
+    ),
     "agreement.not_found": _t(
         "合作协议不存在",
         "Agreement not found",

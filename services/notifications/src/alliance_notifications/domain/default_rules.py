@@ -74,6 +74,12 @@ DEFAULT_RULES: tuple[RoutingRule, ...] = (
     _rule("registry.certification.revoked", ("partner",), REG),
     _rule("registry.certification.revoked", ("role_group:funding_officers",), OPS, PEOPLE_CHANNELS),
     _rule("registry.certification.expired", ("partner",), REG),
+    # The incentive register: the enterprise learns of each entry; a revocation's suspensions
+    # reach the enterprise and the agency that granted the entry (funding officers already
+    # hear of the revocation itself).
+    _rule("registry.incentive.recorded", ("partner",), REG),
+    _rule("registry.incentive.suspended", ("partner",), REG),
+    _rule("registry.incentive.suspended", ("granting_agency",), OPS),
     # Signing: every party is asked when the draft is ready, then whoever has not signed yet.
     _rule("registry.agreement.drafted", ("agreement_parties",), OPS),
     _rule("registry.agreement.party_signed", ("pending_parties",), OPS),

@@ -76,6 +76,7 @@ class SelectorKind(StrEnum):
     EVALUATOR = "evaluator"
     ORDER_ISSUER = "order_issuer"
     ALL_PARTNERS = "all_partners"
+    GRANTING_AGENCY = "granting_agency"
 
 
 #: The payload field each partner or person selector reads (a list for parties).
@@ -89,6 +90,7 @@ SELECTOR_FIELDS: dict[SelectorKind, str] = {
     SelectorKind.RESPONSIBLE_PARTY: "responsible_party_id",
     SelectorKind.EVALUATOR: "evaluator_id",
     SelectorKind.ORDER_ISSUER: "ordered_by",
+    SelectorKind.GRANTING_AGENCY: "agency_id",
 }
 
 #: Selectors that name a person (a member id), not a partner.
@@ -228,6 +230,8 @@ def _resolve(
         return [directory.member_audience(member_id)], None
     if kind is SelectorKind.ALL_PARTNERS:
         partner_ids: Iterable[str] = directory.active_partner_ids()
+    elif kind is SelectorKind.GRANTING_AGENCY and payload.get(SELECTOR_FIELDS[kind]) is None:
+        return [], None  # a special-fund award has no agency: funding hears of the revocation itself
     else:
         field = SELECTOR_FIELDS[kind]
         value = payload.get(field)

@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from alliance_registry.service.ports import CreditCodeClaim
-from alliance_registry.service.repositories import AGREEMENTS, CERTIFICATIONS, PARTNERS
+from alliance_registry.service.repositories import AGREEMENTS, CERTIFICATIONS, INCENTIVES, PARTNERS
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 
 CREDIT_CODES = "credit_codes"
@@ -21,6 +21,11 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(PARTNERS, (("kind", ASCENDING),)),
     IndexSpec(AGREEMENTS, (("status", ASCENDING),)),
     IndexSpec(CERTIFICATIONS, (("partner_id", ASCENDING),)),
+    # The incentive register's filters: enterprise (with status: revocation's sweep), kind, agency.
+    IndexSpec(INCENTIVES, (("partner_id", ASCENDING), ("status", ASCENDING))),
+    IndexSpec(INCENTIVES, (("kind", ASCENDING),)),
+    IndexSpec(INCENTIVES, (("agency_id", ASCENDING),)),
+    IndexSpec(INCENTIVES, (("status", ASCENDING),)),
 )
 
 

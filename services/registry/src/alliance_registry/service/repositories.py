@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from alliance_registry.domain.agreement import Agreement
 from alliance_registry.domain.certification import Certification
 from alliance_registry.domain.council import Council
+from alliance_registry.domain.incentive import IncentiveEntry
 from alliance_registry.domain.membership import Membership
 from alliance_registry.domain.partner import Partner
 from alliance_registry.service.ports import CreditCodeClaims, StoreFactory
@@ -33,7 +34,8 @@ MEMBERSHIPS = "memberships"
 COUNCIL = "council"
 CERTIFICATIONS = "certifications"
 AGREEMENTS = "agreements"
-STORES = (PARTNERS, MEMBERSHIPS, COUNCIL, CERTIFICATIONS, AGREEMENTS)
+INCENTIVES = "incentives"
+STORES = (PARTNERS, MEMBERSHIPS, COUNCIL, CERTIFICATIONS, AGREEMENTS, INCENTIVES)
 
 #: The one alliance council.
 COUNCIL_ID = "council"
@@ -113,6 +115,9 @@ class Repositories:
         )
         self.agreements: Repository[Agreement] = Repository(
             stores(AGREEMENTS), codec=DocumentCodec(Agreement.from_document, agreement_query_fields)
+        )
+        self.incentives: Repository[IncentiveEntry] = Repository(
+            stores(INCENTIVES), codec=DocumentCodec(IncentiveEntry.from_document)
         )
         self.credit_codes = credit_codes
 

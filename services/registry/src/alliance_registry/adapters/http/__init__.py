@@ -1,5 +1,5 @@
 """HTTP API of the registry, one router per resource: partners, membership, council,
-certification, agreements and partner matching.
+certification, the incentive register, agreements and partner matching.
 
 Roles: ``registry_admin`` manages everything; a ``college`` or ``enterprise`` token (bound
 to one partner id) may replace its own contacts and sign agreements it is a party to;
@@ -14,13 +14,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from alliance_registry.adapters.http import agreements, certifications, council, matching, memberships, partners
+from alliance_registry.adapters.http import (
+    agreements,
+    certifications,
+    council,
+    incentives,
+    matching,
+    memberships,
+    partners,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     partners.router,
     memberships.router,
     council.router,
     certifications.router,
+    incentives.router,
     agreements.router,
     matching.router,
 )
