@@ -64,6 +64,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("PUT", "/cycles/none/panels/agr/scores/PN-01", {"score": 50}, {SUP: 404, EVA: 404}),
     ("GET", "/cycles/none/ranking", None, {SUP: 404, AUD: 404}),
     ("GET", "/cycles/none/dashboard", None, {SUP: 404, AUD: 404}),
+    ("GET", "/programmes/none", None, {SUP: 404, EVA: 404, AUD: 404}),
     ("GET", "/results/none", None, {SUP: 404, AUD: 404, COL: 404, ENT: 404}),
     ("POST", "/results/none/appeals", {"grounds": "g"}, {COL: 404, ENT: 404}),
     ("GET", "/appeals", None, {SUP: 200, AUD: 200, COL: 200, ENT: 200}),
