@@ -545,6 +545,11 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         "Agreement event without id",
         {"an agreement event without agreement_id": "协议事件缺少 agreement_id"},
     ),
+    "programme_event.no_id": _t(
+        "资助事件缺少项目编号",
+        "Funding event without programme id",
+        {"a funding event without programme_id": "资助事件缺少 programme_id"},
+    ),
     # --- funding ----------------------------------------------------------------------
     "programme.not_found": _t(
         "资助项目不存在",

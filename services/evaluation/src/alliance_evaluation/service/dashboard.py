@@ -8,6 +8,7 @@ rectification orders."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -228,7 +229,13 @@ async def dashboard(ctx: Context, cycle_id: str) -> dict[str, Any]:
 def ranking_record(row: RankingRow) -> dict[str, Any]:
     """A ranking row as an export record: the trend as "score (grade)" steps, oldest first."""
     trend = " → ".join(f"{p.score} ({p.grade})" for p in row.trend)
-    return {**row.__dict__, "trend": trend}
+    figures = {key: _number(getattr(row, key)) for key in ("score", "previous_score", "score_change")}
+    return {**row.__dict__, **figures, "trend": trend}
+
+
+def _number(text: str | None) -> Decimal | None:
+    """A figure as a number for a spreadsheet (a text "-1" would be quoted as a formula)."""
+    return None if text is None else Decimal(text)
 
 
 def grouped_records(groups: list[tuple[str, list[RankingRow]]], by: GroupBy) -> list[dict[str, Any]]:
@@ -246,7 +253,7 @@ def dashboard_records(board: dict[str, Any]) -> list[dict[str, Any]]:
             for k, v in board[section].items()
         ]
     records += [
-        {"section": "trend", "key": r["agreement_id"], "count": len(r["trend"]), "value": r["score_change"]}
+        {"section": "trend", "key": r["agreement_id"], "count": len(r["trend"]), "value": _number(r["score_change"])}
         for r in board["ranking"]
     ]
     records += [{"section": "formality_risk", "key": f["agreement_id"], "count": 1} for f in board["formality_risk"]]
