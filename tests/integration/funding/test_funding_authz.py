@@ -95,6 +95,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("POST", "/awards/none/recoveries/none/write-off/approve", None, {APP: 428}),
     ("POST", "/surcharge-credit-statements", STATEMENT_BODY, {OFF: 404}),
     ("GET", "/surcharge-credit-statements/ent-authz/2026", None, {OFF: 404, AUD: 404, ENT: 404}),
+    ("GET", "/surcharge-credit-statements", None, {OFF: 200, AUD: 200, ENT: 200}),
     ("GET", "/reports/budget-execution", None, {OFF: 200, APP: 200, AUD: 200}),
     ("GET", "/reports/tranche-pipeline", None, {OFF: 200, APP: 200, AUD: 200}),
 ]

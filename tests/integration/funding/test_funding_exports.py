@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.integration.funding.funding_support import (
     certification_granted,
     funding_settings,
     new_id,
+    now,
     open_programme,
     partner_registered,
     send,
@@ -153,3 +155,46 @@ async def test_awards_download_in_yuan_and_only_ones_own(scenario: type[Scenario
     assert read_csv(await scenario.http.get("/awards?format=csv", headers=stranger)) == []
     page = await scenario.http.get(f"/awards?programme_id={scenario.programme_id}", headers=headers)
     assert [a["award_id"] for a in page.json()["items"]] == [scenario.award["award_id"]]  # JSON pages as before
+
+
+async def test_statements_list_and_download(scenario: type[Scenario], dev_keys_dir: Path) -> None:
+    year = now().year
+    body = {
+        "enterprise_id": ENTERPRISE,
+        "year": year,
+        "investments": [{"reference": "INV-1", "made_on": f"{year}-03-01", "amount_minor": 10_000_000}],
+        "education_surcharge_due_minor": 200_000,
+        "local_education_surcharge_due_minor": 100_000,
+    }
+    computed = await scenario.http.post("/surcharge-credit-statements", json=body, headers=scenario.who.officer)
+    assert computed.status_code == 201, computed.text
+    figures = computed.json()["statement"]
+
+    listed = await scenario.http.get(
+        f"/surcharge-credit-statements?enterprise_id={ENTERPRISE}", headers=scenario.who.officer
+    )
+    assert [(s["enterprise_id"], s["year"]) for s in listed.json()["items"]] == [(ENTERPRISE, year)]
+    rows = read_csv(
+        await scenario.http.get(
+            f"/surcharge-credit-statements?enterprise_id={ENTERPRISE}&format=csv",
+            headers={**scenario.who.officer, "Accept-Language": "en"},
+        )
+    )
+    assert len(rows) == 1
+    (row,) = rows
+    assert row["Enterprise name"] == f"机构 {ENTERPRISE}"
+    assert row["Tax year"] == str(year)
+    assert row["Investment (yuan)"] == "100000.00"
+    assert Decimal(row["Credit (yuan)"]) == Decimal(figures["credit_earned_minor"]) / 100
+    offset = figures["education_surcharge_offset_minor"] + figures["local_education_surcharge_offset_minor"]
+    assert Decimal(row["Credited this year (yuan)"]) == Decimal(offset) / 100
+    assert Decimal(row["Carried forward (yuan)"]) == Decimal(figures["carried_out_minor"]) / 100
+
+    own = scenario.who.enterprise
+    assert len(read_csv(await scenario.http.get("/surcharge-credit-statements?format=csv", headers=own))) == 1
+    other = await scenario.http.get("/surcharge-credit-statements?enterprise_id=ent-someone-else", headers=own)
+    assert other.json()["items"] == []  # an enterprise sees only its own
+    table = read_xlsx(
+        await scenario.http.get("/surcharge-credit-statements?format=xlsx", headers={**own, "Accept-Language": "zh-CN"})
+    )
+    assert table[0][:3] == ["企业编号", "企业名称", "纳税年度"]

@@ -51,6 +51,7 @@ EXPORT_HEADERS: Final[dict[str, tuple[str, str]]] = {
     "tax_year": ("纳税年度", "Tax year"),
     "investment_yuan": ("投资额（元）", "Investment (yuan)"),
     "credit_yuan": ("可抵免额（元）", "Credit (yuan)"),
+    "carried_in_yuan": ("上年结转额（元）", "Carried in (yuan)"),
     "credited_yuan": ("本年抵免额（元）", "Credited this year (yuan)"),
     "carried_forward_yuan": ("结转额（元）", "Carried forward (yuan)"),
     "currency": ("币种", "Currency"),
@@ -58,6 +59,7 @@ EXPORT_HEADERS: Final[dict[str, tuple[str, str]]] = {
     "decided_at": ("决定时间", "Decided at"),
     "granted_at": ("授予时间", "Granted at"),
     "created_at": ("创建时间", "Created at"),
+    "computed_at": ("计算时间", "Computed at"),
     # evaluation
     "cycle_id": ("评价周期编号", "Cycle ID"),
     "cycle_name": ("评价周期名称", "Cycle name"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pymongo import ASCENDING
 
-from alliance_funding.service.ports import AWARDS
+from alliance_funding.service.ports import APPLICATIONS, AWARDS, STATEMENTS
 from alliance_shared.persistence.mongo import IndexSpec
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -17,4 +17,12 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(AWARDS, (("programme_id", ASCENDING), ("_id", ASCENDING))),
     # the recovery deadline pass
     IndexSpec(AWARDS, (("recovery_open", ASCENDING), ("_id", ASCENDING))),
+    # GET /awards for a partner (every party of the award)
+    IndexSpec(AWARDS, (("party_ids", ASCENDING), ("_id", ASCENDING))),
+    # GET /applications by programme and for a partner
+    IndexSpec(APPLICATIONS, (("programme_id", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(APPLICATIONS, (("applicant_partner_id", ASCENDING), ("_id", ASCENDING))),
+    # GET /surcharge-credit-statements by enterprise and by year; an enterprise's later statements
+    IndexSpec(STATEMENTS, (("enterprise_id", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(STATEMENTS, (("year", ASCENDING), ("_id", ASCENDING))),
 )

@@ -15,6 +15,7 @@ from alliance_funding.domain.ledger import JournalEntry
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger, programmes, reports
 from alliance_funding.service.ports import Repositories
+from alliance_funding.service.records import StoredStatement
 from alliance_shared.persistence.pagination import paginate
 from alliance_shared.persistence.repository import Repository
 
@@ -54,6 +55,18 @@ async def list_awards(
     if party_id is not None:
         query["party_ids"] = party_id
     return await _page(repos.awards, query, cursor, limit)
+
+
+async def list_statements(
+    repos: Repositories, *, enterprise_id: str | None, year: int | None, cursor: str | None, limit: int
+) -> Listed[StoredStatement]:
+    """Surcharge credit statements, of one enterprise and/or one year (indexed fields)."""
+    query: dict[str, Any] = {}
+    if enterprise_id is not None:
+        query["enterprise_id"] = enterprise_id
+    if year is not None:
+        query["year"] = year
+    return await _page(repos.statements, query, cursor, limit)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The application and award lists as downloads (CSV, XLSX) through the shared export
+"""The application, award and surcharge-credit statement lists as downloads (CSV, XLSX) through the shared export
 helper: amounts in yuan with two decimals, programme and partner names beside their ids
 (from the programmes and the partner read model), headers in the reader's language."""
 
@@ -9,6 +9,7 @@ from typing import Any
 from alliance_funding.domain.application import Application
 from alliance_funding.domain.award import Award
 from alliance_funding.service.ports import Repositories
+from alliance_funding.service.records import StoredStatement
 from alliance_shared.web.exports import Column, columns
 
 APPLICATION_COLUMNS: tuple[Column, ...] = columns(
@@ -40,6 +41,19 @@ AWARD_COLUMNS: tuple[Column, ...] = columns(
     "currency",
     "granted_at",
     yuan=("amount_yuan", "paid_yuan"),
+)
+
+STATEMENT_COLUMNS: tuple[Column, ...] = columns(
+    "enterprise_id",
+    "enterprise_name",
+    "tax_year",
+    "investment_yuan",
+    "credit_yuan",
+    "carried_in_yuan",
+    "credited_yuan",
+    "carried_forward_yuan",
+    "computed_at",
+    yuan=("investment_yuan", "credit_yuan", "carried_in_yuan", "credited_yuan", "carried_forward_yuan"),
 )
 
 
@@ -104,3 +118,26 @@ async def award_records(repos: Repositories, items: list[Award]) -> list[dict[st
         }
         for a in items
     ]
+
+
+async def statement_records(repos: Repositories, items: list[StoredStatement]) -> list[dict[str, Any]]:
+    """A statement's figures: credit earned, carried in, offset against both surcharges, carried out."""
+    names = Names(repos)
+    records = []
+    for stored in items:
+        figures = stored.statement
+        offset = figures["education_surcharge_offset_minor"] + figures["local_education_surcharge_offset_minor"]
+        records.append(
+            {
+                "enterprise_id": stored.enterprise_id,
+                "enterprise_name": await names.partner(stored.enterprise_id),
+                "tax_year": stored.year,
+                "investment_yuan": figures["eligible_investment_minor"],
+                "credit_yuan": figures["credit_earned_minor"],
+                "carried_in_yuan": figures["carried_in_minor"],
+                "credited_yuan": offset,
+                "carried_forward_yuan": stored.carried_out_minor,
+                "computed_at": stored.computed_at,
+            }
+        )
+    return records

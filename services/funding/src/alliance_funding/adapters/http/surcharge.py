@@ -1,18 +1,23 @@
-"""Education-surcharge credit statements: computed per enterprise and year, read back."""
+"""Education-surcharge credit statements: computed per enterprise and year, read back,
+listed (a CSV or XLSX download too)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_funding.adapters.http.access import Officer, StatementOwner
+from alliance_funding.adapters.http import downloads
+from alliance_funding.adapters.http.access import Officer, StatementOwner, StatementReader, partner_filter
 from alliance_funding.adapters.http.deps import Config, Now, Repos
 from alliance_funding.domain.surcharge_credit import Investment
-from alliance_funding.service import surcharge
+from alliance_funding.service import queries, surcharge
 from alliance_funding.service.records import StoredStatement
 from alliance_shared.contract.base import MinorUnits
+from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
+from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
+from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["surcharge credit"])
 
@@ -65,3 +70,35 @@ async def compute_statement(
 @router.get("/surcharge-credit-statements/{enterprise_id}/{year}", summary="An enterprise's statement for a year")
 async def get_statement(enterprise_id: str, year: int, _: StatementOwner, repos: Repos) -> StoredStatement:
     return (await surcharge.get_statement(repos, enterprise_id, year)).item
+
+
+@router.get(
+    "/surcharge-credit-statements",
+    summary="Statements, cursor pages (an enterprise: only its own); ?format=csv|xlsx downloads the whole list",
+)
+async def list_statements(
+    request: Request,
+    principal: StatementReader,
+    repos: Repos,
+    enterprise_id: Annotated[str | None, Query(max_length=100)] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    format: ListFormat = None,
+) -> Any:
+    own = partner_filter(principal)
+    hidden = own is not None and enterprise_id not in (None, own)  # another enterprise's: none to see
+    chosen = own or enterprise_id
+
+    async def fetch(at: str | None, size: int = MAX_PAGE_SIZE) -> tuple[list[StoredStatement], str | None]:
+        if hidden:
+            return [], None
+        listed = await queries.list_statements(repos, enterprise_id=chosen, year=year, cursor=at, limit=size)
+        return listed.items, listed.next_cursor
+
+    download = requested_format(request, format)
+    if download is not None:
+        records = await downloads.statement_records(repos, await whole_list(fetch))
+        return export_response(request, download, downloads.STATEMENT_COLUMNS, records, "surcharge-credit-statements")
+    items, next_cursor = await fetch(cursor, limit)
+    return Page[StoredStatement](items=items, next_cursor=next_cursor)
