@@ -1131,7 +1131,9 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         "导出内容过多",
         "Export too large",
         {
-            "a download holds at most {EXPORT_MAX_ROWS} rows; narrow the filters": "一次导出最多 {EXPORT_MAX_ROWS} 行；请缩小筛选范围"
+            "a download holds at most {EXPORT_MAX_ROWS} rows; narrow the filters": (
+                "一次导出最多 {EXPORT_MAX_ROWS} 行；请缩小筛选范围"
+            )
         },
     ),
     "cycle.unknown_programme": _t(
