@@ -261,3 +261,31 @@ async def test_summaries_per_enterprise_region_and_kind(world: World) -> None:
     by_enterprise = incentive_register.summarise(found, SummaryBy.ENTERPRISE)
     assert {r.key for r in by_enterprise} == {shenzhen, beijing}
     assert all(r.name for r in by_enterprise)
+
+
+async def test_entries_rest_on_the_certificate_in_force_at_their_date(world: World) -> None:
+    enterprise, first = await world.certified_enterprise(2061)
+    agency = await world.agency(2062)
+    await certification.revoke(world.repos, world.clock, first, "obligations not met", None, ADMIN)
+    reapplied = await certification.apply(world.repos, world.clock, enterprise, ADMIN)
+    second = reapplied.item.certification_id
+    world.clock.advance(timedelta(days=1))
+    await certification.grant(
+        world.repos,
+        world.clock,
+        second,
+        certificate_number="CQE-2061-2",
+        valid_from=START + timedelta(days=1),
+        valid_to=VALID_TO,
+        expected=None,
+        actor_id=ADMIN,
+    )
+    outcome = await incentives.record(
+        world.repos, world.clock, grant(agency_id=agency), partner_id=enterprise, actor_id=BANK
+    )
+    assert outcome.item.certification_id == second
+    # An award made under the first certificate, before its revocation, and delivered only now.
+    earlier = award(enterprise).model_copy(update={"occurred_at": START - timedelta(days=1)})
+    await incentives.on_award_granted(world.repos, world.clock, "evt-late", earlier)
+    [fiscal] = await incentive_register.entries(world.repos, IncentiveFilter(kind=IncentiveKind.FISCAL))
+    assert fiscal.certification_id == first

@@ -7,6 +7,7 @@ suspended entry is not suspended again)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from alliance_registry.domain.certification import Certification
 from alliance_registry.domain.incentive import AGENCY_KINDS, Grant, IncentiveEntry, IncentiveStatus
@@ -33,11 +34,16 @@ def award_entry_id(award_id: str) -> str:
     return f"fiscal-{award_id}"
 
 
-async def latest_certification(repos: Repositories, partner_id: str) -> Certification | None:
-    """The enterprise's newest granted certification (ids ``cert-<partner>-<n>`` sort by n)."""
+async def certification_at(repos: Repositories, partner_id: str, at: datetime) -> Certification | None:
+    """The enterprise's granted certification whose printed validity covers ``at``, else its
+    newest granted one (ids ``cert-<partner>-<n>`` sort by n); None if it was never certified."""
     found = await repos.certifications.find({"partner_id": partner_id})
     granted = sorted((c.item for c in found if c.item.certificate is not None), key=lambda c: c.certification_id)
-    return granted[-1] if granted else None
+    covering = [
+        c for c in granted if c.certificate is not None and c.certificate.valid_from <= at < c.certificate.valid_to
+    ]
+    candidates = covering or granted
+    return candidates[-1] if candidates else None
 
 
 async def record(
@@ -60,7 +66,7 @@ async def record(
     entry = IncentiveEntry.record(
         entry_id=entry_id,
         region_code=enterprise.item.region_code,
-        certification=await latest_certification(repos, partner_id),
+        certification=await certification_at(repos, partner_id, grant.valid_from),
         grant=grant,
         now=clock.now(),
         actor_id=actor_id,
@@ -82,7 +88,7 @@ async def on_award_granted(repos: Repositories, clock: Clock, event_id: str, awa
     recipient = await repos.partners.get(award.recipient_partner_id)
     if recipient is None or recipient.item.kind is not PartnerKind.ENTERPRISE:
         return
-    certification = await latest_certification(repos, award.recipient_partner_id)
+    certification = await certification_at(repos, award.recipient_partner_id, award.occurred_at)
     if certification is None or not certification.is_certified_at(award.occurred_at):
         return
     grant = Grant(
