@@ -86,13 +86,6 @@ def render_table(table: Table, format: Format, filename: str) -> Response:
     return Response(json.dumps(body, default=str, ensure_ascii=False), media_type="application/json")
 
 
-def wants_csv(request: Request, format: str | None) -> bool:
-    """``?format=csv`` or ``Accept: text/csv``."""
-    if format is not None:
-        return format == "csv"
-    return "text/csv" in request.headers.get("accept", "")
-
-
 # --- lists a person sees, exported in the reader's language ------------------------------
 
 ExportFormat = Literal["csv", "xlsx"]

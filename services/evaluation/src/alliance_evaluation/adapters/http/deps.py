@@ -3,9 +3,9 @@ admitted by role (object-level checks are in ``access``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 
 from alliance_evaluation.service.context import Context
 from alliance_shared.auth.dependencies import require_roles
@@ -31,5 +31,3 @@ PartyReader = Annotated[Principal, Depends(require_roles(SUPERVISOR, AUDITOR, CO
 EvidenceWriter = Annotated[Principal, Depends(require_roles(SUPERVISOR, ENTERPRISE))]
 Party = Annotated[Principal, Depends(require_roles(COLLEGE, ENTERPRISE))]
 Scorer = Annotated[Principal, Depends(require_roles(EVALUATOR, SUPERVISOR))]
-
-Format = Annotated[Literal["json", "csv"] | None, Query(description="csv for a spreadsheet; or Accept: text/csv")]
