@@ -1410,6 +1410,37 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         },
     ),
     # --- notifications ----------------------------------------------------------------
+    "routing.invalid_rules": _t(
+        "路由规则无效",
+        "Invalid routing rules",
+        {
+            "rule {first.rule_index}: {first.detail}": "第 {first.rule_index} 条规则：{first.detail}",
+        },
+        detail_zh="路由规则有误，整套规则未被采用；problems 列出每条有误的规则",
+    ),
+    "routing.unknown_event_type": _t(
+        "未知的事件类型",
+        "Unknown event type",
+        {"{event_type} is not an event of the platform's catalog": "{event_type} 不是平台事件目录中的事件"},
+    ),
+    "routing.invalid_payload": _t(
+        "事件内容无效",
+        "Invalid event payload",
+        {
+            "the payload is not a valid {event_type}: {error.error_count()} errors": (
+                "该内容不是有效的 {event_type} 事件：共 {error.error_count()} 处错误"
+            )
+        },
+    ),
+    "event.not_found": _t(
+        "事件不存在",
+        "Event not found",
+        {
+            "no delivery of event {event_id} is recorded; send its type and payload": (
+                "没有事件 {event_id} 的投递记录；请提供事件类型和内容"
+            )
+        },
+    ),
     "inbox.not_found": _t(
         "通知不存在",
         "Inbox entry not found",
