@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import Query, Request, Response
 from openpyxl import Workbook
@@ -165,6 +165,12 @@ def requested_format(request: Request, format: Literal["json", "csv", "xlsx"] | 
         return "xlsx"
     return None
 
+
+#: OpenAPI for a list route that also downloads: its 200 is the JSON page (the route's
+#: ``response_model``) or the whole list as CSV or XLSX.
+DOWNLOADABLE: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}}, "description": "a page, or the whole list as CSV/XLSX"}
+}
 
 #: The most rows one download holds; a larger list is refused (narrow its filters).
 EXPORT_MAX_ROWS = 10_000

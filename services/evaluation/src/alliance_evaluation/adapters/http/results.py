@@ -13,7 +13,7 @@ from alliance_evaluation.adapters.http.access import ReadableAgreementResults, R
 from alliance_evaluation.domain.evidence import fmt
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_shared.web.conditional import set_etag
-from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format
+from alliance_shared.web.exports import DOWNLOADABLE, Column, ListFormat, columns, export_response, requested_format
 
 router = APIRouter(tags=["results"])
 
@@ -68,6 +68,8 @@ def result_record(result: EvaluationResult) -> dict[str, Any]:
 
 @router.get(
     "/agreements/{agreement_id}/results",
+    response_model=AgreementResultsOut,
+    responses=DOWNLOADABLE,
     summary="Every result of an agreement and its trend; ?format=csv|xlsx downloads them",
 )
 async def agreement_results(

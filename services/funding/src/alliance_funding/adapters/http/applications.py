@@ -23,7 +23,7 @@ from alliance_shared.contract.base import MinorUnits
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import OptionalReasonIn
 from alliance_shared.web.conditional import IfMatch, set_etag
-from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
+from alliance_shared.web.exports import DOWNLOADABLE, ListFormat, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["applications"])
@@ -95,6 +95,8 @@ async def create_application(
 
 @router.get(
     "/applications",
+    response_model=Page[Application],
+    responses=DOWNLOADABLE,
     summary="Applications, cursor pages (partners: own only); ?format=csv|xlsx downloads the whole list",
 )
 async def list_applications(

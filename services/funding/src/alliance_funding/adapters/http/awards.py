@@ -17,7 +17,7 @@ from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import Reason
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.conditional import IfMatch, set_etag
-from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
+from alliance_shared.web.exports import DOWNLOADABLE, ListFormat, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["awards"])
@@ -59,7 +59,10 @@ async def grant_award(application_id: str, response: Response, principal: Approv
 
 
 @router.get(
-    "/awards", summary="Awards, cursor pages (partners: only their own); ?format=csv|xlsx downloads the whole list"
+    "/awards",
+    summary="Awards, cursor pages (partners: only their own); ?format=csv|xlsx downloads the whole list",
+    response_model=Page[Award],
+    responses=DOWNLOADABLE,
 )
 async def list_awards(
     request: Request,

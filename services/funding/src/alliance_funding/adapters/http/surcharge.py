@@ -16,7 +16,7 @@ from alliance_funding.service import queries, surcharge
 from alliance_funding.service.records import StoredStatement
 from alliance_shared.contract.base import MinorUnits
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
-from alliance_shared.web.exports import ListFormat, export_response, requested_format, whole_list
+from alliance_shared.web.exports import DOWNLOADABLE, ListFormat, export_response, requested_format, whole_list
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["surcharge credit"])
@@ -74,6 +74,8 @@ async def get_statement(enterprise_id: str, year: int, _: StatementOwner, repos:
 
 @router.get(
     "/surcharge-credit-statements",
+    response_model=Page[StoredStatement],
+    responses=DOWNLOADABLE,
     summary="Statements, cursor pages (an enterprise: only its own); ?format=csv|xlsx downloads the whole list",
 )
 async def list_statements(

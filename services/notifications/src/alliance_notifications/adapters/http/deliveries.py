@@ -17,7 +17,15 @@ from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.persistence.repository import Loaded
-from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
+from alliance_shared.web.exports import (
+    DOWNLOADABLE,
+    Column,
+    ListFormat,
+    columns,
+    export_response,
+    requested_format,
+    whole_list,
+)
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["delivery log"])
@@ -102,6 +110,8 @@ def delivery_record(delivery: DeliveryOut) -> dict[str, Any]:
 
 @router.get(
     "/deliveries",
+    response_model=Page[DeliveryOut],
+    responses=DOWNLOADABLE,
     summary="Deliveries, filtered (what was sent about an event); ?format=csv|xlsx downloads the whole list",
 )
 async def list_deliveries(

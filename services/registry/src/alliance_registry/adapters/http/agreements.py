@@ -20,7 +20,15 @@ from alliance_shared.contract.vocabulary import CooperationMode
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, OptionalIfMatch, set_etag
-from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
+from alliance_shared.web.exports import (
+    DOWNLOADABLE,
+    Column,
+    ListFormat,
+    columns,
+    export_response,
+    requested_format,
+    whole_list,
+)
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["agreements"])
@@ -72,6 +80,8 @@ async def draft_agreement(
 
 @router.get(
     "/agreements",
+    response_model=Page[AgreementOut],
+    responses=DOWNLOADABLE,
     summary="List agreements (filters combine; cursor pagination; ?format=csv|xlsx downloads the whole list)",
 )
 async def list_agreements(

@@ -19,7 +19,15 @@ from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.web.bodies import ReasonIn
 from alliance_shared.web.conditional import IfMatch, OptionalIfMatch, set_etag
-from alliance_shared.web.exports import Column, ListFormat, columns, export_response, requested_format, whole_list
+from alliance_shared.web.exports import (
+    DOWNLOADABLE,
+    Column,
+    ListFormat,
+    columns,
+    export_response,
+    requested_format,
+    whole_list,
+)
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["partners"])
@@ -53,6 +61,8 @@ async def register_partner(
 
 @router.get(
     "/partners",
+    response_model=Page[PartnerOut],
+    responses=DOWNLOADABLE,
     summary="List partners (filters combine; cursor pagination; ?format=csv|xlsx downloads the whole list)",
 )
 async def list_partners(
