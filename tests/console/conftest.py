@@ -147,7 +147,8 @@ async def panel_framework(access: PlatformAccess, run: str) -> str:
     path = f"/frameworks/{base['framework_id']}/versions"
     framework = (await access.call("evaluation", "GET", f"{path}/{base['version']}", SUPERVISOR)).json()
     indicators = [
-        {**i, "source": "panel", "measure": None} if i["source"] == "survey" else i for i in framework["indicators"]
+        {**i, "source": "panel", "measure": None, "computation": None} if i["source"] == "survey" else i
+        for i in framework["indicators"]
     ]
     draft = await access.call(
         "evaluation", "POST", path, SUPERVISOR, json_body={"name": f"含评审组打分 {run}", "indicators": indicators}

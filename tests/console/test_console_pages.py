@@ -1,6 +1,6 @@
 """The console's second set of pages in a real browser against the real stack: funding's
-maker-checker on grants, partial tranche approvals, recoveries (approve, settle) and
-terminations, each second step refused to the person who did the first (the funding
+maker-checker on grants, partial tranche approvals, recoveries (approve, settle, write
+off) and terminations, each second step refused to the person who did the first (the funding
 service's refusal, shown in the page); agreement drafting and signing; membership,
 council and certification moves; evidence against targets. Every page visited is
 screenshotted and checked with axe-core, in zh-CN and in English."""
@@ -170,6 +170,23 @@ def test_maker_checker_on_grants_tranches_recoveries_and_terminations(
     expect(page.locator("#recoveries td.outstanding").first).to_contain_text("30,000.00")
     expect(page.locator("#recoveries tr.settlement")).to_contain_text("BOC-REPAY-01")
     me.look("mc-recovery-settled")
+
+    # The rest written off: proposed by the officer, refused to them as approver, approved by another.
+    page.locator("form.write-off input[name=reason]").fill("追回无望，报批核销")
+    page.locator("form.write-off button").click()
+    me.done()
+    expect(page.locator("#recoveries tr.write-off")).to_be_visible()
+    me.sign_in("funding_approver", OFFICER.sub)
+    me.open_menu("/funding/approvals", "mc-write-off-own")
+    page.locator("#write-offs-to-approve tr.own button").click()
+    refused_with(me, MAKER_CHECKER["zh-CN"], "mc-write-off-refused")
+    me.sign_in("funding_approver", APPROVER)
+    me.open_menu("/funding/approvals", "mc-write-offs")
+    page.locator(f"#write-offs-to-approve form[action^='{award_path}/recoveries/'] button").click()
+    me.done()
+    me.sign_in("funding_officer", OFFICER.sub)
+    me.go(award_path, "mc-written-off")
+    expect(page.locator("#recoveries td.status").first).to_contain_text("已核销")
 
     # Termination: proposed by the officer, refused to them as approver, approved by another.
     page.fill("#terminate-reason", "协议合作方退出")

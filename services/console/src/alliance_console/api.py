@@ -51,7 +51,9 @@ def problem_messages() -> dict[str, str]:
         "award.maker_checker": _(
             "You did the first step yourself, so a second person must do this one (maker-checker)."
         ),
-        "recovery.maker_checker": _("You proposed this recovery, so you may not approve it (maker-checker)."),
+        "recovery.maker_checker": _("You proposed this, so you may not approve it (maker-checker)."),
+        "recovery.write_off_not_proposed": _("No write-off of this recovery awaits approval."),
+        "recovery.write_off_stale": _("The recovery changed since the write-off was proposed: propose it again."),
         "tranche.approval_out_of_range": _(
             "The approved amount must be more than zero and at most the scheduled amount."
         ),

@@ -249,7 +249,7 @@ def label(value: object) -> str:
         "director": _("Director"), "on_track": _("On track"), "needs_improvement": _("Needs improvement"),
         "at_risk": _("At risk"), "no_evidence": _("No evidence"), "credited": _("Credited"),
         "not_certified": _("Not certified"), "no_rate": _("No credit rate in force"),
-        "repayment": _("Repayment"), "offset": _("Offset"),
+        "repayment": _("Repayment"), "offset": _("Offset"), "settled": _("Settled"), "written_off": _("Written off"),
         "per_year": _("per year"), "per_term": _("per term"), "total": _("over the term"),
         "shallow": _("Shallow"), "middle": _("Middle"), "deep": _("Deep"),
         "order_class": _("Order class"), "internship_base": _("Internship base"),

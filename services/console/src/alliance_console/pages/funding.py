@@ -262,6 +262,31 @@ async def settle_recovery(request: Request, award_id: str, recovery_id: str) -> 
     return await act(request, f"settle-{recovery_id}", f"/funding/awards/{award_id}", call, _("Settlement recorded."))
 
 
+@router.post("/awards/{award_id}/recoveries/{recovery_id}/write-off", include_in_schema=False)
+async def propose_write_off(request: Request, award_id: str, recovery_id: str) -> RedirectResponse:
+    """The officer proposes writing off what is outstanding; a second person approves it."""
+    _person, api = require(request, *OFFICER)
+
+    async def call(form: FormData) -> None:
+        path = f"/awards/{award_id}/recoveries/{recovery_id}/write-off"
+        await api.post("funding", path, {"reason": text(form, "reason")}, version=text(form, "version"))
+
+    done = _("Write-off proposed: a second person approves it.")
+    return await act(request, f"write-off-{recovery_id}", f"/funding/awards/{award_id}", call, done)
+
+
+@router.post("/awards/{award_id}/recoveries/{recovery_id}/write-off/approve", include_in_schema=False)
+async def approve_write_off(request: Request, award_id: str, recovery_id: str) -> RedirectResponse:
+    _person, api = require(request, "funding_approver")
+
+    async def call(form: FormData) -> None:
+        path = f"/awards/{award_id}/recoveries/{recovery_id}/write-off/approve"
+        await api.post("funding", path, version=text(form, "version"))
+
+    done = _("Write-off approved: the recovery is closed.")
+    return await act(request, f"write-off-{recovery_id}", "/funding/approvals", call, done)
+
+
 @router.post("/awards/{award_id}/terminate", include_in_schema=False)
 async def propose_termination(request: Request, award_id: str) -> RedirectResponse:
     """The officer proposes terminating the award (optionally recovering paid money); a
@@ -352,6 +377,7 @@ async def approvals(request: Request) -> HTMLResponse:
     queue = []
     recoveries = []
     terminations = []
+    write_offs = []
     for summary in await all_awards(api):
         tranches = summary.get("tranches")
         award_doc = summary if tranches is not None else await api.get("funding", f"/awards/{summary['award_id']}")
@@ -363,13 +389,18 @@ async def approvals(request: Request) -> HTMLResponse:
             terminations.append(
                 {"award": award_doc, "termination": termination, "mine": termination.get("proposed_by") == person.sub}
             )
+        for recovery in award_doc.get("recoveries") or []:
+            proposed = recovery.get("proposed_write_off")
+            if proposed:
+                write_offs.append({"award": award_doc, "recovery": recovery, "write_off": proposed,
+                                   "mine": proposed.get("proposed_by") == person.sub})  # fmt: skip
         for proposal in award_doc.get("proposed_recoveries") or []:
             recoveries.append(
                 {"award": award_doc, "recovery": proposal, "mine": proposal.get("proposed_by") == person.sub}
             )
     return render(
         request, "funding/approvals.html", queue=queue, grants=await awards_to_grant(api, person.sub),
-        recoveries=recoveries, terminations=terminations,
+        recoveries=recoveries, terminations=terminations, write_offs=write_offs,
     )  # fmt: skip
 
 
