@@ -41,7 +41,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}")
     with tempfile.TemporaryDirectory(prefix="alliance-bench-") as work, provision_infrastructure(Path(work)) as infra:
-        print(f"servers: kafka {infra.kafka_bootstrap}, mongodb-wire {infra.mongo_url} ({infra.kind})")
+        print(f"servers: kafka {infra.kafka_admin}, mongodb-wire {infra.mongo_url} ({infra.kind})")
         for name in chosen:
             module = available[name]
             print(f"\n{module.TITLE}", flush=True)

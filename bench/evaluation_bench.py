@@ -30,6 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
@@ -40,8 +41,8 @@ from alliance_shared.auth.devtokens import ensure_keys
 from alliance_shared.contract import college
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.registry import AgreementActivated
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
-from alliance_shared.messaging.kafka import create_producer, ensure_topics
+from alliance_shared.contract.topics import REGISTRY_EVENTS, college_reports_topic
+from alliance_shared.messaging.kafka import KafkaAccess, create_producer, ensure_topics
 from alliance_shared.persistence.mongo import create_client
 from alliance_shared.settings import ServiceSettings
 from bench.stats import Table
@@ -121,12 +122,12 @@ async def wait_for_count(client: AsyncMongoClient[dict[str, Any]], database: str
         await asyncio.sleep(0.2)
 
 
-async def raw_consume(bootstrap: str, count: int) -> dict[str, float]:
-    """Read ``count`` records of the report topic from its start with a fresh group; the
-    clock starts once the group has its partitions, so the join is not counted."""
+async def raw_consume(kafka: KafkaAccess, topics: list[str], count: int) -> dict[str, float]:
+    """Read ``count`` records of the colleges' report topics from their start with a fresh
+    group; the clock starts once the group has its partitions, so the join is not counted."""
     consumer = AIOKafkaConsumer(
-        COLLEGE_REPORTS,
-        bootstrap_servers=bootstrap,
+        *topics,
+        **kafka.options(),
         group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -150,35 +151,40 @@ async def raw_consume(bootstrap: str, count: int) -> dict[str, float]:
 
 
 async def service_ingest(infra: Infrastructure, jwks_file: Path, run_id: str) -> dict[str, Any]:
-    settings = Settings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap,
-        mongo_url=infra.mongo_url,
-        mongo_database=f"bench_evaluation_{run_id}",
-        kafka_consumer_group=f"bench-evaluation-{run_id}",
-        jwks_file=str(jwks_file),
-        seed_default_framework=False,
-        log_level="WARNING",
+    # The benchmark's own topics and group: it connects as the admin.
+    settings = Settings.model_validate(
+        {key.lower(): value for key, value in infra.kafka_admin.settings_env("").items()}
+        | dict(
+            mongo_url=infra.mongo_url,
+            mongo_database=f"bench_evaluation_{run_id}",
+            kafka_consumer_group=f"bench-evaluation-{run_id}",
+            jwks_file=str(jwks_file),
+            seed_default_framework=False,
+            log_level="WARNING",
+        )
     )
-    await ensure_topics(settings, [COLLEGE_REPORTS, REGISTRY_EVENTS])
     parties = parties_of(run_id)
-    reports = [report_record(*party, n) for n in range(REPORTS_PER_AGREEMENT) for party in parties]
+    await ensure_topics(settings, [*college_topics(run_id), REGISTRY_EVENTS])
     client = create_client(settings.mongo_url.get_secret_value(), app_name="bench-evaluation")
     runtime = build_runtime(settings)
     await runtime.start()
     try:
         await publish(settings, REGISTRY_EVENTS, [agreement_record(*party) for party in parties])
         await wait_for_count(client, settings.mongo_database, "agreements", AGREEMENTS)
-        await publish(settings, COLLEGE_REPORTS, reports)
+        for party in parties:  # each college on its own topic, as colleges publish
+            reports_of_party = [report_record(*party, n) for n in range(REPORTS_PER_AGREEMENT)]
+            await publish(settings, college_reports_topic(party[1]), reports_of_party)
+        reports = len(parties) * REPORTS_PER_AGREEMENT
         started = time.perf_counter()
-        await wait_for_count(client, settings.mongo_database, "evidence", len(reports))
+        await wait_for_count(client, settings.mongo_database, "evidence", reports)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.stop()
         await client.close()
     return {
-        "reports": len(reports),
+        "reports": reports,
         "seconds": elapsed,
-        "reports_per_s": len(reports) / elapsed,
+        "reports_per_s": reports / elapsed,
         "database": settings.mongo_database,
     }
 
@@ -187,9 +193,14 @@ def parties_of(run_id: str) -> list[tuple[str, str, str]]:
     return [(f"agr-{run_id}-{i}", f"col-{run_id}-{i}", f"ent-{run_id}-{i}") for i in range(AGREEMENTS)]
 
 
+def college_topics(run_id: str) -> list[str]:
+    """Each college of the run reports on its own topic."""
+    return [college_reports_topic(college_id) for _, college_id, _ in parties_of(run_id)]
+
+
 async def faststream_ingest(infra: Infrastructure, run_id: str, count: int) -> dict[str, float]:
-    """The FastStream peer over the same backlog (``COLLEGE_REPORTS`` from its start, its own
-    consumer group and database); counts the reports of this run."""
+    """The FastStream peer over the same backlog (the run's college topics from their start,
+    its own consumer group and database, as the admin); counts the reports of this run."""
     client = create_client(infra.mongo_url, app_name="bench-faststream")
     db = client[f"bench_faststream_{run_id}"]
     await db["agreements"].insert_many(
@@ -199,11 +210,15 @@ async def faststream_ingest(infra: Infrastructure, run_id: str, count: int) -> d
         ]
     )
     # No per-message log lines, like the service (which logs warnings only).
-    broker = KafkaBroker(infra.kafka_bootstrap, logger=None)
+    admin = infra.kafka_admin
+    security = (
+        SASLScram512(username=admin.username, password=admin.password) if admin.username and admin.password else None
+    )
+    broker = KafkaBroker(admin.bootstrap_servers, security=security, logger=None)
     stored = 0
     done = asyncio.Event()
 
-    @broker.subscriber(COLLEGE_REPORTS, group_id=f"bench-faststream-{run_id}", auto_offset_reset="earliest")
+    @broker.subscriber(*college_topics(run_id), group_id=f"bench-faststream-{run_id}", auto_offset_reset="earliest")
     async def on_report(report: college.InternshipPlaced) -> None:
         nonlocal stored
         agreement = await db["agreements"].find_one({"_id": report.agreement_id})
@@ -264,7 +279,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
     count = int(service["reports"])
     peer = await faststream_ingest(infra, run_id, count)
     engine = await engine_ceiling(infra, str(service.pop("database")), run_id)
-    raw = await raw_consume(infra.kafka_bootstrap, count)
+    raw = await raw_consume(infra.kafka_admin, college_topics(run_id), count)
     return {
         "agreements": AGREEMENTS,
         "raw_consume_loop": raw,

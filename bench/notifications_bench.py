@@ -40,8 +40,7 @@ from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.funding import TranchePaid
 from alliance_shared.contract.topics import FUNDING_EVENTS, SERVICE_TOPICS
-from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.settings import ServiceSettings
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from bench.stats import Table, percentile
 
 COUNT = 200
@@ -99,17 +98,17 @@ def tranche_paid(partner_id: str, n: int) -> TranchePaid:
     )
 
 
-async def skip_history(bootstrap: str, group: str) -> None:
+async def skip_history(kafka: KafkaAccess, group: str) -> None:
     topics = list(SERVICE_TOPICS["notifications"].consumes)
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await ensure_topics(settings_for(kafka), topics)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
     finally:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)
@@ -121,22 +120,24 @@ async def skip_history(bootstrap: str, group: str) -> None:
 
 async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) -> dict[str, float]:
     run_id = uuid.uuid4().hex[:8]
-    settings = Settings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap,
-        mongo_url=infra.mongo_url,
-        mongo_database=f"bench_notifications_{run_id}",
-        kafka_consumer_group=f"bench-notifications-{run_id}",
-        jwks_file=str(keys / "jwks.json"),
-        smtp_host=infra.smtp.host,
-        smtp_port=infra.smtp.port,
-        default_quiet_hours="",
-        worker_poll_seconds=0.2,
-        webhook_concurrency=CONCURRENCY,
-        webhook_allowed_hosts="127.0.0.1",  # the benchmark's receiver listens on loopback
-        retry_base_seconds=1,
-        retry_cap_seconds=2,
+    settings = Settings.model_validate(
+        {key.lower(): value for key, value in infra.kafka_services["notifications"].settings_env("").items()}
+        | dict(
+            mongo_url=infra.mongo_url,
+            mongo_database=f"bench_notifications_{run_id}",
+            kafka_consumer_group=f"alliance-notifications-bench-{run_id}",
+            jwks_file=str(keys / "jwks.json"),
+            smtp_host=infra.smtp.host,
+            smtp_port=infra.smtp.port,
+            default_quiet_hours="",
+            worker_poll_seconds=0.2,
+            webhook_concurrency=CONCURRENCY,
+            webhook_allowed_hosts="127.0.0.1",  # the benchmark's receiver listens on loopback
+            retry_base_seconds=1,
+            retry_cap_seconds=2,
+        )
     )
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     partner_id = f"col-bench-{run_id}"
     app = build_app(settings)
     async with app.router.lifespan_context(app):
@@ -153,7 +154,7 @@ async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) ->
                 await api.post(f"/partners/{partner_id}/webhooks/{endpoint_id}/verify", headers=headers)
             ).raise_for_status()
         await asyncio.sleep(2.0)  # let the consumer join its group before the clock starts
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, linger_ms=2)
+        producer = AIOKafkaProducer(**infra.kafka_admin.options(), linger_ms=2)
         await producer.start()
 
         async def send(n: int) -> str:

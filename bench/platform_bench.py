@@ -34,8 +34,7 @@ from alliance_devstack.services import (
 )
 from alliance_shared.auth.devtokens import ensure_keys
 from alliance_shared.contract.topics import EVENT_TOPICS
-from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.settings import ServiceSettings
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from bench.stats import Table, percentile
 
 TITLE = "platform: memory per service; evaluation completed → tranche eligible → webhook delivered"
@@ -122,11 +121,11 @@ class TimedStory(Story):
             self.webhook_after.append((webhook - self.completed_at) * 1000)
 
 
-async def kafka_round_trip(bootstrap: str, samples: int = 50) -> list[float]:
+async def kafka_round_trip(kafka: KafkaAccess, samples: int = 50) -> list[float]:
     topic = f"bench.roundtrip.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await ensure_topics(settings_for(kafka), [topic])
+    producer = AIOKafkaProducer(**kafka.options(), acks="all", enable_idempotence=True)
+    consumer = AIOKafkaConsumer(topic, **kafka.options(), auto_offset_reset="earliest")
     await producer.start()
     await producer.send_and_wait(topic, b"warm-up")
     await consumer.start()
@@ -146,7 +145,7 @@ async def kafka_round_trip(bootstrap: str, samples: int = 50) -> list[float]:
 
 def start_platform(infra: Infrastructure, keys_dir: Path, logs: Path) -> Platform:
     env = isolated_env(
-        infra.kafka_bootstrap,
+        infra.kafka_services,
         infra.mongo_url,
         infra.smtp.host,
         infra.smtp.port,
@@ -155,9 +154,7 @@ def start_platform(infra: Infrastructure, keys_dir: Path, logs: Path) -> Platfor
     )
     env.update({name.upper() + "_LOG_LEVEL": "WARNING" for name in available_services()})
     for name in available_services():  # what earlier benchmarks left on the topics is not this load
-        asyncio.run(
-            start_at_topic_ends(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
-        )
+        asyncio.run(start_at_topic_ends(infra.kafka_admin, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS))
     platform = Platform.create(env, logs, ports={name: free_port() for name in available_services()})
     platform.start(timeout_s=120)
     return platform
@@ -177,7 +174,8 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
                     access = PlatformAccess(
                         urls={n: s.url for n, s in platform.services.items()},
                         keys_dir=Path(work) / "keys",
-                        kafka_bootstrap=infra.kafka_bootstrap,
+                        kafka=infra.kafka_admin,
+                        kafka_security=infra.kafka_security,
                         maildir=infra.smtp.maildir,
                     )
                     story = TimedStory(access)
@@ -189,7 +187,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
                     webhook += story.webhook_after
         finally:
             await asyncio.to_thread(platform.stop)
-    baseline = await kafka_round_trip(infra.kafka_bootstrap)
+    baseline = await kafka_round_trip(infra.kafka_admin)
     return {
         "memory_mib": {
             name: {"at_rest": round(at_rest[name] / MIB, 1), "under_load_peak": round(sampler.peak[name] / MIB, 1)}

@@ -264,7 +264,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
         database = f"registry_bench_{run_id}"
         env = {
             **os.environ,
-            "REGISTRY_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+            **infra.kafka_services["registry"].settings_env("REGISTRY_"),
             "REGISTRY_MONGO_URL": infra.mongo_url,
             "REGISTRY_MONGO_DATABASE": database,
             "REGISTRY_HTTP_PORT": str(reg_port),

@@ -22,9 +22,8 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.messaging.handlers import ConsumedEvent
-from alliance_shared.messaging.kafka import ensure_topics
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from alliance_shared.runtime import ServiceRuntime, Subscription
-from alliance_shared.settings import ServiceSettings
 from bench.stats import Table, percentile
 
 PAYLOAD_PAD = "x" * 200
@@ -38,14 +37,14 @@ class BenchPinged(EventPayload):
     pad: str
 
 
-async def raw_loop(bootstrap: str, count: int) -> dict[str, float]:
+async def raw_loop(kafka: KafkaAccess, count: int) -> dict[str, float]:
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     await admin.create_topics([NewTopic(topic, 3, 1)])
     await admin.close()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=topic, auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=2)
+    consumer = AIOKafkaConsumer(topic, **kafka.options(), group_id=topic, auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True, acks="all", linger_ms=2)
     await consumer.start()
     await producer.start()
     latencies: list[float] = []
@@ -81,12 +80,12 @@ async def raw_loop(bootstrap: str, count: int) -> dict[str, float]:
     }
 
 
-async def runtime_loop(bootstrap: str, mongo_url: str, count: int, concurrency: int = 16) -> dict[str, float]:
+async def runtime_loop(kafka: KafkaAccess, mongo_url: str, count: int, concurrency: int = 16) -> dict[str, float]:
     run_id = uuid.uuid4().hex[:8]
     topic = f"bench.runtime.{run_id}"
-    settings = ServiceSettings(
+    settings = settings_for(
+        kafka,
         service_name="registry",
-        kafka_bootstrap_servers=bootstrap,
         mongo_url=mongo_url,
         mongo_database=f"bench_{run_id}",
         kafka_consumer_group=f"bench-{run_id}",
@@ -142,9 +141,9 @@ async def runtime_loop(bootstrap: str, mongo_url: str, count: int, concurrency: 
     }
 
 
-async def measure(bootstrap: str, mongo_url: str, count: int = 2000) -> dict[str, Any]:
-    raw = await raw_loop(bootstrap, count * 5)
-    runtime = await runtime_loop(bootstrap, mongo_url, count)
+async def measure(kafka: KafkaAccess, mongo_url: str, count: int = 2000) -> dict[str, Any]:
+    raw = await raw_loop(kafka, count * 5)
+    runtime = await runtime_loop(kafka, mongo_url, count)
     return {
         "raw_aiokafka": raw,
         "shared_runtime": runtime,
@@ -156,7 +155,7 @@ TITLE = "runtime: outbox → Kafka → idempotent consumer → MongoDB, vs raw a
 
 
 async def run(infra: Infrastructure) -> dict[str, Any]:
-    return await measure(infra.kafka_bootstrap, infra.mongo_url)
+    return await measure(infra.kafka_admin, infra.mongo_url)
 
 
 def table(result: dict[str, Any]) -> Table:

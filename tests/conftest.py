@@ -46,8 +46,12 @@ def unique() -> str:
 
 
 def service_env(infra: Infrastructure, prefix: str, database: str, keys_dir: Path, **extra: Any) -> dict[str, str]:
+    """A service's settings on the test servers; a named service (``REGISTRY_`` …) signs in to
+    Kafka as its own principal (its consumer group must start ``alliance-<service>``), a probe
+    (no prefix) as the admin."""
+    kafka = infra.kafka_services.get(prefix.removesuffix("_").lower(), infra.kafka_admin)
     env = {
-        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        **kafka.settings_env(prefix),
         f"{prefix}MONGO_URL": infra.mongo_url,
         f"{prefix}MONGO_DATABASE": database,
         f"{prefix}JWKS_FILE": str(keys_dir / "jwks.json"),

@@ -168,13 +168,13 @@ def console_stack(
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
     run = uuid.uuid4().hex[:6]
     env = isolated_env(
-        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        infra.kafka_services, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
         f"console_{run}",
     )  # fmt: skip
 
     async def start_at_topic_ends() -> None:
         for name in SERVICES:
-            await skip_history(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
+            await skip_history(infra.kafka_admin, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
 
     asyncio.run(start_at_topic_ends())
     logs = tmp_path_factory.mktemp(f"console-{run}")
@@ -186,7 +186,9 @@ def console_stack(
         platform.start(timeout_s=120)
         console.start()
         console.wait_ready(60)
-        access = PlatformAccess(urls=urls, keys_dir=dev_keys_dir, kafka_bootstrap=infra.kafka_bootstrap)
+        access = PlatformAccess(
+            urls=urls, keys_dir=dev_keys_dir, kafka=infra.kafka_admin, kafka_security=infra.kafka_security
+        )
 
         async def seeded() -> Alliance:
             try:

@@ -54,7 +54,7 @@ def console(
 ) -> Iterator[str]:
     server, _login, _base = hydra
     env = isolated_env(
-        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        infra.kafka_services, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
         f"refresh_{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
     prefix = prefix_of("registry")
@@ -64,7 +64,7 @@ def console(
         prefix + "JWT_ISSUER": server.issuer,
         prefix + "JWT_AUDIENCE": AUDIENCE,
     }
-    asyncio.run(skip_history(infra.kafka_bootstrap, env[prefix + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS))
+    asyncio.run(skip_history(infra.kafka_admin, env[prefix + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS))
     logs = tmp_path_factory.mktemp("refresh-logs")
     platform = Platform.create(env, logs, ports={"registry": free_port()}, only=("registry",))
     port = free_port()

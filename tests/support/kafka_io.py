@@ -9,14 +9,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from alliance_devstack.services import start_at_topic_ends
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
-from alliance_shared.messaging.kafka import partitions_of
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.messaging.kafka import KafkaAccess, partitions_of
 
 Record = ConsumerRecord[bytes, bytes]
 
 
 async def read_topic(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: str,
     *,
     until: Callable[[list[Record]], bool] = lambda records: False,
@@ -24,8 +24,8 @@ async def read_topic(
 ) -> list[Record]:
     """All records of a topic from the beginning, until ``until`` holds or the time is up."""
     deadline = time.monotonic() + timeout_s
-    partitions = await partitions_of(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    partitions = await partitions_of(kafka, topic)
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -44,9 +44,10 @@ async def read_topic(
 
 
 async def produce(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]
+    kafka: KafkaAccess, topic: str, records: Sequence[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
+    """Write records as ``kafka``'s principal (the tests' admin, or a college's)."""
+    producer = AIOKafkaProducer(**kafka.options(), max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
         for key, value, headers in records:
@@ -62,7 +63,7 @@ def header(record: Record, name: str) -> str | None:
     return None
 
 
-async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = (COLLEGE_REPORTS, REGISTRY_EVENTS)) -> None:
+async def skip_history(kafka: KafkaAccess, group: str, topics: Sequence[str] = (REGISTRY_EVENTS,)) -> None:
     """The service under test reads only what this test run produces, not what earlier runs
-    left on the shared topics."""
-    await start_at_topic_ends(bootstrap, group, topics)
+    left on the shared topics (every college's reports topic included)."""
+    await start_at_topic_ends(kafka, group, topics)

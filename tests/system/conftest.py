@@ -26,13 +26,13 @@ from tests.support.kafka_io import skip_history
 def platform(infra: Infrastructure, dev_keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     run_id = uuid.uuid4().hex[:8]
     env = isolated_env(
-        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        infra.kafka_services, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
         f"system_{run_id}",
     )  # fmt: skip
 
     async def start_at_topic_ends() -> None:
         for name in SERVICES:
-            await skip_history(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
+            await skip_history(infra.kafka_admin, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
 
     asyncio.run(start_at_topic_ends())
     logs = tmp_path_factory.mktemp(f"platform-{run_id}")
@@ -49,7 +49,8 @@ def access(platform: Platform, infra: Infrastructure, dev_keys_dir: Path) -> Pla
     return PlatformAccess(
         urls={name: service.url for name, service in platform.services.items()},
         keys_dir=dev_keys_dir,
-        kafka_bootstrap=infra.kafka_bootstrap,
+        kafka=infra.kafka_admin,
+        kafka_security=infra.kafka_security,
         maildir=infra.smtp.maildir,
     )
 

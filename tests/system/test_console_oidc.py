@@ -78,7 +78,7 @@ def trusting_platform(
     the test quick on two cores."""
     run_id = uuid.uuid4().hex[:8]
     env = isolated_env(
-        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        infra.kafka_services, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
         f"oidc_{run_id}",
     )  # fmt: skip
     for name in SERVICES:
@@ -90,7 +90,7 @@ def trusting_platform(
 
     async def start_at_topic_ends() -> None:
         for name in NEEDED:
-            await skip_history(infra.kafka_bootstrap, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
+            await skip_history(infra.kafka_admin, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS)
 
     asyncio.run(start_at_topic_ends())
     running = Platform.create(

@@ -19,7 +19,6 @@ from alliance_devstack.demo.story import H1, OPS, SUPERVISOR, Facts, Story
 from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import Platform
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS
 
 pytestmark = pytest.mark.infra
 
@@ -101,7 +100,7 @@ class Chaos:
             ]
             while True:
                 try:
-                    await self.access.publish(COLLEGE_REPORTS, payloads, source="college-sis")
+                    await self.access.publish(college_id, payloads, source="college-sis")
                     break
                 except Exception:
                     await asyncio.sleep(1.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,15 +25,15 @@ from alliance_shared.audit import AUDIT_COLLECTION, AuditTrail, ChainBreak
 from alliance_shared.contract.audit import AuditChainAnchored
 from alliance_shared.contract.envelope import EnvelopeError, from_kafka
 from alliance_shared.contract.topics import CONTEXT_TOPIC
-from alliance_shared.messaging.kafka import partitions_of
+from alliance_shared.messaging.kafka import KafkaAccess, partitions_of
 from alliance_shared.persistence.mongo import create_client
 
 
-async def published_anchors(bootstrap: str, service: str, idle_ms: int = 2000) -> list[AuditChainAnchored]:
+async def published_anchors(kafka: KafkaAccess, service: str, idle_ms: int = 2000) -> list[AuditChainAnchored]:
     """Every anchor the service published, read from the start of its topic."""
     topic = CONTEXT_TOPIC[service]
-    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+    consumer = AIOKafkaConsumer(**kafka.options(), enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     anchors: list[AuditChainAnchored] = []
     try:
@@ -56,12 +57,12 @@ async def published_anchors(bootstrap: str, service: str, idle_ms: int = 2000) -
     return anchors
 
 
-async def verify(service: str, mongo_url: str, database: str, kafka_bootstrap: str | None) -> dict[str, object]:
+async def verify(service: str, mongo_url: str, database: str, kafka: KafkaAccess | None) -> dict[str, object]:
     client = create_client(mongo_url, app_name="alliance-audit")
     try:
         trail = AuditTrail(client[database][AUDIT_COLLECTION], service)
         breaks: list[ChainBreak] = await trail.verify()
-        anchors = await published_anchors(kafka_bootstrap, service) if kafka_bootstrap else []
+        anchors = await published_anchors(kafka, service) if kafka else []
         for anchor in anchors:
             broken = await trail.check_anchor(anchor.seq, anchor.hash)
             if broken is not None:
@@ -87,9 +88,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     check.add_argument("--service", required=True, choices=sorted(CONTEXT_TOPIC))
     check.add_argument("--mongo-url", required=True)
     check.add_argument("--database", required=True)
-    check.add_argument("--kafka-bootstrap", help="also check every anchor published on the service's topic")
+    check.add_argument(
+        "--kafka-bootstrap",
+        help="also check every anchor published on the service's topic (as the SCRAM-SHA-512 user "
+        "ALLIANCE_AUDIT_KAFKA_USERNAME with ALLIANCE_AUDIT_KAFKA_PASSWORD, when set)",
+    )
     args = parser.parse_args(argv)
-    report = asyncio.run(verify(args.service, args.mongo_url, args.database, args.kafka_bootstrap))
+    kafka: KafkaAccess | None = None
+    if args.kafka_bootstrap:
+        username = os.environ.get("ALLIANCE_AUDIT_KAFKA_USERNAME")
+        password = os.environ.get("ALLIANCE_AUDIT_KAFKA_PASSWORD")
+        kafka = (
+            KafkaAccess.scram(args.kafka_bootstrap, username, password)
+            if username and password
+            else KafkaAccess(args.kafka_bootstrap)
+        )
+    report = asyncio.run(verify(args.service, args.mongo_url, args.database, kafka))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     sys.exit(0 if report["intact"] else 1)
 

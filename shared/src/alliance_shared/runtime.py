@@ -50,6 +50,8 @@ class Subscription:
     on_dead_letter: DeadLetterHook | None = None
     #: Types applied many at a time (``handlers.BatchHandler``) instead of one by one.
     batch_handlers: BatchHandlers = field(default_factory=dict)
+    #: Topics matching this regular expression are read too, even those created later.
+    topic_pattern: str | None = None
 
 
 @dataclass
@@ -132,6 +134,7 @@ class ServiceRuntime:
                     self.metrics,
                     on_dead_letter=subscription.on_dead_letter,
                     batch_handlers=subscription.batch_handlers,
+                    topic_pattern=subscription.topic_pattern,
                 )
                 await runner.start()
                 self.consumers.append(runner)

@@ -38,6 +38,9 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
     kafka_consumer_group: str | None = Field(default=None, description="defaults to alliance-<service_name>")
+    #: How often a consumer subscribed by pattern (evaluation: every college's reports topic)
+    #: refreshes the cluster's metadata, so a newly onboarded college is read within seconds.
+    kafka_topic_discovery_ms: int = Field(default=5000, ge=100)
 
     #: How long a consumer retries a record that meets a transient failure before it restarts.
     kafka_transient_retry_seconds: float = Field(default=600.0, gt=0)

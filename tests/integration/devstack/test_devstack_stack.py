@@ -28,6 +28,7 @@ from alliance_devstack.errors import PortTaken, StackError
 from alliance_devstack.provision import provision_infrastructure
 from alliance_devstack.smtp_sink import read_mailbox
 from alliance_devstack.stack import SERVICE_PREFIXES, Stack
+from alliance_shared.messaging.kafka import KafkaAccess
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,8 @@ def mongo_client(url: str) -> MongoClient[dict[str, Any]]:
     return MongoClient(url)
 
 
-async def create_topic(bootstrap: str, name: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def create_topic(kafka: KafkaAccess, name: str) -> None:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])
@@ -50,8 +51,8 @@ async def create_topic(bootstrap: str, name: str) -> None:
         await admin.close()
 
 
-async def topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def topics(kafka: KafkaAccess) -> list[str]:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         return list(await admin.list_topics())
@@ -59,16 +60,16 @@ async def topics(bootstrap: str) -> list[str]:
         await admin.close()
 
 
-async def round_trip(bootstrap: str, topic: str, value: bytes) -> bytes:
+async def round_trip(kafka: KafkaAccess, topic: str, value: bytes) -> bytes:
     """Produce one record (idempotent producer) and read it back through a consumer group."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.options(), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=b"k")
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4().hex}", auto_offset_reset="earliest"
+        topic, **kafka.options(), group_id=f"g-{uuid.uuid4().hex}", auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -84,6 +85,9 @@ def test_the_stack_is_healthy_and_its_env_names_every_server(stack: Stack) -> No
     env = stack.env()
     for prefix in SERVICE_PREFIXES:
         assert env[f"{prefix}KAFKA_BOOTSTRAP_SERVERS"] == f"127.0.0.1:{stack.kafka.port}"
+        assert env[f"{prefix}KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env[f"{prefix}KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        assert env[f"{prefix}KAFKA_SASL_USERNAME"] == "alliance-" + prefix.removesuffix("_").lower()
         assert env[f"{prefix}MONGO_URL"] == f"mongodb://127.0.0.1:{stack.mongo.port}/"
     assert (env["NOTIFICATIONS_SMTP_HOST"], env["NOTIFICATIONS_SMTP_PORT"]) == (HOST, str(stack.smtp.port))
     assert len({stack.kafka.port, stack.kafka.controller_port, stack.mongo.port, stack.smtp.port}) == 4
@@ -91,8 +95,8 @@ def test_the_stack_is_healthy_and_its_env_names_every_server(stack: Stack) -> No
 
 async def test_kafka_takes_a_topic_and_round_trips_a_record(stack: Stack) -> None:
     topic = f"devstack-{uuid.uuid4().hex[:8]}"
-    await create_topic(stack.kafka.bootstrap_servers, topic)
-    assert await round_trip(stack.kafka.bootstrap_servers, topic, "拨付 #1".encode()) == "拨付 #1".encode()
+    await create_topic(stack.kafka.admin_access, topic)
+    assert await round_trip(stack.kafka.admin_access, topic, "拨付 #1".encode()) == "拨付 #1".encode()
 
 
 def test_mongo_restart_keeps_its_data_and_its_port(stack: Stack) -> None:
@@ -121,13 +125,13 @@ def test_a_killed_mongo_comes_back_with_its_data(stack: Stack) -> None:
 
 async def test_kafka_stop_then_start_keeps_topics_and_records(stack: Stack) -> None:
     topic = f"kept-{uuid.uuid4().hex[:8]}"
-    await create_topic(stack.kafka.bootstrap_servers, topic)
+    await create_topic(stack.kafka.admin_access, topic)
     stack.kafka.stop()
     assert not stack.kafka.running()
     assert not accepts_connections(stack.kafka.port)
     stack.kafka.start()
-    assert topic in await topics(stack.kafka.bootstrap_servers)
-    assert await round_trip(stack.kafka.bootstrap_servers, topic, b"after restart") == b"after restart"
+    assert topic in await topics(stack.kafka.admin_access)
+    assert await round_trip(stack.kafka.admin_access, topic, b"after restart") == b"after restart"
 
 
 def test_the_smtp_sink_files_a_chinese_mail_and_read_mailbox_decodes_it(stack: Stack) -> None:
@@ -226,8 +230,13 @@ def test_urls_in_the_environment_are_used_as_they_are(
 ) -> None:
     monkeypatch.setenv("ALLIANCE_TEST_KAFKA_BOOTSTRAP", stack.kafka.bootstrap_servers)
     monkeypatch.setenv("ALLIANCE_TEST_MONGO_URL", stack.mongo.url)
+    admin = stack.kafka.admin_access
+    monkeypatch.setenv("ALLIANCE_TEST_KAFKA_ADMIN_USERNAME", admin.username or "")
+    monkeypatch.setenv("ALLIANCE_TEST_KAFKA_ADMIN_PASSWORD", admin.password or "")
     with provision_infrastructure(tmp_path) as infra:
         assert (infra.kind, infra.kafka_bootstrap, infra.mongo_url) == ("env", stack.kafka.url, stack.mongo.url)
+        assert infra.kafka_admin == admin
+        assert infra.kafka_security is not None
         assert (infra.kafka, infra.mongo, infra.smtp_sink) == (None, None, None)
         # A sink of its own comes along, since the environment names no SMTP server.
         assert infra.smtp.maildir is not None

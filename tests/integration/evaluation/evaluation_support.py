@@ -14,7 +14,7 @@ from alliance_evaluation.settings import Settings
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.registry import REGISTRY_EVENTS as REGISTRY_MODELS
-from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS, dlq_of
+from alliance_shared.contract.topics import EVALUATION_EVENTS, college_reports_topic, dlq_of
 from tests.conftest import service_env
 from tests.support.kafka_io import Record, header, produce, read_topic
 
@@ -27,7 +27,7 @@ def evaluation_settings(infra: Infrastructure, unique: str, keys_dir: Path, **ex
         "EVALUATION_",
         f"evaluation_{unique}",
         keys_dir,
-        kafka_consumer_group=f"evaluation-test-{unique}",
+        kafka_consumer_group=f"alliance-evaluation-test-{unique}",
         **extra,
     )
     return Settings(**{k.removeprefix("EVALUATION_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
@@ -119,7 +119,34 @@ def raw_record(
 
 
 async def send(infra: Infrastructure, topic: str, records: Sequence[KafkaRecord]) -> None:
-    await produce(infra.kafka_bootstrap, topic, records)
+    await produce(infra.kafka_admin, topic, records)
+
+
+def _college_named(record: KafkaRecord) -> str | None:
+    import json
+
+    try:
+        data = json.loads(record[1] or b"")
+    except ValueError:
+        return None
+    college_id = data.get("college_id") if isinstance(data, dict) else None
+    return college_id if isinstance(college_id, str) else None
+
+
+async def send_reports(
+    infra: Infrastructure, records: Sequence[KafkaRecord], *, default_college: str | None = None
+) -> None:
+    """Each report on the reports topic of the college its payload names, written as that
+    college's own principal (onboarded first); a record naming no college (not JSON) goes
+    to ``default_college``'s."""
+    by_college: dict[str, list[KafkaRecord]] = {}
+    for record in records:
+        college_id = _college_named(record) or default_college
+        assert college_id is not None, "a record that names no college needs default_college"
+        by_college.setdefault(college_id, []).append(record)
+    for college_id, theirs in by_college.items():
+        college = await infra.onboard_college(college_id)
+        await produce(college, college_reports_topic(college_id), theirs)
 
 
 async def evaluation_events(
@@ -138,21 +165,28 @@ async def evaluation_events(
         return out
 
     records = await read_topic(
-        infra.kafka_bootstrap, EVALUATION_EVENTS, until=lambda rs: len(selected(rs)) >= expect, timeout_s=timeout_s
+        infra.kafka_admin, EVALUATION_EVENTS, until=lambda rs: len(selected(rs)) >= expect, timeout_s=timeout_s
     )
     return selected(records)
 
 
 async def dlq_records(
-    infra: Infrastructure, event_ids: set[str], *, expect: int, timeout_s: float = 30.0
+    infra: Infrastructure, event_ids: set[str], *, colleges: Sequence[str], expect: int, timeout_s: float = 30.0
 ) -> list[Record]:
+    """The dead letters of these events, from the dead-letter twins of the colleges' topics."""
+
     def ours(records: list[Record]) -> list[Record]:
         return [r for r in records if header(r, "ce_id") in event_ids]
 
-    records = await read_topic(
-        infra.kafka_bootstrap, dlq_of(COLLEGE_REPORTS), until=lambda rs: len(ours(rs)) >= expect, timeout_s=timeout_s
-    )
-    return ours(records)
+    found: list[Record] = []
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        found = []
+        for college_id in colleges:
+            topic = dlq_of(college_reports_topic(college_id))
+            found += ours(await read_topic(infra.kafka_admin, topic, timeout_s=1.0))
+        if len(found) >= expect or asyncio.get_running_loop().time() > deadline:
+            return found
 
 
 def etag(response: Any) -> dict[str, str]:

@@ -40,7 +40,7 @@ PARTIES = {A: ([C1], [E1]), B: ([C2], [E2]), C: ([C1], [E3])}
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"apl_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(
             infra,

@@ -39,7 +39,7 @@ async def test_the_appeal_window_follows_the_2026_holidays_and_make_up_working_d
     agreement, college, enterprise = new_id("agr-cal"), new_id("col"), new_id("ent")
     clock = ManualClock(RECORDED)
     settings = evaluation_settings(infra, f"cal_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
     async with running(build_app(settings, clock=clock)) as client:
         await send(

@@ -20,7 +20,7 @@ from alliance_evaluation.app import build_app, compose
 from alliance_evaluation.service.appeals import finish_upheld_appeals
 from alliance_shared.contract import college
 from alliance_shared.contract.evaluation import AppealDecision
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.persistence.versioned_store import AuditNote
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
@@ -33,6 +33,7 @@ from tests.integration.evaluation.evaluation_support import (
     new_id,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -69,7 +70,7 @@ class Ctx:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"cyc_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(
             infra,
@@ -96,7 +97,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
             return True
 
         await wait_for(known)
-        await send(infra, COLLEGE_REPORTS, [report_record(r) for r in good_reports()])
+        await send_reports(infra, [report_record(r) for r in good_reports()])
 
         async def ingested() -> bool:
             response = await http.get(
@@ -383,7 +384,7 @@ async def test_5_appeal_upheld_rescores_and_supersedes(
         respondents=20,
         mean_score_hundredths=390,
     )
-    await send(infra, COLLEGE_REPORTS, [report_record(survey)])
+    await send_reports(infra, [report_record(survey)])
 
     async def ingested() -> bool:
         response = await client.get(

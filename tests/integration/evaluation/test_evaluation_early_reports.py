@@ -19,13 +19,14 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     agreement_event,
     evaluation_settings,
     new_id,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -44,7 +45,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
     settings = evaluation_settings(
         infra, f"early_{uuid.uuid4().hex[:8]}", dev_keys_dir, parked_report_max_seconds=3600, overdue_check_seconds=0.5
     )
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         yield http
 
@@ -72,7 +73,7 @@ async def test_a_report_before_its_agreement_is_parked_and_applied_when_the_agre
     client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
 ) -> None:
     agreement_id = new_id("agr-late")
-    await send(infra, COLLEGE_REPORTS, [report_record(placed("PL-EARLY", agreement_id, TODAY))])
+    await send_reports(infra, [report_record(placed("PL-EARLY", agreement_id, TODAY))])
     await asyncio.sleep(3.0)  # consumed and parked: the agreement is still unknown
     assert (
         await client.get(f"/agreements/{agreement_id}", headers=bearer(dev_keys_dir, "supervisor"))
@@ -107,9 +108,8 @@ async def test_a_report_about_a_day_a_suspended_agreement_was_active_is_accepted
 
     await wait_for(suspended)
     # Activated and suspended today: a report about today counts, one about last year does not.
-    await send(
+    await send_reports(
         infra,
-        COLLEGE_REPORTS,
         [
             report_record(placed("PL-IN", agreement_id, TODAY)),
             report_record(placed("PL-OUT", agreement_id, TODAY.replace(year=TODAY.year - 1))),

@@ -213,7 +213,7 @@ MAKERS: dict[tuple[str, str], Callable[[Targets], Awaitable[Aggregate]]] = {
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def targets(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[Targets]:
     settings_ = evaluation_settings(infra, f"ifm_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings_.consumer_group)
+    await skip_history(infra.kafka_admin, settings_.consumer_group)
     async with running(build_app(settings_)) as client:
         api = Api(client, dev_keys_dir)
         await send(

@@ -18,7 +18,7 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     agreement_event,
     dlq_records,
@@ -28,6 +28,7 @@ from tests.integration.evaluation.evaluation_support import (
     raw_record,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -48,7 +49,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
     settings = evaluation_settings(
         infra, f"ing_{RUN}", dev_keys_dir, parked_report_max_seconds=1, overdue_check_seconds=0.5
     )
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(
             infra,
@@ -155,7 +156,7 @@ async def test_a_batch_of_reports_gives_exact_evidence_dead_letters_and_rejectio
         reject(report_record(placed("PL-I", "S7", agreement_id=INACTIVE)), "report.agreement_inactive"),
         reject(report_record(placed("PL-E", "S6", enterprise_id=OTHER_ENT)), "report.enterprise_not_party"),
     ]
-    await send(infra, COLLEGE_REPORTS, batch)
+    await send_reports(infra, batch, default_college=COL)
     supervisor = bearer(dev_keys_dir, "supervisor")
 
     async def evidence() -> dict[str, Any]:
@@ -167,7 +168,7 @@ async def test_a_batch_of_reports_gives_exact_evidence_dead_letters_and_rejectio
         return bool((await evidence())["reports_received"] >= 7)
 
     await wait_for(all_in)
-    dead = await dlq_records(infra, set(rejected), expect=len(rejected) + 1)
+    dead = await dlq_records(infra, set(rejected), colleges=[COL, FOREIGN], expect=len(rejected) + 1)
     rejections = await evaluation_events(
         infra,
         lambda data, t: t.endswith("college_report.rejected.v1") and data.get("original_event_id") in rejected,

@@ -48,7 +48,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
         rectification_escalate_after_seconds=2,
         overdue_check_seconds=0.5,
     )
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
         supervisor = bearer(dev_keys_dir, "supervisor")

@@ -13,7 +13,7 @@ import pytest
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
@@ -24,6 +24,7 @@ from tests.integration.evaluation.evaluation_support import (
     new_id,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -53,7 +54,7 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
         college.CourseCodeveloped(report_id="CC-1", **common, title="PLC", kind=college.CodevelopedKind.COURSE),
     ]
     settings = evaluation_settings(infra, f"rect_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
     async with running(build_app(settings)) as client:
         await send(
@@ -66,7 +67,7 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
             return (await client.get(f"/agreements/{agreement}", headers=sup)).status_code == 200
 
         await wait_for(known)
-        await send(infra, COLLEGE_REPORTS, [report_record(r) for r in reports])
+        await send_reports(infra, [report_record(r) for r in reports])
         window = f"?window_start={WINDOW_START}&window_end={WINDOW_END}"
 
         async def ingested() -> bool:

@@ -30,7 +30,12 @@ TOPICS = (REGISTRY_EVENTS, EVALUATION_EVENTS)
 
 def funding_settings(infra: Infrastructure, unique: str, keys_dir: Path, **extra: Any) -> Settings:
     env = service_env(
-        infra, "FUNDING_", f"funding_{unique}", keys_dir, kafka_consumer_group=f"funding-test-{unique}", **extra
+        infra,
+        "FUNDING_",
+        f"funding_{unique}",
+        keys_dir,
+        kafka_consumer_group=f"alliance-funding-test-{unique}",
+        **extra,
     )
     return Settings(**{k.removeprefix("FUNDING_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
 
@@ -206,7 +211,7 @@ def rectification(agreement_id: str, party_ids: Sequence[str], order_id: str, *,
 
 
 async def send(infra: Infrastructure, topic: str, records: Sequence[KafkaRecord]) -> None:
-    await produce(infra.kafka_bootstrap, topic, records)
+    await produce(infra.kafka_admin, topic, records)
 
 
 PROGRAMME_BODY: dict[str, Any] = {

@@ -74,7 +74,7 @@ class World:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def world(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[World]:
     settings = funding_settings(infra, RUN, dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group, TOPICS)
+    await skip_history(infra.kafka_admin, settings.consumer_group, TOPICS)
     app = build_app(settings)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     async with running(app) as http:
@@ -201,7 +201,7 @@ async def test_whole_path_to_paid(infra: Infrastructure, world: World) -> None:
         return [header(r, "ce_type") or "" for r in records if json.loads(r.value or b"{}").get("award_id") == aid]
 
     records = await read_topic(
-        infra.kafka_bootstrap,
+        infra.kafka_admin,
         FUNDING_EVENTS,
         until=lambda rs: ours(rs).count("org.coopalliance.funding.tranche.paid.v1") >= 3,
     )
@@ -706,7 +706,7 @@ async def test_a_malformed_evaluation_event_is_dead_lettered(infra: Infrastructu
 
     await wait_for(applied)
     records = await read_topic(
-        infra.kafka_bootstrap,
+        infra.kafka_admin,
         dlq_of(EVALUATION_EVENTS),
         until=lambda rs: any(header(r, "ce_id") == event_id for r in rs),
     )

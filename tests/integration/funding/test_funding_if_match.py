@@ -319,7 +319,7 @@ class Targets:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def targets(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[Targets]:
     settings_ = funding_settings(infra, RUN, dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings_.consumer_group, TOPICS)
+    await skip_history(infra.kafka_admin, settings_.consumer_group, TOPICS)
     app = build_app(settings_)
     async with running(app) as http:
         college, enterprise, agreement_id = new_id("col"), new_id("ent"), new_id("agr")

@@ -33,8 +33,7 @@ from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.contract.topics import SERVICE_TOPICS
-from alliance_shared.messaging.kafka import ensure_topics
-from alliance_shared.settings import ServiceSettings
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from tests.conftest import service_env
 from tests.support.http import bearer
 from tests.support.kafka_io import partitions_of, produce
@@ -44,7 +43,7 @@ CONSUMED = SERVICE_TOPICS["notifications"].consumes
 
 def notifications_settings(infra: Infrastructure, database: str, keys_dir: Path, **extra: Any) -> Settings:
     defaults: dict[str, Any] = {
-        "kafka_consumer_group": f"notifications-test-{database}",
+        "kafka_consumer_group": f"alliance-notifications-test-{database}",
         "smtp_host": infra.smtp.host,
         "smtp_port": infra.smtp.port,
         "retry_base_seconds": 1,
@@ -64,11 +63,11 @@ def notifications_settings(infra: Infrastructure, database: str, keys_dir: Path,
     return Settings(**{k.removeprefix("NOTIFICATIONS_").lower(): v for k, v in env.items()})  # type: ignore[arg-type]
 
 
-async def skip_history(bootstrap: str, group: str, topics: Sequence[str] = CONSUMED) -> None:
+async def skip_history(kafka: KafkaAccess, group: str, topics: Sequence[str] = CONSUMED) -> None:
     """Commit the group's offsets at the topics' ends: the service reads only this run's events."""
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
-    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await ensure_topics(settings_for(kafka), topics)
+    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(kafka, t)]
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)
@@ -91,7 +90,7 @@ async def publish(infra: Infrastructure, *events: CloudEvent) -> None:
         context = event.type.split(".")[2]
         by_topic.setdefault(f"alliance.{context}.events", []).append(to_kafka(event))
     for topic, records in by_topic.items():
-        await produce(infra.kafka_bootstrap, topic, records)
+        await produce(infra.kafka_admin, topic, records)
 
 
 async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout_s: float = 30.0, what: str = "") -> None:

@@ -61,7 +61,7 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def app(infra: Infrastructure, dev_keys_dir: Path) -> FastAPI:
     settings = notifications_settings(infra, DATABASE, dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     return build_app(settings)
 
 
@@ -181,7 +181,7 @@ async def test_an_event_fans_out_once_to_the_right_people_channels_and_languages
     # The outcomes are announced on alliance.notifications.events.
     delivery_ids = {d["delivery_id"] for d in found.values()}
     records = await read_topic(
-        infra.kafka_bootstrap, NOTIFICATIONS_EVENTS,
+        infra.kafka_admin, NOTIFICATIONS_EVENTS,
         until=lambda rs: delivery_ids <= {r.key.decode() for r in rs if r.key}, timeout_s=20,
     )  # fmt: skip
     delivered = [r for r in records if r.key and r.key.decode() in delivery_ids]
@@ -261,7 +261,7 @@ async def test_a_receiver_down_for_good_ends_dead_and_blocks_nobody(
     assert len(fine["attempts"]) == 1
     assert len(receiver.notices(down)) == 3
     records = await read_topic(
-        infra.kafka_bootstrap, NOTIFICATIONS_EVENTS,
+        infra.kafka_admin, NOTIFICATIONS_EVENTS,
         until=lambda rs: any(r.key and r.key.decode() == gone["delivery_id"] for r in rs), timeout_s=20,
     )  # fmt: skip
     [failed] = [r for r in records if r.key and r.key.decode() == gone["delivery_id"]]

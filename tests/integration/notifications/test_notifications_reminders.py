@@ -33,7 +33,7 @@ pytestmark = pytest.mark.infra
 async def test_a_reminder_and_a_digest_fire_once_across_restarts(infra: Infrastructure, dev_keys_dir: Path) -> None:
     database = f"reminders_{uuid.uuid4().hex[:8]}"
     settings = notifications_settings(infra, database, dev_keys_dir, digest_hour=0, digest_scan_seconds=0.5)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     db = mongo[f"notifications_{database}"]
     enterprise = new_id("ent")

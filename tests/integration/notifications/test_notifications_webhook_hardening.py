@@ -126,7 +126,7 @@ def hardened_settings(infra: Infrastructure, keys: Path, database: str, **extra:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def app(infra: Infrastructure, dev_keys_dir: Path) -> FastAPI:
     settings = hardened_settings(infra, dev_keys_dir, DATABASE)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     return build_app(settings)
 
 
@@ -405,7 +405,7 @@ async def pools_client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterat
         infra, dev_keys_dir, POOLS_DATABASE,
         attempt_deadline_seconds=30, email_concurrency=1, webhook_concurrency=1, worker_concurrency=1,
     )  # fmt: skip
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         yield http
 

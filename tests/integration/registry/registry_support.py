@@ -121,7 +121,7 @@ async def registry_events(
         return [parsed(r) for r in records if r.key is not None and r.key.decode() in subjects]
 
     records = await read_topic(
-        infra.kafka_bootstrap, REGISTRY_EVENTS, until=lambda rs: until(ours(rs)), timeout_s=timeout_s
+        infra.kafka_admin, REGISTRY_EVENTS, until=lambda rs: until(ours(rs)), timeout_s=timeout_s
     )
     return ours(records)
 

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.topics import dlq_of
-from alliance_shared.messaging.kafka import ensure_topics
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics
 from alliance_shared.persistence.versioned_store import MongoVersionedStore
 from tests.conftest import service_env
 from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
@@ -56,7 +56,7 @@ async def test_same_event_three_times_is_applied_once(
     database = f"probe_{unique}"
     event_id = str(uuid.uuid4())
     record = created_record("w1", event_id=event_id, bumps=5)
-    await produce(infra.kafka_bootstrap, topic, [record, record, record, created_record("w2")])
+    await produce(infra.kafka_admin, topic, [record, record, record, created_record("w2")])
     runtime = build_runtime(
         probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
     )
@@ -85,7 +85,7 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice
 ) -> None:
     database = f"probe_{unique}"
     widgets = [f"k{i}" for i in range(60)]
-    await produce(infra.kafka_bootstrap, topic, [created_record(w) for w in widgets])
+    await produce(infra.kafka_admin, topic, [created_record(w) for w in widgets])
     env = {
         **subprocess_env,
         **{f"PROBE_{k}": v for k, v in service_env(infra, "", database, dev_keys_dir).items()},
@@ -153,7 +153,7 @@ async def test_poison_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_
         (b"p4", json.dumps({"widget_id": "p4", "label": "x" * 300_000}).encode(), valid_headers),
         (b"p5", b"{}", [("content-type", b"application/json")]),
     ]
-    await produce(infra.kafka_bootstrap, topic, [*poison, (good_key, good_value, good_headers)])
+    await produce(infra.kafka_admin, topic, [*poison, (good_key, good_value, good_headers)])
     runtime = build_runtime(
         probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
     )
@@ -164,7 +164,7 @@ async def test_poison_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_
             return await tally(mongo_client, database, "after-poison") == 1
 
         await wait_for(good_applied, timeout_s=30)
-        dead = await read_topic(infra.kafka_bootstrap, dlq_of(topic), until=lambda rs: len(rs) >= 5)
+        dead = await read_topic(infra.kafka_admin, dlq_of(topic), until=lambda rs: len(rs) >= 5)
         reasons = {r.key: header(r, "dlq_reason") for r in dead}
         assert reasons == {
             b"p1": "envelope.malformed_json",
@@ -185,8 +185,8 @@ async def test_poison_records_go_to_the_dlq_with_a_reason_and_the_consumer_goes_
         await runtime.stop()
 
 
-async def limit_topic(bootstrap: str, topic: str, max_message_bytes: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def limit_topic(kafka: KafkaAccess, topic: str, max_message_bytes: int) -> None:
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         await admin.alter_configs(
@@ -226,8 +226,8 @@ async def test_hostile_records_are_each_dead_lettered_with_a_reason_and_good_one
         (b"h-near-limit", near_broker_limit, headers),
     ]
     good = [created_record(f"good-{i}") for i in range(3)]
-    await limit_topic(infra.kafka_bootstrap, dlq_of(topic), 300_000)  # the copy cannot go as it is
-    await produce(infra.kafka_bootstrap, topic, [good[0], *hostile, good[1], good[0], good[2]])
+    await limit_topic(infra.kafka_admin, dlq_of(topic), 300_000)  # the copy cannot go as it is
+    await produce(infra.kafka_admin, topic, [good[0], *hostile, good[1], good[0], good[2]])
     runtime = build_runtime(
         probe_settings(infra, database, dev_keys_dir, probe_topic=topic, kafka_consumer_group=f"g-{unique}")
     )
@@ -238,7 +238,7 @@ async def test_hostile_records_are_each_dead_lettered_with_a_reason_and_good_one
             return [await tally(mongo_client, database, f"good-{i}") for i in range(3)] == [1, 1, 1]
 
         await wait_for(all_good_applied, timeout_s=60)
-        dead = await read_topic(infra.kafka_bootstrap, dlq_of(topic), until=lambda rs: len(rs) >= 9, timeout_s=30)
+        dead = await read_topic(infra.kafka_admin, dlq_of(topic), until=lambda rs: len(rs) >= 9, timeout_s=30)
         reasons = {r.key: header(r, "dlq_reason") for r in dead}
         assert reasons[b"h-deep"] == "envelope.unreadable_json"
         assert reasons[b"h-huge-int"] == "envelope.unreadable_json"
@@ -268,7 +268,7 @@ async def test_a_consumer_that_fails_is_reported_restarted_and_applies_its_batch
     mongo_client: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     database = f"probe_{unique}"
-    await produce(infra.kafka_bootstrap, topic, [created_record("flaky", bumps=3)])
+    await produce(infra.kafka_admin, topic, [created_record("flaky", bumps=3)])
     settings = probe_settings(
         infra,
         database,

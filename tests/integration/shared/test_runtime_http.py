@@ -269,7 +269,7 @@ async def test_auditors_verify_the_chain_and_its_anchor_finds_a_truncated_trail(
         assert await runtime.anchor_audit_chain() == 3
         await runtime.relay.publish_written()
         published = await read_topic(
-            infra.kafka_bootstrap,
+            infra.kafka_admin,
             REGISTRY_EVENTS,
             until=lambda rs: any(header(r, "ce_type") == AuditChainAnchored.event_type for r in rs),
         )
@@ -282,6 +282,6 @@ async def test_auditors_verify_the_chain_and_its_anchor_finds_a_truncated_trail(
         assert truncated["breaks"][0]["seq"] == 3
         assert "truncated" in truncated["breaks"][0]["problem"]
 
-    report = await audit_cli.verify("registry", infra.mongo_url, database, infra.kafka_bootstrap)
+    report = await audit_cli.verify("registry", infra.mongo_url, database, infra.kafka_admin)
     assert report["intact"] is False
     assert report["first_break"] == {"seq": 3, "problem": "an anchored record is missing: the trail was truncated"}

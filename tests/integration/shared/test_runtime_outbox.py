@@ -69,7 +69,7 @@ async def test_sigkill_after_state_write_loses_no_event(
         def mine(records: list[Any]) -> list[Any]:
             return [r for r in records if r.key == widget_id.encode()]
 
-        records = await read_topic(infra.kafka_bootstrap, REGISTRY_EVENTS, until=lambda rs: bool(mine(rs)))
+        records = await read_topic(infra.kafka_admin, REGISTRY_EVENTS, until=lambda rs: bool(mine(rs)))
         published = mine(records)
         assert len(published) >= 1
         event = from_kafka(published[0].key, published[0].value, list(published[0].headers))
@@ -111,7 +111,7 @@ async def test_relay_publishes_in_order_and_only_unsent_entries(
         assert await runtime.relay.publish_written() == 5
         assert await runtime.relay.scan() == 0  # nothing left: marked sent
         records = await read_topic(
-            infra.kafka_bootstrap,
+            infra.kafka_admin,
             REGISTRY_EVENTS,
             until=lambda rs: len([r for r in rs if r.key == widget_id.encode()]) >= 4,
         )
@@ -151,7 +151,7 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
         assert set_aside["_pending"] is False
         assert "MessageSizeTooLargeError" in set_aside["_set_aside"]["reason"]
         records = await read_topic(
-            infra.kafka_bootstrap, REGISTRY_EVENTS, until=lambda rs: any(r.key == small.encode() for r in rs)
+            infra.kafka_admin, REGISTRY_EVENTS, until=lambda rs: any(r.key == small.encode() for r in rs)
         )
         assert not any(r.key == big.encode() for r in records)
         sample = runtime.metrics.registry.get_sample_value(

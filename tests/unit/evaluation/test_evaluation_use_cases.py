@@ -29,7 +29,7 @@ from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent
 from alliance_shared.contract.evaluation import AppealDecision
 from alliance_shared.contract.registry import AgreementActivated, AgreementSuspended
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS, dlq_of
+from alliance_shared.contract.topics import REGISTRY_EVENTS, college_reports_topic, dlq_of
 from alliance_shared.contract.vocabulary import CycleKind
 from alliance_shared.errors import Conflict, DomainError, InvalidTransition, NotFound, PreconditionFailed
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
@@ -254,7 +254,7 @@ async def test_agreement_events_fold_into_the_read_model_once(h: Harness) -> Non
 
 
 async def test_a_college_report_becomes_evidence_once(h: Harness) -> None:
-    await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1"), COLLEGE_REPORTS))
+    await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1"), college_reports_topic(COL)))
     assert await evidence.ingest_report(h.ctx, "another-event-id", placed("PL-1")) is False  # same report
     assert h.written() == ([], ["evidence.received"])
     refusals = {
@@ -276,8 +276,18 @@ async def test_a_college_report_becomes_evidence_once(h: Harness) -> None:
     )
 
 
+async def test_a_report_naming_another_college_than_its_topic_is_refused(h: Harness) -> None:
+    with pytest.raises(DomainError) as refused:
+        await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1"), college_reports_topic(COL2)))
+    assert refused.value.code == "report.college_mismatch"
+    with pytest.raises(DomainError) as elsewhere:
+        await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1"), REGISTRY_EVENTS))
+    assert elsewhere.value.code == "report.college_mismatch"
+    assert h.nothing_written()
+
+
 async def test_a_report_before_its_agreement_is_parked_then_applied_when_the_agreement_arrives(h: Harness) -> None:
-    early = consumed(placed("PL-1", agreement_id="agr-late", college_id=COL2), COLLEGE_REPORTS)
+    early = consumed(placed("PL-1", agreement_id="agr-late", college_id=COL2), college_reports_topic(COL2))
     await evidence.ingest_college_report(h.ctx, early)
     await evidence.ingest_college_report(h.ctx, early)  # redelivered: parked once
     assert h.written() == ([], ["evidence.parked"])
@@ -289,7 +299,9 @@ async def test_a_report_before_its_agreement_is_parked_then_applied_when_the_agr
 
 
 async def test_a_parked_report_is_dead_lettered_once_its_wait_is_over(h: Harness) -> None:
-    await evidence.ingest_college_report(h.ctx, consumed(placed("PL-1", agreement_id="agr-never"), COLLEGE_REPORTS))
+    await evidence.ingest_college_report(
+        h.ctx, consumed(placed("PL-1", agreement_id="agr-never"), college_reports_topic(COL))
+    )
     h.written()
     assert await evidence.settle_parked_reports(h.ctx) == 0  # still within its wait
     h.clock.advance(timedelta(seconds=h.ctx.settings.parked_report_max_seconds))
@@ -300,7 +312,7 @@ async def test_a_parked_report_is_dead_lettered_once_its_wait_is_over(h: Harness
     assert sorted(audits) == ["college_report.rejected", "evidence.parked_dead_lettered"]
     dead_letters = cast(DeadLetterTwin, h.ctx.dead_letters).sent
     assert [(topic, headers["dlq_reason"]) for topic, headers in dead_letters] == [
-        (dlq_of(COLLEGE_REPORTS), b"report.unknown_agreement")
+        (dlq_of(college_reports_topic(COL)), b"report.unknown_agreement")
     ]
     (rejection,) = await h.ctx.repos.rejections.find({})
     assert (rejection.item.reason_code, rejection.item.agreement_id) == ("report.unknown_agreement", "agr-never")
@@ -317,12 +329,15 @@ class Record:
 
 
 async def test_a_dead_lettered_report_is_told_back_to_the_college_once(h: Harness) -> None:
-    dead = DeadLetter(Record(COLLEGE_REPORTS), "event.invalid_payload", "occurred_on missing", "ValidationError", None)
+    # The payload names col-1; the topic is COL2's, so COL2 sent it and is told.
+    dead = DeadLetter(
+        Record(college_reports_topic(COL2)), "event.invalid_payload", "occurred_on missing", "ValidationError", None
+    )
     await evidence.reject_report(h.ctx, dead)
     await evidence.reject_report(h.ctx, dead)  # the same dead letter again: told once
     assert h.written() == (["college_report.rejected"], ["college_report.rejected"])
     event = h.stores["report_rejections"].published_events[0]
-    assert (event["data"]["college_id"], event["data"]["reason_code"]) == (COL, "report.invalid")
+    assert (event["data"]["college_id"], event["data"]["reason_code"]) == (COL2, "report.invalid")
     await evidence.reject_report(h.ctx, DeadLetter(Record(REGISTRY_EVENTS), "event.invalid_payload", "", "E", None))
     assert h.nothing_written()  # not a college report: nobody to tell
 

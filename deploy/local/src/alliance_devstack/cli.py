@@ -6,6 +6,7 @@
   alliance dev down                stop them
   alliance dev logs [COMPONENT]    the tail of kafka's, mongodb's or smtp's log (-f to follow)
   alliance dev env                 `export` lines for services run by hand
+  alliance dev college ID          onboard a college: its Kafka user, topic and ACL; its client settings
   alliance run                     the servers and every service, in the foreground
   alliance demo                    the narrated scenario against `alliance run` (started if none runs)
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import shlex
 import sys
@@ -120,6 +122,35 @@ def env(stack: Stack | None) -> int:
     return 0
 
 
+def college(data_dir: Path, college_id: str, show_password: bool) -> int:
+    """Onboard a college on the running local Kafka (`alliance dev up`'s, else `make run`'s)."""
+    from alliance_devstack.components import KafkaBroker
+    from alliance_devstack.platform import RUN_FILE
+    from alliance_shared.contract.topics import college_reports_topic
+
+    stack = Stack.from_state(data_dir)
+    if stack is not None and stack.kafka.running():
+        security = stack.kafka.security_admin()
+    else:
+        run_file = repo_root() / "var" / "run" / RUN_FILE
+        if not run_file.exists():
+            raise StackError("no local Kafka is running (start one with `alliance dev up` or `make run`)")
+        facts = json.loads(run_file.read_text())
+        security = KafkaBroker.security_of(facts["kafka_bootstrap"], Path(facts["kafka_credentials"]))
+    try:
+        access = security.onboard_college(college_id)
+    except ValueError as exc:
+        raise StackError(str(exc)) from exc
+    password = access.password if show_password else f"(in {security.credentials.path}; --show-password prints it)"
+    print(f"college {college_id} may write {college_reports_topic(college_id)} and nothing else:")
+    print(f"  bootstrap.servers={access.bootstrap_servers}")
+    print(f"  security.protocol={access.security_protocol}")
+    print(f"  sasl.mechanism={access.sasl_mechanism}")
+    print(f"  sasl.username={access.username}")
+    print(f"  sasl.password={password}")
+    return 0
+
+
 def logs(data_dir: Path, name: str, lines: int, follow: bool) -> int:
     stack = Stack.from_state(data_dir) or Stack.create(data_dir)
     component: Component = {c.name: c for c in stack.components}[name]
@@ -164,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("down", help="stop the servers")
     actions.add_parser("status", help="each server's health and URL")
     actions.add_parser("env", help="export lines for the services")
+    onboard = actions.add_parser("college", help="onboard a college: Kafka user, reports topic, ACL")
+    onboard.add_argument("college_id", help="the college's partner id, e.g. col-1a2b3c4d5e6f")
+    onboard.add_argument("--show-password", action="store_true", help="print the college's password")
     tail = actions.add_parser("logs", help="the tail of a server's log")
     tail.add_argument("component", nargs="?", choices=COMPONENTS, default="kafka")
     tail.add_argument("-n", "--lines", type=int, default=60)
@@ -201,6 +235,8 @@ def dispatch(argv: list[str] | None = None) -> int:
         return status(Stack.from_state(data_dir))
     if args.action == "env":
         return env(Stack.from_state(data_dir))
+    if args.action == "college":
+        return college(data_dir, args.college_id, args.show_password)
     return logs(data_dir, args.component, args.lines, args.follow)
 
 

@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 
 from alliance_devstack.errors import PortTaken, StackError
 from alliance_devstack.install import ferretdb_binary, kafka_libs, mongod_binary, require_java
+from alliance_devstack.kafka_security import ADMIN_USER, Credentials, KafkaSecurityAdmin
+from alliance_shared.messaging.kafka import KafkaAccess
 
 HOST = "127.0.0.1"
 POLL_S = 0.25
@@ -269,7 +271,12 @@ def _is_our_process(pid: int, data_dir: Path) -> bool:
 
 
 class KafkaBroker(Component):
-    """Apache Kafka as one KRaft node (broker + controller) on loopback."""
+    """Apache Kafka as one KRaft node (broker + controller) on loopback, with authentication
+    and ACLs as in production: clients authenticate with SASL/SCRAM-SHA-512, the
+    StandardAuthorizer denies whatever no ACL allows, and the admin principal (a super user
+    whose SCRAM credential is written when the storage is formatted) provisions the others
+    (``kafka_security``). The controller listener takes SASL/PLAIN from the admin only:
+    SCRAM cannot authenticate the controller's own listener."""
 
     name = "kafka"
     start_timeout_s = 120.0
@@ -281,6 +288,26 @@ class KafkaBroker(Component):
     @property
     def bootstrap_servers(self) -> str:
         return f"{HOST}:{self.port}"
+
+    @property
+    def credentials(self) -> Credentials:
+        """The stack's Kafka passwords (the file's path is what the run file names)."""
+        return Credentials(self.data_dir / "credentials.json")
+
+    @property
+    def admin_access(self) -> KafkaAccess:
+        """The super user: provisioning, tools and the tests' own clients."""
+        return KafkaAccess.scram(self.bootstrap_servers, ADMIN_USER, self.credentials.password(ADMIN_USER))
+
+    def security_admin(self) -> KafkaSecurityAdmin:
+        return self.security_of(self.bootstrap_servers, self.credentials.path)
+
+    @staticmethod
+    def security_of(bootstrap_servers: str, credentials_file: Path) -> KafkaSecurityAdmin:
+        """Provisioning on a running local broker, from its address and its credentials file."""
+        credentials = Credentials(credentials_file)
+        admin = KafkaAccess.scram(bootstrap_servers, ADMIN_USER, credentials.password(ADMIN_USER))
+        return KafkaSecurityAdmin(admin, credentials)
 
     @property
     def url(self) -> str:
@@ -306,16 +333,36 @@ class KafkaBroker(Component):
         return {"port": self.port, "controller port": self.controller_port}
 
     def _prepare(self) -> None:
+        password = self.credentials.password(ADMIN_USER)
+        scram_login = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN_USER}" password="{password}";'
+        )
+        plain_login = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN_USER}" password="{password}" user_{ADMIN_USER}="{password}";'
+        )
+        self._properties.touch(mode=0o600)
         self._properties.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{HOST}:{self.controller_port}",
-                    f"listeners=PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{HOST}:{self.port}",
+                    f"listeners=CLIENT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+                    f"advertised.listeners=CLIENT://{HOST}:{self.port}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "inter.broker.listener.name=CLIENT",
+                    "listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                    "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+                    f"listener.name.client.scram-sha-512.sasl.jaas.config={scram_login}",
+                    "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                    "sasl.mechanism.controller.protocol=PLAIN",
+                    f"listener.name.controller.plain.sasl.jaas.config={plain_login}",
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    "allow.everyone.if.no.acl.found=false",
+                    f"super.users=User:{ADMIN_USER}",
                     f"log.dirs={self._storage}",
                     "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=10",
@@ -342,6 +389,8 @@ class KafkaBroker(Component):
                     f"--cluster-id={cluster_id}",
                     "-c",
                     str(self._properties),
+                    "--add-scram",
+                    f"SCRAM-SHA-512=[name={ADMIN_USER},password={password}]",
                 ],
                 capture_output=True,
                 text=True,
@@ -371,21 +420,21 @@ class KafkaBroker(Component):
         return [*self._java(), "kafka.Kafka", str(self._properties)]
 
     def is_healthy(self) -> bool:
-        return accepts_connections(self.port) and kafka_answers(self.bootstrap_servers)
+        return accepts_connections(self.port) and kafka_answers(self.admin_access)
 
 
-def kafka_answers(bootstrap: str) -> bool:
-    """Whether the Kafka broker at `bootstrap` answers metadata requests and lists itself (unfenced)."""
+def kafka_answers(kafka: KafkaAccess) -> bool:
+    """Whether the Kafka broker answers metadata requests and lists itself (unfenced)."""
     try:
-        return bool(_run_async(_broker_registered(bootstrap)))
+        return bool(_run_async(_broker_registered(kafka)))
     except Exception:
         return False
 
 
-async def _broker_registered(bootstrap: str) -> bool:
+async def _broker_registered(kafka: KafkaAccess) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(**kafka.options(), request_timeout_ms=3000)
     try:
         await asyncio.wait_for(admin.start(), 5)
         cluster = await asyncio.wait_for(admin.describe_cluster(), 5)

@@ -36,6 +36,8 @@ def write_run_file(
         "urls": {name: service.url for name, service in platform.services.items()},
         "keys_dir": str(keys_dir),
         "kafka_bootstrap": stack.kafka.bootstrap_servers,
+        # Where the passwords are (owner-only file), never the passwords themselves.
+        "kafka_credentials": str(stack.kafka.credentials.path),
         "maildir": str(stack.smtp.maildir),
         # The demo prints console links to it when it attaches to this run.
         "console_url": console.url if console is not None else None,
@@ -144,7 +146,8 @@ def print_banner(stack: Stack, platform: Platform, logs: Path, console: ServiceP
     missing = sorted(set(SERVICES) - set(platform.services))
     if missing:
         print(f"  (not built yet: {', '.join(missing)})")
-    print(f"\n  Kafka          {stack.kafka.bootstrap_servers}")
+    print(f"\n  Kafka          {stack.kafka.bootstrap_servers} (SASL/SCRAM-SHA-512, one principal per service)")
+    print("                 a college's user, topic and ACL: .tools/bin/uv run --frozen alliance dev college <id>")
     print(f"  MongoDB-wire   {stack.mongo.url} ({stack.mongo.kind})")
     print(f"  SMTP sink      127.0.0.1:{stack.smtp.port} → mail filed in {stack.smtp.maildir}")
     print(f"  logs           {logs}/<service>.log, {stack.data_dir}/<server>/")

@@ -2,10 +2,15 @@
 
 1. explicit URLs in the environment (``ALLIANCE_TEST_KAFKA_BOOTSTRAP`` and
    ``ALLIANCE_TEST_MONGO_URL``, optionally ``ALLIANCE_TEST_SMTP_HOST``/``_PORT``) —
-   used as they are, never started or stopped;
-2. a reachable Docker engine — Kafka (apache/kafka, KRaft) and MongoDB containers
-   via testcontainers;
-3. otherwise the local stack on free ports.
+   used as they are, never started or stopped; with ``ALLIANCE_TEST_KAFKA_ADMIN_USERNAME``
+   and ``_PASSWORD`` (a SCRAM-SHA-512 super user) the services and colleges get principals
+   and ACLs there as on the local stack;
+2. a reachable Docker engine — Kafka (apache/kafka, KRaft, without authentication) and
+   MongoDB containers via testcontainers;
+3. otherwise the local stack on free ports, Kafka with SASL/SCRAM and ACLs.
+
+Without authentication (kinds 2, and 1 without an admin user) every client connects
+unauthenticated and the tests that prove the ACLs are skipped.
 
 An SMTP sink comes with every kind (a small local process) unless the environment
 names an SMTP server.
@@ -13,6 +18,7 @@ names an SMTP server.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -21,13 +27,18 @@ import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from alliance_devstack.components import HOST, KafkaBroker, MongoWireServer, SmtpSink, free_port, kafka_answers
 from alliance_devstack.errors import StackError
+from alliance_devstack.kafka_security import Credentials, KafkaSecurityAdmin
 from alliance_devstack.paths import KAFKA_VERSION
+from alliance_devstack.services import SERVICES
 from alliance_devstack.stack import Stack
+from alliance_shared.contract.topics import college_reports_topic
+from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 
 KAFKA_IMAGE = f"apache/kafka:{KAFKA_VERSION}"
 MONGO_IMAGE = "mongo:8.0"
@@ -43,14 +54,37 @@ class SmtpEndpoint:
 
 @dataclass
 class Infrastructure:
-    kafka_bootstrap: str
     mongo_url: str
     smtp: SmtpEndpoint
     kind: Literal["env", "docker", "local"]
+    #: The tests' own Kafka clients: the admin principal (unauthenticated without security).
+    kafka_admin: KafkaAccess
+    #: Provisions principals, ACLs and topics; None when the broker has no authentication.
+    kafka_security: KafkaSecurityAdmin | None = None
     #: Only for kind "local": the processes themselves, so fault tests can stop and restart them.
     kafka: KafkaBroker | None = None
     mongo: MongoWireServer | None = None
     smtp_sink: SmtpSink | None = None
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka_admin.bootstrap_servers
+
+    @cached_property
+    def kafka_services(self) -> dict[str, KafkaAccess]:
+        """Each service's own principal (all the admin's access without security)."""
+        if self.kafka_security is None:
+            return dict.fromkeys(SERVICES, self.kafka_admin)
+        return self.kafka_security.provision_services()
+
+    async def onboard_college(self, college_id: str) -> KafkaAccess:
+        """A college's principal, its reports topic and ACL (as `alliance dev college`);
+        without security the topics only, and the admin's unauthenticated access."""
+        if self.kafka_security is not None:
+            return await asyncio.to_thread(self.kafka_security.onboard_college, college_id)
+        topic = college_reports_topic(college_id)
+        await ensure_topics(settings_for(self.kafka_admin), [topic])
+        return self.kafka_admin
 
 
 def docker_available(timeout_s: float = 5.0) -> bool:
@@ -77,21 +111,31 @@ def provision_infrastructure(work_dir: Path) -> Iterator[Infrastructure]:
         raise StackError("set both ALLIANCE_TEST_KAFKA_BOOTSTRAP and ALLIANCE_TEST_MONGO_URL, or neither")
     with ExitStack() as cleanup:
         if kafka_url and mongo_url:
-            yield Infrastructure(kafka_url, mongo_url, _smtp(work_dir, cleanup), "env")
+            yield Infrastructure(mongo_url, _smtp(work_dir, cleanup), "env", *_env_kafka(kafka_url, work_dir))
         elif docker_available() and _testcontainers_installed():
             kafka_bootstrap, mongo = cleanup.enter_context(_containers())
-            yield Infrastructure(kafka_bootstrap, mongo, _smtp(work_dir, cleanup), "docker")
+            yield Infrastructure(mongo, _smtp(work_dir, cleanup), "docker", KafkaAccess(kafka_bootstrap))
         else:
             stack = cleanup.enter_context(Stack.create(work_dir))
             yield Infrastructure(
-                stack.kafka.bootstrap_servers,
                 stack.mongo.url,
                 SmtpEndpoint(HOST, stack.smtp.port, stack.smtp.maildir),
                 "local",
+                stack.kafka.admin_access,
+                stack.kafka.security_admin(),
                 kafka=stack.kafka,
                 mongo=stack.mongo,
                 smtp_sink=stack.smtp,
             )
+
+
+def _env_kafka(bootstrap: str, work_dir: Path) -> tuple[KafkaAccess, KafkaSecurityAdmin | None]:
+    username = os.environ.get("ALLIANCE_TEST_KAFKA_ADMIN_USERNAME")
+    password = os.environ.get("ALLIANCE_TEST_KAFKA_ADMIN_PASSWORD")
+    if not (username and password):
+        return KafkaAccess(bootstrap), None
+    admin = KafkaAccess.scram(bootstrap, username, password)
+    return admin, KafkaSecurityAdmin(admin, Credentials(work_dir / "kafka-credentials.json"))
 
 
 def _smtp(work_dir: Path, cleanup: ExitStack) -> SmtpEndpoint:
@@ -158,7 +202,7 @@ def _containers() -> Iterator[tuple[str, str]]:
 
 def _wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while not kafka_answers(bootstrap):
+    while not kafka_answers(KafkaAccess(bootstrap)):
         if time.monotonic() > deadline:
             raise StackError(f"the Kafka container at {bootstrap} did not become ready within {timeout_s:.0f}s")
         time.sleep(1)

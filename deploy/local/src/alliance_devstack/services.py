@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alliance_devstack.components import free_port
 from alliance_devstack.errors import StackError
+from alliance_shared.messaging.kafka import KafkaAccess
 
 SERVICES = {"registry": 8001, "funding": 8002, "evaluation": 8003, "notifications": 8004}
 #: Each service's internal ops port under `make run`: /metrics and the API docs
@@ -64,11 +65,12 @@ def prefix_of(service: str) -> str:
     return service.upper() + "_"
 
 
-def servers_env(kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port: int) -> dict[str, str]:
-    """What every service needs to find the servers (each reads its own prefix)."""
+def servers_env(kafka: Mapping[str, KafkaAccess], mongo_url: str, smtp_host: str, smtp_port: int) -> dict[str, str]:
+    """What every service needs to find the servers (each reads its own prefix) and to sign
+    in to Kafka as itself (``kafka``: each service's principal)."""
     env: dict[str, str] = {}
     for name in SERVICES:
-        env[prefix_of(name) + "KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        env.update(kafka[name].settings_env(prefix_of(name)))
         env[prefix_of(name) + "MONGO_URL"] = mongo_url
     env["NOTIFICATIONS_SMTP_HOST"] = smtp_host
     env["NOTIFICATIONS_SMTP_PORT"] = str(smtp_port)
@@ -79,39 +81,43 @@ def servers_env(kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port:
 
 
 def isolated_env(
-    kafka_bootstrap: str, mongo_url: str, smtp_host: str, smtp_port: int, jwks_file: Path, run_id: str
+    kafka: Mapping[str, KafkaAccess], mongo_url: str, smtp_host: str, smtp_port: int, jwks_file: Path, run_id: str
 ) -> dict[str, str]:
     """A platform of its own on shared servers: fresh databases and consumer groups per run
-    (system tests, benchmarks), outbox sweeps and periodic checks every second."""
-    env = servers_env(kafka_bootstrap, mongo_url, smtp_host, smtp_port)
+    (system tests, benchmarks), outbox sweeps and periodic checks every second. A group
+    keeps the ``alliance-<service>`` prefix its principal may use."""
+    env = servers_env(kafka, mongo_url, smtp_host, smtp_port)
     for name in SERVICES:
         prefix = prefix_of(name)
         env[prefix + "MONGO_DATABASE"] = f"{name}_{run_id}"
-        env[prefix + "KAFKA_CONSUMER_GROUP"] = f"{name}-{run_id}"
+        env[prefix + "KAFKA_CONSUMER_GROUP"] = f"alliance-{name}-{run_id}"
         env[prefix + "JWKS_FILE"] = str(jwks_file)
         env[prefix + "OUTBOX_SCAN_SECONDS"] = "1"
     env["EVALUATION_OVERDUE_CHECK_SECONDS"] = "1"
     return env
 
 
-async def start_at_topic_ends(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+async def start_at_topic_ends(kafka: KafkaAccess, group: str, topics: Sequence[str]) -> None:
     """Commit ``group``'s offsets at the topics' ends, creating missing topics: a platform of
-    its own on shared servers reads only what happens after it starts, not the history."""
+    its own on shared servers reads only what happens after it starts, not the history.
+    Every college's reports topic there is now counts as history too. ``kafka``: a
+    principal that may create topics and use the group (the admin)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from alliance_shared.messaging.kafka import ensure_topics
-    from alliance_shared.settings import ServiceSettings
+    from alliance_shared.contract.topics import college_of_topic
+    from alliance_shared.messaging.kafka import ensure_topics, settings_for
 
-    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await ensure_topics(settings_for(kafka), topics)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
+        colleges = [t for t in await admin.list_topics() if college_of_topic(t) is not None]
+        described = await admin.describe_topics(sorted({*topics, *colleges}))
     finally:
         await admin.close()
     partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

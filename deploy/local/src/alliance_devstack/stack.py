@@ -12,7 +12,9 @@ from typing import Any
 
 from alliance_devstack.components import HOST, Component, KafkaBroker, MongoWireServer, SmtpSink
 from alliance_devstack.errors import PortTaken, StackError
+from alliance_devstack.kafka_security import service_principal
 from alliance_devstack.services import SERVICES, prefix_of, servers_env
+from alliance_shared.messaging.kafka import KafkaAccess
 
 SERVICE_PREFIXES = tuple(prefix_of(name) for name in SERVICES)
 STATE_FILE = "stack.json"
@@ -82,6 +84,13 @@ class Stack:
                 raise first
             details = "\n\n".join(str(e) for _, e in failures)
             raise StackError(f"the local stack did not start:\n{details}") from first
+        # The services' principals and ACLs (idempotent: a restarted stack keeps them).
+        try:
+            self.kafka.security_admin().provision_services()
+        except BaseException:
+            for component in not_running:
+                component.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -96,9 +105,15 @@ class Stack:
     ) -> None:
         self.stop()
 
+    @property
+    def kafka_services(self) -> dict[str, KafkaAccess]:
+        """Each service's own Kafka principal."""
+        admin = self.kafka.security_admin()
+        return {name: admin.principal(service_principal(name)) for name in SERVICES}
+
     def env(self) -> dict[str, str]:
         """The environment variables the four services need to use this stack."""
-        return servers_env(self.kafka.bootstrap_servers, self.mongo.url, HOST, self.smtp.port)
+        return servers_env(self.kafka_services, self.mongo.url, HOST, self.smtp.port)
 
     # The state file lets `alliance dev status|down|env` work from another shell.
 

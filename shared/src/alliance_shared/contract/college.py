@@ -1,9 +1,15 @@
 """Inbound college reports: the contract college information systems publish to.
 
-Colleges write these to the ``alliance.college.reports`` topic as CloudEvents in Kafka
-binary mode: ``ce_type`` is the model's ``event_type``, ``ce_subject`` and the record key
-are the ``agreement_id``, ``ce_source`` names the college system, the record value is
-the JSON payload below. The evaluation service turns them into evidence.
+Each college writes these to its own topic ``alliance.college.<college id>.reports``
+(``topics.college_reports_topic``), signed in as its own Kafka principal
+``college-<college id>``, as CloudEvents in Kafka binary mode: ``ce_type`` is the model's
+``event_type``, ``ce_subject`` and the record key are the ``agreement_id``, ``ce_source``
+names the college system, the record value is the JSON payload below. The evaluation
+service turns them into evidence.
+
+The broker lets only the college's principal write its topic, so a report is attributed
+to the college the topic names: a report whose ``college_id`` (or ``ce_source``, when it
+names a college) is another college's is rejected as ``report.college_mismatch``.
 
 Rules every report follows:
 

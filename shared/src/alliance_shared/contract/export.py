@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.contract.platform import PLATFORM_CATALOG
-from alliance_shared.contract.topics import COLLEGE_REPORTS, CONTEXT_TOPIC, dlq_of
+from alliance_shared.contract.topics import COLLEGE_ID_PATTERN, COLLEGE_REPORTS_ADDRESS, CONTEXT_TOPIC, dlq_of
 
 CONTRACT_VERSION = "1.0.0"
 
@@ -23,7 +24,11 @@ CLOUDEVENT_HEADERS: dict[str, Any] = {
     "required": ["ce_id", "ce_source", "ce_type", "ce_specversion", "ce_subject", "ce_time"],
     "properties": {
         "ce_id": {"type": "string", "description": "event id (UUID); consumers dedupe by it"},
-        "ce_source": {"type": "string", "description": "the producing service or college system"},
+        "ce_source": {
+            "type": "string",
+            "description": "the producing service or college system (informative: a college report is "
+            "attributed to the college whose topic it arrives on)",
+        },
         "ce_type": {"type": "string", "description": "org.coopalliance.<context>.<entity>.<happened>.v<N>"},
         "ce_specversion": {"const": "1.0"},
         "ce_subject": {"type": "string", "description": "aggregate id, also the record key"},
@@ -40,7 +45,7 @@ def topics_of(event_type: str) -> list[str]:
     """Where a type is published: its context's topic; platform events on every service's own."""
     context = event_type.split(".")[2]
     if context == "college":
-        return [COLLEGE_REPORTS]
+        return [COLLEGE_REPORTS_ADDRESS]
     if context == "platform":
         return sorted(CONTEXT_TOPIC.values())
     return [CONTEXT_TOPIC[context]]
@@ -83,7 +88,7 @@ def asyncapi(catalog: EventCatalog) -> dict[str, Any]:
         }
         for topic in schema["x-topics"]:
             channel = channels.setdefault(
-                topic.replace(".", "_"),
+                re.sub(r"[^A-Za-z0-9_]", "_", topic),
                 {
                     "address": topic,
                     "description": f"keyed by aggregate id; rejected records go to {dlq_of(topic)}",
@@ -91,8 +96,16 @@ def asyncapi(catalog: EventCatalog) -> dict[str, Any]:
                 },
             )
             channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+            if topic == COLLEGE_REPORTS_ADDRESS:
+                channel["description"] = (
+                    "one topic per college, written only by that college's principal (SASL/SCRAM, ACL); "
+                    f"keyed by agreement id; rejected records go to {dlq_of(topic)}"
+                )
+                channel["parameters"] = {
+                    "collegeId": {"description": f"the college's partner id (pattern {COLLEGE_ID_PATTERN})"}
+                }
     for channel_id, channel in channels.items():
-        inbound = channel["address"] == COLLEGE_REPORTS
+        inbound = channel["address"] == COLLEGE_REPORTS_ADDRESS
         operations[("receive_" if inbound else "send_") + channel_id] = {
             "action": "receive" if inbound else "send",
             "channel": {"$ref": f"#/channels/{channel_id}"},

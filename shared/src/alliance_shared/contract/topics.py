@@ -1,12 +1,18 @@
-"""Kafka topics: one per bounded context, keyed by aggregate id, each with a `.dlq` twin.
+"""Kafka topics: one per bounded context, keyed by aggregate id, each with a `.dlq` twin,
+and one per college for its reports (``alliance.college.<college id>.reports``).
 
 ``SERVICE_TOPICS`` is the one declaration of who reads and writes what: the consumers
-subscribe from it, the topic bootstrapper creates from it and the Kafka ACLs in
-deploy/ are checked against it.
+subscribe from it, the topic bootstrapper creates from it and the Kafka ACLs (the local
+stack's and those in deploy/) are derived from or checked against it.
+
+A college writes only its own reports topic, under its own principal; the broker checks
+the principal, so the topic a report arrives on names the college that sent it
+(docs/security.md, Kafka).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,9 +20,40 @@ REGISTRY_EVENTS: Final = "alliance.registry.events"
 FUNDING_EVENTS: Final = "alliance.funding.events"
 EVALUATION_EVENTS: Final = "alliance.evaluation.events"
 NOTIFICATIONS_EVENTS: Final = "alliance.notifications.events"
-COLLEGE_REPORTS: Final = "alliance.college.reports"
 
 DLQ_SUFFIX: Final = ".dlq"
+
+#: Every college reports topic starts with this and ends with ``COLLEGE_REPORTS_SUFFIX``.
+COLLEGE_TOPIC_PREFIX: Final = "alliance.college."
+COLLEGE_REPORTS_SUFFIX: Final = ".reports"
+#: A college id as it may appear in a topic and a principal name: Kafka's topic characters
+#: less "." (so the id is read back from the topic unambiguously).
+COLLEGE_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,100}"
+#: The reports topics of all colleges, onboarded or still to come (evaluation subscribes by it).
+COLLEGE_REPORTS_PATTERN: Final = rf"^alliance\.college\.({COLLEGE_ID_PATTERN})\.reports$"
+_COLLEGE_REPORTS_TOPIC = re.compile(COLLEGE_REPORTS_PATTERN)
+#: The college reports topic as the published contract names it (an AsyncAPI channel parameter).
+COLLEGE_REPORTS_ADDRESS: Final = f"{COLLEGE_TOPIC_PREFIX}{{collegeId}}{COLLEGE_REPORTS_SUFFIX}"
+
+
+def college_reports_topic(college_id: str) -> str:
+    """The one topic a college writes its reports to."""
+    if not re.fullmatch(COLLEGE_ID_PATTERN, college_id):
+        raise ValueError(f"{college_id!r} cannot name a Kafka topic (letters, digits, _ and -, at most 100)")
+    return f"{COLLEGE_TOPIC_PREFIX}{college_id}{COLLEGE_REPORTS_SUFFIX}"
+
+
+def college_of_topic(topic: str) -> str | None:
+    """The college whose reports topic this is; None for any other topic."""
+    found = _COLLEGE_REPORTS_TOPIC.fullmatch(topic)
+    return found.group(1) if found else None
+
+
+def college_principal(college_id: str) -> str:
+    """The Kafka user (SCRAM) of a college's integration."""
+    college_reports_topic(college_id)  # the same characters are allowed
+    return f"college-{college_id}"
+
 
 #: Topic each service publishes its own events to (the outbox relay's target).
 CONTEXT_TOPIC: Final[dict[str, str]] = {
@@ -31,7 +68,6 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     FUNDING_EVENTS,
     EVALUATION_EVENTS,
     NOTIFICATIONS_EVENTS,
-    COLLEGE_REPORTS,
 )
 
 
@@ -50,7 +86,6 @@ MAX_VALUE_BYTES: Final[dict[str, int]] = {
     FUNDING_EVENTS: 768 * 1024,
     EVALUATION_EVENTS: 768 * 1024,
     NOTIFICATIONS_EVENTS: 768 * 1024,
-    COLLEGE_REPORTS: 256 * 1024,
 }
 #: Room a record needs beyond its value: key, CloudEvents headers, batch framing.
 RECORD_OVERHEAD_BYTES: Final = 64 * 1024
@@ -62,8 +97,14 @@ DLQ_OVERHEAD_BYTES: Final = 16 * 1024
 DEFAULT_MAX_VALUE_BYTES: Final = 256 * 1024
 
 
+#: Every college reports topic: college reports are small facts.
+COLLEGE_REPORT_MAX_VALUE_BYTES: Final = 256 * 1024
+
+
 def max_value_bytes(topic: str) -> int:
     """The largest record value a consumer of ``topic`` accepts."""
+    if college_of_topic(topic) is not None:
+        return COLLEGE_REPORT_MAX_VALUE_BYTES
     return MAX_VALUE_BYTES.get(topic, DEFAULT_MAX_VALUE_BYTES)
 
 
@@ -73,11 +114,15 @@ def max_message_bytes(topic: str) -> int | None:
     if topic.endswith(DLQ_SUFFIX):
         limit = max_message_bytes(topic.removesuffix(DLQ_SUFFIX))
         return None if limit is None else limit + DLQ_OVERHEAD_BYTES
-    return MAX_VALUE_BYTES[topic] + RECORD_OVERHEAD_BYTES if topic in MAX_VALUE_BYTES else None
+    if college_of_topic(topic) is not None or topic in MAX_VALUE_BYTES:
+        return max_value_bytes(topic) + RECORD_OVERHEAD_BYTES
+    return None
 
 
 #: What a producer may send in one request: the largest topic limit.
-MAX_REQUEST_BYTES: Final = max(MAX_VALUE_BYTES.values()) + RECORD_OVERHEAD_BYTES + DLQ_OVERHEAD_BYTES
+MAX_REQUEST_BYTES: Final = (
+    max(*MAX_VALUE_BYTES.values(), COLLEGE_REPORT_MAX_VALUE_BYTES) + RECORD_OVERHEAD_BYTES + DLQ_OVERHEAD_BYTES
+)
 
 
 @dataclass(frozen=True)
@@ -86,10 +131,13 @@ class TopicAccess:
 
     produces: tuple[str, ...]
     consumes: tuple[str, ...]
+    #: Whether it also reads every college's reports topic (by ``COLLEGE_REPORTS_PATTERN``).
+    consumes_college_reports: bool = False
 
     @property
     def dead_letters(self) -> tuple[str, ...]:
-        """A consumer writes rejected records to the DLQ twin of what it reads."""
+        """A consumer writes rejected records to the DLQ twin of what it reads (the college
+        topics' twins are per college, see ``college_reports_topic``)."""
         return tuple(dlq_of(t) for t in self.consumes)
 
 
@@ -99,7 +147,8 @@ SERVICE_TOPICS: Final[dict[str, TopicAccess]] = {
     "funding": TopicAccess(produces=(FUNDING_EVENTS,), consumes=(REGISTRY_EVENTS, EVALUATION_EVENTS)),
     "evaluation": TopicAccess(
         produces=(EVALUATION_EVENTS,),
-        consumes=(REGISTRY_EVENTS, FUNDING_EVENTS, COLLEGE_REPORTS),
+        consumes=(REGISTRY_EVENTS, FUNDING_EVENTS),
+        consumes_college_reports=True,
     ),
     "notifications": TopicAccess(
         produces=(NOTIFICATIONS_EVENTS,),
@@ -107,8 +156,8 @@ SERVICE_TOPICS: Final[dict[str, TopicAccess]] = {
     ),
 }
 
-#: A college information system writes its reports and reads the decisions about it.
-COLLEGE_INTEGRATION: Final = TopicAccess(
-    produces=(COLLEGE_REPORTS,),
-    consumes=(EVALUATION_EVENTS, NOTIFICATIONS_EVENTS),
-)
+
+def college_access(college_id: str) -> TopicAccess:
+    """A college information system writes its own reports topic and reads nothing: the
+    decisions about it reach it by signed webhook and in its inbox (docs/security.md)."""
+    return TopicAccess(produces=(college_reports_topic(college_id),), consumes=())

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -81,11 +82,14 @@ class ConsumerRunner:
         *,
         on_dead_letter: DeadLetterHook | None = None,
         batch_handlers: BatchHandlers | None = None,
+        topic_pattern: str | None = None,
         batch_size: int = 500,
         concurrency: int = 16,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
+        #: Topics matching it are read too, including those created after the start.
+        self._topic_pattern = topic_pattern
         self._catalog = catalog
         self._handlers: dict[str, Handler] = {model.event_type: handler for model, handler in handlers.items()}
         self._batch_handlers: dict[str, BatchHandler] = {
@@ -111,9 +115,15 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+            metadata_max_age_ms=self._settings.kafka_topic_discovery_ms if self._topic_pattern else 300_000,
         )
         await self._consumer.start()
-        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        if self._topic_pattern is None:
+            self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        else:
+            # aiokafka takes topics or one pattern: the named topics join the pattern.
+            either = "|".join([*(f"^{re.escape(t)}$" for t in self._topics), self._topic_pattern])
+            self._consumer.subscribe(pattern=either, listener=_CommitOnRevoke(self))
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Finish the batch in hand, commit it, leave the group."""
@@ -134,7 +144,7 @@ class ConsumerRunner:
 
     @property
     def name(self) -> str:
-        return "consumer-" + ",".join(self._topics)
+        return "consumer-" + ",".join([*self._topics, *([self._topic_pattern] if self._topic_pattern else [])])
 
     async def restart(self) -> None:
         """Leave the group and join again: consumption resumes from the committed offsets,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -28,21 +29,73 @@ REFUSED_RECORD_ERRORS: tuple[type[Exception], ...] = (MessageSizeTooLargeError, 
 UNPUBLISHABLE_DLQ_ERRORS: tuple[type[Exception], ...] = (*REFUSED_RECORD_ERRORS, TopicAuthorizationFailedError)
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """Where a Kafka cluster is and who connects to it: tools, tests and the local stack's
+    clients (a service reads the same facts from its settings)."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def scram(cls, bootstrap_servers: str, username: str, password: str) -> KafkaAccess:
+        """A principal of the platform's clusters: SASL/SCRAM-SHA-512 (docs/security.md, Kafka)."""
+        return cls(bootstrap_servers, "SASL_PLAINTEXT", "SCRAM-SHA-512", username, password)
+
+    def as_user(self, username: str, password: str) -> KafkaAccess:
+        """The same cluster, another principal."""
+        return KafkaAccess(self.bootstrap_servers, self.security_protocol, self.sasl_mechanism, username, password)
+
+    def options(self) -> dict[str, Any]:
+        """aiokafka's connection options."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.username
+            options["sasl_plain_password"] = self.password
+        return options
+
+    def settings_env(self, prefix: str) -> dict[str, str]:
+        """The `<PREFIX>KAFKA_*` settings of a service that connects as this principal."""
+        env = {
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            f"{prefix}KAFKA_SECURITY_PROTOCOL": self.security_protocol,
+        }
+        if self.sasl_mechanism and self.username and self.password:
+            env[f"{prefix}KAFKA_SASL_MECHANISM"] = self.sasl_mechanism
+            env[f"{prefix}KAFKA_SASL_USERNAME"] = self.username
+            env[f"{prefix}KAFKA_SASL_PASSWORD"] = self.password
+        return env
+
+
+def access_of(settings: ServiceSettings) -> KafkaAccess:
+    """The principal a service's settings name."""
+    return KafkaAccess(
+        settings.kafka_bootstrap_servers,
+        settings.kafka_security_protocol,
+        settings.kafka_sasl_mechanism,
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None,
+    )
+
+
+def settings_for(kafka: KafkaAccess, **overrides: Any) -> ServiceSettings:
+    """Settings of a tool that connects as ``kafka`` (topic bootstrap, tests, benchmarks)."""
+    fields: dict[str, Any] = {key.lower(): value for key, value in kafka.settings_env("").items()}
+    return ServiceSettings(**{**fields, **overrides})
+
+
 def client_options(settings: ServiceSettings) -> dict[str, Any]:
     """Connection and security options common to producers, consumers and admin clients."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "security_protocol": settings.kafka_security_protocol,
-        "client_id": f"alliance-{settings.service_name}",
-    }
+    options = {**access_of(settings).options(), "client_id": f"alliance-{settings.service_name}"}
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile)
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = (
-            settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
-        )
     return options
 
 
@@ -71,9 +124,9 @@ def create_dead_letter_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+async def partitions_of(kafka: KafkaAccess, topic: str) -> list[int]:
     """The partition numbers of a topic, from the cluster (tools and tests that read a topic whole)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka.options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

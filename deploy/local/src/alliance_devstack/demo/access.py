@@ -1,5 +1,6 @@
 """How the demo (and the system tests) reach a running platform: each service's URL, dev
-tokens for any role, the Kafka broker a college system publishes to, the SMTP sink's mail."""
+tokens for any role, the Kafka broker a college system publishes to (each college as its
+own principal, onboarded on first use), the SMTP sink's mail."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from alliance_devstack.errors import StackError
+from alliance_devstack.kafka_security import KafkaSecurityAdmin
 from alliance_devstack.smtp_sink import ReceivedMail, read_mailbox
 from alliance_shared.auth.devtokens import mint
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, from_kafka, to_kafka
-from alliance_shared.messaging.kafka import create_producer
-from alliance_shared.settings import ServiceSettings
+from alliance_shared.contract.topics import college_reports_topic
+from alliance_shared.messaging.kafka import KafkaAccess, create_producer, ensure_topics, settings_for
 
 KafkaRecord = tuple[bytes, bytes, list[tuple[str, bytes]]]
 #: How long a call waits for a service that does not answer (restarting after a crash).
@@ -59,9 +61,13 @@ class UnexpectedAnswer(StackError):
 class PlatformAccess:
     urls: Mapping[str, str]
     keys_dir: Path
-    kafka_bootstrap: str
+    #: An operator's view of Kafka (the admin principal): reads the platform's topics.
+    kafka: KafkaAccess
+    #: Onboards the colleges the demo plays; None on a broker without authentication.
+    kafka_security: KafkaSecurityAdmin | None = None
     maildir: Path | None = None
     _clients: dict[str, httpx.AsyncClient] = field(default_factory=dict, repr=False)
+    _colleges: dict[str, KafkaAccess] = field(default_factory=dict, repr=False)
 
     def headers(self, actor: Actor) -> dict[str, str]:
         token = mint(self.keys_dir, actor.sub, [actor.role], partner_id=actor.partner_id, ttl_s=3600)
@@ -111,26 +117,41 @@ class PlatformAccess:
             raise UnexpectedAnswer(method, f"{self.urls[service]}{path}", response.status_code, body)
         return response
 
-    async def publish(self, topic: str, payloads: Sequence[EventPayload], source: str) -> list[str]:
-        """Publish events as a college system does (CloudEvents binary mode); their ids."""
+    async def college(self, college_id: str) -> KafkaAccess:
+        """The college's own Kafka principal, onboarded on first use (`alliance dev college`)."""
+        if college_id not in self._colleges:
+            if self.kafka_security is not None:
+                access = await asyncio.to_thread(self.kafka_security.onboard_college, college_id)
+            else:
+                await ensure_topics(settings_for(self.kafka), [college_reports_topic(college_id)])
+                access = self.kafka
+            self._colleges[college_id] = access
+        return self._colleges[college_id]
+
+    async def publish(self, college_id: str, payloads: Sequence[EventPayload], source: str) -> list[str]:
+        """Publish reports as a college's system does (CloudEvents binary mode, its own topic
+        and principal); their ids."""
         records = [to_kafka(CloudEvent.wrap(payload, source)) for payload in payloads]
-        await self.publish_raw(topic, records)
+        await self.publish_raw(college_id, records)
         return [dict(headers)["ce_id"].decode() for _, _, headers in records]
 
-    async def publish_raw(self, topic: str, records: Sequence[KafkaRecord], *, attempts: int = 5) -> None:
-        """Publish with a fresh producer per try, each try bounded: a client that met a broker
-        restart can keep waiting for metadata forever. A repeat is harmless (same ce_id)."""
+    async def publish_raw(self, college_id: str, records: Sequence[KafkaRecord], *, attempts: int = 5) -> None:
+        """Publish to the college's topic with a fresh producer per try, each try bounded: a
+        client that met a broker restart can keep waiting for metadata forever. A repeat is
+        harmless (same ce_id)."""
+        access = await self.college(college_id)
+        topic = college_reports_topic(college_id)
         for attempt in range(attempts):
             try:
-                await asyncio.wait_for(self._publish_once(topic, records), PUBLISH_TIMEOUT_S)
+                await asyncio.wait_for(self._publish_once(access, topic, records), PUBLISH_TIMEOUT_S)
                 return
             except (KafkaError, OSError, TimeoutError):
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(1.0 + attempt)
 
-    async def _publish_once(self, topic: str, records: Sequence[KafkaRecord]) -> None:
-        producer = create_producer(ServiceSettings(kafka_bootstrap_servers=self.kafka_bootstrap))
+    async def _publish_once(self, access: KafkaAccess, topic: str, records: Sequence[KafkaRecord]) -> None:
+        producer = create_producer(settings_for(access, service_name="college-system"))
         await producer.start()
         try:
             for key, value, headers in records:
@@ -142,10 +163,10 @@ class PlatformAccess:
         self, topic: str, event_type: str, match: Callable[[dict[str, Any]], bool], timeout_s: float = 90.0
     ) -> dict[str, Any]:
         """The data of the first ``event_type`` event on ``topic`` that ``match`` accepts, read
-        from the topic's start as a college system consuming its decisions would."""
+        from the topic's start by an operator (colleges read no platform topic)."""
         # No group: every partition, from the start, nothing committed.
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=self.kafka_bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+            topic, **self.kafka.options(), enable_auto_commit=False, auto_offset_reset="earliest"
         )
         await asyncio.wait_for(consumer.start(), timeout_s)
         try:

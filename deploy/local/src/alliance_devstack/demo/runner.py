@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from alliance_devstack.components import KafkaBroker
 from alliance_devstack.demo.access import PlatformAccess
 from alliance_devstack.demo.console_links import console_url, narrate_links
 from alliance_devstack.demo.story import Facts, Story
@@ -30,10 +31,12 @@ def access_from(run_file: Path) -> PlatformAccess | None:
         port = int(url.rsplit(":", 1)[1])
         if not ServiceProcess(name, port, {}, Path("/dev/null")).ready():
             return None
+    security = KafkaBroker.security_of(facts["kafka_bootstrap"], Path(facts["kafka_credentials"]))
     return PlatformAccess(
         urls=facts["urls"],
         keys_dir=Path(facts["keys_dir"]),
-        kafka_bootstrap=facts["kafka_bootstrap"],
+        kafka=security.access,
+        kafka_security=security,
         maildir=Path(facts["maildir"]),
     )
 

@@ -23,7 +23,7 @@ from alliance_devstack.demo.access import Actor, PlatformAccess, UnexpectedAnswe
 from alliance_devstack.demo.college_system import CollegeSystem
 from alliance_registry.domain.credit_code import with_check_character
 from alliance_shared.contract import college as reports
-from alliance_shared.contract.topics import COLLEGE_REPORTS, EVALUATION_EVENTS
+from alliance_shared.contract.topics import EVALUATION_EVENTS
 
 Narrate = Callable[[str], None]
 
@@ -511,7 +511,10 @@ class Story:
         return int(response.json()["reports_in_window"]) if response.status_code == 200 else 0
 
     async def college_reports(self) -> None:
-        self.say("6. Colleges publish reports on alliance.college.reports, as their systems do")
+        self.say(
+            "6. Colleges publish reports, each on its own topic alliance.college.<id>.reports "
+            "as its own Kafka principal (SASL/SCRAM), as their systems do"
+        )
         for agreement in ("A1", "A2"):
             # Evaluation learns of agreements from the registry's events; a report for an
             # agreement it does not know yet would be refused, so the colleges wait for it.
@@ -525,11 +528,12 @@ class Story:
             await wait_until(known, f"evaluation to know {agreement} as active")
         a1 = self.reports_for("A1", "college-szpu", "enterprise-pengcheng", H1)
         a2 = self.reports_for("A2", "college-gdlg", "enterprise-huanan", H1)
-        await self.api.publish(COLLEGE_REPORTS, [*a1, *a2], source="college-sis")
+        await self.api.publish(self.facts.partners["college-szpu"], a1, source="college-sis")
+        await self.api.publish(self.facts.partners["college-gdlg"], a2, source="college-sis")
         malformed = a1[0].model_dump(mode="json") | {"planned_months": "six", "report_id": f"BAD-{self.run}"}
         event_id = str(uuid.uuid4())
         await self.api.publish_raw(
-            COLLEGE_REPORTS,
+            self.facts.partners["college-szpu"],
             [
                 (
                     self.facts.agreements["A1"].encode(),
@@ -562,7 +566,8 @@ class Story:
         )
         self.facts.rejected_report_reason = f"{rejection.get('reason_code')}: {rejection.get('detail', '')}"
         self.say(
-            "   the college system reads its rejection on alliance.evaluation.events — "
+            "   evaluation publishes the rejection on alliance.evaluation.events, naming the college the "
+            "broker authenticated — "
             f"{self.facts.rejected_report_reason[:100]}"
         )
 
@@ -668,7 +673,7 @@ class Story:
         responsible = order.json()["responsible_party_id"]
         key = next(k for k, v in self.facts.partners.items() if v == responsible)
         late = self.reports_for("A2", "college-gdlg", "enterprise-huanan", H2)
-        await self.api.publish(COLLEGE_REPORTS, late, source="college-sis")
+        await self.api.publish(self.facts.partners["college-gdlg"], late, source="college-sis")
 
         async def ingested() -> bool:
             return await self.evidence_count("A2", H2) >= len(late)

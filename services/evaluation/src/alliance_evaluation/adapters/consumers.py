@@ -28,8 +28,7 @@ from alliance_shared.contract.registry import (
     AgreementSuspended,
     AgreementTerminated,
 )
-from alliance_shared.contract.topics import COLLEGE_REPORTS as COLLEGE_REPORTS_TOPIC
-from alliance_shared.contract.topics import FUNDING_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import COLLEGE_REPORTS_PATTERN, FUNDING_EVENTS, REGISTRY_EVENTS, college_of_topic
 from alliance_shared.errors import DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import BatchHandler, ConsumedEvent, DeadLetter, Handler
@@ -58,12 +57,24 @@ HANDLERS: dict[type[EventPayload], EventUseCase] = {
     **dict.fromkeys(AGREEMENT_EVENTS, apply_agreement_event),
     **dict.fromkeys(PROGRAMME_EVENTS, apply_programme_event),
 }
+#: The one topic each handled type counts from: a college cannot pass an agreement or a
+#: programme event off through its own topic (a college report elsewhere is refused by
+#: ``college_mismatch``).
+SOURCE_TOPIC: dict[type[EventPayload], str] = {
+    **dict.fromkeys(AGREEMENT_EVENTS, REGISTRY_EVENTS),
+    **dict.fromkeys(PROGRAMME_EVENTS, FUNDING_EVENTS),
+}
 #: College reports, the hot path, are applied a poll's run at a time.
 BATCH_HANDLERS: dict[type[EventPayload], BatchUseCase] = dict.fromkeys(COLLEGE_REPORTS, ingest_college_reports)
 
 
-def _bound(ctx: Context, use_case: EventUseCase) -> Handler:
+def _bound(ctx: Context, payload: type[EventPayload], use_case: EventUseCase) -> Handler:
     async def handle(event: ConsumedEvent) -> None:
+        if event.topic != SOURCE_TOPIC[payload]:
+            raise DomainError(
+                "report.unknown_type" if college_of_topic(event.topic) else "event.wrong_topic",
+                f"{payload.event_type} is not accepted on {event.topic[:200]}",
+            )
         await use_case(ctx, event)
 
     return handle
@@ -87,8 +98,10 @@ def build_subscription(ctx: Context) -> Subscription:
 
     batch_handlers = {use_case: _bound_batch(ctx, use_case) for use_case in set(BATCH_HANDLERS.values())}
     return Subscription(
-        topics=[COLLEGE_REPORTS_TOPIC, REGISTRY_EVENTS, FUNDING_EVENTS],
-        handlers={payload: _bound(ctx, use_case) for payload, use_case in HANDLERS.items()},
+        topics=[REGISTRY_EVENTS, FUNDING_EVENTS],
+        # Every college's own reports topic, those onboarded later included.
+        topic_pattern=COLLEGE_REPORTS_PATTERN,
+        handlers={payload: _bound(ctx, payload, use_case) for payload, use_case in HANDLERS.items()},
         # One handler per use case: the runner batches consecutive events of one handler.
         batch_handlers={payload: batch_handlers[use_case] for payload, use_case in BATCH_HANDLERS.items()},
         on_dead_letter=on_dead_letter,

@@ -1,6 +1,12 @@
 """College report ingestion, reports parked until their agreement arrives, rejections
 told back to colleges, manual evidence.
 
+A report is the college's whose topic it arrived on: each college writes only its own
+``alliance.college.<college id>.reports`` under its own Kafka principal, so the broker has
+authenticated the sender. A report naming another college is rejected
+(``report.college_mismatch``), and every rejection — even of bytes that are not JSON — is
+told to the topic's college, whatever the payload or ``ce_source`` claim.
+
 A report is validated (the runner checks the payload against the contract; here: the
 agreement is active, or was on the day the report is about; the college and any named
 enterprise are its parties) and stored once: its record's id is ``report:<college id>:<report id>`` and the insert
@@ -42,7 +48,7 @@ from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.evaluation import CollegeReportRejected
 from alliance_shared.contract.platform import PLATFORM_CATALOG
-from alliance_shared.contract.topics import COLLEGE_REPORTS, dlq_of
+from alliance_shared.contract.topics import college_of_topic, college_reports_topic, dlq_of
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
 from alliance_shared.messaging.handlers import ConsumedEvent, DeadLetter
@@ -122,17 +128,18 @@ async def _dead_letter_parked(ctx: Context, parked: ParkedReport, refusal: Domai
     """Publish the dead-letter copy with the reason, then tell the college (both repeatable)."""
     envelope = CloudEvent.from_document(parked.envelope)
     key, value, headers = to_kafka(envelope)
+    topic = college_reports_topic(parked.college_id)  # parked only when it matched its topic
     annotations = [
         ("dlq_reason", refusal.code.encode()),
         ("dlq_detail", refusal.detail[:2000].encode(errors="replace")),
         ("dlq_error_class", b"DomainError"),
-        ("dlq_source_topic", COLLEGE_REPORTS.encode()),
+        ("dlq_source_topic", topic.encode()),
         ("dlq_source_partition", str(parked.partition).encode()),
         ("dlq_source_offset", str(parked.offset).encode()),
         ("dlq_at", ctx.clock.now().isoformat().encode()),
     ]
-    await ctx.dead_letters.publish(dlq_of(COLLEGE_REPORTS), key, value, [*headers, *annotations])
-    record = _ParkedRecord(COLLEGE_REPORTS, parked.partition, parked.offset, key, value, headers)
+    await ctx.dead_letters.publish(dlq_of(topic), key, value, [*headers, *annotations])
+    record = _ParkedRecord(topic, parked.partition, parked.offset, key, value, headers)
     await reject_report(ctx, DeadLetter(record, refusal.code, refusal.detail, "DomainError", envelope))
 
 
@@ -260,16 +267,35 @@ async def ingest_report(ctx: Context, event_id: str, report: CollegeReport) -> b
     return outcome.written
 
 
+def college_mismatch(topic: str, report: CollegeReport) -> DomainError | None:
+    """The refusal of a report that names another college than the one whose topic it
+    arrived on (only that college's principal may write it); None when they agree."""
+    if college_of_topic(topic) == report.college_id:
+        return None
+    return DomainError(
+        "report.college_mismatch",
+        f"the report names college {report.college_id[:100]} but arrived on {topic[:200]}, "
+        "which only its own college may write; a college reports only its own facts",
+    )
+
+
 async def ingest_college_reports(ctx: Context, events: Sequence[ConsumedEvent]) -> dict[str, DomainError]:
     """Many consumed college reports at once (a poll's run from one partition): each
     agreement read once, every valid report stored in one bulk insert (a report stored
     before, under this or another event id, is skipped), reports of unknown agreements
     parked. Returns the refused reports by event id, for the runner to dead-letter."""
-    reports = [(event, cast(CollegeReport, event.payload)) for event in events]
+    refusals: dict[str, DomainError] = {}
+    reports: list[tuple[ConsumedEvent, CollegeReport]] = []
+    for event in events:
+        report = cast(CollegeReport, event.payload)
+        mismatch = college_mismatch(event.topic, report)
+        if mismatch is not None:
+            refusals[event.envelope.id] = mismatch
+        else:
+            reports.append((event, report))
     agreement_ids = sorted({report.agreement_id for _, report in reports})
     found = await asyncio.gather(*(queries.find_agreement(ctx, agreement_id) for agreement_id in agreement_ids))
     agreements = dict(zip(agreement_ids, found, strict=True))
-    refusals: dict[str, DomainError] = {}
     new: list[NewAggregate] = []
     for event, report in reports:
         agreement = agreements[report.agreement_id]
@@ -310,9 +336,11 @@ def _data_of(dead: DeadLetter) -> Mapping[str, Any]:
 
 
 async def reject_report(ctx: Context, dead: DeadLetter) -> None:
-    """Tell the college its report was dead-lettered: one ``college_report.rejected`` per original event."""
+    """Tell the college its report was dead-lettered: one ``college_report.rejected`` per
+    original event, to the college whose topic it arrived on (the authenticated sender)."""
     record = dead.record
-    if record.topic != COLLEGE_REPORTS:
+    college_id = college_of_topic(record.topic)
+    if college_id is None:
         return
     headers = {k: v.decode(errors="replace") for k, v in record.headers}
     data = _data_of(dead)
@@ -320,7 +348,6 @@ async def reject_report(ctx: Context, dead: DeadLetter) -> None:
         _short(dead.envelope.id if dead.envelope is not None else headers.get("ce_id"), 200)
         or f"{record.topic}:{record.partition}:{record.offset}"
     )
-    college_id = _short(data.get("college_id"), 100) or _short(headers.get("ce_source"), 100) or "unknown"
     event_type = dead.envelope.type if dead.envelope is not None else headers.get("ce_type")
     code = reason_code(dead.reason)
     detail = plain_text(dead.detail or dead.reason, REJECTION_DETAIL_LIMIT) or dead.reason
