@@ -10,10 +10,13 @@ import re
 from typing import Any, cast
 
 from alliance_shared.contract.topics import (
-    COLLEGE_INTEGRATION,
+    COLLEGE_TOPIC_PREFIX,
     EVENT_TOPICS,
     SERVICE_TOPICS,
     TopicAccess,
+    college_access,
+    college_principal,
+    college_reports_topic,
     dlq_of,
     max_message_bytes,
 )
@@ -632,7 +635,10 @@ def expected_grants(access: TopicAccess, group_prefix: str, *, dead_letters: boo
         grants |= {("topic", topic, "literal", "Write"), ("topic", topic, "literal", "Describe")}
     for topic in access.consumes:
         grants |= {("topic", topic, "literal", "Read"), ("topic", topic, "literal", "Describe")}
-    if access.consumes:
+    if access.consumes_college_reports:
+        # Every college's reports topic and its dead-letter twin: Kafka has no suffix patterns.
+        grants |= {("topic", COLLEGE_TOPIC_PREFIX, "prefix", op) for op in ("Read", "Describe", "Write")}
+    if access.consumes or access.consumes_college_reports:
         grants.add(("group", group_prefix, "prefix", "Read"))
     return grants
 
@@ -682,10 +688,31 @@ def check_service_acls(objects: list[Manifest]) -> list[str]:
 
 
 def check_college_user(user: Manifest, college_id: str) -> list[str]:
-    principal = f"college-{college_id}"
-    problems = check_user_acls(user, principal, COLLEGE_INTEGRATION, principal, dead_letters=False)
+    principal = college_principal(college_id)
+    problems = check_user_acls(user, principal, college_access(college_id), principal, dead_letters=False)
     if user["metadata"]["name"] != principal:
         problems.append(f"KafkaUser is named {user['metadata']['name']}, expected {principal}")
+    return problems
+
+
+def check_college_topics(topics: list[Manifest], college_id: str, *, replicas: int) -> list[str]:
+    """A college's onboarding brings exactly its reports topic and that topic's dead-letter
+    twin, each with the code's size limit."""
+    wanted = {college_reports_topic(college_id), dlq_of(college_reports_topic(college_id))}
+    declared = {topic["spec"].get("topicName", topic["metadata"]["name"]): topic for topic in topics}
+    problems = [f"college topic {t} has no KafkaTopic" for t in sorted(wanted - set(declared))]
+    problems += [f"KafkaTopic {t} is not the college's" for t in sorted(set(declared) - wanted)]
+    expected_isr = str(min(2, replicas))
+    for name, topic in sorted(declared.items()):
+        spec = topic["spec"]
+        if spec.get("replicas") != replicas:
+            problems.append(f"KafkaTopic {name}: replicas {spec.get('replicas')} != {replicas}")
+        if str(spec.get("config", {}).get("min.insync.replicas")) != expected_isr:
+            problems.append(f"KafkaTopic {name}: min.insync.replicas must be {expected_isr}")
+        if topic["metadata"].get("labels", {}).get("strimzi.io/cluster") != "alliance-kafka":
+            problems.append(f"KafkaTopic {name}: not labelled for cluster alliance-kafka")
+        if name in wanted and str(spec.get("config", {}).get("max.message.bytes")) != str(max_message_bytes(name)):
+            problems.append(f"KafkaTopic {name}: max.message.bytes must be the code's limit {max_message_bytes(name)}")
     return problems
 
 

@@ -34,7 +34,7 @@ def _kafka_3(compose: Manifest) -> None:
 
 def _missing_topic(compose: Manifest) -> None:
     env = compose["services"]["kafka-init"]["environment"]
-    env["TOPICS"] = env["TOPICS"].replace("alliance.college.reports", "")
+    env["TOPICS"] = env["TOPICS"].replace("alliance.funding.events", "")
 
 
 def _no_dlq(compose: Manifest) -> None:

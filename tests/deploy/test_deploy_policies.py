@@ -201,8 +201,8 @@ def _under_replicated_topic(objects: list[Manifest]) -> None:
     _get(objects, "KafkaTopic", "alliance.registry.events")["spec"]["replicas"] = 1
 
 
-def _oversized_college_topic(objects: list[Manifest]) -> None:
-    _get(objects, "KafkaTopic", "alliance.college.reports")["spec"]["config"]["max.message.bytes"] = "10485760"
+def _oversized_topic(objects: list[Manifest]) -> None:
+    _get(objects, "KafkaTopic", "alliance.evaluation.events")["spec"]["config"]["max.message.bytes"] = "10485760"
 
 
 def _unneeded_acl(objects: list[Manifest]) -> None:
@@ -426,7 +426,7 @@ BROKEN: list[tuple[str, Callable[[list[Manifest]], None], str, str]] = [
     ("kafka-topics", _missing_dlq_topic, "alliance.funding.events.dlq is in the code but has no KafkaTopic", "prod"),
     ("kafka-topics", _undeclared_topic, "alliance.payments.events is not declared by the code", "dev"),
     ("kafka-topics", _under_replicated_topic, "alliance.registry.events: replicas 1 != 3", "prod"),
-    ("kafka-topics", _oversized_college_topic, "alliance.college.reports: max.message.bytes must be", "dev"),
+    ("kafka-topics", _oversized_topic, "alliance.evaluation.events: max.message.bytes must be", "dev"),
     (
         "kafka-acls",
         _unneeded_acl,

@@ -26,9 +26,10 @@ DLQ_SUFFIX: Final = ".dlq"
 #: Every college reports topic starts with this and ends with ``COLLEGE_REPORTS_SUFFIX``.
 COLLEGE_TOPIC_PREFIX: Final = "alliance.college."
 COLLEGE_REPORTS_SUFFIX: Final = ".reports"
-#: A college id as it may appear in a topic and a principal name: Kafka's topic characters
-#: less "." (so the id is read back from the topic unambiguously).
-COLLEGE_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,100}"
+#: A college id as it may appear in a topic and a principal name: a DNS label of at most 55
+#: characters (the registry's ids are ``col-<hex>``), so ``college-<id>`` names a Kubernetes
+#: KafkaUser and the id is read back from the topic unambiguously (no ".").
+COLLEGE_ID_PATTERN: Final = r"[a-z0-9](?:[-a-z0-9]{0,53}[a-z0-9])?"
 #: The reports topics of all colleges, onboarded or still to come (evaluation subscribes by it).
 COLLEGE_REPORTS_PATTERN: Final = rf"^alliance\.college\.({COLLEGE_ID_PATTERN})\.reports$"
 _COLLEGE_REPORTS_TOPIC = re.compile(COLLEGE_REPORTS_PATTERN)
@@ -39,7 +40,7 @@ COLLEGE_REPORTS_ADDRESS: Final = f"{COLLEGE_TOPIC_PREFIX}{{collegeId}}{COLLEGE_R
 def college_reports_topic(college_id: str) -> str:
     """The one topic a college writes its reports to."""
     if not re.fullmatch(COLLEGE_ID_PATTERN, college_id):
-        raise ValueError(f"{college_id!r} cannot name a Kafka topic (letters, digits, _ and -, at most 100)")
+        raise ValueError(f"{college_id!r} cannot name a college topic (a DNS label: a-z, 0-9 and -, at most 55)")
     return f"{COLLEGE_TOPIC_PREFIX}{college_id}{COLLEGE_REPORTS_SUFFIX}"
 
 
