@@ -45,10 +45,11 @@ from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.evaluation import CollegeReportRejected
 from alliance_shared.contract.registry import AgreementActivated
 from alliance_shared.contract.topics import (
-    COLLEGE_REPORTS,
     EVALUATION_EVENTS,
     FUNDING_EVENTS,
     REGISTRY_EVENTS,
+    college_of_topic,
+    college_reports_topic,
     dlq_of,
     max_value_bytes,
 )
@@ -83,14 +84,12 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
 # --- the touch points of the Kafka set-up (the topic a college writes to, how records are produced) ---
 
 
-def college_reports_topic(college_id: str) -> str:
-    """The topic ``college_id``'s system publishes its reports to."""
-    return COLLEGE_REPORTS
-
-
 async def feed(infra: Infrastructure, topic: str, records: Sequence[KafkaRecord]) -> None:
-    """Produce raw records as a peer of the platform (or a college system) would."""
-    await produce(infra.kafka_bootstrap, topic, records)
+    """Produce raw records as a peer of the platform would, or on a college's own topic as
+    that college's system does: signed in as its own principal (onboarded first)."""
+    college_id = college_of_topic(topic)
+    kafka = infra.kafka_admin if college_id is None else await infra.onboard_college(college_id)
+    await produce(kafka, topic, records)
 
 
 # --- the records ---------------------------------------------------------------------
@@ -302,7 +301,7 @@ async def test_a_hostile_stream_into_every_consumer_applies_the_good_once_and_de
         # may publish an event twice — consumers dedupe by its id — but never two events).
         rejected_ids = {h.ce_id for h in hostile[college_topic]}
         rejections = await read_topic(
-            infra.kafka_bootstrap, EVALUATION_EVENTS,
+            infra.kafka_admin, EVALUATION_EVENTS,
             until=lambda rs: rejected_ids <= {rejected_original(r) for r in rs}, timeout_s=60,
         )  # fmt: skip
         told: dict[str | None, set[str | None]] = {}
@@ -361,7 +360,7 @@ async def dead_letters(infra: Infrastructure, topic: str, wanted: set[tuple[str,
         return [r for r in records if copy_of(r) in wanted]
 
     found = await read_topic(
-        infra.kafka_bootstrap, dlq_of(topic), until=lambda rs: {copy_of(r) for r in ours(rs)} >= wanted, timeout_s=60
+        infra.kafka_admin, dlq_of(topic), until=lambda rs: {copy_of(r) for r in ours(rs)} >= wanted, timeout_s=60
     )
     return ours(found)
 
@@ -470,7 +469,7 @@ async def test_hostile_text_in_a_rejected_report_is_shown_as_plain_data_everywhe
             # The rejection events: plain data, length-limited.
             wanted = set(ids.values())
             found = await read_topic(
-                infra.kafka_bootstrap, EVALUATION_EVENTS,
+                infra.kafka_admin, EVALUATION_EVENTS,
                 until=lambda rs: wanted <= {rejected_original(r) for r in rs}, timeout_s=60,
             )  # fmt: skip
             events = {

@@ -51,7 +51,7 @@ async def world(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[Worl
     """Five cycles, one completed over all seven agreements (seven rectification orders:
     none has evidence)."""
     settings = evaluation_settings(infra, f"lists_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         events = [agreement_event(a, "activated", college_ids=[c], enterprise_ids=[e]) for a, (c, e) in PARTIES.items()]
         await send(infra, REGISTRY_EVENTS, events)

@@ -61,7 +61,7 @@ MAIL = {SUP_A: f"{SUP_A}@jyj.example.cn", SUP_B: f"{SUP_B}@jyj.example.cn", ADMI
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def notifications(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = notifications_settings(infra, f"workflow_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_notifications(settings)) as http:
         admin = {**bearer(dev_keys_dir, "registry_admin", sub="admin-root"), "If-Match": '"0"'}
         groups = {
@@ -93,7 +93,7 @@ async def notifications(infra: Infrastructure, dev_keys_dir: Path) -> AsyncItera
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def evaluation(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"wf_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_evaluation(settings)) as http:
         yield http
 

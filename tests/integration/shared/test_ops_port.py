@@ -31,10 +31,10 @@ pytestmark = pytest.mark.infra
 @pytest.fixture(scope="module")
 def service_env(infra: Infrastructure, dev_keys_dir: Path) -> dict[str, str]:
     env = isolated_env(
-        infra.kafka_bootstrap, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
+        infra.kafka_services, infra.mongo_url, infra.smtp.host, infra.smtp.port, dev_keys_dir / "jwks.json",
         f"ops_{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
-    asyncio.run(skip_history(infra.kafka_bootstrap, env[prefix_of("registry") + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS))
+    asyncio.run(skip_history(infra.kafka_admin, env[prefix_of("registry") + "KAFKA_CONSUMER_GROUP"], EVENT_TOPICS))
     return env
 
 
