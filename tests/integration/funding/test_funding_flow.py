@@ -1065,7 +1065,7 @@ async def test_a_recovery_is_written_off_by_a_second_person(infra: Infrastructur
     assert book["recovered_minor"] == 15_000
     await assert_consistent(w, pid)
     records = await read_topic(
-        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: "recovery.written_off" in award_events(rs, aid)
+        infra.kafka_admin, FUNDING_EVENTS, until=lambda rs: "recovery.written_off" in award_events(rs, aid)
     )
     written_off = [
         json.loads(r.value or b"{}")
@@ -1114,7 +1114,7 @@ async def test_recovery_deadlines_remind_mark_overdue_and_escalate_once(infra: I
         return [t for t in award_events(records, aid) if t in expected]
 
     records = await read_topic(
-        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: len(deadline_events(rs)) >= len(expected)
+        infra.kafka_admin, FUNDING_EVENTS, until=lambda rs: len(deadline_events(rs)) >= len(expected)
     )
     assert deadline_events(records) == expected
     escalated = next(
@@ -1157,7 +1157,7 @@ async def test_closing_a_programme_releases_the_kept_remainders(infra: Infrastru
     assert again.status_code == 409, again.text
     assert (await w.http.get(f"/programmes/{pid}/ledger", headers=w.who.auditor)).json()["execution"] == after
     records = await read_topic(
-        infra.kafka_bootstrap, FUNDING_EVENTS, until=lambda rs: "tranche.remainder_released" in award_events(rs, aid)
+        infra.kafka_admin, FUNDING_EVENTS, until=lambda rs: "tranche.remainder_released" in award_events(rs, aid)
     )
     assert award_events(records, aid).count("tranche.remainder_released") == 1
     await assert_consistent(w, pid)
