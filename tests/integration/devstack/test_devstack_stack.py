@@ -6,6 +6,7 @@ that stop or restart a server bring it back before they finish.
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import socket
 import subprocess
@@ -219,6 +220,20 @@ def test_the_cli_sees_a_recorded_stack_from_another_shell(stack: Stack, capsys: 
         code, out = run_cli(capsys, "dev", "--data-dir", data_dir, "logs", "kafka", "-n", "200")
         assert code == 0
         assert "Kafka Server started" in out
+
+        # Onboarding a college: its principal and topic; the password is printed only when asked.
+        code, out = run_cli(capsys, "dev", "--data-dir", data_dir, "college", "col-cli-1")
+        college = stack.kafka.security_admin().principal("college-col-cli-1")
+        assert code == 0
+        assert "sasl.username=college-col-cli-1" in [line.strip() for line in out.splitlines()]
+        assert "may write alliance.college.col-cli-1.reports and nothing else" in out
+        assert college.password is not None
+        assert college.password not in out
+        code, out = run_cli(capsys, "dev", "--data-dir", data_dir, "college", "col-cli-1", "--show-password")
+        assert f"sasl.password={college.password}" in [line.strip() for line in out.splitlines()]
+        assert "alliance.college.col-cli-1.reports" in asyncio.run(topics(stack.kafka.admin_access))
+        code, out = run_cli(capsys, "dev", "--data-dir", data_dir, "college", "Not_A_Label")
+        assert code == 1
     finally:
         stack.forget_state()
     code, out = run_cli(capsys, "dev", "--data-dir", data_dir, "status")
