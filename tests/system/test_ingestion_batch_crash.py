@@ -7,6 +7,7 @@ and the good ones around it are applied."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -23,7 +24,8 @@ from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import start_at_topic_ends
 from alliance_shared.audit import AUDIT_COLLECTION, AuditTrail
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS, college_reports_topic
+from alliance_shared.messaging.kafka import KafkaAccess
 from tests.conftest import service_env
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
@@ -62,8 +64,8 @@ def placed(agreement_id: str, college_id: str, enterprise_id: str, n: int) -> co
     )
 
 
-async def send_all(bootstrap: str, topic: str, records: list[KafkaRecord]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+async def send_all(kafka: KafkaAccess, topic: str, records: list[KafkaRecord]) -> None:
+    producer = AIOKafkaProducer(**kafka.options(), acks="all", linger_ms=5)
     await producer.start()
     try:
         sent = [await producer.send(topic, key=key, value=value, headers=headers) for key, value, headers in records]
@@ -80,8 +82,8 @@ async def test_a_service_killed_mid_batch_stores_every_report_once(
     mongo_client: AsyncMongoClient[dict[str, Any]],
     tmp_path: Path,
 ) -> None:
-    database, group = f"evaluation_crash_{unique}", f"evaluation-crash-{unique}"
-    await start_at_topic_ends(infra.kafka_bootstrap, group, [COLLEGE_REPORTS, REGISTRY_EVENTS])
+    database, group = f"evaluation_crash_{unique}", f"alliance-evaluation-crash-{unique}"
+    await start_at_topic_ends(infra.kafka_admin, group, [REGISTRY_EVENTS])
     parties = [(f"agr-{unique}-{i}", f"col-{unique}-{i}", f"ent-{unique}-{i}") for i in range(AGREEMENTS)]
     backlog = [report_record(placed(*party, n)) for n in range(REPORTS_PER_AGREEMENT) for party in parties]
     event_ids = [header_value(record, "ce_id") for record in backlog]
@@ -115,7 +117,7 @@ async def test_a_service_killed_mid_batch_stores_every_report_once(
     try:
         # The agreements first, so that the reports are applied, not parked while they are on their way.
         await send_all(
-            infra.kafka_bootstrap,
+            infra.kafka_admin,
             REGISTRY_EVENTS,
             [agreement_event(a, "activated", college_ids=[c], enterprise_ids=[e]) for a, c, e in parties],
         )
@@ -124,7 +126,9 @@ async def test_a_service_killed_mid_batch_stores_every_report_once(
             return await mongo_client[database]["agreements"].estimated_document_count() == AGREEMENTS
 
         await wait_for(agreements_known, timeout_s=120)
-        await send_all(infra.kafka_bootstrap, COLLEGE_REPORTS, records)
+        for college in sorted({c for _, c, _ in parties}):  # each college on its own topic, as itself
+            theirs = [r for r in records if json.loads(r[1] or b"{}").get("college_id") == college]
+            await send_all(await infra.onboard_college(college), college_reports_topic(college), theirs)
 
         async def some_stored() -> bool:
             return await evidence.estimated_document_count() >= 100

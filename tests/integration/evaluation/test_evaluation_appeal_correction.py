@@ -39,7 +39,7 @@ AGR, COL, ENT = new_id("agr-fix"), new_id("col"), new_id("ent")
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"fix_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
         supervisor = bearer(dev_keys_dir, "supervisor")

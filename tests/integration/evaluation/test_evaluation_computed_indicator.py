@@ -18,7 +18,7 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import COLLEGE_REPORTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
@@ -29,6 +29,7 @@ from tests.integration.evaluation.evaluation_support import (
     new_id,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -66,7 +67,7 @@ LONG_STAYS = {
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"calc_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
         supervisor = bearer(dev_keys_dir, "supervisor")
@@ -130,9 +131,8 @@ async def test_a_new_version_with_a_defined_indicator_scores_a_cycle(
     }
 
     # S1 twice (counted once), S2 long enough, S3 too short: 2 of the target 4.
-    await send(
+    await send_reports(
         infra,
-        COLLEGE_REPORTS,
         [
             report_record(stay("LS-1", "S1", 7)),
             report_record(stay("LS-2", "S1", 8)),

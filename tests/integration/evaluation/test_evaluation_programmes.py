@@ -25,7 +25,7 @@ from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.funding import AwardGranted, AwardTerminated, ProgrammeOpened
-from alliance_shared.contract.topics import COLLEGE_REPORTS, FUNDING_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import FUNDING_EVENTS, REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     KafkaRecord,
@@ -35,6 +35,7 @@ from tests.integration.evaluation.evaluation_support import (
     new_id,
     report_record,
     send,
+    send_reports,
     wait_for,
 )
 from tests.support.http import bearer, running
@@ -154,9 +155,7 @@ def sup(keys: Path) -> dict[str, str]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = evaluation_settings(infra, f"prg_{RUN}", dev_keys_dir)
-    await skip_history(
-        infra.kafka_bootstrap, settings.consumer_group, (COLLEGE_REPORTS, REGISTRY_EVENTS, FUNDING_EVENTS)
-    )
+    await skip_history(infra.kafka_admin, settings.consumer_group, (REGISTRY_EVENTS, FUNDING_EVENTS))
     async with running(build_app(settings)) as http:
         parties: dict[str, Any] = {"college_ids": [COLLEGE], "enterprise_ids": [ENTERPRISE]}
         await send(
@@ -190,7 +189,7 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
                 funding_record(granted(SECOND_PROGRAMME, FUNDED_A).model_copy(update={"award_id": f"awd2-{FUNDED_A}"})),
             ],
         )
-        await send(infra, COLLEGE_REPORTS, [report_record(r) for r in second_half_reports()])
+        await send_reports(infra, [report_record(r) for r in second_half_reports()])
         headers = sup(dev_keys_dir)
 
         async def known() -> bool:

@@ -54,7 +54,7 @@ class Scenario:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def scenario(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[type[Scenario]]:
     settings = funding_settings(infra, RUN, dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group, TOPICS)
+    await skip_history(infra.kafka_admin, settings.consumer_group, TOPICS)
     app = build_app(settings)
     async with running(app) as http:
         await send(

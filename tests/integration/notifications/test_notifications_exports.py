@@ -40,7 +40,7 @@ DATABASE = f"exports_{uuid.uuid4().hex[:8]}"
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = notifications_settings(infra, DATABASE, dev_keys_dir)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     async with running(build_app(settings)) as http:
         yield http
 

@@ -55,7 +55,7 @@ INBOX_ONLY = {
 async def app(infra: Infrastructure, dev_keys_dir: Path) -> FastAPI:
     # Routing reads the rule set for every event: a version another replica wrote applies to the next one.
     settings = notifications_settings(infra, DATABASE, dev_keys_dir, rules_cache_seconds=0)
-    await skip_history(infra.kafka_bootstrap, settings.consumer_group)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
     return build_app(settings)
 
 

@@ -38,13 +38,13 @@ from tests.support.kafka_io import produce, skip_history
 pytestmark = pytest.mark.infra
 
 RUN = uuid.uuid4().hex[:8]
-GROUP = f"registry-incentives-{RUN}"
+GROUP = f"alliance-registry-incentives-{RUN}"
 GRANT = {"certificate_number": "CQE-T", "valid_from": "2026-01-01T00:00:00Z", "valid_to": "2099-01-01T00:00:00Z"}
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    await skip_history(infra.kafka_bootstrap, GROUP, (REGISTRY_EVENTS, FUNDING_EVENTS))
+    await skip_history(infra.kafka_admin, GROUP, (REGISTRY_EVENTS, FUNDING_EVENTS))
     settings = registry_settings(infra, f"inc_{RUN}", dev_keys_dir, kafka_consumer_group=GROUP)
     async with running(build_app(settings)) as http:
         yield http
@@ -141,10 +141,10 @@ async def test_an_award_delivered_twice_is_one_fiscal_entry(
     to_enterprise = to_kafka(CloudEvent.wrap(award(f"awd-{RUN}-1", enterprise), "funding", event_id=f"evt-{RUN}-1"))
     to_college = to_kafka(CloudEvent.wrap(award(f"awd-{RUN}-2", college), "funding", event_id=f"evt-{RUN}-2"))
     # The same event twice (a redelivery), then an award to a college, which is no incentive.
-    await produce(infra.kafka_bootstrap, FUNDING_EVENTS, [to_enterprise, to_enterprise, to_college])
+    await produce(infra.kafka_admin, FUNDING_EVENTS, [to_enterprise, to_enterprise, to_college])
     # A second, later award to the enterprise marks that the first three were consumed (one partition key).
     later = to_kafka(CloudEvent.wrap(award(f"awd-{RUN}-3", enterprise), "funding", event_id=f"evt-{RUN}-3"))
-    await produce(infra.kafka_bootstrap, FUNDING_EVENTS, [later])
+    await produce(infra.kafka_admin, FUNDING_EVENTS, [later])
 
     path = f"/incentives?partner_id={enterprise}&kind=fiscal"
     page = await wait_for(client, path, admin(keys), lambda body: len(body["items"]) >= 2)
