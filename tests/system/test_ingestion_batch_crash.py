@@ -160,7 +160,7 @@ async def test_a_service_killed_mid_batch_stores_every_report_once(
         assert len(received) == len(backlog)
         assert len({doc["entity_id"] for doc in received}) == len(backlog)
         assert await AuditTrail(audit, "evaluation").verify() == []
-        dead = await dlq_records(infra, {refused_id}, expect=1)
+        dead = await dlq_records(infra, {refused_id}, colleges=[college_id], expect=1)
         assert {header(record, "dlq_reason") for record in dead} == {"report.enterprise_not_party"}
     finally:
         second.send_signal(signal.SIGTERM)
