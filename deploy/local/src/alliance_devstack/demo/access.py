@@ -22,7 +22,7 @@ from alliance_devstack.kafka_security import KafkaSecurityAdmin
 from alliance_devstack.smtp_sink import ReceivedMail, read_mailbox
 from alliance_shared.auth.devtokens import mint
 from alliance_shared.contract.base import EventPayload
-from alliance_shared.contract.envelope import CloudEvent, from_kafka, to_kafka
+from alliance_shared.contract.envelope import CloudEvent, EnvelopeError, from_kafka, to_kafka
 from alliance_shared.contract.topics import college_reports_topic
 from alliance_shared.messaging.kafka import KafkaAccess, create_producer, ensure_topics, settings_for
 
@@ -174,7 +174,10 @@ class PlatformAccess:
             while time.monotonic() < deadline:
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
-                        event = from_kafka(record.key, record.value, record.headers)
+                        try:
+                            event = from_kafka(record.key, record.value, record.headers)
+                        except EnvelopeError:
+                            continue  # not an event at all (the services dead-letter such records)
                         if event.type == event_type and match(event.data):
                             return dict(event.data)
         finally:
