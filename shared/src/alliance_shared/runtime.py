@@ -98,9 +98,7 @@ class ServiceRuntime:
     def store(self, collection: str) -> MongoVersionedStore:
         if collection not in self.stores:
             raise ValueError(f"{collection} is not a versioned collection of {self.settings.service_name}")
-        return MongoVersionedStore(
-            self.db, collection, self.settings.service_name, self.relay.notify, append_audit=self.audit.append_many
-        )
+        return MongoVersionedStore(self.db, collection, self.settings.service_name, self.relay.notify)
 
     async def start(self, *, startup_timeout_s: float = 60.0) -> None:
         await ensure_indexes(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -59,9 +59,6 @@ log = get_logger(__name__)
 #: Called after a journal insert with (store name, journal document id, the document as
 #: inserted), so the relay can publish it without reading it back.
 WriteListener = Callable[[str, str, Document], None]
-#: Appends audit entries to the service's chain (``AuditTrail.append_many``): entries whose
-#: entry_id is there already are skipped.
-AuditSink = Callable[[Sequence[Document]], Awaitable[int]]
 
 Sort = Sequence[tuple[str, int]]
 BY_ID: Sort = (("_id", ASCENDING),)
@@ -345,14 +342,12 @@ class MongoVersionedStore(VersionedStore):
         name: str,
         source: str,
         on_written: WriteListener = lambda name, doc_id, doc: None,
-        append_audit: AuditSink | None = None,
     ) -> None:
         self._name = name
         self.current = db[name]
         self.journal = db[journal_of(name)]
         self._source = source
         self._on_written = on_written
-        self._append_audit = append_audit
 
     @property
     def name(self) -> str:
@@ -423,15 +418,9 @@ class MongoVersionedStore(VersionedStore):
 
     async def create_many(self, items: Sequence[NewAggregate]) -> list[bool]:
         """One unordered insert of every version 1: the unique ``_id`` and dedupe key refuse
-        what exists (counted, skipped); then one insert of their current documents.
-
-        Versions without events (evidence, records) are complete once their audit entries
-        are in the chain, which this store appends itself when it has the chain
-        (``append_audit``): they are written not pending, so the relay never has to clear a
-        flag on them — an update the local server pays for with a scan of the journal. A
-        crash after their insert is repaired by the repeat: a refused version written
-        before gets its current document and audit entries again from the stored version
-        (both idempotent)."""
+        what exists (counted, skipped); then one insert of their current documents. Every
+        version is written pending, so the relay appends its audit entries and settles it,
+        as for a single write: a crash anywhere leaves nothing the relay does not finish."""
         docs: list[Document] = []
         first_of: dict[str, int] = {}
         for item in items:
@@ -440,35 +429,17 @@ class MongoVersionedStore(VersionedStore):
                 doc = journal_document(
                     self._source, item.aggregate_id, 1, item.state, item.events, item.audit, item.caused_by
                 )
-            if self._append_audit is not None and not item.events:
-                doc[PENDING] = False
             first_of.setdefault(doc["_id"], len(docs))
             docs.append(doc)
         # A repeat of an aggregate within the call is refused like a repeat across calls.
         unique = [doc for i, doc in enumerate(docs) if first_of[doc["_id"]] == i]
         refused = await _insert_unordered(self.journal, unique)
         inserted = [doc for i, doc in enumerate(unique) if i not in refused]
-        await self._complete([doc for doc in inserted if not doc[PENDING]])
-        if refused:
-            await self._complete_written_before([unique[i]["_id"] for i in sorted(refused)])
-        pending = [doc for doc in inserted if doc[PENDING]]
-        await _insert_unordered(self.current, [current_document(doc) for doc in pending])
-        for doc in pending:
+        await _insert_unordered(self.current, [current_document(doc) for doc in inserted])
+        for doc in inserted:
             self._on_written(self._name, doc["_id"], doc)
         written_ids = {doc["_id"] for doc in inserted}
         return [first_of[doc["_id"]] == i and doc["_id"] in written_ids for i, doc in enumerate(docs)]
-
-    async def _complete(self, versions: Sequence[Document]) -> None:
-        """Current documents and audit entries of versions written not pending."""
-        if not versions or self._append_audit is None:
-            return
-        await _insert_unordered(self.current, [current_document(doc) for doc in versions])
-        await self._append_audit([e["audit"] for doc in versions for e in doc[OUTBOX] if e["kind"] == "audit"])
-
-    async def _complete_written_before(self, version_ids: Sequence[str]) -> None:
-        """Refused versions that are there already: finish them in case a crash cut them short."""
-        stored = await self.journal.find({"_id": {"$in": list(version_ids)}}).to_list()
-        await self._complete([doc for doc in stored if not doc.get(PENDING, True)])
 
     async def _catch_up(self, aggregate_id: str, taken: int) -> int:
         """After version ``taken`` proved to exist: walk to the newest version and make the
