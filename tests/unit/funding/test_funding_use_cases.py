@@ -856,6 +856,36 @@ async def test_compute_statement(funding: Funding) -> None:
     assert funding.audit("surcharge_statements") == ["surcharge.statement"]
 
 
+async def test_every_stored_statement_version_is_issued_with_it(funding: Funding) -> None:
+    investment = Investment(reference="INV-1", made_on=NOW.date(), amount_minor=100_000)
+    common: dict[str, Any] = {
+        "enterprise_id": ENTERPRISE,
+        "year": 2026,
+        "investments": [investment],
+        "education_surcharge_due_minor": 20_000,
+        "local_education_surcharge_due_minor": 10_000,
+        "rates": NATIONAL_CREDIT_RATES,
+        "actor_id": OFFICER,
+    }
+    first = await surcharge.compute_statement(funding.repos, funding.clock, **common)
+    second = await surcharge.compute_statement(
+        funding.repos, funding.clock, **{**common, "education_surcharge_due_minor": 5_000}
+    )
+    assert funding.events("surcharge_statements") == ["surcharge_statement.issued"] * 2
+    issued = [e["data"] for e in funding.store("surcharge_statements").published_events]
+    assert [(e["enterprise_id"], e["year"], e["statement_version"]) for e in issued] == [
+        (ENTERPRISE, 2026, 1),
+        (ENTERPRISE, 2026, 2),
+    ]
+    for event, outcome in zip(issued, (first, second), strict=True):
+        statement = outcome.item.statement
+        assert event["credit_earned_minor"] == statement["credit_earned_minor"]
+        assert event["surcharge_offset_minor"] == (
+            statement["education_surcharge_offset_minor"] + statement["local_education_surcharge_offset_minor"]
+        )
+        assert event["carried_out_minor"] == outcome.item.carried_out_minor
+
+
 # --- consumed events ---------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from alliance_registry.service import certification, incentive_register, incenti
 from alliance_registry.service.incentive_register import IncentiveFilter, SummaryBy
 from alliance_registry.service.repositories import INCENTIVES, STORES, Repositories
 from alliance_registry.testing import InMemoryCreditCodeClaims
-from alliance_shared.contract.funding import AwardGranted
+from alliance_shared.contract.funding import AwardGranted, SurchargeStatementIssued
 from alliance_shared.contract.registry import CertificationRevoked, IncentiveKind, IncentiveRecorded
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import Conflict, DomainError
@@ -215,6 +215,48 @@ async def test_an_award_is_one_fiscal_entry_however_often_it_is_delivered(world:
     [entry] = await incentive_register.entries(world.repos, IncentiveFilter(partner_id=enterprise))
     assert (entry.kind, entry.amount_minor, entry.agency_id) == (IncentiveKind.FISCAL, 50_000_000, None)
     assert world.outbox_events() == ["recorded"]
+
+
+def statement_issued(enterprise: str, version: int, credit_minor: int, year: int = 2026) -> SurchargeStatementIssued:
+    example = SurchargeStatementIssued.model_json_schema()["examples"][0]
+    return SurchargeStatementIssued.model_validate(
+        {
+            **example,
+            "enterprise_id": enterprise,
+            "year": year,
+            "statement_version": version,
+            "credit_earned_minor": credit_minor,
+            "occurred_at": "2026-04-01T02:00:00Z",
+        }
+    )
+
+
+async def test_a_statement_is_one_tax_entry_a_year_restated_by_newer_versions(world: World) -> None:
+    enterprise, cid = await world.certified_enterprise(2051)
+    for _ in range(2):  # redelivered
+        await incentives.on_statement_issued(
+            world.repos, world.clock, "evt-s1", statement_issued(enterprise, 1, 30_000)
+        )
+    await incentives.on_statement_issued(world.repos, world.clock, "evt-s3", statement_issued(enterprise, 3, 45_000))
+    await incentives.on_statement_issued(world.repos, world.clock, "evt-s2", statement_issued(enterprise, 2, 38_000))
+    [entry] = await incentive_register.entries(world.repos, IncentiveFilter(partner_id=enterprise))
+    assert (entry.entry_id, entry.reference) == (f"tax-{enterprise}-2026", f"tax-{enterprise}-2026")
+    assert (entry.kind, entry.amount_minor, entry.source_version) == (IncentiveKind.TAX, 45_000, 3)
+    assert (entry.certification_id, entry.agency_id) == (cid, None)
+    assert world.outbox_events() == ["recorded"]  # a restated amount announces nothing
+    actions = [e["audit"]["action"] for e in world.stores[INCENTIVES].outbox if e["kind"] == "audit"]
+    assert actions == ["incentive.recorded", "incentive.restated"]
+
+
+async def test_a_statement_of_an_enterprise_not_certified_then_adds_nothing(world: World) -> None:
+    uncertified = await world.partner(enterprise_details(credit_code=code(2061)))
+    await incentives.on_statement_issued(world.repos, world.clock, "evt-u", statement_issued(uncertified, 1, 30_000))
+    enterprise, _ = await world.certified_enterprise(2062)
+    before = statement_issued(enterprise, 1, 30_000).model_copy(update={"occurred_at": VALID_FROM - timedelta(days=1)})
+    await incentives.on_statement_issued(world.repos, world.clock, "evt-b", before)
+    agency = await world.agency(2063)
+    await incentives.on_statement_issued(world.repos, world.clock, "evt-a", statement_issued(agency, 1, 30_000))
+    assert await incentive_register.entries(world.repos, IncentiveFilter()) == []
 
 
 async def test_revocation_suspends_open_entries_once(world: World) -> None:

@@ -2,7 +2,8 @@
 
 Keys (``aggregate_field``): programme events by ``programme_id``; application events by
 ``application_id``; award, tranche and recovery events all by ``award_id``, so everything
-that happens to one award's money reaches consumers in order.
+that happens to one award's money reaches consumers in order; surcharge statement events by
+``enterprise_id``.
 
 Money travels as ``*_minor`` integers (fen for CNY) next to a ``currency`` code, never
 as floats. Shares are basis points (``3000`` is 30 %). Every event about an agreement's
@@ -482,6 +483,51 @@ class TrancheRemainderReleased(_TrancheEvent):
     trigger: RemainderReleaseTrigger
 
 
+# --- education-surcharge credit statements -------------------------------------------
+
+
+class SurchargeStatementIssued(EventPayload):
+    """An enterprise's education-surcharge credit statement for a year was stored: computed,
+    recomputed, or recomputed in turn because an earlier year's carry-out changed.
+
+    ``statement_version`` grows with every recomputation of the year's statement, so a
+    consumer keeps the figures of the newest version it saw. ``credit_earned_minor`` is the
+    credit the year's qualifying investments earned; ``surcharge_offset_minor`` what was set
+    against the two surcharges (carry-in included); ``carried_out_minor`` what is left for
+    later years.
+    """
+
+    event_type: ClassVar[str] = "org.coopalliance.funding.surcharge_statement.issued.v1"
+    aggregate_field: ClassVar[str] = "enterprise_id"
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "enterprise_id": "ent-042",
+                    "year": 2026,
+                    "statement_version": 2,
+                    "currency": "CNY",
+                    "credit_earned_minor": 30_000_000,
+                    "surcharge_offset_minor": 30_000_000,
+                    "carried_out_minor": 0,
+                    "occurred_at": "2027-02-10T03:00:00Z",
+                    "actor_id": "officer-zhang",
+                }
+            ]
+        }
+    )
+
+    enterprise_id: Id
+    year: int = Field(ge=2000, le=2100)
+    statement_version: int = Field(ge=1)
+    currency: CurrencyCode
+    credit_earned_minor: MinorUnits
+    surcharge_offset_minor: MinorUnits
+    carried_out_minor: MinorUnits
+    occurred_at: UtcDateTime
+    actor_id: Id = _ACTOR
+
+
 FUNDING_EVENTS: tuple[type[EventPayload], ...] = (
     ProgrammeOpened,
     ProgrammeClosed,
@@ -505,4 +551,5 @@ FUNDING_EVENTS: tuple[type[EventPayload], ...] = (
     RecoveryEscalated,
     RecoveryWrittenOff,
     TrancheRemainderReleased,
+    SurchargeStatementIssued,
 )

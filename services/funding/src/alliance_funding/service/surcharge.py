@@ -5,12 +5,15 @@ years without a statement (no investment, nothing offset) to the year of the fir
 credit rate. A statement is stored per enterprise and year; recomputing it stores a
 new version (audited) and recomputes every later statement of the enterprise in turn
 with its own investments and dues (their carry-in changed). A crash in that cascade
-is repaired by recomputing the year again. It never touches the fund ledger."""
+is repaired by recomputing the year again. It never touches the fund ledger. Every stored
+version publishes ``surcharge_statement.issued`` in the same insert (the registry keeps
+the enterprise's tax entry from it)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alliance_funding.domain.programme import PROGRAMME_CURRENCY
 from alliance_funding.domain.surcharge_credit import (
     CertifiedPeriod,
     CreditRate,
@@ -21,6 +24,7 @@ from alliance_funding.domain.surcharge_credit import (
 from alliance_funding.service.ports import Repositories, statement_key
 from alliance_funding.service.records import StoredStatement
 from alliance_shared.clock import Clock
+from alliance_shared.contract.funding import SurchargeStatementIssued
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import DomainError, NotFound
 from alliance_shared.persistence.repository import Loaded
@@ -146,7 +150,23 @@ async def _store(
     )
     key = statement_key(enterprise_id, year)
     audit = AuditNote(action, "enterprise", enterprise_id, None, stored.statement)
-    return await execute(repos.statements, key, lambda _: Decision(stored, audit))
+
+    def decide(loaded: Loaded[StoredStatement] | None) -> Decision[StoredStatement]:
+        issued = SurchargeStatementIssued(
+            enterprise_id=enterprise_id,
+            year=year,
+            statement_version=(loaded.version if loaded is not None else 0) + 1,
+            currency=PROGRAMME_CURRENCY,
+            credit_earned_minor=statement.credit_earned_minor,
+            surcharge_offset_minor=statement.education_surcharge_offset_minor
+            + statement.local_education_surcharge_offset_minor,
+            carried_out_minor=statement.carried_out_minor,
+            occurred_at=stored.computed_at,
+            actor_id=actor_id,
+        )
+        return Decision(stored, audit, events=[issued])
+
+    return await execute(repos.statements, key, decide)
 
 
 async def get_statement(repos: Repositories, enterprise_id: str, year: int) -> Loaded[StoredStatement]:

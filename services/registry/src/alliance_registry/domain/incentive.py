@@ -4,11 +4,12 @@
     open ──suspend (its certification was revoked)──▶ suspended
 
 Fiscal entries are the enterprise's special-fund awards (from funding's award events);
-tax, financial, land and credit entries are recorded by the agency partner that grants
-them. Every entry is tied to the certification's validity: it must start while the
-certificate is valid and end (when it ends) before the certificate does; an entitlement
-dated at or after the certificate's expiry or revocation is refused, and an enterprise
-that was never certified gets none.
+one tax entry a year is its education-surcharge credit (from funding's statement events;
+a recomputed statement restates its amount); tax, financial, land and credit entries are
+also recorded by the agency partner that grants them. Every entry is tied to the
+certification's validity: it must start while the certificate is valid and end (when it
+ends) before the certificate does; an entitlement dated at or after the certificate's
+expiry or revocation is refused, and an enterprise that was never certified gets none.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class IncentiveEntry(BaseModel):
     recorded_by: str
     suspended_at: UtcDateTime | None = None
     suspension_reason: str | None = None
+    source_version: int | None = Field(
+        default=None, description="the version of the funding statement the amount is from (tax entries from funding)"
+    )
     version: int = 0
     events: list[EventPayload] = Field(default_factory=list, exclude=True)
 
@@ -100,6 +104,15 @@ class IncentiveEntry(BaseModel):
         )
         entry.events.append(IncentiveRecorded(**entry._event_fields(), occurred_at=now, actor_id=actor_id))
         return entry
+
+    def restate_amount(self, amount_minor: int, *, source_version: int) -> bool:
+        """Take the amount of a newer version of the source statement; False (nothing changes)
+        for a version seen before or older, as a late redelivery is."""
+        if self.source_version is not None and source_version <= self.source_version:
+            return False
+        self.amount_minor = amount_minor
+        self.source_version = source_version
+        return True
 
     def suspend(self, reason: str, *, now: datetime, actor_id: str) -> bool:
         """Suspend an open entry; True if it was open (and emits once)."""

@@ -1,8 +1,9 @@
 """The incentive register of certified enterprises: agencies record tax, financial, land
-and credit entries; funding's award events add fiscal entries; a revocation suspends the
-enterprise's open entries. Every write takes the shared write path (the entry and its
-event in one insert); the consumed ones are idempotent (the entry id is the award's, a
-suspended entry is not suspended again)."""
+and credit entries; funding's award events add fiscal entries and its surcharge statement
+events one tax entry per enterprise and year; a revocation suspends the enterprise's open
+entries. Every write takes the shared write path (the entry and its event in one insert);
+the consumed ones are idempotent (the entry id is the award's or the statement's year, a
+statement version is taken once, a suspended entry is not suspended again)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from alliance_registry.domain.certification import Certification
 from alliance_registry.domain.incentive import AGENCY_KINDS, Grant, IncentiveEntry, IncentiveStatus
 from alliance_registry.service.repositories import Repositories
 from alliance_shared.clock import Clock
-from alliance_shared.contract.funding import AwardGranted
+from alliance_shared.contract.funding import AwardGranted, SurchargeStatementIssued
 from alliance_shared.contract.registry import CertificationRevoked, IncentiveKind
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.errors import DomainError
@@ -32,6 +33,10 @@ def agency_entry_id(agency_id: str, kind: IncentiveKind, reference: str) -> str:
 
 def award_entry_id(award_id: str) -> str:
     return f"fiscal-{award_id}"
+
+
+def statement_entry_id(enterprise_id: str, year: int) -> str:
+    return f"tax-{enterprise_id}-{year}"
 
 
 async def certification_at(repos: Repositories, partner_id: str, at: datetime) -> Certification | None:
@@ -111,6 +116,58 @@ async def on_award_granted(repos: Repositories, clock: Clock, event_id: str, awa
             actor_id=award.actor_id,
         )
         after = {"partner_id": entry.partner_id, "kind": "fiscal", "award_id": award.award_id}
+        return Decision(entry, AuditNote("incentive.recorded", "incentive", entry_id, None, after))
+
+    await execute(repos.incentives, entry_id, decide, caused_by=event_id, retry=EVENT_RETRY)
+
+
+async def on_statement_issued(
+    repos: Repositories, clock: Clock, event_id: str, issued: SurchargeStatementIssued
+) -> None:
+    """An enterprise's surcharge credit statement is the tax entry of its register for the
+    year, created by the first version issued while it is a certified catalogue enterprise
+    (as fiscal entries are); a newer version restates that entry's amount, an older or
+    repeated one changes nothing."""
+    enterprise = await repos.partners.get(issued.enterprise_id)
+    if enterprise is None or enterprise.item.kind is not PartnerKind.ENTERPRISE:
+        return
+    entry_id = statement_entry_id(issued.enterprise_id, issued.year)
+    certification = await certification_at(repos, issued.enterprise_id, issued.occurred_at)
+    if certification is not None and not certification.is_certified_at(issued.occurred_at):
+        certification = None  # not certified when the statement was issued: no new entry
+
+    def decide(loaded: Loaded[IncentiveEntry] | None) -> Decision[IncentiveEntry] | None:
+        if loaded is not None:
+            entry = loaded.item
+            before = entry.amount_minor
+            if not entry.restate_amount(issued.credit_earned_minor, source_version=issued.statement_version):
+                return None
+            audit = AuditNote(
+                "incentive.restated",
+                "incentive",
+                entry_id,
+                {"amount_minor": before},
+                {"amount_minor": entry.amount_minor, "statement_version": issued.statement_version},
+            )
+            return Decision(entry, audit)
+        if certification is None:
+            return None
+        grant = Grant(
+            kind=IncentiveKind.TAX,
+            reference=entry_id,
+            amount_minor=issued.credit_earned_minor,
+            valid_from=issued.occurred_at,
+        )
+        entry = IncentiveEntry.record(
+            entry_id=entry_id,
+            region_code=enterprise.item.region_code,
+            certification=certification,
+            grant=grant,
+            now=clock.now(),
+            actor_id=issued.actor_id,
+        )
+        entry.restate_amount(issued.credit_earned_minor, source_version=issued.statement_version)
+        after = {"partner_id": entry.partner_id, "kind": "tax", "year": issued.year, "amount_minor": entry.amount_minor}
         return Decision(entry, AuditNote("incentive.recorded", "incentive", entry_id, None, after))
 
     await execute(repos.incentives, entry_id, decide, caused_by=event_id, retry=EVENT_RETRY)
