@@ -578,6 +578,21 @@ async def test_surcharge_credit_statement_and_carry_forward(infra: Infrastructur
     assert second.json()["statement"]["carried_in_minor"] == statement["carried_out_minor"]
     own = await w.http.get(f"/surcharge-credit-statements/{w.enterprise}/{year}", headers=w.who.enterprise)
     assert own.status_code == 200
+
+    def issued(records: list[Any]) -> list[tuple[int, int, int]]:  # (year, version, credit) of the enterprise's
+        payloads = [
+            json.loads(r.value or b"{}")
+            for r in records
+            if header(r, "ce_type") == "org.coopalliance.funding.surcharge_statement.issued.v1"
+        ]
+        return [
+            (p["year"], p["statement_version"], p["credit_earned_minor"])
+            for p in payloads
+            if p["enterprise_id"] == w.enterprise and p["year"] in (year - 1, year)
+        ]
+
+    records = await read_topic(infra.kafka_admin, FUNDING_EVENTS, until=lambda rs: len(issued(rs)) >= 2)
+    assert issued(records)[:2] == [(year - 1, 1, 300_000), (year, 1, 0)]
     ledger_untouched = await w.http.get("/reports/budget-execution", headers=w.who.auditor)
     assert ledger_untouched.status_code == 200
 

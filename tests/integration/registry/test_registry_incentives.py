@@ -1,7 +1,8 @@
 """The incentive register on the real servers: an agency records for a catalogue enterprise
-(bound to its own partner id), funding's award events add fiscal entries once however
-often the broker delivers them, a revocation suspends the open entries and tells the
-granting agencies by event, reads are scoped per role, summaries and CSV/XLSX exports."""
+(bound to its own partner id), funding's award events add fiscal entries and its surcharge
+statement events one tax entry a year, once however often the broker delivers them, a
+revocation suspends the open entries and tells the granting agencies by event, reads are
+scoped per role, summaries and CSV/XLSX exports."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import pytest_asyncio
 from alliance_devstack.provision import Infrastructure
 from alliance_registry.app import build_app
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
-from alliance_shared.contract.funding import AwardGranted
+from alliance_shared.contract.funding import AwardGranted, SurchargeStatementIssued
 from alliance_shared.contract.registry import IncentiveRecorded, IncentiveSuspended
 from alliance_shared.contract.topics import FUNDING_EVENTS, REGISTRY_EVENTS
 from tests.integration.registry.registry_support import (
@@ -154,6 +155,49 @@ async def test_an_award_delivered_twice_is_one_fiscal_entry(
     assert (row["entries"], row["amount_minor"]) == (2, 2 * 50_000_000)
     college_page = await client.get(f"/incentives?partner_id={college}", headers=admin(keys))
     assert college_page.json()["items"] == []
+
+
+async def test_a_statement_delivered_twice_is_one_tax_entry_restated_by_its_recomputation(
+    client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
+) -> None:
+    keys = dev_keys_dir
+    enterprise, cid = await certified_enterprise(client, keys)
+    uncertified = (await register(client, keys, "enterprise"))["partner_id"]
+    example = SurchargeStatementIssued.model_json_schema()["examples"][0]
+
+    def issued(partner: str, version: int, credit_minor: int, event_id: str) -> Any:
+        payload = SurchargeStatementIssued.model_validate(
+            {
+                **example,
+                "enterprise_id": partner,
+                "year": 2026,
+                "statement_version": version,
+                "credit_earned_minor": credit_minor,
+                "occurred_at": "2026-06-01T00:00:00Z",
+            }
+        )
+        return to_kafka(CloudEvent.wrap(payload, "funding", event_id=event_id))
+
+    first = issued(enterprise, 1, 300_000, f"evt-{RUN}-s1")
+    # The same event twice (a redelivery) and a statement of an enterprise never certified.
+    await produce(infra.kafka_admin, FUNDING_EVENTS, [first, first, issued(uncertified, 1, 300_000, f"evt-{RUN}-u")])
+    path = f"/incentives?partner_id={enterprise}&kind=tax"
+    page = await wait_for(client, path, admin(keys), lambda body: len(body["items"]) >= 1)
+    [entry] = page["items"]
+    assert (entry["entry_id"], entry["amount_minor"], entry["certification_id"]) == (
+        f"tax-{enterprise}-2026",
+        300_000,
+        cid,
+    )
+    # The recomputed statement (one partition key: after the redelivery) restates the amount.
+    await produce(infra.kafka_admin, FUNDING_EVENTS, [issued(enterprise, 2, 450_000, f"evt-{RUN}-s2")])
+    page = await wait_for(client, path, admin(keys), lambda body: body["items"][0]["amount_minor"] == 450_000)
+    [entry] = page["items"]
+    assert (entry["entry_id"], entry["amount_minor"], entry["source_version"]) == (f"tax-{enterprise}-2026", 450_000, 2)
+    summary = await client.get(f"/incentives/summary?by=enterprise&partner_id={enterprise}", headers=admin(keys))
+    [row] = summary.json()
+    assert (row["entries"], row["amount_minor"]) == (1, 450_000)
+    assert (await client.get(f"/incentives?partner_id={uncertified}", headers=admin(keys))).json()["items"] == []
 
 
 async def test_revocation_suspends_open_entries_and_tells_the_agency(
