@@ -34,6 +34,7 @@ EXPECTED_TYPES = {
         "recovery.escalated",
         "recovery.written_off",
         "tranche.remainder_released",
+        "surcharge_statement.issued",
     ]
 }
 
