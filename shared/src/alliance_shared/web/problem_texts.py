@@ -1378,6 +1378,17 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
             )
         },
     ),
+    "report.college_mismatch": _t(
+        "报送的学校与其主题不符",
+        "Report names another college",
+        {
+            "the report names college {report.college_id[:100]} but arrived on {topic[:200]}, which only its own "
+            "college may write; a college reports only its own facts": (
+                "报送中写的是学校 {report.college_id[:100]}，却发到了 {topic[:200]}（只有该主题的学校可以写入）；"
+                "学校只能报送本校的事实"
+            )
+        },
+    ),
     "report.college_not_party": _t(
         "学校不是协议一方",
         "College not a party",
