@@ -24,6 +24,8 @@ from alliance_devstack.services import (
     prefix_of,
 )
 from alliance_devstack.stack import Stack
+from alliance_shared.auth.principal import PARTNER_BOUND_ROLES
+from alliance_shared.contract.vocabulary import Role
 
 #: Written once every service is ready, removed on stop: how `alliance demo` finds the platform.
 RUN_FILE = "platform.json"
@@ -154,5 +156,6 @@ def print_banner(stack: Stack, platform: Platform, logs: Path, console: ServiceP
     mint = f"(cd {shlex.quote(str(repo_root()))} && .tools/bin/uv run --frozen alliance-token mint"
     print(f"\n  a token:       {mint} --role funding_officer --sub officer-zhang)")
     print(f"  a second person (maker-checker): {mint} --role funding_approver --sub approver-li)")
-    print("                 roles: registry_admin funding_officer funding_approver supervisor evaluator")
-    print("                        auditor ops; college/enterprise need --partner <partner id>")
+    bound = "/".join(role.value for role in Role if role in PARTNER_BOUND_ROLES)
+    print(f"                 roles: {' '.join(role.value for role in Role if role not in PARTNER_BOUND_ROLES)}")
+    print(f"                        {bound} need --partner <partner id>")

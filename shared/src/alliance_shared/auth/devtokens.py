@@ -82,7 +82,7 @@ def main() -> None:
     mint_cmd = sub.add_parser("mint", help="print a signed token")
     mint_cmd.add_argument("--sub", default="dev-user")
     mint_cmd.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
-    mint_cmd.add_argument("--partner", help="partner id (required for college and enterprise)")
+    mint_cmd.add_argument("--partner", help="partner id (required for college, enterprise and agency_staff)")
     mint_cmd.add_argument("--ttl", type=int, default=8 * 3600)
     args = parser.parse_args()
     if args.command == "keys":
