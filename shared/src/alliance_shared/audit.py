@@ -66,16 +66,21 @@ class AuditTrail:
         self._lock = asyncio.Lock()
 
     async def append_many(self, entries: Sequence[Document]) -> int:
-        """Append entries in order, chained in memory and written with one ordered insert;
+        """Append entries in order, chained in memory and written one record per insert;
         those whose entry_id is in the chain already are skipped. Returns how many were
         appended. The newest record's hash is kept, so while this process is the only
-        writer appending reads nothing."""
+        writer appending reads nothing.
+
+        One record per command: the local server does not apply a many-record ordered insert
+        as a unit, and one cut short by a killed writer (still running on the server while
+        the restarted service appended) left a gap in the chain
+        (tests/system/test_ingestion_batch_crash.py); a single record lands whole or not."""
         appended = 0
         pending = list(entries)
         async with self._lock:
             while pending:
                 await self._load_head()
-                records = self._chain(pending)
+                records = self._chain(pending[:1])
                 try:
                     await self._collection.insert_many(records, ordered=True)
                 except BulkWriteError as exc:
@@ -90,7 +95,7 @@ class AuditTrail:
                     continue
                 self._next_seq, self._last_hash = records[-1]["_id"] + 1, records[-1]["hash"]
                 appended += len(records)
-                pending = []
+                pending = pending[len(records) :]
         return appended
 
     async def _not_in_chain(self, entries: list[Document]) -> list[Document]:
