@@ -44,6 +44,9 @@ class RecordingEmail:
         self.sent.append(delivery)
         return self.answer
 
+    async def close(self) -> None:
+        return None
+
 
 class RecordingWebhooks:
     """Answers notices with ``answer``; echoes a challenge unless told otherwise."""

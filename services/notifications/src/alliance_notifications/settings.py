@@ -78,9 +78,12 @@ class Settings(ServiceSettings):
     #: when this process plans one).
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=300)
     #: Attempts at the same time, per channel: separate pools, so slow receivers of one
-    #: channel never hold up the other (and one slow receiver never blocks the others).
+    #: channel never hold up the other. E-mails queue for the one reused SMTP connection.
     email_concurrency: int = Field(default=16, ge=1, le=1000)
     webhook_concurrency: int = Field(default=32, ge=1, le=1000)
+    #: Webhook attempts at the same time to one endpoint: a slow receiver holds at most
+    #: this many of the ``webhook_concurrency`` slots, never all of them.
+    webhook_concurrency_per_endpoint: int = Field(default=4, ge=1, le=100)
     #: Events planned at the same time (a bound on concurrent writers, next to the consumer's own).
     planning_concurrency: int = Field(default=16, ge=1, le=256)
     #: How long a claimed delivery is reserved for the worker that claimed it.

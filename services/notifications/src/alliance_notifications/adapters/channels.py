@@ -8,6 +8,7 @@ failed delivery; the worker records the outcome on the delivery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -36,8 +37,15 @@ VERIFICATION_EVENT_TYPE = "org.coopalliance.notifications.webhook.verification.v
 
 
 class EmailSender:
+    """E-mail over one SMTP connection, opened on first use and kept: messages go over it
+    one after the other. A connection that fails is closed and opened again for the next
+    message; a kept connection the relay dropped while idle is reopened at once, and the
+    message sent over the new one."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock: asyncio.Lock | None = None  # made in the running loop
 
     def message(self, delivery: Delivery) -> EmailMessage:
         message = EmailMessage()
@@ -53,35 +61,76 @@ class EmailSender:
         return message
 
     async def send(self, delivery: Delivery) -> SendOutcome:
-        settings = self._settings
         if not delivery.address:
             return SendOutcome.failed("email.no_address", "the delivery has no e-mail address", retryable=False)
-        try:
-            async with asyncio.timeout(settings.attempt_deadline_seconds):
-                await aiosmtplib.send(
-                    self.message(delivery),
-                    hostname=settings.smtp_host,
-                    port=settings.smtp_port,
-                    username=settings.smtp_username,
-                    password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                    start_tls=settings.smtp_starttls,
-                    timeout=settings.smtp_timeout_seconds,
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # one connection: one message at a time
+            try:
+                async with asyncio.timeout(self._settings.attempt_deadline_seconds):
+                    await self._send_over_connection(self.message(delivery))
+            except aiosmtplib.SMTPRecipientsRefused as error:
+                codes = [r.code for r in error.recipients]
+                permanent = all(500 <= c < 600 for c in codes)
+                return SendOutcome.failed(
+                    "email.recipient_refused", f"the relay refused {delivery.address}: {error}", retryable=not permanent
                 )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = [r.code for r in error.recipients]
-            permanent = all(500 <= c < 600 for c in codes)
-            return SendOutcome.failed(
-                "email.recipient_refused", f"the relay refused {delivery.address}: {error}", retryable=not permanent
-            )
-        except aiosmtplib.SMTPResponseException as error:
-            permanent = 500 <= error.code < 600
-            answer = plain_text(error.message, ANSWER_LIMIT)
-            return SendOutcome.failed(
-                f"email.smtp_{error.code}", f"the relay answered {error.code} {answer}", retryable=not permanent
-            )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
-            return SendOutcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
+            except aiosmtplib.SMTPResponseException as error:
+                permanent = 500 <= error.code < 600
+                answer = plain_text(error.message, ANSWER_LIMIT)
+                return SendOutcome.failed(
+                    f"email.smtp_{error.code}", f"the relay answered {error.code} {answer}", retryable=not permanent
+                )
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+                self._drop_connection()  # its state is unknown: the next message opens a new one
+                return SendOutcome.failed("email.relay_unreachable", f"{type(error).__name__}: {error}", retryable=True)
+            except asyncio.CancelledError:
+                self._drop_connection()  # stopped mid-message: never reuse it half-way
+                raise
         return SendOutcome.ok()
+
+    async def _send_over_connection(self, message: EmailMessage) -> None:
+        reused = self._smtp is not None and self._smtp.is_connected
+        smtp = self._smtp if reused and self._smtp is not None else await self._connect()
+        try:
+            await smtp.send_message(message)
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+            if not reused:
+                raise
+            # The relay closed the idle connection (a kept connection's usual end): a new
+            # one, once. Should the relay have taken the message before it dropped, the
+            # receiver sees its delivery id twice and drops one.
+            self._drop_connection()
+            await (await self._connect()).send_message(message)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        settings = self._settings
+        self._drop_connection()
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+        await smtp.connect()  # with STARTTLS and login when configured
+        self._smtp = smtp
+        return smtp
+
+    def _drop_connection(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    async def close(self) -> None:
+        """Say QUIT and close the kept connection (at shutdown)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await smtp.quit()
+        if smtp is not None:
+            smtp.close()
 
 
 def webhook_body(delivery: Delivery, payload: Mapping[str, Any]) -> bytes:

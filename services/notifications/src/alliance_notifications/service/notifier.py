@@ -21,7 +21,7 @@ from alliance_notifications.domain.routing import RoutingRule
 from alliance_notifications.domain.rule_set import RULE_SET_ID, RuleSet
 from alliance_notifications.domain.templates import TemplateRenderer
 from alliance_notifications.service.ports import DueList, EmailChannel, Resolver, WebhookChannel
-from alliance_notifications.service.repositories import Repositories
+from alliance_notifications.service.repositories import DeliveryRecord, Repositories
 from alliance_notifications.settings import Settings
 from alliance_shared.clock import Clock
 from alliance_shared.persistence.repository import Loaded
@@ -59,8 +59,9 @@ class Notifier:
         self.rng = random.SystemRandom()
         #: Per endpoint and per process (see docs/notifications.md, Circuit breaker).
         self.breakers: dict[str, CircuitBreaker] = {}
-        #: Deliveries this process planned, due now: the worker starts them without a claim.
-        self.planned_now: list[str] = []
+        #: Deliveries this process planned, due now, as written: the worker starts them
+        #: without a claim and without reading them back.
+        self.planned_now: dict[str, Loaded[DeliveryRecord]] = {}
         self.wake = asyncio.Event()
         self.planning = asyncio.Semaphore(settings.planning_concurrency)
         self._directory: tuple[float, RecipientDirectory] | None = None
@@ -111,11 +112,13 @@ class Notifier:
     async def preferences_of(self, recipient_ids: Sequence[str]) -> dict[str, Preferences]:
         """Each recipient's preferences, the settings' defaults for those who never chose."""
         wanted = sorted(set(recipient_ids))
-        loaded = await asyncio.gather(*(self.repos.preferences.get(rid) for rid in wanted))
-        return {
-            rid: found.item if found is not None else self.settings.default_preferences(rid)
-            for rid, found in zip(wanted, loaded, strict=True)
+        if not wanted:
+            return {}
+        # One query for all (most recipients never chose: a lookup each would miss).
+        stored = {
+            found.item.recipient_id: found.item for found in await self.repos.preferences.find({"_id": {"$in": wanted}})
         }
+        return {rid: stored.get(rid) or self.settings.default_preferences(rid) for rid in wanted}
 
     def breaker(self, endpoint_id: str) -> CircuitBreaker:
         breaker = self.breakers.get(endpoint_id)
@@ -130,3 +133,4 @@ class Notifier:
 
     async def close(self) -> None:
         await self.webhooks.close()
+        await self.email.close()

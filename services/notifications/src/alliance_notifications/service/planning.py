@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from alliance_notifications.domain.delivery import OPEN_STATES, Delivery, DeliveryStatus
 from alliance_notifications.domain.digest import DigestEntry
@@ -19,16 +21,19 @@ from alliance_notifications.domain.inbox import InboxEntry
 from alliance_notifications.domain.recipients import PartnerContact, RecipientDirectory
 from alliance_notifications.domain.reminders import Reminder, ReminderStatus, cancellation_scopes, schedule_reminders
 from alliance_notifications.domain.routing import Disposition, PlannedDelivery, RoutingRule, plan_deliveries
+from alliance_notifications.domain.templates import RenderResult
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.repositories import CollectedEntry, DeliveryRecord
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.repository import Loaded
-from alliance_shared.persistence.versioned_store import AuditNote
+from alliance_shared.persistence.repository import Loaded, Repository, pending_events
+from alliance_shared.persistence.versioned_store import AuditNote, NewAggregate
 from alliance_shared.persistence.write_path import EVENT_RETRY, Decision, create, execute
 
 log = get_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 
 async def handle_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
@@ -100,8 +105,7 @@ async def route(
     rule set in force."""
     rules = (await notifier.rule_set()).item.rules
     plans = await plan_event(notifier, rules, routing_type, event_id, payload, now)
-    for plan in plans:
-        await record_plan(notifier, plan, payload, now)
+    await record_plans(notifier, plans, payload, now)
     if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for p in plans):
         notifier.wake.set()
     return plans
@@ -125,48 +129,76 @@ async def plan_event(
     return plan_deliveries(routing_type, event_id, payload, directory, rules, preferences, now)
 
 
-async def record_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any], now: datetime) -> None:
-    """A digest entry, or a delivery (with its inbox entry, stored at once). A plan
-    recorded before (the event was redelivered) writes nothing."""
-    if plan.disposition is Disposition.DIGEST:
-        entry = DigestEntry.from_plan(plan, payload)
-        with contextlib.suppress(Conflict):
-            await create(notifier.repos.digest_entries, entry.entry_id, CollectedEntry(entry=entry), None)
-        return
-    sendable = plan.disposition in (Disposition.SEND, Disposition.DELAY)
-    rendered = (
-        notifier.renderer.render(
-            plan.template,
-            plan.locale,
-            payload=payload,
-            recipient_name=plan.recipient_name,
-            time_zone=plan.time_zone,
-            event_id=plan.event_id,
-            event_type=plan.event_type,
-        )
-        if sendable and plan.channel is not Channel.WEBHOOK
-        else None
+async def record_plans(
+    notifier: Notifier, plans: Sequence[PlannedDelivery], payload: Mapping[str, Any], now: datetime
+) -> None:
+    """One document per plan, inserted in bulk: digest entries, then inbox entries, then
+    the deliveries (an inbox delivery is sent once its entry is stored). Plans recorded
+    before (the event was redelivered, or planning stopped half-way) write nothing again."""
+    digest_entries: list[tuple[str, CollectedEntry]] = []
+    inbox_entries: list[tuple[str, InboxEntry]] = []
+    records: list[DeliveryRecord] = []
+    for plan in plans:
+        if plan.disposition is Disposition.DIGEST:
+            entry = DigestEntry.from_plan(plan, payload)
+            digest_entries.append((entry.entry_id, CollectedEntry(entry=entry)))
+            continue
+        delivery = Delivery.from_plan(plan, now, render_plan(notifier, plan, payload))
+        if plan.channel is Channel.INBOX and delivery.status is DeliveryStatus.PENDING:
+            inbox_entries.append((delivery.delivery_id, InboxEntry.of_delivery(delivery, now)))
+            delivery.record_success(now)
+        records.append(DeliveryRecord(delivery=delivery, payload=dict(payload)))
+    await create_all(notifier.repos.digest_entries, digest_entries)
+    await create_all(notifier.repos.inbox, inbox_entries)
+    written = await create_all(notifier.repos.deliveries, [(r.delivery.delivery_id, r) for r in records])
+    for record, new in zip(records, written, strict=True):
+        if new:
+            await hand_over(notifier, Loaded(record, 1))
+
+
+def render_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any]) -> RenderResult | None:
+    """The message of an e-mail or inbox notice to send; a webhook carries the event data."""
+    if plan.disposition not in (Disposition.SEND, Disposition.DELAY) or plan.channel is Channel.WEBHOOK:
+        return None
+    return notifier.renderer.render(
+        plan.template,
+        plan.locale,
+        payload=payload,
+        recipient_name=plan.recipient_name,
+        time_zone=plan.time_zone,
+        event_id=plan.event_id,
+        event_type=plan.event_type,
     )
-    delivery = Delivery.from_plan(plan, now, rendered)
-    if plan.channel is Channel.INBOX and delivery.status is DeliveryStatus.PENDING:
-        with contextlib.suppress(Conflict):
-            await create(notifier.repos.inbox, delivery.delivery_id, InboxEntry.of_delivery(delivery, now), None)
-        delivery.record_success(now)
-    with contextlib.suppress(Conflict):
-        await create_delivery(notifier, DeliveryRecord(delivery=delivery, payload=dict(payload)))
+
+
+async def create_all(repo: Repository[M], items: Sequence[tuple[str, M]]) -> list[bool]:
+    """Version 1 of each ``(aggregate id, item)`` in one bulk insert; True where this call
+    wrote it, False where it existed."""
+    if not items:
+        return []
+    return await repo.store.create_many(
+        [NewAggregate(aggregate_id, repo.state_of(item), pending_events(item)) for aggregate_id, item in items]
+    )
 
 
 async def create_delivery(notifier: Notifier, record: DeliveryRecord, audit: AuditNote | None = None) -> int:
-    """Version 1 of a delivery (Conflict if it exists: planned before), handed to the worker."""
-    delivery = record.delivery
-    outcome = await create(notifier.repos.deliveries, delivery.delivery_id, record, audit)
+    """Version 1 of one delivery (Conflict if it exists: planned before), handed to the worker."""
+    outcome = await create(notifier.repos.deliveries, record.delivery.delivery_id, record, audit)
+    await hand_over(notifier, Loaded(record, outcome.version))
+    return outcome.version
+
+
+async def hand_over(notifier: Notifier, created: Loaded[DeliveryRecord]) -> None:
+    """A delivery just written goes to this process's worker if it is due now (handed as
+    written: the worker reads nothing back), to the due list if it waits for quiet hours."""
+    delivery = created.item.delivery
+    delivery.events = []  # saved with version 1
     if delivery.status not in OPEN_STATES or delivery.next_attempt_at is None:
-        return outcome.version  # final from the start (inbox entry, skipped, unroutable, unrenderable)
+        return  # final from the start (inbox entry, skipped, unroutable, unrenderable)
     if delivery.next_attempt_at <= notifier.clock.now():
         # Attempted at once by this process; should it stop first, the due list is
         # rebuilt from the log at the next start.
-        notifier.planned_now.append(delivery.delivery_id)
+        notifier.planned_now[delivery.delivery_id] = created
         notifier.wake.set()
     else:
         await notifier.due.sync(delivery)  # held for quiet hours
-    return outcome.version

@@ -64,6 +64,8 @@ class EndpointUnreachable(Exception):
 class EmailChannel(Protocol):
     async def send(self, delivery: Delivery) -> SendOutcome: ...
 
+    async def close(self) -> None: ...
+
 
 class WebhookChannel(Protocol):
     async def send(

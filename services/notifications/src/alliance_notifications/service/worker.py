@@ -1,16 +1,19 @@
 """The delivery worker: attempt due deliveries, each independently, and record the outcome.
 
-Deliveries this process planned are started at once; every ``worker_poll_seconds`` the
-due list is read for the rest (retries whose time came, e-mails released after quiet
-hours, other replicas' work). E-mail and webhooks have separate pools of attempts
-(``email_concurrency``, ``webhook_concurrency``): slow receivers of one channel never hold
-up the other, and one slow or dead receiver never holds up the others.
+Deliveries this process planned are started at once, as planning wrote them; every
+``worker_poll_seconds`` the due list is read for the rest (retries whose time came,
+e-mails released after quiet hours, other replicas' work). E-mail and webhooks have
+separate pools of attempts (``email_concurrency``, ``webhook_concurrency``): slow
+receivers of one channel never hold up the other. Webhook attempts are also bounded per
+endpoint (``webhook_concurrency_per_endpoint``), taken before a shared slot, so one slow
+or dead receiver holds a few slots at most and never holds up the others.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from alliance_notifications.domain.circuit_breaker import CircuitBreaker
@@ -21,18 +24,43 @@ from alliance_notifications.service.repositories import DeliveryRecord
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import PreconditionFailed
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.write_path import Decision, execute
+from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
+
+
+class EndpointSlots:
+    """At most ``per_endpoint`` attempts at once to one endpoint and ``total`` in all. An
+    attempt waits for its endpoint's slot first, holding none of the shared ones meanwhile,
+    so a slow endpoint's queue cannot take the slots other endpoints need."""
+
+    def __init__(self, total: int, per_endpoint: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self._per_endpoint = per_endpoint
+        #: Each endpoint with attempts in hand or waiting: its slots and how many use them.
+        self._endpoints: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, endpoint_id: str) -> AsyncIterator[None]:
+        slots, users = self._endpoints.setdefault(endpoint_id, (asyncio.Semaphore(self._per_endpoint), [0]))
+        users[0] += 1
+        try:
+            async with slots, self._total:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._endpoints[endpoint_id]  # no entry kept for an endpoint gone quiet
 
 
 class DeliveryWorker:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
+        settings = notifier.settings
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._email_slots = asyncio.Semaphore(notifier.settings.email_concurrency)
-        self._webhook_slots = asyncio.Semaphore(notifier.settings.webhook_concurrency)
+        self._email_slots = asyncio.Semaphore(settings.email_concurrency)
+        self._webhook_slots = EndpointSlots(settings.webhook_concurrency, settings.webhook_concurrency_per_endpoint)
 
     async def run(self) -> None:
         """Attempt due deliveries until cancelled."""
@@ -43,9 +71,7 @@ class DeliveryWorker:
             await rebuild_due_list(notifier)
             while True:
                 notifier.wake.clear()
-                planned, notifier.planned_now = notifier.planned_now, []
-                for delivery_id in planned:
-                    self._start(delivery_id, claim=False)
+                self.start_planned()
                 if loop.time() >= next_scan:
                     try:
                         await self.dispatch_due()
@@ -60,12 +86,22 @@ class DeliveryWorker:
             # claims lapse and a later run attempts them again.
             await self.cancel_attempts()
 
+    def start_planned(self) -> int:
+        """Start an attempt for each delivery this process has just planned; returns how many."""
+        planned, self.notifier.planned_now = self.notifier.planned_now, {}
+        return sum(self._start(delivery_id, claim=False, loaded=loaded) for delivery_id, loaded in planned.items())
+
     async def dispatch_due(self) -> int:
         """Start an attempt for each due delivery not already in hand; returns how many started."""
         started = 0
         for delivery_id in await self.notifier.due.due_ids(self.notifier.clock.now()):
             started += self._start(delivery_id)
         return started
+
+    async def settle(self) -> None:
+        """Wait until every attempt started has ended (for tests and an orderly stop)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def cancel_attempts(self) -> None:
         tasks = list(self._tasks)
@@ -75,23 +111,31 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def _start(self, delivery_id: str, *, claim: bool = True) -> int:
+    def _start(self, delivery_id: str, *, claim: bool = True, loaded: Loaded[DeliveryRecord] | None = None) -> int:
         if delivery_id in self._in_flight:
             return 0
         self._in_flight.add(delivery_id)
-        task = asyncio.create_task(self._attempt_guarded(delivery_id, claim))
+        task = asyncio.create_task(self._attempt_guarded(delivery_id, claim, loaded))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return 1
 
-    async def _attempt_guarded(self, delivery_id: str, claim: bool) -> None:
+    async def _attempt_guarded(self, delivery_id: str, claim: bool, loaded: Loaded[DeliveryRecord] | None) -> None:
         try:
-            loaded = await self.notifier.repos.deliveries.get(delivery_id)
             if loaded is None:
-                return
-            webhook = loaded.item.delivery.channel is Channel.WEBHOOK
-            async with self._webhook_slots if webhook else self._email_slots:
-                await attempt_delivery(self.notifier, delivery_id, claim=claim)
+                loaded = await self.notifier.repos.deliveries.get(delivery_id)
+                if loaded is None:
+                    return
+            # Read before waiting for a slot: if another worker writes it meanwhile, the
+            # claim (or the outcome) based on this version is refused, never applied twice.
+            delivery = loaded.item.delivery
+            slots = (
+                self._webhook_slots.hold(delivery.endpoint_id or "")
+                if delivery.channel is Channel.WEBHOOK
+                else self._email_slots
+            )
+            async with slots:
+                await attempt_delivery(self.notifier, delivery_id, claim=claim, loaded=loaded)
         except Exception:
             log.warning("delivery attempt failed unexpectedly; it stays due", delivery_id=delivery_id, exc_info=True)
         finally:
@@ -105,16 +149,21 @@ async def rebuild_due_list(notifier: Notifier) -> None:
         await notifier.due.sync(found.item.delivery)
 
 
-async def attempt_delivery(notifier: Notifier, delivery_id: str, *, claim: bool = True) -> None:
-    """One attempt of one delivery: claim it (a version only one worker can write), send, record.
+async def attempt_delivery(
+    notifier: Notifier, delivery_id: str, *, claim: bool = True, loaded: Loaded[DeliveryRecord] | None = None
+) -> None:
+    """One attempt of one delivery: claim it (a version only one worker can write), send,
+    record the outcome (one more version). ``loaded``: the delivery as the caller has it
+    (read again when not given).
 
     A delivery this process has just planned is not claimed: no other worker knows of
     it (it is on no due list) unless another replica rebuilds its list from the log at
     that very moment — then a receiver may see the same delivery id twice, which the
     delivery id header lets it drop."""
-    loaded = await notifier.repos.deliveries.get(delivery_id)
     if loaded is None:
-        return
+        loaded = await notifier.repos.deliveries.get(delivery_id)
+        if loaded is None:
+            return
     record = loaded.item
     delivery = record.delivery
     now = notifier.clock.now()
@@ -174,9 +223,8 @@ async def _save(
     a version meanwhile (it has the delivery now)."""
     delivery = record.delivery
     try:
-        outcome = await execute(
-            notifier.repos.deliveries, delivery.delivery_id, lambda _: Decision(record, None), expected=expected
-        )
+        # Straight to the store: the version decided on is in hand, so nothing is read first.
+        version = await notifier.repos.deliveries.save(delivery.delivery_id, expected, record, None)
     except PreconditionFailed:
         log.info("delivery changed meanwhile; another worker has it", delivery_id=delivery.delivery_id)
         return None
@@ -187,4 +235,4 @@ async def _save(
     waiting = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
     if not claim and (waiting or had_hint):
         await notifier.due.sync(delivery)
-    return outcome.version
+    return version
