@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.app import build_app
 from alliance_evaluation.settings import Settings
+from alliance_shared.clock import Clock
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.registry import REGISTRY_EVENTS as REGISTRY_MODELS
-from alliance_shared.contract.topics import EVALUATION_EVENTS, college_reports_topic, dlq_of
+from alliance_shared.contract.topics import EVALUATION_EVENTS, REGISTRY_EVENTS, college_reports_topic, dlq_of
 from tests.conftest import service_env
-from tests.support.kafka_io import Record, header, produce, read_topic
+from tests.support.http import bearer, running
+from tests.support.kafka_io import Record, header, produce, read_topic, skip_history
 
 KafkaRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+#: Cycles in the tests evaluate last year: a window wholly in the past.
+LAST_YEAR = date.today().year - 1
+WINDOW_START, WINDOW_END = date(LAST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
 
 
 def evaluation_settings(infra: Infrastructure, unique: str, keys_dir: Path, **extra: Any) -> Settings:
@@ -112,8 +123,6 @@ def raw_record(
         ("ce_subject", key.encode()),
         ("content-type", b"application/json"),
     ]
-    import json
-
     value = data if isinstance(data, bytes) else json.dumps(data).encode()
     return key.encode(), value, headers
 
@@ -123,8 +132,6 @@ async def send(infra: Infrastructure, topic: str, records: Sequence[KafkaRecord]
 
 
 def _college_named(record: KafkaRecord) -> str | None:
-    import json
-
     try:
         data = json.loads(record[1] or b"")
     except ValueError:
@@ -153,7 +160,6 @@ async def evaluation_events(
     infra: Infrastructure, match: Callable[[dict[str, Any], str], bool], *, expect: int, timeout_s: float = 30.0
 ) -> list[tuple[str, dict[str, Any]]]:
     """(type, data) of the evaluation events ``match`` selects, once ``expect`` of them arrived."""
-    import json
 
     def selected(records: list[Record]) -> list[tuple[str, dict[str, Any]]]:
         out = []
@@ -193,6 +199,67 @@ def etag(response: Any) -> dict[str, str]:
     return {"If-Match": response.headers["etag"]}
 
 
-#: Cycles in the tests evaluate last year: a window wholly in the past.
-LAST_YEAR = date.today().year - 1
-WINDOW_START, WINDOW_END = date(LAST_YEAR, 1, 1), date(LAST_YEAR, 12, 31)
+@asynccontextmanager
+async def running_evaluation(
+    infra: Infrastructure,
+    keys_dir: Path,
+    unique: str,
+    agreements: Sequence[KafkaRecord],
+    *,
+    clock: Clock | None = None,
+    **extra: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An evaluation service on a database and consumer group of its own, told of these
+    agreement events (from ``agreement_event``) and yielded once it knows every agreement."""
+    settings = evaluation_settings(infra, unique, keys_dir, **extra)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
+    async with running(build_app(settings, clock=clock)) as http:
+        await send(infra, REGISTRY_EVENTS, agreements)
+        agreement_ids = {json.loads(value or b"{}")["agreement_id"] for _, value, _ in agreements}
+        supervisor = bearer(keys_dir, "supervisor")
+
+        async def known() -> bool:
+            found = [(await http.get(f"/agreements/{a}", headers=supervisor)).status_code for a in agreement_ids]
+            return all(status == 200 for status in found)
+
+        await wait_for(known)
+        yield http
+
+
+async def open_cycle(
+    http: httpx.AsyncClient,
+    headers: dict[str, str],
+    agreement_ids: Sequence[str],
+    *,
+    name: str = f"Annual {LAST_YEAR}",
+    kind: str = "annual",
+    due_at: datetime | None = None,
+    **fields: Any,
+) -> httpx.Response:
+    """Open a cycle over last year's window (due in 30 days unless told; ``fields``: more of
+    the request body, e.g. a framework); asserts it opened."""
+    opened = await http.post(
+        "/cycles",
+        json={
+            "kind": kind,
+            "name": name,
+            "agreement_ids": list(agreement_ids),
+            "window_start": str(WINDOW_START),
+            "window_end": str(WINDOW_END),
+            "due_at": (due_at or datetime.now(UTC) + timedelta(days=30)).isoformat(),
+            **fields,
+        },
+        headers=headers,
+    )
+    assert opened.status_code == 201, opened.text
+    return opened
+
+
+async def complete_cycle(http: httpx.AsyncClient, headers: dict[str, str], opened: httpx.Response) -> httpx.Response:
+    """Start scoring and complete the cycle ``opened`` answered for; asserts both."""
+    cycle_id = opened.json()["cycle_id"]
+    scoring = await http.post(f"/cycles/{cycle_id}/start-scoring", headers={**headers, **etag(opened)})
+    assert scoring.status_code == 200, scoring.text
+    done = await http.post(f"/cycles/{cycle_id}/complete", headers={**headers, **etag(scoring)})
+    assert done.status_code == 200, done.text
+    return done

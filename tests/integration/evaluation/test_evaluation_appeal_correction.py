@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,21 +14,14 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
-    LAST_YEAR,
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
-    etag,
-    evaluation_settings,
+    complete_cycle,
     new_id,
-    send,
-    wait_for,
+    open_cycle,
+    running_evaluation,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -38,16 +30,8 @@ AGR, COL, ENT = new_id("agr-fix"), new_id("col"), new_id("ent")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(infra, f"fix_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
-        supervisor = bearer(dev_keys_dir, "supervisor")
-
-        async def known() -> bool:
-            return (await http.get(f"/agreements/{AGR}", headers=supervisor)).status_code == 200
-
-        await wait_for(known)
+    agreements = [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])]
+    async with running_evaluation(infra, dev_keys_dir, f"fix_{uuid.uuid4().hex[:8]}", agreements) as http:
         yield http
 
 
@@ -55,19 +39,7 @@ async def test_an_upheld_appeal_corrects_panel_scores_and_keeps_the_old_result(
     client: httpx.AsyncClient, dev_keys_dir: Path
 ) -> None:
     sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
-    opened = await client.post(
-        "/cycles",
-        json={
-            "kind": "annual",
-            "name": f"Annual {LAST_YEAR}",
-            "agreement_ids": [AGR],
-            "window_start": str(WINDOW_START),
-            "window_end": str(WINDOW_END),
-            "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        },
-        headers=sup,
-    )
-    assert opened.status_code == 201, opened.text
+    opened = await open_cycle(client, sup, [AGR])
     cycle_id = opened.json()["cycle_id"]
     panel = f"/cycles/{cycle_id}/panels/{AGR}"
     for evaluator_id in ("ie-wu", "ie-li"):
@@ -79,9 +51,7 @@ async def test_an_upheld_appeal_corrects_panel_scores_and_keeps_the_old_result(
             f"{panel}/scores/PR-02", json={"score": 40}, headers=bearer(dev_keys_dir, "evaluator", sub=evaluator_id)
         )
         assert scored.status_code == 200, scored.text
-    scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**sup, **etag(opened)})
-    done = await client.post(f"/cycles/{cycle_id}/complete", headers={**sup, **etag(scoring)})
-    assert done.status_code == 200, done.text
+    await complete_cycle(client, sup, opened)
     (old,) = (await client.get(f"/agreements/{AGR}/results", headers=sup)).json()["results"]
     old_pr02 = next(i for i in old["indicators"] if i["code"] == "PR-02")
     assert old_pr02["value"] == "40"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,14 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
-    LAST_YEAR,
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
-    etag,
-    evaluation_settings,
+    complete_cycle,
     new_id,
-    send,
-    wait_for,
+    open_cycle,
+    running_evaluation,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -39,23 +31,11 @@ PARTIES = {A: ([C1], [E1]), B: ([C2], [E2]), C: ([C1], [E3])}
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(infra, f"apl_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        await send(
-            infra,
-            REGISTRY_EVENTS,
-            [
-                agreement_event(a, "activated", college_ids=colleges, enterprise_ids=enterprises)
-                for a, (colleges, enterprises) in PARTIES.items()
-            ],
-        )
-        sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
-
-        async def known() -> bool:
-            return all([(await http.get(f"/agreements/{a}", headers=sup)).status_code == 200 for a in PARTIES])
-
-        await wait_for(known)
+    agreements = [
+        agreement_event(a, "activated", college_ids=colleges, enterprise_ids=enterprises)
+        for a, (colleges, enterprises) in PARTIES.items()
+    ]
+    async with running_evaluation(infra, dev_keys_dir, f"apl_{uuid.uuid4().hex[:8]}", agreements) as http:
         yield http
 
 
@@ -73,23 +53,9 @@ async def test_appeals_are_listed_pending_first_in_cursor_pages_and_only_to_whom
     client: httpx.AsyncClient, dev_keys_dir: Path
 ) -> None:
     sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
-    opened = await client.post(
-        "/cycles",
-        json={
-            "kind": "annual",
-            "name": f"Annual {LAST_YEAR}",
-            "agreement_ids": list(PARTIES),
-            "window_start": str(WINDOW_START),
-            "window_end": str(WINDOW_END),
-            "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        },
-        headers=sup,
-    )
-    assert opened.status_code == 201, opened.text
+    opened = await open_cycle(client, sup, list(PARTIES))
     cycle_id = opened.json()["cycle_id"]
-    scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**sup, **etag(opened)})
-    done = await client.post(f"/cycles/{cycle_id}/complete", headers={**sup, **etag(scoring)})
-    assert done.status_code == 200, done.text
+    await complete_cycle(client, sup, opened)
 
     appeals: dict[str, dict[str, Any]] = {}
     for agreement_id, appellant in ((A, C1), (B, C2), (C, E3)):

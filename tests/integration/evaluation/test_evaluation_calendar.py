@@ -14,13 +14,11 @@ from alliance_evaluation.app import build_app
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.testing import ManualClock
 from tests.integration.evaluation.evaluation_support import (
-    LAST_YEAR,
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
-    etag,
+    complete_cycle,
     evaluation_settings,
     new_id,
+    open_cycle,
     send,
     wait_for,
 )
@@ -52,23 +50,8 @@ async def test_the_appeal_window_follows_the_2026_holidays_and_make_up_working_d
             return (await client.get(f"/agreements/{agreement}", headers=sup)).status_code == 200
 
         await wait_for(known)
-        opened = await client.post(
-            "/cycles",
-            json={
-                "kind": "annual",
-                "name": f"Annual {LAST_YEAR}",
-                "agreement_ids": [agreement],
-                "window_start": str(WINDOW_START),
-                "window_end": str(WINDOW_END),
-                "due_at": (RECORDED + timedelta(days=30)).isoformat(),
-            },
-            headers=sup,
-        )
-        assert opened.status_code == 201, opened.text
-        cycle_id = opened.json()["cycle_id"]
-        scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**sup, **etag(opened)})
-        done = await client.post(f"/cycles/{cycle_id}/complete", headers={**sup, **etag(scoring)})
-        assert done.status_code == 200, done.text
+        opened = await open_cycle(client, sup, [agreement], due_at=RECORDED + timedelta(days=30))
+        await complete_cycle(client, sup, opened)
         party = bearer(dev_keys_dir, "college", partner_id=college)
         (result,) = (await client.get(f"/agreements/{agreement}/results", headers=party)).json()["results"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +16,22 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
     WINDOW_START,
     agreement_event,
+    complete_cycle,
     etag,
-    evaluation_settings,
     new_id,
+    open_cycle,
     report_record,
-    send,
+    running_evaluation,
     send_reports,
     wait_for,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -66,16 +64,8 @@ LONG_STAYS = {
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(infra, f"calc_{RUN}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
-        supervisor = bearer(dev_keys_dir, "supervisor")
-
-        async def known() -> bool:
-            return (await http.get(f"/agreements/{AGR}", headers=supervisor)).status_code == 200
-
-        await wait_for(known)
+    agreements = [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])]
+    async with running_evaluation(infra, dev_keys_dir, f"calc_{RUN}", agreements) as http:
         yield http
 
 
@@ -148,24 +138,8 @@ async def test_a_new_version_with_a_defined_indicator_scores_a_cycle(
 
     await wait_for(stored_reports)
 
-    opened = await client.post(
-        "/cycles",
-        json={
-            "kind": "annual",
-            "name": f"Annual {LAST_YEAR}",
-            "agreement_ids": [AGR],
-            "window_start": str(WINDOW_START),
-            "window_end": str(WINDOW_END),
-            "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-            "framework_id": "default",
-            "framework_version": 2,
-        },
-        headers=sup,
-    )
-    assert opened.status_code == 201, opened.text
-    scoring = await client.post(f"/cycles/{opened.json()['cycle_id']}/start-scoring", headers={**sup, **etag(opened)})
-    done = await client.post(f"/cycles/{opened.json()['cycle_id']}/complete", headers={**sup, **etag(scoring)})
-    assert done.status_code == 200, done.text
+    opened = await open_cycle(client, sup, [AGR], framework_id="default", framework_version=2)
+    await complete_cycle(client, sup, opened)
     (result,) = (await client.get(f"/agreements/{AGR}/results", headers=sup)).json()["results"]
     assert result["framework_version"] == 2
     by_code = {i["code"]: i for i in result["indicators"]}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -14,21 +13,14 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
-    LAST_YEAR,
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
-    etag,
-    evaluation_settings,
+    complete_cycle,
     new_id,
-    send,
-    wait_for,
+    open_cycle,
+    running_evaluation,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -45,20 +37,8 @@ WORKED_EXAMPLE = [
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(infra, f"panel_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        await send(
-            infra,
-            REGISTRY_EVENTS,
-            [agreement_event(AGREEMENT, "activated", college_ids=[COLLEGE], enterprise_ids=[ENTERPRISE])],
-        )
-        supervisor = bearer(dev_keys_dir, "supervisor")
-
-        async def known() -> bool:
-            return (await http.get(f"/agreements/{AGREEMENT}", headers=supervisor)).status_code == 200
-
-        await wait_for(known)
+    agreements = [agreement_event(AGREEMENT, "activated", college_ids=[COLLEGE], enterprise_ids=[ENTERPRISE])]
+    async with running_evaluation(infra, dev_keys_dir, f"panel_{uuid.uuid4().hex[:8]}", agreements) as http:
         yield http
 
 
@@ -67,19 +47,7 @@ async def run_cycle(
 ) -> dict[str, object]:
     """Open a cycle on the default v1, seat and score the panel, complete it; the result."""
     sup = bearer(keys, "supervisor", sub="sup-lead")
-    opened = await client.post(
-        "/cycles",
-        json={
-            "kind": "annual",
-            "name": f"Annual {LAST_YEAR}",
-            "agreement_ids": [AGREEMENT],
-            "window_start": str(WINDOW_START),
-            "window_end": str(WINDOW_END),
-            "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        },
-        headers=sup,
-    )
-    assert opened.status_code == 201, opened.text
+    opened = await open_cycle(client, sup, [AGREEMENT])
     assert (opened.json()["framework_id"], opened.json()["framework_version"]) == ("default", 1)
     panel = f"/cycles/{opened.json()['cycle_id']}/panels/{AGREEMENT}"
     for evaluator_id, role, by_code in scores:
@@ -89,10 +57,7 @@ async def run_cycle(
         for code, score in by_code.items():
             scored = await client.put(f"{panel}/scores/{code}", json={"score": score}, headers=token)
             assert scored.status_code == 200, scored.text
-    scoring = await client.post(f"/cycles/{opened.json()['cycle_id']}/start-scoring", headers={**sup, **etag(opened)})
-    assert scoring.status_code == 200, scoring.text
-    done = await client.post(f"/cycles/{opened.json()['cycle_id']}/complete", headers={**sup, **etag(scoring)})
-    assert done.status_code == 200, done.text
+    await complete_cycle(client, sup, opened)
     listed = await client.get(f"/agreements/{AGREEMENT}/results", headers=sup)
     (result,) = [r for r in listed.json()["results"] if r["cycle_id"] == opened.json()["cycle_id"]]
     return dict(result)

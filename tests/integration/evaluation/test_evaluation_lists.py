@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +14,17 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from tests.integration.evaluation.evaluation_support import (
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
+    complete_cycle,
     etag,
-    evaluation_settings,
     new_id,
-    send,
+    open_cycle,
+    running_evaluation,
     wait_for,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -50,41 +45,18 @@ class World:
 async def world(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[World]:
     """Five cycles, one completed over all seven agreements (seven rectification orders:
     none has evidence)."""
-    settings = evaluation_settings(infra, f"lists_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        events = [agreement_event(a, "activated", college_ids=[c], enterprise_ids=[e]) for a, (c, e) in PARTIES.items()]
-        await send(infra, REGISTRY_EVENTS, events)
+    events = [agreement_event(a, "activated", college_ids=[c], enterprise_ids=[e]) for a, (c, e) in PARTIES.items()]
+    async with running_evaluation(infra, dev_keys_dir, f"lists_{uuid.uuid4().hex[:8]}", events) as http:
         w = World()
         w.http, w.sup, w.cycles = http, bearer(dev_keys_dir, "supervisor", sub="sup-lists"), {}
-
-        async def known() -> bool:
-            return all([(await http.get(f"/agreements/{a}", headers=w.sup)).status_code == 200 for a in PARTIES])
-
-        await wait_for(known)
         opened_first: httpx.Response | None = None
         for n in range(5):
-            opened = await http.post(
-                "/cycles",
-                json={
-                    "kind": "annual",
-                    "name": f"cycle {n}",
-                    "agreement_ids": list(PARTIES),
-                    "window_start": str(WINDOW_START),
-                    "window_end": str(WINDOW_END),
-                    "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-                },
-                headers=w.sup,
-            )
-            assert opened.status_code == 201, opened.text
+            opened = await open_cycle(http, w.sup, list(PARTIES), name=f"cycle {n}")
             w.cycles[opened.json()["cycle_id"]] = opened.json()["status"]
             opened_first = opened_first or opened
         assert opened_first is not None
         w.completed = opened_first.json()["cycle_id"]
-        scoring = await http.post(f"/cycles/{w.completed}/start-scoring", headers={**w.sup, **etag(opened_first)})
-        assert scoring.status_code == 200, scoring.text
-        done = await http.post(f"/cycles/{w.completed}/complete", headers={**w.sup, **etag(scoring)})
-        assert done.status_code == 200, done.text
+        done = await complete_cycle(http, w.sup, opened_first)
         w.cycles[w.completed] = done.json()["status"]
 
         async def ordered() -> bool:

@@ -16,21 +16,17 @@ import pytest
 import pytest_asyncio
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
-    WINDOW_END,
-    WINDOW_START,
     agreement_event,
+    complete_cycle,
     etag,
     evaluation_events,
-    evaluation_settings,
     new_id,
-    send,
+    open_cycle,
+    running_evaluation,
     wait_for,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -40,23 +36,16 @@ AGR, COL, ENT = new_id("agr-late"), new_id("col"), new_id("ent")
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = evaluation_settings(
+    agreements = [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])]
+    async with running_evaluation(
         infra,
-        f"late_{RUN}",
         dev_keys_dir,
+        f"late_{RUN}",
+        agreements,
         rectification_due_seconds=3,
         rectification_escalate_after_seconds=2,
         overdue_check_seconds=0.5,
-    )
-    await skip_history(infra.kafka_admin, settings.consumer_group)
-    async with running(build_app(settings)) as http:
-        await send(infra, REGISTRY_EVENTS, [agreement_event(AGR, "activated", college_ids=[COL], enterprise_ids=[ENT])])
-        supervisor = bearer(dev_keys_dir, "supervisor")
-
-        async def known() -> bool:
-            return (await http.get(f"/agreements/{AGR}", headers=supervisor)).status_code == 200
-
-        await wait_for(known)
+    ) as http:
         yield http
 
 
@@ -64,23 +53,11 @@ async def test_unanswered_order_goes_overdue_then_escalates_once_and_can_still_b
     client: httpx.AsyncClient, dev_keys_dir: Path, infra: Infrastructure
 ) -> None:
     supervisor = bearer(dev_keys_dir, "supervisor")
-    opened = await client.post(
-        "/cycles",
-        json={
-            "kind": "mid_term",
-            "name": "late",
-            "agreement_ids": [AGR],
-            "window_start": str(WINDOW_START),
-            "window_end": str(WINDOW_END),
-            "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
-        },
-        headers=supervisor,
+    opened = await open_cycle(
+        client, supervisor, [AGR], kind="mid_term", name="late", due_at=datetime.now(UTC) + timedelta(days=1)
     )
-    assert opened.status_code == 201, opened.text
     cycle_id = opened.json()["cycle_id"]
-    scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**supervisor, **etag(opened)})
-    done = await client.post(f"/cycles/{cycle_id}/complete", headers={**supervisor, **etag(scoring)})
-    assert done.status_code == 200, done.text
+    await complete_cycle(client, supervisor, opened)
     (order,) = (await client.get(f"/rectifications?cycle_id={cycle_id}", headers=supervisor)).json()["items"]
     url = f"/rectifications/{order['order_id']}"
 

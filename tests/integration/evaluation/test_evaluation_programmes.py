@@ -30,7 +30,7 @@ from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     KafkaRecord,
     agreement_event,
-    etag,
+    complete_cycle,
     evaluation_settings,
     new_id,
     report_record,
@@ -232,11 +232,7 @@ def cycle_body(name: str, window: tuple[date, date], **scope: Any) -> dict[str, 
 async def open_and_complete(http: httpx.AsyncClient, keys: Path, body: dict[str, Any]) -> dict[str, Any]:
     opened = await http.post("/cycles", json=body, headers=sup(keys))
     assert opened.status_code == 201, opened.text
-    path = f"/cycles/{opened.json()['cycle_id']}"
-    scoring = await http.post(f"{path}/start-scoring", headers={**sup(keys), **etag(opened)})
-    assert scoring.status_code == 200, scoring.text
-    done = await http.post(f"{path}/complete", headers={**sup(keys), **etag(scoring)})
-    assert done.status_code == 200, done.text
+    done = await complete_cycle(http, sup(keys), opened)
     return dict(done.json())
 
 

@@ -11,24 +11,21 @@ from pathlib import Path
 import pytest
 
 from alliance_devstack.provision import Infrastructure
-from alliance_evaluation.app import build_app
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import REGISTRY_EVENTS
 from tests.integration.evaluation.evaluation_support import (
     LAST_YEAR,
     WINDOW_END,
     WINDOW_START,
     agreement_event,
-    etag,
-    evaluation_settings,
+    complete_cycle,
     new_id,
+    open_cycle,
     report_record,
-    send,
+    running_evaluation,
     send_reports,
     wait_for,
 )
-from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.http import bearer
 
 pytestmark = pytest.mark.infra
 
@@ -53,20 +50,11 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
         college.TeacherPracticeCompleted(report_id="TP-1", **common, teacher_ref="T1", enterprise_id=ent, days=30),
         college.CourseCodeveloped(report_id="CC-1", **common, title="PLC", kind=college.CodevelopedKind.COURSE),
     ]
-    settings = evaluation_settings(infra, f"rect_{uuid.uuid4().hex[:8]}", dev_keys_dir)
-    await skip_history(infra.kafka_admin, settings.consumer_group)
     sup = bearer(dev_keys_dir, "supervisor", sub="sup-lead")
-    async with running(build_app(settings)) as client:
-        await send(
-            infra,
-            REGISTRY_EVENTS,
-            [agreement_event(agreement, "activated", college_ids=[col], enterprise_ids=[ent], obligations=obligations)],
-        )
-
-        async def known() -> bool:
-            return (await client.get(f"/agreements/{agreement}", headers=sup)).status_code == 200
-
-        await wait_for(known)
+    agreements = [
+        agreement_event(agreement, "activated", college_ids=[col], enterprise_ids=[ent], obligations=obligations)
+    ]
+    async with running_evaluation(infra, dev_keys_dir, f"rect_{uuid.uuid4().hex[:8]}", agreements) as client:
         await send_reports(infra, [report_record(r) for r in reports])
         window = f"?window_start={WINDOW_START}&window_end={WINDOW_END}"
 
@@ -75,22 +63,8 @@ async def test_the_order_goes_to_the_party_whose_obligation_is_failing(
             return bool(response.json()["reports_received"] == 3)
 
         await wait_for(ingested)
-        opened = await client.post(
-            "/cycles",
-            json={
-                "kind": "annual",
-                "name": f"Annual {LAST_YEAR}",
-                "agreement_ids": [agreement],
-                "window_start": str(WINDOW_START),
-                "window_end": str(WINDOW_END),
-                "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-            },
-            headers=sup,
-        )
-        cycle_id = opened.json()["cycle_id"]
-        scoring = await client.post(f"/cycles/{cycle_id}/start-scoring", headers={**sup, **etag(opened)})
-        done = await client.post(f"/cycles/{cycle_id}/complete", headers={**sup, **etag(scoring)})
-        assert done.status_code == 200, done.text
+        opened = await open_cycle(client, sup, [agreement])
+        await complete_cycle(client, sup, opened)
         (result,) = (await client.get(f"/agreements/{agreement}/results", headers=sup)).json()["results"]
         bands = {i["code"]: i["band"] for i in result["indicators"]}
         assert bands["TT-01"] == "at_risk"
