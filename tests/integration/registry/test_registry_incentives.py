@@ -252,7 +252,7 @@ async def test_reads_are_scoped_and_exports_are_in_the_readers_language(
     assert exported.status_code == 200
     assert exported.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["Entry", "Enterprise ID", "Enterprise"]
+    assert rows[0][:3] == ["Entry", "Enterprise ID", "Enterprise name"]
     amount = rows[0].index("Amount (yuan)")
     assert {r[amount] for r in rows[1:]} == {"120000.55"}
 

@@ -7,8 +7,6 @@ or kind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -23,11 +21,9 @@ from alliance_shared.auth.principal import Principal
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.registry import IncentiveKind
 from alliance_shared.contract.vocabulary import Role
-from alliance_shared.tables import Table
 from alliance_shared.web.conditional import set_etag
-from alliance_shared.web.exports import XLSX_MEDIA_TYPE, attachment, csv_bytes, xlsx_bytes
+from alliance_shared.web.exports import Column, columns, export_response
 from alliance_shared.web.pages import Cursor, Limit, Page
-from alliance_shared.web.problem_texts import EN, negotiate
 
 router = APIRouter(tags=["incentives"])
 
@@ -67,31 +63,52 @@ class IncentiveIn(BaseModel):
     valid_to: UtcDateTime | None = None
 
 
-#: Exported columns: (record field, zh-CN header, en header, shown in yuan).
-ENTRY_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
-    ("entry_id", "登记编号", "Entry", False),
-    ("partner_id", "企业编号", "Enterprise ID", False),
-    ("partner_name", "企业名称", "Enterprise", False),
-    ("region_code", "行政区划代码", "Region code", False),
-    ("certification_id", "认证编号", "Certification", False),
-    ("kind", "激励类别", "Kind", False),
-    ("agency_id", "授予机构编号", "Agency ID", False),
-    ("agency_name", "授予机构", "Agency", False),
-    ("reference", "文号", "Reference", False),
-    ("amount_minor", "金额（元）", "Amount (yuan)", True),
-    ("valid_from", "生效日期", "Valid from", False),
-    ("valid_to", "截止日期", "Valid to", False),
-    ("status", "状态", "Status", False),
+ENTRY_COLUMNS: tuple[Column, ...] = columns(
+    "entry_id",
+    "enterprise_id",
+    "enterprise_name",
+    "region_code",
+    "certification_id",
+    "incentive_kind",
+    "agency_id",
+    "agency_name",
+    "reference",
+    "incentive_yuan",
+    "valid_from",
+    "valid_to",
+    "status",
+    yuan=("incentive_yuan",),
 )
-SUMMARY_COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
-    ("key", "分组", "Group", False),
-    ("name", "名称", "Name", False),
-    ("entries", "条目数", "Entries", False),
-    ("open_entries", "有效条目", "Open entries", False),
-    ("suspended_entries", "已中止条目", "Suspended entries", False),
-    ("amount_minor", "金额合计（元）", "Total amount (yuan)", True),
-    ("open_amount_minor", "有效金额（元）", "Open amount (yuan)", True),
+SUMMARY_COLUMNS: tuple[Column, ...] = columns(
+    "group",
+    "name",
+    "entries",
+    "open_entries",
+    "suspended_entries",
+    "total_yuan",
+    "open_yuan",
+    yuan=("total_yuan", "open_yuan"),
 )
+
+
+def entry_record(entry: IncentiveEntry) -> dict[str, Any]:
+    """An entry under the export catalog's names (the enterprise is its partner)."""
+    return {
+        **entry.model_dump(mode="json"),
+        "enterprise_id": entry.partner_id,
+        "enterprise_name": entry.partner_name,
+        "incentive_kind": entry.kind.value,
+        "incentive_yuan": entry.amount_minor,
+    }
+
+
+def summary_record(row: SummaryRow) -> dict[str, Any]:
+    return {
+        **row.model_dump(),
+        "group": row.key,
+        "total_yuan": row.amount_minor,
+        "open_yuan": row.open_amount_minor,
+    }
 
 
 def scoped(principal: Principal, f: IncentiveFilter) -> IncentiveFilter:
@@ -103,26 +120,6 @@ def scoped(principal: Principal, f: IncentiveFilter) -> IncentiveFilter:
         return IncentiveFilter(principal.partner_id, f.kind, f.agency_id, f.status)
     forbid_unless(f.agency_id in (None, principal.partner_id), "you may read only the incentives your agency granted")
     return IncentiveFilter(f.partner_id, f.kind, principal.partner_id, f.status)
-
-
-def _yuan(minor: Any) -> Any:
-    return (Decimal(minor) / 100).quantize(Decimal("0.01")) if isinstance(minor, int) else minor
-
-
-def download(
-    request: Request,
-    format: Literal["csv", "xlsx"],
-    columns: Sequence[tuple[str, str, str, bool]],
-    records: Iterable[dict[str, Any]],
-    filename: str,
-) -> Response:
-    language = negotiate(request.headers.get("accept-language"))
-    header = [en if language == EN else zh for _, zh, en, _ in columns]
-    rows = [[_yuan(r.get(key)) if money else r.get(key) for key, _, _, money in columns] for r in records]
-    headers = {**attachment(f"{filename}.{format}"), "Content-Language": language, "Vary": "Accept-Language"}
-    if format == "csv":
-        return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(xlsx_bytes(Table(filename, header, rows)), media_type=XLSX_MEDIA_TYPE, headers=headers)
 
 
 @router.post(
@@ -170,7 +167,7 @@ async def list_incentives(
     f = scoped(principal, IncentiveFilter(partner_id, kind, agency_id, status))
     if format != "json":
         found = await incentive_register.entries(repos, f)
-        return download(request, format, ENTRY_COLUMNS, (e.model_dump(mode="json") for e in found), "incentives")
+        return export_response(request, format, ENTRY_COLUMNS, map(entry_record, found), "incentives")
     found_page = await incentive_register.page(repos, f, limit=limit, cursor=cursor)
     return Page(items=found_page.items, next_cursor=found_page.next_cursor)
 
@@ -194,5 +191,5 @@ async def summarise_incentives(
     f = scoped(principal, IncentiveFilter(partner_id, kind, agency_id, status))
     rows = incentive_register.summarise(await incentive_register.entries(repos, f), by)
     if format != "json":
-        return download(request, format, SUMMARY_COLUMNS, (r.model_dump() for r in rows), f"incentives-by-{by.value}")
+        return export_response(request, format, SUMMARY_COLUMNS, map(summary_record, rows), f"incentives-by-{by.value}")
     return rows
