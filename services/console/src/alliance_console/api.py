@@ -79,6 +79,18 @@ def problem_messages() -> dict[str, str]:
         "agreement.dates": _("The end date must be after the start date."),
         "agreement.obligation_party": _("An obligation names a partner who is not a party."),
         "agreement.role_mismatch": _("This kind of partner cannot have that role in an agreement."),
+        "agreement.illegal_transition": _("The agreement's state does not allow this now."),
+        "agreement.parties_fixed": _("An amendment cannot add or remove parties: draft a new agreement."),
+        "agreement.amendment_empty": _("The amendment changes nothing."),
+        "agreement.no_pending_amendment": _("No amendment awaits signatures."),
+        "agreement.already_signed": _("This party has already signed."),
+        "incentive.not_in_catalogue": _("The enterprise is not in the catalogue of certified enterprises."),
+        "incentive.amount_required": _("This kind of incentive states its amount."),
+        "incentive.amount_not_money": _("This kind of incentive has no amount."),
+        "incentive.validity_invalid": _("The validity must end after it starts."),
+        "incentive.before_certification": _("The incentive starts before the enterprise was certified."),
+        "incentive.after_certification": _("The incentive runs past the enterprise's certification."),
+        "incentive.kind_from_funding": _("Fiscal entries come from the funding service's awards."),
     }
 
 
@@ -157,6 +169,14 @@ CODE_FIELDS = {
     "recovery.bank_reference_required": "bank_reference",
     "recovery.tranche_required": "tranche_id",
     "recovery.offset_exceeds_tranche": "amount",
+    "agreement.amendment_empty": "summary",
+    "incentive.not_in_catalogue": "partner_id",
+    "incentive.amount_required": "amount",
+    "incentive.amount_not_money": "amount",
+    "incentive.validity_invalid": "valid_to",
+    "incentive.before_certification": "valid_from",
+    "incentive.after_certification": "valid_to",
+    "incentive.kind_from_funding": "kind",
 }
 
 
@@ -245,3 +265,17 @@ def items_of(page: Any) -> tuple[list[dict[str, Any]], str | None]:
     if isinstance(page, list):
         return page, None
     return list(page.get("items", [])), page.get("next_cursor")
+
+
+async def download(api: Api, service: str, path: str, language: str, params: Mapping[str, str]) -> httpx.Response:
+    """A service's CSV/XLSX export fetched with the person's token, headers in their language
+    (the services negotiate ``Accept-Language``); a refusal is an ApiError like any call's."""
+    clean = {key: value for key, value in params.items() if value}
+    headers = {"Authorization": f"Bearer {api.token}", "Accept-Language": language}
+    try:
+        response = await api.clients[service].get(path, params=clean, headers=headers)
+    except httpx.TransportError as exc:
+        raise ApiError(503, {"code": "service.unavailable", "detail": f"{service}: {exc.__class__.__name__}"}) from exc
+    if response.status_code >= 400:
+        raise _error_of(response)
+    return response

@@ -20,7 +20,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from alliance_console import i18n
 from alliance_console.api import ApiError, ServiceClients
 from alliance_console.auth import TokenRefresh, build_auth_router, build_oauth
-from alliance_console.pages import audit, evaluation, funding, home, partner, registry
+from alliance_console.pages import (
+    audit,
+    deliveries,
+    downloads,
+    evaluation,
+    funding,
+    home,
+    incentives,
+    partner,
+    registry,
+)
 from alliance_console.settings import ConsoleSettings
 from alliance_console.web import TEMPLATES_DIR, CsrfRefused, NotAllowed, SignInRequired, render, sign_in_url
 from alliance_shared.logging import get_logger
@@ -162,6 +172,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.ops_app = create_ops_app(registry_)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(build_auth_router(settings, oauth))
-    for module in (home, funding, evaluation, partner, registry, audit):
+    for module in (home, funding, evaluation, partner, registry, audit, deliveries, incentives, downloads):
         app.include_router(module.router)
     return app

@@ -37,6 +37,8 @@ DEV_PEOPLE = {
     "enterprise": "enterprise-staff",
     "registry_admin": "admin-chen",
     "auditor": "auditor-ma",
+    "agency_staff": "agency-staff",
+    "ops": "ops-liu",
 }
 DEV_TOKEN_TTL_S = 8 * 3600
 #: Refresh this long before the access token expires (the services' clocks may run ahead).

@@ -87,6 +87,9 @@ def menu(person: Person) -> list[tuple[str, str]]:
         (_("Alliance: members, council, certification"), "/registry/alliance", ("registry_admin", "auditor")),
         (_("Partner matching"), "/registry/matching", ("registry_admin", "auditor")),
         (_("Audit trail"), "/audit", ("auditor",)),
+        (_("Delivery log"), "/notifications/deliveries", ("ops", "auditor")),
+        (_("Incentive register"), "/incentives", ("agency_staff", "enterprise", "registry_admin", "auditor")),
+        (_("Our profile and contacts"), "/partner/profile", ("college", "enterprise")),
     ]
     return [(label, path) for label, path, roles in entries if person.has(*roles)]
 
@@ -102,6 +105,7 @@ def role_label(role: str) -> str:
         "enterprise": _("Enterprise staff"),
         "auditor": _("Auditor"),
         "ops": _("Operations"),
+        "agency_staff": _("Government agency staff"),
     }
     return names.get(role, role)
 
@@ -258,5 +262,10 @@ def label(value: object) -> str:
         "joint_lab_or_training_base": _("Joint lab or training base"), "teacher_exchange": _("Teacher exchange"),
         "one_plus_x_pilot": _("1+X certificate pilot"), "curriculum_codevelopment": _("Curriculum co-development"),
         "employment_recommendation": _("Employment recommendation"), "reinstated": _("Reinstated"),
+        "fiscal": _("Fiscal (special fund)"), "tax": _("Tax (surcharge credit)"),
+        "financial": _("Financial (loans, interest subsidies)"), "land": _("Land use"), "credit": _("Credit rating"),
+        "sent": _("Sent"), "failed": _("Failed, will retry"), "dead": _("Failed for good"), "pending": _("Pending"),
+        "skipped_by_preference": _("Skipped (recipient's preference)"), "unroutable": _("No address"),
+        "email": _("E-mail"), "webhook": _("Webhook"), "inbox": _("Inbox"),
     }  # fmt: skip
     return labels.get(str(value), str(value))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from fastapi import Request
@@ -11,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError
-from alliance_console.i18n import _, fen_from_yuan
+from alliance_console.i18n import TIME_ZONE, _, fen_from_yuan
 from alliance_console.web import SignInRequired, checked_form, flash, keep_refusal
 
 
@@ -67,6 +68,18 @@ def amount(form: FormData, key: str, *, required: bool = True) -> int | None:
     return fen
 
 
+def start_of_day(form: FormData, key: str, *, required: bool = True) -> str | None:
+    """A day typed by the person, as the instant it starts in China time (UTC ISO)."""
+    raw = text(form, key)
+    if not raw and not required:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise FormInvalid(key, _("Enter a date.")) from None
+    return datetime.combine(day, time(0, 0), tzinfo=TIME_ZONE).astimezone(UTC).isoformat()
+
+
 def integer(form: FormData, key: str) -> int:
     try:
         return int(text(form, key))
@@ -91,3 +104,37 @@ async def agreement_titles(api: Api, agreement_ids: Iterable[str]) -> dict[str, 
         return agreement_id, found.get("terms", {}).get("title")
 
     return {key: title for key, title in await asyncio.gather(*map(title_of, wanted)) if title}
+
+
+#: Contact rows a profile form shows beyond the partner's own (one blank to add a person).
+EXTRA_CONTACT_ROWS = 1
+
+
+def contacts_body(form: FormData) -> dict[str, Any]:
+    """The contacts as typed (each keeps its language), rows left blank dropped; the registry checks each field."""
+    count = int(text(form, "contact_rows")) if text(form, "contact_rows").isdigit() else 0
+    contacts = []
+    for n in range(1, min(count, 20) + 1):
+        contact = {key: text(form, f"c{n}_{key}") for key in ("name", "email", "phone", "position")}
+        if any(contact.values()):
+            contacts.append({**contact, "locale": text(form, f"c{n}_locale") or "zh-CN"})
+    return {"contacts": contacts}
+
+
+def with_contact_errors(error: ApiError) -> ApiError:
+    """A refusal of the contacts list with each error put next to its row's field (``c2_email``)."""
+    for problem in error.problem.get("errors") or []:
+        loc = [str(part) for part in problem.get("loc", []) if str(part) != "body"]
+        if len(loc) >= 3 and loc[0] == "contacts" and loc[1].isdigit():
+            error.field_errors[f"c{int(loc[1]) + 1}_{loc[2]}"] = str(problem.get("msg", ""))
+    return error
+
+
+async def put_contacts(api: Api, partner_id: str, form: FormData) -> None:
+    """Replace a partner's contacts with those typed (the registry says who may)."""
+    try:
+        await api.put(
+            "registry", f"/partners/{partner_id}/contacts", contacts_body(form), version=text(form, "version")
+        )
+    except ApiError as error:
+        raise with_contact_errors(error) from None

@@ -195,7 +195,8 @@ async def rectifications(request: Request, status: str | None = None, cursor: st
     person, api = require(request, *OVERSEERS)
     found = await api.get("evaluation", "/rectifications", status=status, cursor=cursor, limit=50)
     items, next_cursor = items_of(found)
-    return render(request, "evaluation/rectifications.html", orders=items, status=status or "",
+    titles = await agreement_titles(api, [str(o.get("agreement_id")) for o in items])
+    return render(request, "evaluation/rectifications.html", orders=items, status=status or "", titles=titles,
                   next_cursor=next_cursor, can_act=person.has("supervisor"))  # fmt: skip
 
 

@@ -17,7 +17,15 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import _
-from alliance_console.pages.common import FormInvalid, act, agreement_titles, amount, text
+from alliance_console.pages.common import (
+    EXTRA_CONTACT_ROWS,
+    FormInvalid,
+    act,
+    agreement_titles,
+    amount,
+    put_contacts,
+    text,
+)
 from alliance_console.web import NotAllowed, Person, metric_label, render, require
 
 router = APIRouter(prefix="/partner")
@@ -63,6 +71,7 @@ async def agreement(request: Request, agreement_id: str, year: int | None = None
         request, "partner/agreement.html", agreement=found, rows=rows, chart_data=chart, year=chosen,
         years=list(range(today.year, today.year - 4, -1)), me=partner_of(person),
         may_sign=partner_of(person) in found.get("pending_party_ids", []),
+        may_sign_amendment=partner_of(person) in found.get("amendment_pending_party_ids", []),
     )  # fmt: skip
 
 
@@ -126,6 +135,19 @@ async def sign_agreement(request: Request, agreement_id: str) -> RedirectRespons
     return await act(request, "sign", f"/partner/agreements/{agreement_id}", call, _("Signed for your organisation."))
 
 
+@router.post("/agreements/{agreement_id}/amendment/sign", include_in_schema=False)
+async def sign_amendment(request: Request, agreement_id: str) -> RedirectResponse:
+    """Sign the pending amendment for the person's own organisation (the registry checks it is a party)."""
+    _person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        path = f"/agreements/{agreement_id}/amendments/sign"
+        await api.post("registry", path, {}, version=text(form, "version"))
+
+    back = f"/partner/agreements/{agreement_id}"
+    return await act(request, "sign-amendment", back, call, _("Amendment signed for your organisation."))
+
+
 @router.get("/applications", include_in_schema=False)
 async def applications(request: Request, cursor: str | None = None) -> HTMLResponse:
     person, api = require(request, *PARTY)
@@ -135,6 +157,7 @@ async def applications(request: Request, cursor: str | None = None) -> HTMLRespo
     return render(
         request, "partner/applications.html", applications=items, next_cursor=next_cursor,
         programmes=[p for p in programmes if p.get("status") == "open"], agreements=mine,
+        programme_names={p.get("programme_id"): p.get("name") for p in programmes},
         categories=BUDGET_CATEGORIES,
     )  # fmt: skip
 
@@ -224,7 +247,8 @@ async def appeal(request: Request, result_id: str) -> RedirectResponse:
 async def rectifications(request: Request, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *PARTY)
     items, next_cursor = items_of(await api.get("evaluation", "/rectifications", cursor=cursor, limit=50))
-    return render(request, "partner/rectifications.html", orders=items, next_cursor=next_cursor)
+    titles = await agreement_titles(api, [str(o.get("agreement_id")) for o in items])
+    return render(request, "partner/rectifications.html", orders=items, next_cursor=next_cursor, titles=titles)
 
 
 @router.post("/rectifications/{order_id}/response", include_in_schema=False)
@@ -306,3 +330,25 @@ for _step in ("verify", "rotate-secret"):
     router.add_api_route(
         f"/webhooks/{{endpoint_id}}/{_step}", webhook_step(_step), methods=["POST"], include_in_schema=False
     )
+
+
+@router.get("/profile", include_in_schema=False)
+async def profile(request: Request) -> HTMLResponse:
+    """The person's own organisation as the registry keeps it; they edit its contacts (the
+    registry lets a partner change only its own contacts; the profile is the admin's)."""
+    person, api = require(request, *PARTY)
+    found = await api.get("registry", f"/partners/{partner_of(person)}")
+    return render(
+        request, "registry/partner.html", partner=found, action="/partner/profile", can_edit_profile=False,
+        can_edit_contacts=True, contact_rows=len(found.get("contacts") or []) + EXTRA_CONTACT_ROWS,
+    )  # fmt: skip
+
+
+@router.post("/profile/contacts", include_in_schema=False)
+async def edit_contacts(request: Request) -> RedirectResponse:
+    person, api = require(request, *PARTY)
+
+    async def call(form: FormData) -> None:
+        await put_contacts(api, partner_of(person), form)
+
+    return await act(request, "contacts", "/partner/profile", call, _("Contacts saved."))

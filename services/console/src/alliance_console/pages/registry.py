@@ -6,7 +6,7 @@ the registry's; the pages send what was typed and show its answer."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,8 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import ApiError, items_of
-from alliance_console.i18n import TIME_ZONE, _
-from alliance_console.pages.common import FormInvalid, act, integer, text
+from alliance_console.i18n import _
+from alliance_console.pages.common import (
+    EXTRA_CONTACT_ROWS,
+    FormInvalid,
+    act,
+    integer,
+    put_contacts,
+    start_of_day,
+    text,
+)
 from alliance_console.web import render, require
 
 router = APIRouter(prefix="/registry")
@@ -75,6 +83,56 @@ async def create_partner(request: Request) -> RedirectResponse:
     return await act(request, "partner", "/registry/partners", call, _("Partner registered."))
 
 
+@router.get("/partners/{partner_id}", include_in_schema=False)
+async def partner(request: Request, partner_id: str) -> HTMLResponse:
+    """One partner's profile and contacts; the registry admin edits both."""
+    person, api = require(request, *READERS)
+    found = await api.get("registry", f"/partners/{partner_id}")
+    editor = person.has("registry_admin")
+    return render(
+        request, "registry/partner.html", partner=found, action=f"/registry/partners/{partner_id}",
+        can_edit_profile=editor, can_edit_contacts=editor, college_levels=COLLEGE_LEVELS,
+        enterprise_sizes=ENTERPRISE_SIZES, contact_rows=len(found.get("contacts") or []) + EXTRA_CONTACT_ROWS,
+    )  # fmt: skip
+
+
+def profile_body(form: FormData) -> dict[str, Any]:
+    """The whole new profile as the registry takes it (the kind does not change)."""
+    kind = text(form, "kind")
+    body: dict[str, Any] = {
+        "kind": kind, "name_zh": text(form, "name_zh"), "name_en": text(form, "name_en") or None,
+        "credit_code": text(form, "credit_code"), "region_code": text(form, "region_code"),
+        "sector_code": text(form, "sector_code"), "address": text(form, "address"),
+        "website": text(form, "website") or None,
+    }  # fmt: skip
+    if kind == "college":
+        majors = [m.strip() for m in text(form, "majors").replace("，", ",").split(",") if m.strip()]
+        body["college"] = {"level": text(form, "college_level"), "majors": majors}
+    elif kind == "enterprise":
+        body["enterprise"] = {"size": text(form, "enterprise_size"), "headcount": integer(form, "headcount")}
+    return body
+
+
+@router.post("/partners/{partner_id}", include_in_schema=False)
+async def edit_partner(request: Request, partner_id: str) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        await api.put("registry", f"/partners/{partner_id}", profile_body(form), version=text(form, "version"))
+
+    return await act(request, "profile", f"/registry/partners/{partner_id}", call, _("Profile saved."))
+
+
+@router.post("/partners/{partner_id}/contacts", include_in_schema=False)
+async def edit_contacts(request: Request, partner_id: str) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        await put_contacts(api, partner_id, form)
+
+    return await act(request, "contacts", f"/registry/partners/{partner_id}", call, _("Contacts saved."))
+
+
 MODES = ("order_class", "internship_base", "work_study_alternation", "modern_apprenticeship", "joint_rd_centre",
          "industry_college", "joint_lab_or_training_base", "teacher_exchange", "one_plus_x_pilot",
          "curriculum_codevelopment", "employment_recommendation")  # fmt: skip
@@ -106,17 +164,27 @@ async def agreements(request: Request, status: str | None = None, cursor: str | 
     )  # fmt: skip
 
 
+def rows_in(form: FormData, key: str, shown: int) -> range:
+    """The numbered rows a form carries: ``shown`` by default, or as many as it says (an
+    amendment repeats every party and obligation of the terms in force), at most 500."""
+    try:
+        count = int(text(form, key) or shown)
+    except ValueError:
+        count = shown
+    return range(1, min(max(count, shown), 500) + 1)
+
+
 def agreement_body(form: FormData) -> dict[str, Any]:
     """The draft as the registry takes it: parties by id with their roles, obligations by party."""
     parties = [
         {"partner_id": text(form, f"party{n}_id"), "role": text(form, f"party{n}_role")}
-        for n in range(1, PARTY_ROWS + 1)
+        for n in rows_in(form, "party_rows", PARTY_ROWS)
         if text(form, f"party{n}_id")
     ]
     obligations = [
         {"party_id": text(form, f"ob{n}_party"), "metric": text(form, f"ob{n}_metric"),
          "quantity": integer(form, f"ob{n}_quantity"), "period": text(form, f"ob{n}_period")}
-        for n in range(1, OBLIGATION_ROWS + 1)
+        for n in rows_in(form, "obligation_rows", OBLIGATION_ROWS)
         if text(form, f"ob{n}_party")
     ]  # fmt: skip
     majors = [m.strip() for m in text(form, "majors").replace("，", ",").split(",") if m.strip()]
@@ -147,11 +215,85 @@ async def draft_agreement(request: Request) -> RedirectResponse:
     )
 
 
+#: Where the registry's state diagram allows each move (domain/agreement.py there): the page
+#: offers a move only in these states, and the registry still decides.
+AMENDABLE = ("signed", "active", "suspended")
+STATUS_MOVES = {
+    "suspend": ("active",),
+    "resume": ("suspended",),
+    "terminate": ("draft", "signed", "active", "suspended"),
+}
+
+
 @router.get("/agreements/{agreement_id}", include_in_schema=False)
 async def agreement(request: Request, agreement_id: str) -> HTMLResponse:
     person, api = require(request, *READERS)
     found = await api.get("registry", f"/agreements/{agreement_id}")
-    return render(request, "registry/agreement.html", agreement=found, can_act=person.has("registry_admin"))
+    status = str(found.get("status"))
+    return render(
+        request, "registry/agreement.html", agreement=found, can_act=person.has("registry_admin"),
+        may_amend=status in AMENDABLE and not found.get("pending_amendment"),
+        moves=[move for move, states in STATUS_MOVES.items() if status in states], move_label=agreement_move_label,
+        modes=MODES, depths=DEPTHS, metrics=METRICS, periods=PERIODS,
+    )  # fmt: skip
+
+
+def agreement_move_label(move: str) -> str:
+    return {"suspend": _("Suspend the agreement"), "resume": _("Resume the agreement"),
+            "terminate": _("Terminate the agreement (final)")}.get(move, move)  # fmt: skip
+
+
+@router.post("/agreements/{agreement_id}/amendments", include_in_schema=False)
+async def propose_amendment(request: Request, agreement_id: str) -> RedirectResponse:
+    """New terms for the same parties, with what they change; in force once every party signed them."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        body = {**agreement_body(form), "summary": text(form, "summary")}
+        await api.post("registry", f"/agreements/{agreement_id}/amendments", body, version=text(form, "version"))
+
+    done = _("Amendment proposed: the parties are asked to sign it.")
+    return await act(request, "amendment", f"/registry/agreements/{agreement_id}", call, done)
+
+
+@router.post("/agreements/{agreement_id}/amendments/sign", include_in_schema=False)
+async def record_amendment_signature(request: Request, agreement_id: str) -> RedirectResponse:
+    """The signature of an association, agency or institute party on the pending amendment."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        path = f"/agreements/{agreement_id}/amendments/sign"
+        await api.post("registry", path, {"party_id": text(form, "party_id")}, version=text(form, "version"))
+
+    back = f"/registry/agreements/{agreement_id}"
+    return await act(request, "amendment-sign", back, call, _("Signature of the amendment recorded."))
+
+
+@router.post("/agreements/{agreement_id}/amendments/withdraw", include_in_schema=False)
+async def withdraw_amendment(request: Request, agreement_id: str) -> RedirectResponse:
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        path = f"/agreements/{agreement_id}/amendments/withdraw"
+        await api.post("registry", path, {"reason": text(form, "reason")}, version=text(form, "version"))
+
+    back = f"/registry/agreements/{agreement_id}"
+    return await act(request, "amendment-withdraw", back, call, _("Amendment withdrawn; the terms in force stay."))
+
+
+@router.post("/agreements/{agreement_id}/status/{move}", include_in_schema=False)
+async def move_agreement(request: Request, agreement_id: str, move: str) -> RedirectResponse:
+    """Suspend, resume or terminate, with the reason the registry asks for."""
+    _person, api = require(request, "registry_admin")
+
+    async def call(form: FormData) -> None:
+        if move not in STATUS_MOVES:
+            raise FormInvalid("reason", _("Choose what to do."))
+        path = f"/agreements/{agreement_id}/{move}"
+        await api.post("registry", path, {"reason": text(form, "reason")}, version=text(form, "version"))
+
+    back = f"/registry/agreements/{agreement_id}"
+    return await act(request, f"agreement-{move}", back, call, _("Agreement status changed."))
 
 
 def agreement_step(step: str) -> Any:
@@ -245,14 +387,6 @@ async def apply_certification(request: Request) -> RedirectResponse:
         await api.post("registry", "/certifications", {"partner_id": text(form, "partner_id")})
 
     return await act(request, "certification", "/registry/alliance", call, _("Certification application recorded."))
-
-
-def start_of_day(form: FormData, key: str) -> str:
-    try:
-        day = date.fromisoformat(text(form, key))
-    except ValueError:
-        raise FormInvalid(key, _("Enter a date.")) from None
-    return datetime.combine(day, time(0, 0), tzinfo=TIME_ZONE).astimezone(UTC).isoformat()
 
 
 @router.post("/certifications/{certification_id}/{step}", include_in_schema=False)
