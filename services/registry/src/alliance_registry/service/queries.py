@@ -79,7 +79,10 @@ def _region(prefix: str) -> str:
     return prefix
 
 
-async def partner_query(repos: Repositories, clock: Clock, f: PartnerFilter) -> dict[str, Any]:
+async def partner_query(repos: Repositories, clock: Clock, f: PartnerFilter) -> dict[str, Any] | None:
+    """The partners' filter; None when ``f`` can match no partner (nobody holds the asked
+    certification or membership status), which spares the scan of every partner that the
+    local engine makes for any non-``_id`` filter."""
     query: dict[str, Any] = {}
     if f.kind is not None:
         query["kind"] = f.kind.value
@@ -102,6 +105,8 @@ async def partner_query(repos: Repositories, clock: Clock, f: PartnerFilter) -> 
         with_status = {m.item.partner_id for m in members}
         ids = with_status if ids is None else ids & with_status
     if ids is not None:
+        if not ids:
+            return None
         in_ids = {"$in": sorted(ids)}
         query["partner_id"] = {**query.get("partner_id", {}), **in_ids}
     if f.text:
@@ -113,7 +118,10 @@ async def partner_query(repos: Repositories, clock: Clock, f: PartnerFilter) -> 
 async def list_partners(
     repos: Repositories, clock: Clock, f: PartnerFilter, *, limit: int, cursor: str | None
 ) -> PageOf[Partner]:
-    return await _page(repos.partners, await partner_query(repos, clock, f), limit, cursor)
+    query = await partner_query(repos, clock, f)
+    if query is None:
+        return PageOf([], None)
+    return await _page(repos.partners, query, limit, cursor)
 
 
 def agreement_query(f: AgreementFilter) -> dict[str, Any]:
