@@ -7,8 +7,9 @@ with field errors kept so that the page can show them next to the fields.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ import httpx
 from alliance_console.i18n import _
 
 SERVICES = ("registry", "funding", "evaluation", "notifications")
+#: The most calls one page has in flight to a service at a time: a page's lookups run
+#: together, but one page cannot flood a service.
+PARALLEL_CALLS = 8
 
 
 def problem_messages() -> dict[str, str]:
@@ -248,6 +252,20 @@ class Api:
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
         return (await self.send(service, "GET", path, params=params)).json()
+
+    async def get_each(self, service: str, paths: Sequence[str]) -> list[Any | None]:
+        """GET every path together (at most ``PARALLEL_CALLS`` at a time), answers in the
+        paths' order; None where the service refused, so the page shows what it has."""
+        in_flight = asyncio.Semaphore(PARALLEL_CALLS)
+
+        async def one(path: str) -> Any | None:
+            async with in_flight:
+                try:
+                    return await self.get(service, path)
+                except ApiError:
+                    return None
+
+        return list(await asyncio.gather(*map(one, paths)))
 
     async def post(self, service: str, path: str, body: Any = None, *, version: int | str | None = None) -> Any:
         response = await self.send(service, "POST", path, json_body=body if body is not None else {}, version=version)

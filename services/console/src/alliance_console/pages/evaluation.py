@@ -3,6 +3,7 @@ with ranking and grade distribution, rectification orders; evaluators' panels an
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -43,16 +44,22 @@ async def active_agreements(api: Api) -> list[dict[str, Any]]:
 @router.get("/cycles", include_in_schema=False)
 async def cycles(request: Request) -> HTMLResponse:
     person, api = require(request, *OVERSEERS)
+    supervisor = person.has("supervisor")
     # up to 200 cycles: one page of the service's largest size
-    found, _cursor = items_of(await api.get("evaluation", "/cycles", limit=200))
+    cycles_page, frameworks_page, *agreements = await asyncio.gather(
+        api.get("evaluation", "/cycles", limit=200),
+        api.get("evaluation", "/frameworks", status="published", limit=200),
+        *([active_agreements(api)] if supervisor else []),
+    )
+    found, _cursor = items_of(cycles_page)
     today = date.today()
     return render(
         request,
         "evaluation/cycles.html",
         cycles=sorted(found, key=lambda c: str(c.get("opened_at", "")), reverse=True),
-        agreements=await active_agreements(api) if person.has("supervisor") else [],
+        agreements=agreements[0] if agreements else [],
         frameworks=sorted(
-            items_of(await api.get("evaluation", "/frameworks", status="published", limit=200))[0],
+            items_of(frameworks_page)[0],
             key=lambda f: (str(f.get("published_at") or ""), int(f.get("version", 0))),
             reverse=True,
         ),

@@ -7,6 +7,7 @@ their partner; the console adds no filter of its own that could widen or narrow 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -151,9 +152,14 @@ async def sign_amendment(request: Request, agreement_id: str) -> RedirectRespons
 @router.get("/applications", include_in_schema=False)
 async def applications(request: Request, cursor: str | None = None) -> HTMLResponse:
     person, api = require(request, *PARTY)
-    items, next_cursor = items_of(await api.get("funding", "/applications", cursor=cursor, limit=PAGE_SIZE))
-    programmes, _c = items_of(await api.get("funding", "/programmes", limit=200))
-    mine, _c2 = items_of(await api.get("registry", "/agreements", party=partner_of(person), status="active", limit=200))
+    applications_page, programmes_page, mine_page = await asyncio.gather(
+        api.get("funding", "/applications", cursor=cursor, limit=PAGE_SIZE),
+        api.get("funding", "/programmes", limit=200),
+        api.get("registry", "/agreements", party=partner_of(person), status="active", limit=200),
+    )
+    items, next_cursor = items_of(applications_page)
+    programmes, _c = items_of(programmes_page)
+    mine, _c2 = items_of(mine_page)
     return render(
         request, "partner/applications.html", applications=items, next_cursor=next_cursor,
         programmes=[p for p in programmes if p.get("status") == "open"], agreements=mine,
@@ -221,14 +227,14 @@ async def award(request: Request, award_id: str) -> HTMLResponse:
 async def results(request: Request) -> HTMLResponse:
     person, api = require(request, *PARTY)
     mine, _c = items_of(await api.get("registry", "/agreements", party=partner_of(person), limit=200))
-    rows = []
-    for agreement in mine:
-        try:
-            found = await api.get("evaluation", f"/agreements/{agreement['agreement_id']}/results")
-        except ApiError:
-            continue  # evaluation has not evaluated (or not yet heard of) this agreement
-        for entry in found.get("trend", []):
-            rows.append({"agreement": agreement, "result": entry})
+    answers = await api.get_each("evaluation", [f"/agreements/{a['agreement_id']}/results" for a in mine])
+    # None: evaluation has not evaluated (or not yet heard of) that agreement
+    rows = [
+        {"agreement": agreement, "result": entry}
+        for agreement, found in zip(mine, answers, strict=True)
+        if found is not None
+        for entry in found.get("trend", [])
+    ]
     return render(request, "partner/results.html", rows=rows, appeal_id=request.session.pop("appeal_id", None))
 
 
