@@ -9,8 +9,9 @@ minutes); agreements are drafted, signed by both parties and activated through t
 domain and written the same way (through the API the seed alone outlasted the benchmark
 on a shared two-core machine); funding and evaluation do not hear of them. Each page is
 fetched one request at a time on loopback, signed in through the development sign-in;
-the direct figure is the page's own service calls, made one after another as the page
-makes them. The difference is the console's cost: session, rendering, translation.
+the direct figure is the page's own service calls, made as the page makes them (a page's
+independent calls together, its per-agreement lookups at most ``PARALLEL_CALLS`` at a
+time). The difference is the console's cost: session, rendering, translation.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from alliance_console.api import PARALLEL_CALLS
 from alliance_devstack.components import free_port
 from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import Platform, ServiceProcess, console_process, prefix_of
@@ -110,20 +112,29 @@ def items(page: Any) -> list[dict[str, Any]]:
 
 async def partner_results(api: Services) -> None:
     mine = items(await api.get("registry", "/agreements", party=COLLEGE, limit=200))
-    for agreement in mine:
-        await api.get("evaluation", f"/agreements/{agreement['agreement_id']}/results", ok=(200, 404))
+    in_flight = asyncio.Semaphore(PARALLEL_CALLS)
+
+    async def results_of(agreement: dict[str, Any]) -> None:
+        async with in_flight:
+            await api.get("evaluation", f"/agreements/{agreement['agreement_id']}/results", ok=(200, 404))
+
+    await asyncio.gather(*map(results_of, mine))
 
 
 async def cycles_page(api: Services) -> None:
-    await api.get("evaluation", "/cycles", limit=200)
-    await api.get("registry", "/agreements", status="active", limit=200)
-    await api.get("evaluation", "/frameworks", status="published", limit=200)
+    await asyncio.gather(
+        api.get("evaluation", "/cycles", limit=200),
+        api.get("registry", "/agreements", status="active", limit=200),
+        api.get("evaluation", "/frameworks", status="published", limit=200),
+    )
 
 
 async def partner_applications(api: Services) -> None:
-    await api.get("funding", "/applications", limit=PAGE_SIZE)
-    await api.get("funding", "/programmes", limit=200)
-    await api.get("registry", "/agreements", party=COLLEGE, status="active", limit=200)
+    await asyncio.gather(
+        api.get("funding", "/applications", limit=PAGE_SIZE),
+        api.get("funding", "/programmes", limit=200),
+        api.get("registry", "/agreements", party=COLLEGE, status="active", limit=200),
+    )
 
 
 def calls(service: str, path: str, **params: Any) -> Direct:
