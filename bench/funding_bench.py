@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alliance_devstack.provision import Infrastructure
+from alliance_funding.app import build_repositories
 from alliance_funding.domain.ledger import Transfer, TransferKind
 from alliance_funding.service import ledger
 from alliance_funding.service.ports import STORES, Repositories
@@ -129,7 +130,7 @@ async def _raw_inserts(runtime: ServiceRuntime, writers: int, size: int) -> dict
 
 async def run(infra: Infrastructure) -> dict[str, Any]:
     runtime = await _runtime(infra.mongo_url)
-    repos = Repositories(runtime.store)
+    repos = build_repositories(runtime)
     result: dict[str, Any] = {"per_writer": PER_WRITER, "configs": {}}
     try:
         for writers in WRITERS:

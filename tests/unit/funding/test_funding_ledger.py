@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from alliance_funding.domain.execution import budget_execution
 from alliance_funding.domain.ledger import (
     AccountKind,
+    AppliedTransfer,
     JournalEntry,
     Ledger,
     Posting,
@@ -23,6 +24,7 @@ from alliance_funding.domain.ledger import (
     balances_from,
     check_invariants,
     is_floored,
+    plan_batch,
     plan_transfer,
     plan_transfers,
     programme_account,
@@ -226,6 +228,43 @@ def test_replays_change_nothing_and_a_reused_id_with_other_content_is_a_conflict
         ledger.post(first, transfer("t2", TransferKind.APPROPRIATE, 1))
     assert raised.value.code == "ledger.partial_replay"
     assert ledger.balances == before
+
+
+def test_a_batch_refuses_a_failing_posting_alone_and_decides_each_on_the_ones_before_it() -> None:
+    ledger = Ledger(P)
+    ledger.post(transfer("t0", TransferKind.APPROPRIATE, 1000))
+    known = {"t0": AppliedTransfer.of(transfer("t0", TransferKind.APPROPRIATE, 1000), posting="t0")}
+    requests = [
+        [transfer("t1", TransferKind.COMMIT, 600, "a1")],
+        [transfer("t2", TransferKind.COMMIT, 500, "a2")],  # 400 left after t1: refused alone
+        [transfer("t3", TransferKind.COMMIT, 400, "a3"), transfer("t4", TransferKind.DISBURSE, 100, "a3")],
+        [transfer("t0", TransferKind.APPROPRIATE, 1000)],  # applied before: a replay
+        [transfer("t1", TransferKind.COMMIT, 600, "a1")],  # applied earlier in this batch: a replay
+        [transfer("t3", TransferKind.COMMIT, 1, "a3")],  # same id, other amount: refused alone
+        [transfer("t5", TransferKind.VOID, 100, "a1")],  # decided on t1's commitment
+    ]
+    plan = plan_batch(requests, ledger.balances, programme_id=P, currency="CNY", known=known)
+
+    _, refused, _, replay, repeat, reused, _ = plan.outcomes
+    assert isinstance(refused, DomainError)
+    assert refused.code == "ledger.insufficient_funds"
+    assert isinstance(reused, Conflict)
+    assert reused.code == "ledger.transfer_id_reused"
+    assert (replay, repeat) == (None, None)
+    assert [p.transfer_ids for p in plan.postings] == [("t1",), ("t3", "t4"), ("t5",)]
+    assert [(a.transfer_id, a.posting) for a in plan.applied] == [
+        ("t1", "t1"),
+        ("t3", "t3"),
+        ("t4", "t3"),
+        ("t5", "t5"),
+    ]
+    # the batch's balances are the postings applied one after the other
+    for posting in plan.postings:
+        ledger.balances = apply_posting(ledger.balances, posting)
+    assert plan.balances == ledger.balances
+    assert plan.balances[AVAILABLE] == 100
+    assert plan.balances[acct("a3", AccountKind.DISBURSED)] == 100
+    assert check_invariants(plan.balances) == []
 
 
 def test_verify_names_the_accounts_that_disagree_with_the_journal() -> None:

@@ -8,6 +8,8 @@ ledger's races, crashes and every route × role run there).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,12 +17,13 @@ import pytest
 
 from alliance_funding.domain.application import BudgetLine
 from alliance_funding.domain.award import Award
-from alliance_funding.domain.ledger import Transfer, TransferKind
+from alliance_funding.domain.ledger import AccountKind, AppliedTransfer, Transfer, TransferKind, award_account
 from alliance_funding.domain.surcharge_credit import NATIONAL_CREDIT_RATES, Investment
 from alliance_funding.service import applications, awards, ledger, programmes, readmodels, surcharge
 from alliance_funding.service.deadlines import DeadlinePolicy, check_recovery_deadlines
 from alliance_funding.service.ports import AWARDS, LEDGERS, PROGRAMMES, Repositories
 from alliance_funding.service.reconcile import reconcile_once
+from alliance_funding.testing import InMemoryTransferReceipts
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.funding import SettlementMethod
 from alliance_shared.contract.registry import (
@@ -71,7 +74,7 @@ class Funding:
 
     def __init__(self) -> None:
         self.stores: dict[str, InMemoryVersionedStore] = {}
-        self.repos = Repositories(self.store)
+        self.repos = Repositories(self.store, InMemoryTransferReceipts())
         self.clock = ManualClock(NOW)
 
     def store(self, name: str) -> InMemoryVersionedStore:
@@ -830,6 +833,87 @@ async def test_a_posting_applies_once_and_never_overdraws(funding: Funding) -> N
     verified = await ledger.verify_book(funding.repos, programme_id)
     assert verified["consistent"], verified
     assert verified["versions"] == 2
+
+
+def commit_of(programme_id: str, award_id: str, amount: int) -> Transfer:
+    return Transfer(
+        transfer_id=f"{award_id}:commit",
+        kind=TransferKind.COMMIT,
+        programme_id=programme_id,
+        award_id=award_id,
+        amount_minor=amount,
+        at=NOW,
+        actor_id=OFFICER,
+    )
+
+
+async def test_postings_queued_together_are_one_version_and_each_caller_hears_its_own_outcome(
+    funding: Funding,
+) -> None:
+    programme_id = await open_programme(funding)
+    available = (await funding.balances(programme_id))[f"programme:{programme_id}:available"]
+    requests = [
+        [commit_of(programme_id, "awd-a", 1_000)],
+        [commit_of(programme_id, "awd-b", available)],  # more than the others leave: refused alone
+        [commit_of(programme_id, "awd-c", 2_000)],
+        [commit_of(programme_id, "awd-a", 1_000)],  # a repeat within the batch: a replay
+    ]
+    outcomes = await asyncio.gather(
+        *(ledger.post(funding.repos, programme_id, transfers) for transfers in requests), return_exceptions=True
+    )
+    assert [getattr(o, "applied", None) for o in outcomes] == [True, None, True, False]
+    assert isinstance(outcomes[1], DomainError)
+    assert outcomes[1].code == "ledger.insufficient_funds"
+    verified = await ledger.verify_book(funding.repos, programme_id)
+    assert verified["consistent"], verified
+    assert verified["versions"] == 2  # the appropriation, then the one batch
+    assert funding.audit(LEDGERS) == ["ledger.posted", "ledger.posted"]
+    assert verified["stored_balances"][f"programme:{programme_id}:available"] == available - 3_000
+
+
+async def test_a_transfer_beyond_the_replay_window_is_refused_by_its_receipt(funding: Funding) -> None:
+    programme_id = await open_programme(funding, appropriated_minor=10**9)
+    # awd-0 is the second posting of its batch: the version's dedupe key names awd-x, not it
+    await asyncio.gather(
+        ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-x", 10)]),
+        ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-0", 10)]),
+    )
+    for i in range(1, ledger.REPLAY_WINDOW + 1):
+        await ledger.post(funding.repos, programme_id, [commit_of(programme_id, f"awd-{i}", 10)])
+    book, _ = await ledger.book_of(funding.repos, programme_id)
+    assert "awd-0:commit" not in {a.transfer_id for a in book.applied}
+    assert not (await ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-0", 10)])).applied
+    with pytest.raises(DomainError) as reused:
+        await ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-0", 20)])
+    assert reused.value.code == "ledger.transfer_id_reused"
+    assert (await funding.balances(programme_id))[award_account("awd-0", AccountKind.COMMITTED)] == 10
+
+
+class ReceiptsLostOnce(InMemoryTransferReceipts):
+    """A process killed right after writing a book version, before its receipts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose_next = False
+
+    async def record(self, programme_id: str, applied: Sequence[AppliedTransfer]) -> None:
+        if self.lose_next:
+            self.lose_next = False
+            raise ConnectionError("killed before the receipts")
+        await super().record(programme_id, applied)
+
+
+async def test_receipts_a_crash_left_unwritten_are_written_by_the_next_writer(funding: Funding) -> None:
+    receipts = ReceiptsLostOnce()
+    funding.repos = Repositories(funding.store, receipts)
+    programme_id = await open_programme(funding, appropriated_minor=10**9)
+    receipts.lose_next = True
+    with pytest.raises(ConnectionError):
+        await ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-0", 10)])
+    assert await receipts.find(programme_id, ["awd-0:commit"]) == []
+    # the next writer of the book (this process again, or another) writes them first
+    await ledger.post(funding.repos, programme_id, [commit_of(programme_id, "awd-1", 10)])
+    assert [a.transfer_id for a in await receipts.find(programme_id, ["awd-0:commit"])] == ["awd-0:commit"]
 
 
 # --- surcharge credit --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from alliance_funding.adapters.consumers import build_subscription
 from alliance_funding.adapters.http import ROUTERS
-from alliance_funding.adapters.mongo import INDEXES
+from alliance_funding.adapters.mongo import INDEXES, TRANSFER_RECEIPTS, MongoTransferReceipts
 from alliance_funding.service.deadlines import DeadlinePolicy, deadline_loop
 from alliance_funding.service.ports import STORES, Repositories
 from alliance_funding.service.reconcile import reconcile_loop
@@ -30,7 +30,7 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
 
 
 def build_repositories(runtime: ServiceRuntime) -> Repositories:
-    return Repositories(runtime.store)
+    return Repositories(runtime.store, MongoTransferReceipts(runtime.db[TRANSFER_RECEIPTS]))
 
 
 def build_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -5,10 +5,19 @@ difference on MongoDB."""
 
 from __future__ import annotations
 
-from pymongo import ASCENDING
+from collections.abc import Sequence
 
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from alliance_funding.domain.ledger import AppliedTransfer
 from alliance_funding.service.ports import APPLICATIONS, AWARDS, STATEMENTS
-from alliance_shared.persistence.mongo import IndexSpec
+from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
+from alliance_shared.persistence.versioned_store import DUPLICATE_KEY
+
+#: The ledger's transfer receipts (``MongoTransferReceipts``): found by ``_id`` only.
+TRANSFER_RECEIPTS = "ledger_receipts"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # an agreement's active awards (holds driven by registry and evaluation events)
@@ -26,3 +35,27 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(STATEMENTS, (("enterprise_id", ASCENDING), ("_id", ASCENDING))),
     IndexSpec(STATEMENTS, (("year", ASCENDING), ("_id", ASCENDING))),
 )
+
+
+class MongoTransferReceipts:
+    """``TransferReceipts`` on a collection keyed by ``<programme>|<transfer id>``: one
+    unordered insert per batch, an existing receipt refused by ``_id`` and kept."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def record(self, programme_id: str, applied: Sequence[AppliedTransfer]) -> None:
+        if not applied:
+            return
+        documents = [{"_id": f"{programme_id}|{a.transfer_id}", **a.model_dump(mode="json")} for a in applied]
+        try:
+            await retry_when_busy(lambda: self._collection.insert_many(documents, ordered=False))
+        except BulkWriteError as exc:
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise
+
+    async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
+        if not transfer_ids:
+            return []
+        cursor = self._collection.find({"_id": {"$in": [f"{programme_id}|{t}" for t in transfer_ids]}}, {"_id": 0})
+        return [AppliedTransfer.model_validate(document) async for document in cursor]

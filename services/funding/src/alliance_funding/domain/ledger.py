@@ -49,6 +49,7 @@ version of the programme's book; the version ``_id`` and the ``_dedupe_key``
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -307,6 +308,110 @@ def plan_transfer(
 ) -> Posting | None:
     """``plan_transfers`` for a single transfer."""
     return plan_transfers([transfer], balances, programme_id=programme_id, currency=currency, applied=applied)
+
+
+class AppliedTransfer(BaseModel):
+    """What a book remembers of an applied transfer id, to tell a replay from a reused id."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transfer_id: str
+    kind: TransferKind
+    amount_minor: int
+    award_id: str | None = None
+    posting: str = Field(default="", description="first transfer id of the posting it was applied in")
+
+    @classmethod
+    def of(cls, transfer: Transfer, posting: str) -> AppliedTransfer:
+        return cls(
+            transfer_id=transfer.transfer_id,
+            kind=transfer.kind,
+            amount_minor=transfer.amount_minor,
+            award_id=transfer.award_id,
+            posting=posting,
+        )
+
+
+def check_reuse(known: Mapping[str, AppliedTransfer], transfers: Sequence[Transfer]) -> None:
+    """Conflict when a known transfer id comes back with other content
+    (``ledger.transfer_id_reused``) or in another posting than the one it was applied in
+    (``ledger.partial_replay``)."""
+    for transfer in transfers:
+        earlier = known.get(transfer.transfer_id)
+        if earlier is not None and (earlier.kind, earlier.amount_minor, earlier.award_id) != (
+            transfer.kind,
+            transfer.amount_minor,
+            transfer.award_id,
+        ):
+            raise Conflict(
+                "ledger.transfer_id_reused",
+                f"transfer id {transfer.transfer_id} was applied before for {earlier.kind} of "
+                f"{earlier.amount_minor}; this request asks for {transfer.kind} of {transfer.amount_minor}",
+                transfer_id=transfer.transfer_id,
+            )
+    postings = {known[t.transfer_id].posting for t in transfers if t.transfer_id in known}
+    if postings:
+        original = {a.transfer_id for a in known.values() if a.posting in postings}
+        asked = {t.transfer_id for t in transfers}
+        if original != asked:
+            raise Conflict(
+                "ledger.partial_replay",
+                "this request repeats a posting with other transfers than the one applied "
+                f"({sorted(original)} were applied together; the request names {sorted(asked)})",
+                transfer_ids=sorted(original ^ asked),
+            )
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Postings decided together for one write of a book (group commit).
+
+    ``outcomes`` has one item per request, in order: its ``Posting``, None (every id of
+    it was applied before: a replay) or the ``DomainError`` that refuses it alone.
+    ``balances`` are the book's balances after every posting; ``applied`` the marks of
+    their transfers, in order.
+    """
+
+    balances: dict[str, int]
+    outcomes: tuple[Posting | DomainError | None, ...]
+    applied: tuple[AppliedTransfer, ...]
+
+    @property
+    def postings(self) -> tuple[Posting, ...]:
+        return tuple(outcome for outcome in self.outcomes if isinstance(outcome, Posting))
+
+
+def plan_batch(
+    requests: Sequence[Sequence[Transfer]],
+    balances: Mapping[str, int],
+    *,
+    programme_id: str,
+    currency: str,
+    known: Mapping[str, AppliedTransfer],
+) -> BatchPlan:
+    """Decide queued postings of one book in order, each on the balances and applied ids
+    as the postings before it left them: a posting that breaks a rule is refused alone
+    (its error is its outcome) and the others still post; a repeat of a posting earlier
+    in the batch is a replay, like a repeat of one in ``known``."""
+    running = dict(balances)
+    seen = dict(known)
+    outcomes: list[Posting | DomainError | None] = []
+    applied: list[AppliedTransfer] = []
+    for transfers in requests:
+        try:
+            check_reuse(seen, transfers)
+            posting = plan_transfers(transfers, running, programme_id=programme_id, currency=currency, applied=seen)
+        except DomainError as refused:
+            outcomes.append(refused)
+            continue
+        outcomes.append(posting)
+        if posting is None:
+            continue
+        running = apply_posting(running, posting)
+        marks = [AppliedTransfer.of(t, posting=transfers[0].transfer_id) for t in transfers]
+        seen.update((mark.transfer_id, mark) for mark in marks)
+        applied.extend(marks)
+    return BatchPlan(balances=running, outcomes=tuple(outcomes), applied=tuple(applied))
 
 
 def apply_posting(balances: Mapping[str, int], posting: Posting) -> dict[str, int]:

@@ -1,46 +1,60 @@
-"""Posting transfers to a programme's book: one atomic insert per posting.
+"""Posting transfers to a programme's book: group commit, one insert per batch.
 
-The book of programme P is the aggregate ``P`` of the ``ledgers`` store. A posting
-loads the newest version, plans the transfers against its balances
-(``plan_transfers``: guards, replay detection), applies them (``apply_posting``) and
-inserts the next version holding the new balances, the journal entries of the
-posting, the replay window and an audit entry — one document, so the transfer, its
-effect on every guarded balance and its audit record are written together or not at
-all. Two postings racing for version N+1: the unique version id lets exactly one
-insert win; the other reloads and is planned again against the new balances, so a
-programme can never be over-committed. ``caused_by`` = the first transfer id of the
-posting, so the store's unique dedupe key applies a posting at most once even after
-its id left the in-document replay window.
+The book of programme P is the aggregate ``P`` of the ``ledgers`` store. Postings of
+this process to one book queue up; whatever is queued when the book is free is decided
+together (``plan_batch``: each posting on the balances the ones before it left, a
+posting that breaks a rule refused alone) and written as ONE next version holding the
+new balances, the journal entries of every posting of the batch, the replay window and
+one audit note — so the transfers, their effect on every guarded balance and their
+audit record are written together or not at all. Each caller awaits its own posting's
+outcome. Two batches racing for version N+1 (other processes, or ``serialise=False``):
+the unique version id lets exactly one insert win; the other reloads and decides every
+one of its postings again on the new balances, so a programme can never be
+over-committed.
+
+At most once per transfer id: an id in the loaded version's replay window is a replay
+(or a 409 when its content differs). Beyond the window, the book's ``receipts`` answer:
+every transfer of a stored version gets a receipt, written right after the version —
+and, should a crash have prevented that, by the next writer of the book before it
+writes the version after (``_receipt_head``). So every version but the newest has its
+receipts, and the newest one's transfers are in its window (a batch holds at most
+``MAX_BATCH_TRANSFERS`` ≤ ``REPLAY_WINDOW``): an id found in neither was never applied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alliance_funding.domain.ledger import (
     JournalEntry,
+    Posting,
     Transfer,
-    apply_posting,
     balances_from,
     check_invariants,
-    plan_transfers,
+    plan_batch,
     verify,
 )
 from alliance_funding.service.ports import Repositories
-from alliance_funding.service.records import AppliedTransfer, LedgerBook
-from alliance_shared.errors import Conflict, NotFound
-from alliance_shared.persistence.versioned_store import AuditNote, Snapshot
-from alliance_shared.persistence.write_path import Change, Retry, apply_change
+from alliance_funding.service.records import LedgerBook
+from alliance_shared.errors import DomainError, NotFound, PreconditionFailed
+from alliance_shared.persistence.versioned_store import AuditNote, VersionedStore
+from alliance_shared.persistence.write_path import Retry
 
 #: Transfer ids a book version remembers with their content (kind, amount, award, posting),
 #: to tell a replay from a reused id. Every version carries the window, so it is kept
-#: small; replays older than it are still refused by the store's unique dedupe key.
+#: small; replays older than it are answered by the transfer receipts.
 REPLAY_WINDOW = 256
 
-#: A posting that lost the race for the next book version is planned again this often,
+#: The most transfers one batch writes: the newest version's own transfers must all be
+#: in its replay window (they may have no receipts yet).
+MAX_BATCH_TRANSFERS = 128
+assert MAX_BATCH_TRANSFERS <= REPLAY_WINDOW
+
+#: A batch that lost the race for the next book version is decided again this often,
 #: after a short random pause (postings are cheap to plan; giving up would refuse money
 #: the programme has).
 POSTING_RETRY = Retry(attempts=200, first_delay_s=0.005, max_delay_s=0.005)
@@ -55,36 +69,24 @@ class PostResult:
     version: int | None
 
 
-def _check_reuse(book: LedgerBook, transfers: Sequence[Transfer]) -> None:
-    known = {a.transfer_id: a for a in book.applied}
-    for transfer in transfers:
-        earlier = known.get(transfer.transfer_id)
-        if earlier is not None and (earlier.kind, earlier.amount_minor, earlier.award_id) != (
-            transfer.kind,
-            transfer.amount_minor,
-            transfer.award_id,
-        ):
-            raise Conflict(
-                "ledger.transfer_id_reused",
-                f"transfer id {transfer.transfer_id} was applied before for {earlier.kind} of "
-                f"{earlier.amount_minor}; this request asks for {transfer.kind} of {transfer.amount_minor}",
-                transfer_id=transfer.transfer_id,
-            )
-    postings = {known[t.transfer_id].posting for t in transfers if t.transfer_id in known}
-    if postings:
-        original = {a.transfer_id for a in book.applied if a.posting in postings}
-        asked = {t.transfer_id for t in transfers}
-        if original != asked:
-            raise Conflict(
-                "ledger.partial_replay",
-                "this request repeats a posting with other transfers than the one applied "
-                f"({sorted(original)} were applied together; the request names {sorted(asked)})",
-                transfer_ids=sorted(original ^ asked),
-            )
+REPLAYED = PostResult(applied=False, entries=(), version=None)
 
 
-#: Postings of this process to one book wait for each other (see ``post``).
-_BOOK_QUEUES: dict[tuple[int, str], asyncio.Lock] = {}
+#: A queued posting: its transfers, the currency of a new book, its caller's future.
+_Queued = tuple[Sequence[Transfer], str, "asyncio.Future[PostResult | DomainError]"]
+
+
+@dataclass
+class _BookQueue:
+    """Postings of this process waiting for one book, and the task writing them."""
+
+    waiting: list[_Queued] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+
+_BOOK_QUEUES: dict[tuple[int, str], _BookQueue] = {}
+#: Per store and book, the newest version whose receipts this process wrote (``_receipt_head``).
+_RECEIPTED: weakref.WeakKeyDictionary[VersionedStore, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 async def post(
@@ -97,92 +99,160 @@ async def post(
 ) -> PostResult:
     """Apply ``transfers`` to the programme's book together, exactly once.
 
-    ``serialise``: postings of this process to the same book queue on a lock first.
-    Correctness never depends on it (the version id guards against every other writer,
-    other processes included); it only spares the losers of an in-process race their
-    wasted attempts, which on FerretDB/SQLite cost a write each (docs/funding.md,
-    Measured). Tests turn it off to race on the version guard alone.
-    """
-    if not serialise:
-        return await _post(repos, programme_id, transfers, currency)
-    async with _BOOK_QUEUES.setdefault((id(repos.ledgers.store), programme_id), asyncio.Lock()):
-        return await _post(repos, programme_id, transfers, currency)
-
-
-async def _post(repos: Repositories, programme_id: str, transfers: Sequence[Transfer], currency: str) -> PostResult:
-    """One posting through the write path: planned on the book, inserted as its next
-    version; planned again on the newer version after a lost race (the store's save
-    catches its head up to the version that won, so the next load plans on it).
+    ``serialise``: the posting joins this process's queue for the book and is written
+    with whatever else is queued (group commit). Correctness never depends on it (the
+    version id guards against every other writer, other processes included); it spares
+    the losers of an in-process race their wasted attempts and writes many postings per
+    insert. Tests turn it off to race on the version guard alone, one posting a write.
 
     DomainError ``ledger.insufficient_funds`` when a floored account would go negative
-    (nothing is written); Conflict ``ledger.transfer_id_reused`` when an id was applied
-    before with other content.
+    (nothing is written for this posting); Conflict ``ledger.transfer_id_reused`` /
+    ``ledger.partial_replay`` when an id was applied before with other content or in
+    another posting.
     """
     if not transfers:
-        return PostResult(applied=False, entries=(), version=None)
-    planned: list[tuple[JournalEntry, ...]] = []
+        return REPLAYED
+    if not serialise:
+        (outcome,) = await _write_batch(repos, programme_id, [transfers], currency)
+    else:
+        key = (id(repos.ledgers.store), programme_id)
+        queue = _BOOK_QUEUES.setdefault(key, _BookQueue())
+        future: asyncio.Future[PostResult | DomainError] = asyncio.get_running_loop().create_future()
+        queue.waiting.append((transfers, currency, future))
+        if queue.writer is None or queue.writer.done():
+            queue.writer = asyncio.create_task(_drain(repos, programme_id, queue))
+        outcome = await future
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
-    def decide(snapshot: Snapshot | None) -> Change | None:
+
+async def _drain(repos: Repositories, programme_id: str, queue: _BookQueue) -> None:
+    """Write the queued postings of one book, a batch at a time, until none is left."""
+    while queue.waiting:
+        batch: list[_Queued] = []
+        size = 0
+        while queue.waiting and (not batch or size + len(queue.waiting[0][0]) <= MAX_BATCH_TRANSFERS):
+            batch.append(queue.waiting.pop(0))
+            size += len(batch[-1][0])
+        try:
+            outcomes = await _write_batch(repos, programme_id, [t for t, _, _ in batch], batch[0][1])
+        except Exception as failed:  # the store failed: the batch's callers hear it, the queue goes on
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(failed)
+            continue
+        except BaseException:  # cancelled (shutdown): nobody is left waiting for a writer
+            for _, _, future in batch + queue.waiting:
+                future.cancel()
+            queue.waiting.clear()
+            raise
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)
+
+
+async def _write_batch(
+    repos: Repositories, programme_id: str, requests: Sequence[Sequence[Transfer]], currency: str
+) -> list[PostResult | DomainError]:
+    """Decide the postings on the newest book version and insert the next version; after
+    a lost race decide them all again on the version that won (the store's save catches
+    its head up to it, so the next load sees it)."""
+    store = repos.ledgers.store
+    outcomes: dict[int, PostResult | DomainError] = {}
+    for attempt in range(POSTING_RETRY.attempts):
+        pending = [i for i in range(len(requests)) if i not in outcomes]
+        snapshot = await store.load(programme_id)
         book = (
             LedgerBook(programme_id=programme_id, currency=currency)
             if snapshot is None
             else repos.ledgers.from_snapshot(snapshot).item
         )
-        _check_reuse(book, transfers)
-        posting = plan_transfers(
-            transfers,
+        version = snapshot.version if snapshot else 0
+        known = {a.transfer_id: a for a in book.applied}
+        beyond_window = [t.transfer_id for i in pending for t in requests[i] if t.transfer_id not in known]
+        known.update((a.transfer_id, a) for a in await repos.receipts.find(programme_id, beyond_window))
+        plan = plan_batch(
+            [requests[i] for i in pending],
             book.balances,
             programme_id=programme_id,
             currency=book.currency,
-            applied={a.transfer_id for a in book.applied},
+            known=known,
         )
-        if posting is None:
-            return None
-        balances = apply_posting(book.balances, posting)
-        applied = [
-            *book.applied,
-            *(
-                AppliedTransfer(
-                    transfer_id=t.transfer_id,
-                    kind=t.kind,
-                    amount_minor=t.amount_minor,
-                    award_id=t.award_id,
-                    posting=transfers[0].transfer_id,
-                )
-                for t in transfers
-            ),
-        ][-REPLAY_WINDOW:]
+        if not plan.postings:
+            outcomes.update((i, _answer(o, None)) for i, o in zip(pending, plan.outcomes, strict=True))
+            break
+        await _receipt_head(repos, programme_id, book, version)
+        entries = [entry for posting in plan.postings for entry in posting.entries]
         next_book = LedgerBook(
             programme_id=programme_id,
             currency=book.currency,
-            balances=dict(balances),
-            applied=applied,
-            entries=list(posting.entries),
-            postings=book.postings + 1,
+            balances=plan.balances,
+            applied=[*book.applied, *plan.applied][-REPLAY_WINDOW:],
+            entries=entries,
+            postings=book.postings + len(plan.postings),
         )
-        planned.append(posting.entries)
-        return Change(
-            repos.ledgers.state_of(next_book),
-            (),
-            AuditNote(
-                "ledger.posted",
-                "ledger",
+        first = next(i for i, o in zip(pending, plan.outcomes, strict=True) if isinstance(o, Posting))
+        try:
+            written = await store.save(
                 programme_id,
-                None,
-                {"transfers": [e.model_dump(mode="json") for e in posting.entries], "deltas": posting.deltas},
-            ),
+                version,
+                repos.ledgers.state_of(next_book),
+                (),
+                AuditNote(
+                    "ledger.posted",
+                    "ledger",
+                    programme_id,
+                    None,
+                    {"transfers": [e.model_dump(mode="json") for e in entries], "deltas": _deltas(plan.postings)},
+                ),
+                caused_by=requests[first][0].transfer_id,
+            )
+        except PreconditionFailed as lost:
+            if lost.code != "aggregate.version_conflict":
+                raise
+            await asyncio.sleep(POSTING_RETRY.delay(attempt))
+            continue
+        if written is None:
+            # The store's dedupe key knew the first posting (applied by a version older
+            # than the receipts): it is a replay; the others are decided again.
+            outcomes[first] = REPLAYED
+            continue
+        await repos.receipts.record(programme_id, plan.applied)
+        _RECEIPTED.setdefault(store, {})[programme_id] = written
+        outcomes.update((i, _answer(o, written)) for i, o in zip(pending, plan.outcomes, strict=True))
+        break
+    else:
+        raise PreconditionFailed(
+            "aggregate.contended", f"{programme_id} kept changing; gave up after {POSTING_RETRY.attempts} tries"
         )
+    return [outcomes[i] for i in range(len(requests))]
 
-    version = await apply_change(
-        repos.ledgers.store,
-        programme_id,
-        decide,
-        caused_by=transfers[0].transfer_id,
-        retry=POSTING_RETRY,
-    )
-    if version is None:
-        return PostResult(applied=False, entries=(), version=None)
-    return PostResult(applied=True, entries=planned[-1], version=version)
+
+def _answer(outcome: Posting | DomainError | None, version: int | None) -> PostResult | DomainError:
+    """What the caller of a posting hears once its batch is written (``version``)."""
+    if isinstance(outcome, Posting):
+        return PostResult(applied=True, entries=outcome.entries, version=version)
+    return REPLAYED if outcome is None else outcome
+
+
+async def _receipt_head(repos: Repositories, programme_id: str, book: LedgerBook, version: int) -> None:
+    """Before version N+1 is written, version N's transfers have their receipts (a crash
+    right after writing N, or another process, may have left them unwritten)."""
+    receipted = _RECEIPTED.setdefault(repos.ledgers.store, {})
+    if version == 0 or receipted.get(programme_id) == version:
+        return
+    own = {entry.transfer_id for entry in book.entries}
+    await repos.receipts.record(programme_id, [a for a in book.applied if a.transfer_id in own])
+    receipted[programme_id] = version
+
+
+def _deltas(postings: Sequence[Posting]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for posting in postings:
+        for account, delta in posting.deltas.items():
+            total[account] = total.get(account, 0) + delta
+    return {account: delta for account, delta in total.items() if delta != 0}
 
 
 async def book_of(repos: Repositories, programme_id: str) -> tuple[LedgerBook, int]:

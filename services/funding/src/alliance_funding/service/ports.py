@@ -14,14 +14,20 @@ Stores:
   registry and evaluation events;
 * ``surcharge_statements`` — one education-surcharge credit statement per enterprise
   and year.
+
+``TransferReceipts`` is the ledger's own port: one receipt per applied transfer id, so a
+transfer is applied at most once even after its id left a book's replay window
+(``service/ledger.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from alliance_funding.domain.application import Application
 from alliance_funding.domain.award import Award
+from alliance_funding.domain.ledger import AppliedTransfer
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service.records import (
     AgreementEvaluations,
@@ -48,10 +54,22 @@ STORES = (PROGRAMMES, APPLICATIONS, AWARDS, LEDGERS, PARTNERS, AGREEMENTS, EVALU
 StoreFactory = Callable[[str], VersionedStore]
 
 
-class Repositories:
-    """Every store of the service, typed."""
+class TransferReceipts(Protocol):
+    """Receipts of applied transfers, keyed by programme and transfer id; written only
+    for transfers a stored book version holds, never changed."""
 
-    def __init__(self, stores: StoreFactory) -> None:
+    async def record(self, programme_id: str, applied: Sequence[AppliedTransfer]) -> None:
+        """Write the receipts; those that exist already are kept as they are."""
+
+    async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
+        """The receipts among ``transfer_ids`` (those never applied have none)."""
+
+
+class Repositories:
+    """Every store of the service, typed, and the ledger's transfer receipts."""
+
+    def __init__(self, stores: StoreFactory, receipts: TransferReceipts) -> None:
+        self.receipts = receipts
         self.programmes = Repository(stores(PROGRAMMES), Programme)
         self.applications = Repository(stores(APPLICATIONS), Application)
         self.awards = Repository(stores(AWARDS), Award)

@@ -8,31 +8,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_funding.domain.ledger import JournalEntry, TransferKind
+from alliance_funding.domain.ledger import AppliedTransfer, JournalEntry
 from alliance_funding.domain.surcharge_credit import CertifiedPeriod
 from alliance_shared.contract.base import UtcDateTime
 from alliance_shared.contract.vocabulary import CooperationMode, CycleKind, Grade, PartnerKind
 
 
-class AppliedTransfer(BaseModel):
-    """What a book remembers of an applied transfer id, to tell a replay from a reused id."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    transfer_id: str
-    kind: TransferKind
-    amount_minor: int
-    award_id: str | None = None
-    posting: str = Field(default="", description="first transfer id of the posting it was applied in")
-
-
 class LedgerBook(BaseModel):
     """One version of a programme's book.
 
-    ``balances`` are the balances after this version; ``entries`` are the journal entries
-    of the one posting that produced it (empty only for none: every version is a posting).
-    ``applied`` is the replay window of recent transfer ids (the unique dedupe key of
-    the version document guards beyond it).
+    ``balances`` are the balances after this version; ``entries`` are the journal
+    entries of the postings that produced it (one batch: ``service/ledger.py``).
+    ``applied`` is the replay window of recent transfer ids (the transfer receipts guard
+    beyond it).
     """
 
     model_config = ConfigDict(extra="forbid")
