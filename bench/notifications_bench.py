@@ -9,7 +9,9 @@ the webhook) into the delivery log → the worker signs and POSTs the webhook �
 receiver answers 200 → the delivery is recorded sent and ``delivery.delivered`` goes
 out through the outbox. Latency: from just before the event is produced to the
 receiver getting the POST. Baseline: the same number of JSON POSTs of about the same
-size straight from one ``httpx.AsyncClient`` (same concurrency), latency per POST.
+size straight from one ``httpx.AsyncClient`` (32 at a time), latency per POST. The
+service runs with its default bounds: 32 webhook attempts at once, 4 per endpoint — and
+the benchmark has one endpoint.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from alliance_shared.contract.topics import FUNDING_EVENTS, SERVICE_TOPICS
 from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from bench.stats import Table, percentile
 
-COUNT = 200
+COUNT = 1000
 #: Events sent one at a time for the latency figures.
 LATENCY_COUNT = 30
 CONCURRENCY = 32
@@ -252,11 +254,19 @@ def table(result: dict[str, Any]) -> Table:
             f"{service['p50_ms']:.1f}",
             f"{service['p99_ms']:.1f}",
         ],
+        [
+            "ratio service/raw",
+            "",
+            f"{service['per_s'] / raw['per_s']:.3f}",
+            f"{service['p50_ms'] / raw['p50_ms']:.1f}×",
+            f"{service['p99_ms'] / raw['p99_ms']:.1f}×",
+        ],
     ]
     return Table(
         ["path", "burst deliveries", "delivered per s", "p50 ms (one at a time)", "p99 ms (one at a time)"],
         rows,
-        f"throughput ratio service/raw: {result['throughput_ratio_service_vs_raw']:.3f}; service latency inside "
+        f"targets: ≥ 100 deliveries/s in the burst, p99 ≤ 250 ms one at a time. Service latency inside "
         f"the burst p50 {service['burst_p50_ms']:.0f} ms, p99 {service['burst_p99_ms']:.0f} ms (queueing). "
-        "Per event the service also stores an inbox entry, the e-mail decision and the delivery log.",
+        "Per event the service also stores an inbox entry and the e-mail decision (one bulk insert per "
+        "store), and records each webhook attempt's outcome as one more version of its delivery.",
     )

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings
 from tests.conftest import service_env
 from tests.support.http import bearer
 from tests.support.kafka_io import partitions_of, produce
+from tests.unit.notifications.notifications_support import EXAMPLE_PAYLOADS
 
 CONSUMED = SERVICE_TOPICS["notifications"].consumes
 
@@ -217,3 +219,15 @@ def partner_registered(partner_id: str, kind: str, name_zh: str, contact: dict[s
 
 def contact(name: str, email: str, locale: str = "zh-CN") -> dict[str, Any]:
     return {"name": name, "email": email, "phone": "+86 755 2601 8899", "position": "liaison", "locale": locale}
+
+
+def rectification_ordered(party: str) -> CloudEvent:
+    """A new rectification order to one party (a webhook notice to its endpoints)."""
+    payload = {
+        **EXAMPLE_PAYLOADS["evaluation.rectification.ordered"],
+        "order_id": new_id("rect"),
+        "responsible_party_id": party,
+        "party_ids": [party],
+        "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    }
+    return event_of("evaluation.rectification.ordered", payload)

@@ -13,7 +13,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +36,18 @@ from alliance_notifications.domain.delivery import Delivery
 from alliance_notifications.domain.egress import EgressPolicy
 from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.settings import Settings
-from alliance_shared.contract.envelope import CloudEvent
 from tests.integration.notifications.notifications_support import (
     contact,
-    event_of,
     mails_to,
     new_id,
     notifications_settings,
     partner_registered,
     publish,
+    rectification_ordered,
     skip_history,
     wait_for,
 )
 from tests.support.http import bearer, running
-from tests.unit.notifications.notifications_support import EXAMPLE_PAYLOADS
 
 pytestmark = pytest.mark.infra
 
@@ -410,17 +408,6 @@ async def pools_client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterat
         yield http
 
 
-def ordered(party: str) -> CloudEvent:
-    payload = {
-        **EXAMPLE_PAYLOADS["evaluation.rectification.ordered"],
-        "order_id": new_id("rect"),
-        "responsible_party_id": party,
-        "party_ids": [party],
-        "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
-    }
-    return event_of("evaluation.rectification.ordered", payload)
-
-
 async def test_a_stuck_webhook_does_not_hold_up_email(
     infra: Infrastructure, pools_client: httpx.AsyncClient, receiver: Receiver, db: Any, dev_keys_dir: Path
 ) -> None:
@@ -444,14 +431,14 @@ async def test_a_stuck_webhook_does_not_hold_up_email(
     endpoint_id = created.json()["endpoint_id"]
     assert (await verify(pools_client, dev_keys_dir, stuck, endpoint_id)).status_code == 200
     handshakes = len(receiver.paths(f"/slow/{stuck}"))
-    await publish(infra, ordered(stuck))
+    await publish(infra, rectification_ordered(stuck))
 
     async def webhook_in_hand() -> bool:
         return len(receiver.paths(f"/slow/{stuck}")) > handshakes
 
     await wait_for(webhook_in_hand, what="the webhook attempt started")
     started = time.monotonic()
-    await publish(infra, ordered(mailed))
+    await publish(infra, rectification_ordered(mailed))
 
     async def mailed_now() -> bool:
         return bool(mails_to(infra, address))

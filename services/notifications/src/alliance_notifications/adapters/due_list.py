@@ -14,18 +14,45 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from alliance_notifications.domain.delivery import OPEN_STATES, Delivery
-from alliance_notifications.service.repositories import DELIVERIES, DIGEST_ENTRIES, INBOX, REMINDERS
+from alliance_notifications.service.repositories import (
+    DELIVERIES,
+    DIGEST_ENTRIES,
+    ENDPOINTS,
+    INBOX,
+    REMINDERS,
+)
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 
 DUE = "delivery_due"
 
-#: Query-side indexes (used by MongoDB; FerretDB v1 scans, which is fine at alliance scale).
+
+def _by(collection: str, *fields: str) -> IndexSpec:
+    """An index for equality on ``fields`` and pages in `_id` order."""
+    return IndexSpec(collection, (*((f, ASCENDING) for f in fields), ("_id", ASCENDING)))
+
+
+#: Query-side indexes (used by MongoDB; FerretDB v1 scans, which is fine at alliance scale),
+#: checked against every query the service sends by tests/integration/shared/test_index_shapes.py.
 INDEXES = (
-    IndexSpec(DELIVERIES, (("status", ASCENDING), ("next_attempt_at", ASCENDING))),
-    IndexSpec(DELIVERIES, (("event_id", ASCENDING),)),
-    IndexSpec(INBOX, (("recipient_id", ASCENDING), ("created_at", ASCENDING))),
+    # GET /deliveries by each filter; the open deliveries the due list is rebuilt from
+    _by(DELIVERIES, "status"),
+    _by(DELIVERIES, "event_id"),
+    _by(DELIVERIES, "recipient_id"),
+    _by(DELIVERIES, "partner_id"),
+    _by(DELIVERIES, "channel"),
+    # GET /inbox newest first (unread only or all) and the unread count
+    IndexSpec(INBOX, (("recipient_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(
+        INBOX, (("recipient_id", ASCENDING), ("read_at", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING))
+    ),
+    _by(INBOX, "recipient_id", "read_at"),
+    # the reminders due, in firing order; a scope's scheduled reminders
     IndexSpec(REMINDERS, (("status", ASCENDING), ("fire_at", ASCENDING))),
-    IndexSpec(DIGEST_ENTRIES, (("digest_id", ASCENDING),)),
+    _by(REMINDERS, "scope", "status"),
+    _by(DIGEST_ENTRIES, "digest_id"),
+    # a partner's webhooks; the endpoints still holding a rotated-out secret
+    _by(ENDPOINTS, "partner_id"),
+    IndexSpec(ENDPOINTS, (("previous_secret", ASCENDING),)),
     IndexSpec(DUE, (("next_attempt_at", ASCENDING),)),
 )
 

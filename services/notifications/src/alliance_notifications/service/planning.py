@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -36,15 +37,36 @@ log = get_logger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 
-async def handle_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
-    """One consumed event: reminders, then its deliveries. Idempotent per event id.
+@dataclass(frozen=True)
+class Consumed:
+    """A consumed event as planning sees it: its id, type and JSON data."""
 
-    At most ``planning_concurrency`` events are planned at a time (a bound on concurrent
+    event_id: str
+    event_type: str
+    payload: Mapping[str, Any]
+
+
+async def handle_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
+    """One consumed event: reminders, then its deliveries. Idempotent per event id."""
+    await handle_events(notifier, [Consumed(event_id, event_type, payload)])
+
+
+async def handle_events(notifier: Notifier, events: Sequence[Consumed]) -> None:
+    """A run of consumed events, in order: each one's reminders, then the deliveries of
+    all, recorded together (one bulk insert per store for the run). Idempotent per event
+    id: a repeat of the run, or of any part of it, writes only what is missing.
+
+    At most ``planning_concurrency`` runs are planned at a time (a bound on concurrent
     writers, next to the consumer's own)."""
     async with notifier.planning:
         now = notifier.clock.now()
-        await track_reminders(notifier, event_id, event_type, payload, now)
-        await route(notifier, event_type, event_id, payload, now)
+        rules = (await notifier.rule_set()).item.rules
+        planned: list[tuple[list[PlannedDelivery], Mapping[str, Any]]] = []
+        for event in events:
+            await track_reminders(notifier, event.event_id, event.event_type, event.payload, now)
+            plans = await plan_event(notifier, rules, event.event_type, event.event_id, event.payload, now)
+            planned.append((plans, event.payload))
+        await record_plans(notifier, planned, now)
 
 
 async def handle_partner_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
@@ -105,9 +127,7 @@ async def route(
     rule set in force."""
     rules = (await notifier.rule_set()).item.rules
     plans = await plan_event(notifier, rules, routing_type, event_id, payload, now)
-    await record_plans(notifier, plans, payload, now)
-    if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for p in plans):
-        notifier.wake.set()
+    await record_plans(notifier, [(plans, payload)], now)
     return plans
 
 
@@ -130,15 +150,16 @@ async def plan_event(
 
 
 async def record_plans(
-    notifier: Notifier, plans: Sequence[PlannedDelivery], payload: Mapping[str, Any], now: datetime
+    notifier: Notifier, planned: Sequence[tuple[Sequence[PlannedDelivery], Mapping[str, Any]]], now: datetime
 ) -> None:
-    """One document per plan, inserted in bulk: digest entries, then inbox entries, then
-    the deliveries (an inbox delivery is sent once its entry is stored). Plans recorded
-    before (the event was redelivered, or planning stopped half-way) write nothing again."""
+    """One document per plan of each (plans, event data) pair, inserted in bulk: digest
+    entries, then inbox entries, then the deliveries (an inbox delivery is sent once its
+    entry is stored). Plans recorded before (the event was redelivered, or planning
+    stopped half-way) write nothing again."""
     digest_entries: list[tuple[str, CollectedEntry]] = []
     inbox_entries: list[tuple[str, InboxEntry]] = []
     records: list[DeliveryRecord] = []
-    for plan in plans:
+    for plan, payload in ((plan, payload) for plans, payload in planned for plan in plans):
         if plan.disposition is Disposition.DIGEST:
             entry = DigestEntry.from_plan(plan, payload)
             digest_entries.append((entry.entry_id, CollectedEntry(entry=entry)))
@@ -154,6 +175,8 @@ async def record_plans(
     for record, new in zip(records, written, strict=True):
         if new:
             await hand_over(notifier, Loaded(record, 1))
+    if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for plans, _ in planned for p in plans):
+        notifier.wake.set()
 
 
 def render_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any]) -> RenderResult | None:

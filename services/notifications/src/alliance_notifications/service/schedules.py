@@ -33,7 +33,8 @@ async def fire_due_reminders(notifier: Notifier) -> int:
         return Decision(current.item, None)
 
     fired = 0
-    for found in await repo.find({"status": ReminderStatus.SCHEDULED.value, "fire_at": {"$lte": now}}):
+    due = {"status": ReminderStatus.SCHEDULED.value, "fire_at": {"$lte": now}}
+    for found in await repo.find(due, sort=[("fire_at", 1)]):  # the oldest first, as indexed
         reminder = found.item
         if not reminder.is_due(now):
             continue

@@ -154,7 +154,8 @@ async def drop_expired_secrets(notifier: Notifier) -> int:
         return Decision(endpoint, None) if endpoint.drop_expired_secret(notifier.clock.now()) else None
 
     dropped = 0
-    for found in await notifier.repos.endpoints.find({"previous_secret": {"$ne": None}}):
+    # In no order: a sort by `_id` would keep its index from serving the range.
+    for found in await notifier.repos.endpoints.find({"previous_secret": {"$ne": None}}, sort=()):
         if found.item.drop_expired_secret(now):
             outcome = await update(notifier.repos.endpoints, found.item.endpoint_id, decide, not_found=NOT_FOUND)
             dropped += outcome.written

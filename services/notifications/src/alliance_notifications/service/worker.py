@@ -98,11 +98,6 @@ class DeliveryWorker:
             started += self._start(delivery_id)
         return started
 
-    async def settle(self) -> None:
-        """Wait until every attempt started has ended (for tests and an orderly stop)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def cancel_attempts(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:
