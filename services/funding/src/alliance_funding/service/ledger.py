@@ -41,8 +41,11 @@ from alliance_funding.domain.ledger import (
 from alliance_funding.service.ports import Repositories
 from alliance_funding.service.records import LedgerBook
 from alliance_shared.errors import DomainError, NotFound, PreconditionFailed
+from alliance_shared.logging import get_logger
 from alliance_shared.persistence.versioned_store import AuditNote, VersionedStore
 from alliance_shared.persistence.write_path import Retry
+
+log = get_logger(__name__)
 
 #: Transfer ids a book version remembers with their content (kind, amount, award, posting),
 #: to tell a replay from a reused id. Every version carries the window, so it is kept
@@ -130,11 +133,7 @@ async def post(
 async def _drain(repos: Repositories, programme_id: str, queue: _BookQueue) -> None:
     """Write the queued postings of one book, a batch at a time, until none is left."""
     while queue.waiting:
-        batch: list[_Queued] = []
-        size = 0
-        while queue.waiting and (not batch or size + len(queue.waiting[0][0]) <= MAX_BATCH_TRANSFERS):
-            batch.append(queue.waiting.pop(0))
-            size += len(batch[-1][0])
+        batch = _next_batch(queue)
         try:
             outcomes = await _write_batch(repos, programme_id, [t for t, _, _ in batch], batch[0][1])
         except Exception as failed:  # the store failed: the batch's callers hear it, the queue goes on
@@ -150,6 +149,31 @@ async def _drain(repos: Repositories, programme_id: str, queue: _BookQueue) -> N
         for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+
+
+def _next_batch(queue: _BookQueue) -> list[_Queued]:
+    """The queued postings to write together, in queue order, up to ``MAX_BATCH_TRANSFERS``.
+
+    A posting for an award (or a transfer id) that an earlier posting of the batch
+    touches waits for the next batch: its caller hears its outcome only after the
+    earlier one's caller did, so two commands on one award save the award in the order
+    the book took their money, as when every posting was written alone.
+    """
+    batch: list[_Queued] = []
+    taken: set[str] = set()
+    size = 0
+    for queued in list(queue.waiting):
+        transfers = queued[0]
+        if batch and size + len(transfers) > MAX_BATCH_TRANSFERS:
+            break
+        touched = {t.transfer_id for t in transfers} | {t.award_id for t in transfers if t.award_id}
+        if touched & taken:
+            continue
+        queue.waiting.remove(queued)
+        batch.append(queued)
+        taken |= touched
+        size += len(transfers)
+    return batch
 
 
 async def _write_batch(
@@ -218,8 +242,11 @@ async def _write_batch(
             # than the receipts): it is a replay; the others are decided again.
             outcomes[first] = REPLAYED
             continue
-        await repos.receipts.record(programme_id, plan.applied)
-        _RECEIPTED.setdefault(store, {})[programme_id] = written
+        try:
+            await repos.receipts.record(programme_id, plan.applied)
+            _RECEIPTED.setdefault(store, {})[programme_id] = written
+        except Exception:  # the version is written: the next writer of the book records them
+            log.warning("ledger receipts not written", programme_id=programme_id, version=written, exc_info=True)
         outcomes.update((i, _answer(o, written)) for i, o in zip(pending, plan.outcomes, strict=True))
         break
     else:
