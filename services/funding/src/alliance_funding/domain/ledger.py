@@ -40,10 +40,10 @@ signed ``deltas`` and the ``guards`` (account → minimum current balance needed
 MongoDB that plan fits one ``update_one({_id, "balances.<acct>": {"$gte": need},
 "applied": {"$nin": ids}}, {"$inc": {"balances.<acct>": delta}, "$push": ...})``. On
 FerretDB v1, whose updates are not isolated (docs/architecture.md), the use case applies
-the plan with ``apply_posting`` to the loaded balances and inserts the result as the next
-version of the programme's book; the version ``_id`` and the ``_dedupe_key``
-(programme id | first transfer id of the posting) are then the guards
-(docs/funding.md, "The ledger on a store without transactions").
+the plans of the postings queued for the book (``plan_batch``) to the loaded balances and
+inserts the result as the next version of the programme's book; the version ``_id``, the
+replay window and the transfer receipts are then the guards (docs/funding.md, "The
+ledger on a store without transactions").
 """
 
 from __future__ import annotations

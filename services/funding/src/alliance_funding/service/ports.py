@@ -8,8 +8,9 @@ Stores:
 
 * ``programmes``, ``applications``, ``awards`` — the aggregates;
 * ``ledgers`` — one book per programme: balances, the replay window of applied
-  transfer ids and, in each version, the journal entries of the posting that made
-  it. The store's journal (``ledgers_journal``) is the ledger's journal;
+  transfer ids and, in each version, the journal entries of the postings that made
+  it (one batch, ``service/ledger.py``). The store's journal (``ledgers_journal``) is
+  the ledger's journal;
 * ``partners``, ``agreements``, ``agreement_evaluations`` — read models folded from
   registry and evaluation events;
 * ``surcharge_statements`` — one education-surcharge credit statement per enterprise
