@@ -28,9 +28,12 @@ GENESIS_HASH = "0" * 64
 DUPLICATE_KEY = 11000
 
 #: ``_id`` is the sequence number (the local server only uses an index for ``_id``).
+#: ``records`` filters by entity, entity id or both and pages in sequence order.
 AUDIT_INDEXES = (
     IndexSpec(AUDIT_COLLECTION, (("entry_id", ASCENDING),), unique=True),
-    IndexSpec(AUDIT_COLLECTION, (("entity", ASCENDING), ("entity_id", ASCENDING))),
+    IndexSpec(AUDIT_COLLECTION, (("entity", ASCENDING), ("entity_id", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(AUDIT_COLLECTION, (("entity", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(AUDIT_COLLECTION, (("entity_id", ASCENDING), ("_id", ASCENDING))),
 )
 
 

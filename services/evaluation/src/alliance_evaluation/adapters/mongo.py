@@ -26,8 +26,8 @@ from alliance_evaluation.service.repositories import (
 from alliance_shared.persistence.mongo import IndexSpec
 
 
-def _by(collection: str, field: str) -> IndexSpec:
-    return IndexSpec(collection, ((field, ASCENDING), ("_id", ASCENDING)))
+def _by(collection: str, *fields: str) -> IndexSpec:
+    return IndexSpec(collection, (*((field, ASCENDING) for field in fields), ("_id", ASCENDING)))
 
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -36,11 +36,16 @@ INDEXES: tuple[IndexSpec, ...] = (
     _by(FRAMEWORKS, "status"),
     # GET /cycles
     _by(CYCLES, "status"),
-    # GET /rectifications (parties: party_ids holds each party of the agreement), the overdue sweep
+    # GET /rectifications (parties: party_ids holds each party of the agreement, and a party
+    # sees only its own, so each filter comes with it too), the overdue sweep, a cycle's dashboard
     _by(RECTIFICATIONS, "status"),
     _by(RECTIFICATIONS, "agreement_id"),
     _by(RECTIFICATIONS, "cycle_id"),
     _by(RECTIFICATIONS, "party_ids"),
+    _by(RECTIFICATIONS, "party_ids", "status"),
+    _by(RECTIFICATIONS, "party_ids", "agreement_id"),
+    _by(RECTIFICATIONS, "party_ids", "cycle_id"),
+    _by(RECTIFICATIONS, "cycle_id", "status"),
     # GET /appeals
     _by(APPEALS, "status"),
     _by(APPEALS, "agreement_id"),
@@ -56,7 +61,7 @@ INDEXES: tuple[IndexSpec, ...] = (
     # the active agreements a cycle is opened for; reports parked until their agreement is known
     _by(AGREEMENTS, "status"),
     _by(PARKED_REPORTS, "status"),
-    _by(PARKED_REPORTS, "agreement_id"),
+    _by(PARKED_REPORTS, "agreement_id", "status"),
     # the programmes funding an agreement (rankings and dashboards group by them)
     _by(PROGRAMMES, "agreement_ids"),
 )

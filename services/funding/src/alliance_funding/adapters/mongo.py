@@ -28,12 +28,18 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec(AWARDS, (("recovery_open", ASCENDING), ("_id", ASCENDING))),
     # GET /awards for a partner (every party of the award)
     IndexSpec(AWARDS, (("party_ids", ASCENDING), ("_id", ASCENDING))),
-    # GET /applications by programme and for a partner
+    # a partner's awards in a programme (GET /awards?programme_id= for a college or enterprise)
+    IndexSpec(AWARDS, (("party_ids", ASCENDING), ("programme_id", ASCENDING), ("_id", ASCENDING))),
+    # GET /applications by programme, for a partner, and both
     IndexSpec(APPLICATIONS, (("programme_id", ASCENDING), ("_id", ASCENDING))),
     IndexSpec(APPLICATIONS, (("applicant_partner_id", ASCENDING), ("_id", ASCENDING))),
-    # GET /surcharge-credit-statements by enterprise and by year; an enterprise's later statements
+    IndexSpec(APPLICATIONS, (("applicant_partner_id", ASCENDING), ("programme_id", ASCENDING), ("_id", ASCENDING))),
+    # the approved applications the reconciliation pass checks
+    IndexSpec(APPLICATIONS, (("status", ASCENDING), ("_id", ASCENDING))),
+    # GET /surcharge-credit-statements by enterprise, by year and both; an enterprise's later statements
     IndexSpec(STATEMENTS, (("enterprise_id", ASCENDING), ("_id", ASCENDING))),
     IndexSpec(STATEMENTS, (("year", ASCENDING), ("_id", ASCENDING))),
+    IndexSpec(STATEMENTS, (("enterprise_id", ASCENDING), ("year", ASCENDING), ("_id", ASCENDING))),
 )
 
 

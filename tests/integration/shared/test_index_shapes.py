@@ -1,0 +1,385 @@
+"""Every query the services send is served by an index they declare, and their command
+and consume paths read by `_id` (issue 13, item 3).
+
+Each service runs on a database of its own with a pymongo command listener recording
+what it sends (tests/support/query_shapes.py). First its main command flows and
+consumed events run, and what they sent must read by `_id` alone — but for the
+allow-list below, each entry saying why it is not hot. Then every GET route of its API
+is called with each query parameter its OpenAPI document offers (every value of an
+enumeration), as every role; every query recorded in both phases must be served by a
+declared ``IndexSpec`` (the ESR rule). The unserved shapes are printed with where
+they were sent from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from alliance_devstack.provision import Infrastructure
+from alliance_evaluation.app import build_app as build_evaluation
+from alliance_funding.app import build_app as build_funding
+from alliance_notifications.app import build_app as build_notifications
+from alliance_registry.app import build_app as build_registry
+from alliance_shared.audit import AUDIT_INDEXES
+from alliance_shared.contract import college
+from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.contract.vocabulary import Role
+from alliance_shared.persistence.mongo import IndexSpec
+from alliance_shared.persistence.pagination import encode_cursor
+from alliance_shared.persistence.versioned_store import versioned_indexes
+from alliance_shared.runtime import ServiceRuntime
+from alliance_shared.web.idempotency import IDEMPOTENCY_INDEXES
+from tests.integration.evaluation import evaluation_support as evaluation
+from tests.integration.funding import funding_support as funding
+from tests.integration.notifications import notifications_support as notifications
+from tests.integration.registry import registry_support as registry
+from tests.support.http import bearer, running
+from tests.support.kafka_io import skip_history
+from tests.support.query_shapes import QueryShape, Recorded, probing, recorder, unserved
+from tests.unit.notifications.notifications_support import EXAMPLE_PAYLOADS
+
+pytestmark = pytest.mark.infra
+
+RUN = uuid.uuid4().hex[:8]
+PARTNER_ROLES = {Role.COLLEGE, Role.ENTERPRISE, Role.AGENCY_STAFF}
+#: Parameters that page or size a list rather than filter it (a cursor is given as a value of its own).
+NOT_FILTERS = {"limit"}
+
+#: Reads on command and consume paths that filter by more than `_id`, each with why it is
+#: not hot. Keyed by (collection — "*_journal": every journal —, the filter's and sort's fields).
+ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
+    ("*_journal", frozenset({"_pending"})): "the relay's sweep for versions a crash left pending: "
+    "once per scan interval, not per write (written versions are handed to the relay directly)",
+    ("audit_trail", frozenset({"_id"})): "the audit chain's verification: the whole chain, once per verify interval",
+    # registry
+    ("certifications", frozenset({"status", "_id"})): "the schedule's pass over certified "
+    "enterprises (expiry), once per schedule interval",
+    ("agreements", frozenset({"status", "_id"})): "the schedule's pass over agreements due to start "
+    "or end, once per schedule interval",
+    ("certifications", frozenset({"partner_id", "_id"})): "a certification request (an admin's, rare) "
+    "checks the enterprise's earlier certifications; several per partner over time, so no one `_id`",
+    # funding
+    ("applications", frozenset({"status", "_id"})): "the reconciliation pass over approved "
+    "applications, once per reconcile interval",
+    ("awards", frozenset({"recovery_open", "_id"})): "the recovery deadline pass, once per interval",
+    ("programmes", frozenset({"_id"})): "the reconciliation pass over every programme's book, once "
+    "per reconcile interval",
+    # evaluation
+    ("rectifications", frozenset({"status", "_id"})): "the overdue pass over open orders, once per interval",
+    ("appeals", frozenset({"status", "_id"})): "housekeeping: upheld appeals whose correction is unfinished",
+    ("parked_reports", frozenset({"status", "_id"})): "housekeeping: reports parked for an unknown "
+    "agreement, applied or dead-lettered when they waited too long",
+    ("parked_reports", frozenset({"agreement_id", "status", "_id"})): "on an agreement event (not per "
+    "report): the reports that came before their agreement; rare, and indexed",
+    # notifications
+    ("delivery_due", frozenset({"next_attempt_at"})): "the delivery worker's poll for due retries, "
+    "once per poll interval, by time (what the due list is for)",
+    ("deliveries", frozenset({"status", "_id"})): "the due list rebuilt from the open deliveries, "
+    "at the worker's start only",
+    ("reminders", frozenset({"status", "fire_at"})): "the reminder pass, once per scan interval, by time",
+    ("digest_entries", frozenset({"digest_id", "_id"})): "the daily digest pass: entries not yet sent",
+    ("webhook_endpoints", frozenset({"previous_secret"})): "the pass dropping rotated-out secrets "
+    "after their overlap, once per interval",
+    # The recipient directory routing reads for every event: cached for directory_cache_seconds,
+    # but read whole again after any change to it (a partner registered, a webhook added).
+    ("contacts", frozenset({"_id"})): "the recipient directory (cached; read whole after a change)",
+    ("role_groups", frozenset({"_id"})): "the recipient directory (cached; read whole after a change)",
+    ("webhook_endpoints", frozenset({"_id"})): "the recipient directory (cached; read whole after a change)",
+}
+
+
+def allowed(shape: QueryShape) -> bool:
+    return any(
+        fields == shape.fields and (shape.collection == collection or shape.collection.endswith(collection[1:]))
+        for collection, fields in ALLOWED_OFF_ID
+        if collection.startswith("*") or collection == shape.collection
+    )
+
+
+def declared_indexes(runtime: ServiceRuntime) -> list[IndexSpec]:
+    """What ``ServiceRuntime.start`` creates: the service's own, the audit trail's, the
+    idempotency records' and each store's journal's."""
+    journals = [spec for store in runtime.stores for spec in versioned_indexes(store)]
+    return [*runtime.indexes, *AUDIT_INDEXES, *IDEMPOTENCY_INDEXES, *journals]
+
+
+def report(title: str, shapes: Iterable[QueryShape], commands: list[Recorded]) -> str:
+    lines = [title]
+    for shape in shapes:
+        origins = sorted({c.origin for c in commands if shape in c.shapes})
+        lines.append(f"  {shape.describe()}\n      sent from {'; '.join(origins)}")
+    return "\n".join(lines)
+
+
+def off_id(commands: list[Recorded]) -> list[QueryShape]:
+    found: dict[QueryShape, None] = {}
+    for command in commands:
+        for shape in command.shapes:
+            if not shape.by_id and not allowed(shape):
+                found.setdefault(shape)
+    return list(found)
+
+
+# --- calling every GET route with each filter its API offers -------------------------------------
+
+
+def _resolve(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Mapping[str, Any]:
+    if "$ref" in schema:
+        return dict(components[schema["$ref"].rsplit("/", 1)[-1]])
+    options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+    return _resolve(options[0], components) if options else schema
+
+
+def _values(name: str, schema: Mapping[str, Any], components: Mapping[str, Any], ids: Mapping[str, str]) -> list[Any]:
+    """Values that exercise a query parameter: each of an enumeration, both booleans, else one."""
+    schema = _resolve(schema, components)
+    if name == "cursor":
+        return [encode_cursor("0")]
+    if "enum" in schema:
+        return list(schema["enum"])
+    kind = schema.get("type")
+    if kind == "boolean":
+        return ["true", "false"]
+    if kind == "integer":
+        return [max(int(schema.get("minimum", 1)), min(int(schema.get("maximum", 2026)), 2026))]
+    if kind == "array":
+        return [_values(name, schema["items"], components, ids)[:1]]
+    if schema.get("format") == "date":
+        return [date.today().isoformat()]
+    if schema.get("format") == "date-time":
+        return [datetime.now(UTC).isoformat()]
+    pattern = str(schema.get("pattern", ""))
+    if pattern.startswith("^[0-9]"):
+        return ["44"]
+    if pattern.startswith("^[A-"):
+        return ["C"]
+    return [ids.get(name, ids.get("partner_id", "probe"))]
+
+
+async def call_every_list(
+    http: httpx.AsyncClient, app: FastAPI, keys: Path, ids: Mapping[str, str]
+) -> list[tuple[str, int]]:
+    """Call every GET route, as each role, without filters and with each filter value; the
+    (url, status) of any answer that was a server error."""
+    spec = app.openapi()
+    components = spec.get("components", {}).get("schemas", {})
+    roles = {
+        role: bearer(keys, role.value, partner_id=ids["partner_id"] if role in PARTNER_ROLES else None) for role in Role
+    }
+    failures: list[tuple[str, int]] = []
+    for path, operations in spec["paths"].items():
+        get = operations.get("get")
+        if get is None or path.endswith("/stream"):
+            continue  # the inbox stream never ends; it reads what /inbox reads
+        parameters = get.get("parameters", [])
+        url = path.format(**{p["name"]: ids.get(p["name"], "probe") for p in parameters if p["in"] == "path"})
+        variants: list[dict[str, Any]] = [{}]
+        for p in parameters:
+            if p["in"] == "query" and p["name"] not in NOT_FILTERS:
+                variants += [{p["name"]: v} for v in _values(p["name"], p.get("schema", {}), components, ids)]
+        for headers in roles.values():
+            if (await http.get(url, headers=headers)).status_code in (401, 403):
+                continue
+            for params in variants:
+                answered = await http.get(url, params=params, headers=headers)
+                if answered.status_code >= 500:
+                    failures.append((str(answered.url), answered.status_code))
+    return failures
+
+
+async def check_service(
+    app: FastAPI,
+    keys: Path,
+    database: str,
+    command_flows: Callable[[httpx.AsyncClient], Awaitable[dict[str, str]]],
+) -> None:
+    listener = recorder()
+    listener.databases.add(database)
+    runtime: ServiceRuntime = app.state.runtime
+    try:
+        async with running(app) as http:
+            ids = await command_flows(http)
+            on_command_paths = listener.take()
+            failures = await call_every_list(http, app, keys, ids)
+            on_lists = listener.take()
+    finally:
+        listener.databases.discard(database)
+    assert not failures, f"server errors: {failures}"
+    assert on_command_paths, "nothing recorded on the command paths: is the listener registered?"
+    assert on_lists, "nothing recorded by the lists"
+    everything = on_command_paths + on_lists
+    problems = []
+    if reading_off_id := off_id(on_command_paths):
+        problems.append(
+            report("command and consume paths filter by more than `_id`:", reading_off_id, on_command_paths)
+        )
+    if missing := unserved(declared_indexes(runtime), (s for c in everything for s in c.shapes)):
+        problems.append(report("queries no declared index serves:", missing, everything))
+    assert not problems, "\n".join(problems)
+
+
+# --- the services' command flows and consumed events ---------------------------------------------
+
+
+async def test_registry_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
+    settings = registry.registry_settings(infra, f"shapes_{RUN}", dev_keys_dir)
+    keys = dev_keys_dir
+
+    async def flows(http: httpx.AsyncClient) -> dict[str, str]:
+        admin = registry.admin(keys)
+        college_id = (await registry.register(http, keys, "college"))["partner_id"]
+        enterprise_id = (await registry.register(http, keys, "enterprise"))["partner_id"]
+        applied = await http.post("/memberships", json={"partner_id": college_id, "reason": "letter"}, headers=admin)
+        assert applied.status_code == 201, applied.text
+        admitted = await http.post(f"/memberships/{college_id}/admit", json={"reason": "vote"}, headers=admin)
+        assert admitted.status_code == 200, admitted.text
+        certification = await http.post("/certifications", json={"partner_id": enterprise_id}, headers=admin)
+        assert certification.status_code == 201, certification.text
+        body = registry.agreement_body(college_id, enterprise_id)
+        drafted = await http.post("/agreements", json=body, headers=admin)
+        assert drafted.status_code == 201, drafted.text
+        agreement_id = drafted.json()["agreement_id"]
+        for role, party in (("college", college_id), ("enterprise", enterprise_id)):
+            signed = await http.post(
+                f"/agreements/{agreement_id}/sign", json={}, headers=registry.partner_token(keys, role, party)
+            )
+            assert signed.status_code == 200, signed.text
+        return {
+            "partner_id": college_id,
+            "college_id": college_id,
+            "agreement_id": agreement_id,
+            "certification_id": certification.json()["certification_id"],
+        }
+
+    await check_service(build_registry(settings), keys, settings.mongo_database, flows)
+
+
+async def test_funding_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
+    settings = funding.funding_settings(infra, f"shapes_{RUN}", dev_keys_dir)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
+    college_id, enterprise_id = funding.new_id("col"), funding.new_id("ent")
+    agreement_id = funding.new_id("agr")
+    who = funding.Actors(dev_keys_dir, college_id, enterprise_id)
+    app = build_funding(settings)
+
+    async def flows(http: httpx.AsyncClient) -> dict[str, str]:
+        await funding.send(
+            infra,
+            REGISTRY_EVENTS,
+            [
+                funding.partner_registered(college_id, "college"),
+                funding.partner_registered(enterprise_id, "enterprise"),
+                funding.certification_granted(enterprise_id),
+                funding.agreement_activated(agreement_id, college_id, enterprise_id),
+            ],
+        )
+
+        repos = app.state.repos
+
+        async def known() -> bool:
+            with probing():
+                enterprise = await repos.partners.get(enterprise_id)
+                return (
+                    await repos.agreements.get(agreement_id) is not None
+                    and await repos.partners.get(college_id) is not None
+                    and enterprise is not None
+                    and bool(enterprise.item.certifications)
+                )
+
+        await funding.wait_for(known)
+        programme = await funding.open_programme(http, who)
+        award = await funding.award_for(http, who, programme["programme_id"], agreement_id)
+        return {
+            "partner_id": college_id,
+            "programme_id": programme["programme_id"],
+            "award_id": award["award_id"],
+            "application_id": award["application_id"],
+            "enterprise_id": enterprise_id,
+        }
+
+    await check_service(app, dev_keys_dir, settings.mongo_database, flows)
+
+
+async def test_evaluation_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
+    settings = evaluation.evaluation_settings(infra, f"shapes_{RUN}", dev_keys_dir)
+    await skip_history(infra.kafka_admin, settings.consumer_group)
+    college_id, enterprise_id = evaluation.new_id("col"), evaluation.new_id("ent")
+    agreement_id = evaluation.new_id("agr")
+    supervisor = bearer(dev_keys_dir, "supervisor")
+
+    async def flows(http: httpx.AsyncClient) -> dict[str, str]:
+        activated = evaluation.agreement_event(
+            agreement_id, "activated", college_ids=[college_id], enterprise_ids=[enterprise_id]
+        )
+        await evaluation.send(infra, REGISTRY_EVENTS, [activated])
+
+        async def known() -> bool:
+            with probing():
+                return (await http.get(f"/agreements/{agreement_id}", headers=supervisor)).status_code == 200
+
+        await evaluation.wait_for(known)
+        placed = college.InternshipPlaced(
+            report_id="PL-1",
+            agreement_id=agreement_id,
+            college_id=college_id,
+            occurred_on=date(evaluation.LAST_YEAR, 3, 3),
+            student_ref="S1",
+            enterprise_id=enterprise_id,
+            post="CNC assistant",
+            start_date=date(evaluation.LAST_YEAR, 3, 3),
+            planned_months=6,
+        )
+        await evaluation.send_reports(infra, [evaluation.report_record(placed)])
+
+        window = {"window_start": str(evaluation.WINDOW_START), "window_end": str(evaluation.WINDOW_END)}
+
+        async def evidence_in() -> bool:
+            with probing():
+                found = await http.get(f"/agreements/{agreement_id}/evidence", params=window, headers=supervisor)
+            return found.status_code == 200 and found.json()["reports_received"] >= 1
+
+        await evaluation.wait_for(evidence_in)
+        opened = await evaluation.open_cycle(http, supervisor, [agreement_id])
+        return {"partner_id": college_id, "agreement_id": agreement_id, "cycle_id": opened.json()["cycle_id"]}
+
+    await check_service(build_evaluation(settings), dev_keys_dir, settings.mongo_database, flows)
+
+
+async def test_notifications_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
+    settings = notifications.notifications_settings(infra, f"shapes_{RUN}", dev_keys_dir)
+    await notifications.skip_history(infra.kafka_admin, settings.consumer_group)
+    partner_id = notifications.new_id("col")
+    address = f"{partner_id}@example.cn"
+    app = build_notifications(settings)
+
+    async def flows(http: httpx.AsyncClient) -> dict[str, str]:
+        registered = notifications.partner_registered(
+            partner_id, "college", "深圳职业技术大学", notifications.contact("李老师", address)
+        )
+        paid_payload = {**EXAMPLE_PAYLOADS["funding.tranche.paid"], "recipient_partner_id": partner_id}
+        paid = notifications.event_of("funding.tranche.paid", paid_payload)
+        await notifications.publish(infra, registered)
+        contacts = app.state.runtime.db["contacts"]
+
+        async def known() -> bool:
+            with probing():
+                return await contacts.find_one({"_id": partner_id}) is not None
+
+        await notifications.wait_for(known, what="the contact")
+        await notifications.publish(infra, paid)
+
+        async def mailed() -> bool:
+            return bool(notifications.mails_to(infra, address))
+
+        await notifications.wait_for(mailed, what="the tranche mail")
+        return {"partner_id": partner_id, "recipient_id": partner_id, "event_id": paid.id}
+
+    await check_service(app, dev_keys_dir, settings.mongo_database, flows)
