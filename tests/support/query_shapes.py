@@ -41,8 +41,9 @@ class QueryShape:
     equality: frozenset[str] = frozenset()
     ranges: frozenset[str] = frozenset()
     sort: tuple[tuple[str, int], ...] = ()
-    #: At most this many documents (0: no limit).
-    limit: int = 0
+    #: At most this many documents (0: no limit); tells a head read from a whole read, not
+    #: one shape from another.
+    limit: int = field(default=0, compare=False)
 
     def describe(self) -> str:
         sort = ", ".join(f"{name}:{direction}" for name, direction in self.sort)
