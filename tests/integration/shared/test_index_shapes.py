@@ -30,7 +30,7 @@ from alliance_notifications.app import build_app as build_notifications
 from alliance_registry.app import build_app as build_registry
 from alliance_shared.audit import AUDIT_INDEXES
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import REGISTRY_EVENTS
+from alliance_shared.contract.topics import EVALUATION_EVENTS, REGISTRY_EVENTS
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.persistence.mongo import IndexSpec
 from alliance_shared.persistence.pagination import encode_cursor
@@ -72,6 +72,8 @@ ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
     ("awards", frozenset({"recovery_open", "_id"})): "the recovery deadline pass, once per interval",
     ("programmes", frozenset({"_id"})): "the reconciliation pass over every programme's book, once "
     "per reconcile interval",
+    ("awards", frozenset({"agreement_id", "status", "_id"})): "an agreement or evaluation event (per "
+    "agreement, not per report) reaches the agreement's active awards — a few, by index",
     # evaluation
     ("rectifications", frozenset({"status", "_id"})): "the overdue pass over open orders, once per interval",
     ("appeals", frozenset({"status", "_id"})): "housekeeping: upheld appeals whose correction is unfinished",
@@ -297,6 +299,17 @@ async def test_funding_queries_are_index_served(infra: Infrastructure, dev_keys_
         await funding.wait_for(known)
         programme = await funding.open_programme(http, who)
         award = await funding.award_for(http, who, programme["programme_id"], agreement_id)
+        # an evaluation event about the agreement reaches its active awards (a hold here)
+        granted = await http.get(f"/awards/{award['award_id']}", headers=who.officer)
+        order = funding.rectification(agreement_id, [college_id, enterprise_id], funding.new_id("rect"), closed=False)
+        await funding.send(infra, EVALUATION_EVENTS, [order])
+
+        async def held() -> bool:
+            with probing():
+                now = await http.get(f"/awards/{award['award_id']}", headers=who.officer)
+            return now.headers["etag"] != granted.headers["etag"]
+
+        await funding.wait_for(held)
         return {
             "partner_id": college_id,
             "programme_id": programme["programme_id"],

@@ -21,7 +21,7 @@ TRANSFER_RECEIPTS = "ledger_receipts"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # an agreement's active awards (holds driven by registry and evaluation events)
-    IndexSpec(AWARDS, (("agreement_id", ASCENDING), ("status", ASCENDING))),
+    IndexSpec(AWARDS, (("agreement_id", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING))),
     # a programme's awards (its closing releases their kept remainders)
     IndexSpec(AWARDS, (("programme_id", ASCENDING), ("_id", ASCENDING))),
     # the recovery deadline pass
