@@ -149,6 +149,10 @@ async def _drain(repos: Repositories, programme_id: str, queue: _BookQueue) -> N
         for (_, _, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():
                 future.set_result(outcome)
+        # Let the answered callers take their next step (an award command saves its award)
+        # before a posting deferred to the next batch is answered, as when each posting
+        # waited for the one before it.
+        await asyncio.sleep(0)
 
 
 def _next_batch(queue: _BookQueue) -> list[_Queued]:
