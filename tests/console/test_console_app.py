@@ -8,6 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from alliance_console import i18n
+from alliance_console.api import field_error_message
 from alliance_console.app import create_app
 from alliance_console.settings import ConsoleSettings
 
@@ -98,3 +100,37 @@ def test_amounts_in_fen_are_shown_and_read_in_yuan_per_locale() -> None:
     assert i18n.fen_from_yuan("¥1200.50") == 120050
     assert i18n.fen_from_yuan("12.345") is None
     assert i18n.fen_from_yuan("abc") is None
+
+
+def test_only_listed_exports_are_relayed_and_only_to_a_signed_in_person(tmp_path: Path) -> None:
+    """The console relays the services' downloads it lists, never an arbitrary service path."""
+    stranger = client().get("/downloads/partners.csv", follow_redirects=False)
+    assert stranger.status_code == 303
+    on = client(dev_login=True, dev_keys_dir=str(tmp_path))
+    page = on.get("/auth/dev")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    on.post("/auth/dev", data={"role": "auditor", "csrf_token": token}, follow_redirects=False)
+    assert on.get("/downloads/audit-records.csv").status_code == 404
+    assert on.get("/downloads/partners.json").status_code == 404
+    assert on.get("/downloads/ranking.csv").status_code == 404  # the cycle is part of the path
+    assert on.get("/downloads/incentives.csv", follow_redirects=False).status_code != 404
+
+
+def test_agency_staff_sign_in_with_their_agency_and_see_its_incentive_register(tmp_path: Path) -> None:
+    on = client(dev_login=True, dev_keys_dir=str(tmp_path))
+    page = on.get("/auth/dev")
+    assert 'value="agency_staff"' in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"role": "agency_staff", "partner_id": "gov-0a1b2c3d4e5f", "csrf_token": token}
+    assert on.post("/auth/dev", data=form, follow_redirects=False).status_code == 303
+    home = on.get("/").text
+    assert "gov-0a1b2c3d4e5f" in home
+    assert 'href="/incentives"' in home
+
+
+def test_a_fields_validation_error_is_named_in_the_persons_language() -> None:
+    i18n.set_language("zh-CN")
+    assert field_error_message("string_too_short", "String should have at least 1 character") == "请填写此项。"
+    assert field_error_message("some_new_type", "as the service said") == "as the service said"
+    i18n.set_language("en")
+    assert field_error_message("missing", "Field required") == "Fill this in."

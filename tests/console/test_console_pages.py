@@ -117,6 +117,10 @@ def test_maker_checker_on_grants_tranches_recoveries_and_terminations(
     # The officer prepares the start-up tranche (¥500,000.00); the approver approves less.
     me.sign_in("funding_officer", OFFICER.sub)
     me.until(award_path, "li.tranche[data-status=eligible]", "mc-award-eligible")
+    # The award names its programme (a link to it), not its id.
+    expect(page.locator(f"dl.facts a[href='/funding/programmes/{programme_id}']")).to_have_text(
+        f"审批分离专项 {stack.run}"
+    )
     page.click("form[action$='/request'] button")
     expect(page.locator("li.tranche[data-status=requested]")).to_be_visible()
     me.sign_in("funding_approver", APPROVER)

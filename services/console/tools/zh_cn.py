@@ -722,6 +722,20 @@ ZH = {
     "Phone": "电话",
     "Save the contacts": "保存联系人",
     "No contacts.": "暂无联系人。",
+    "Enter an e-mail address, e.g. name@example.cn": "请输入电子邮件地址，例如 name@example.cn",
+    "Enter a phone number, e.g. +86 755 1234 5678": "请输入电话号码，例如 +86 755 1234 5678",
+    "Fill this in (at most a line).": "请填写此项（不超过一行）。",
+    "Sent to": "接收方",
+    "Fill this in.": "请填写此项。",
+    "Add at least one.": "请至少添加一项。",
+    "This is too long.": "内容过长。",
+    "There are too many.": "数量过多。",
+    "Check the format of this field.": "请检查此项的格式。",
+    "The number is too small.": "数值过小。",
+    "The number is too large.": "数值过大。",
+    "Choose one of the offered values.": "请从给出的选项中选择。",
+    "Enter a date and time.": "请输入日期和时间。",
+    "Enter a web address starting with https://": "请输入以 https:// 开头的网址",
 }
 
 

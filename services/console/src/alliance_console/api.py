@@ -147,8 +147,35 @@ def _field_errors(problem: Mapping[str, Any]) -> dict[str, str]:
     for error in problem.get("errors") or []:
         loc = [str(p) for p in error.get("loc", []) if str(p) != "body"]
         name = next((p for p in reversed(loc) if not p.isdigit()), "") if loc else ""
-        found.setdefault(name or "_", str(error.get("msg", "")))
+        found.setdefault(name or "_", field_error_message(str(error.get("type", "")), str(error.get("msg", ""))))
     return found
+
+
+def field_error_message(error_type: str, service_text: str) -> str:
+    """A field's validation error (pydantic's error type) in the person's language; an
+    unknown type keeps the service's English text."""
+    known = {
+        "missing": _("Fill this in."),
+        "string_too_short": _("Fill this in."),
+        "too_short": _("Add at least one."),
+        "string_too_long": _("This is too long."),
+        "too_long": _("There are too many."),
+        "string_pattern_mismatch": _("Check the format of this field."),
+        "int_parsing": _("Enter a whole number."),
+        "int_type": _("Enter a whole number."),
+        "greater_than": _("The number is too small."),
+        "greater_than_equal": _("The number is too small."),
+        "less_than": _("The number is too large."),
+        "less_than_equal": _("The number is too large."),
+        "enum": _("Choose one of the offered values."),
+        "literal_error": _("Choose one of the offered values."),
+        "date_from_datetime_parsing": _("Enter a date."),
+        "date_parsing": _("Enter a date."),
+        "datetime_parsing": _("Enter a date and time."),
+        "datetime_from_date_parsing": _("Enter a date and time."),
+        "url_parsing": _("Enter a web address starting with https://"),
+    }
+    return known.get(error_type, service_text)
 
 
 #: Refusals that concern one field of the form that caused them (shown next to it).

@@ -100,9 +100,13 @@ def when(value: str | datetime | None) -> str:
 
 
 def day(value: str | date | None) -> str:
+    """A date, or the China-time day of an ISO timestamp (a validity starting at local midnight)."""
     if value is None or value == "":
         return "—"
-    parsed = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    if isinstance(value, str) and len(value) > 10:
+        parsed = datetime.fromisoformat(value).astimezone(TIME_ZONE).date()
+    else:
+        parsed = date.fromisoformat(value) if isinstance(value, str) else value
     return format_date(parsed, "medium", locale=babel_locale())
 
 

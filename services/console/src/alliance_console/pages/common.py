@@ -106,6 +106,15 @@ async def agreement_titles(api: Api, agreement_ids: Iterable[str]) -> dict[str, 
     return {key: title for key, title in await asyncio.gather(*map(title_of, wanted)) if title}
 
 
+async def award_names(api: Api, award: dict[str, Any]) -> dict[str, Any]:
+    """The award's agreement title and programme name, read together, for its page."""
+    agreement_id = str(award.get("agreement_id"))
+    titles, programme = await asyncio.gather(
+        agreement_titles(api, [agreement_id]), api.get("funding", f"/programmes/{award.get('programme_id')}")
+    )
+    return {"agreement_title": titles.get(agreement_id), "programme_name": programme.get("name")}
+
+
 #: Contact rows a profile form shows beyond the partner's own (one blank to add a person).
 EXTRA_CONTACT_ROWS = 1
 
@@ -126,8 +135,16 @@ def with_contact_errors(error: ApiError) -> ApiError:
     for problem in error.problem.get("errors") or []:
         loc = [str(part) for part in problem.get("loc", []) if str(part) != "body"]
         if len(loc) >= 3 and loc[0] == "contacts" and loc[1].isdigit():
-            error.field_errors[f"c{int(loc[1]) + 1}_{loc[2]}"] = str(problem.get("msg", ""))
+            error.field_errors[f"c{int(loc[1]) + 1}_{loc[2]}"] = contact_field_message(loc[2])
     return error
+
+
+def contact_field_message(name: str) -> str:
+    """What a refused contact field needs, in the person's language (the service's text is English)."""
+    return {
+        "email": _("Enter an e-mail address, e.g. name@example.cn"),
+        "phone": _("Enter a phone number, e.g. +86 755 1234 5678"),
+    }.get(name, _("Fill this in (at most a line)."))
 
 
 async def put_contacts(api: Api, partner_id: str, form: FormData) -> None:

@@ -4,7 +4,6 @@ budget execution with its chart and downloads."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import re
@@ -19,7 +18,7 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import TIME_ZONE, _
-from alliance_console.pages.common import FormInvalid, act, agreement_titles, amount, integer, text
+from alliance_console.pages.common import FormInvalid, act, amount, award_names, integer, text
 from alliance_console.web import render, require
 from alliance_shared.tables import Table
 from alliance_shared.web.exports import render_table
@@ -201,11 +200,8 @@ async def awards(request: Request, programme_id: str | None = None, cursor: str 
 async def award(request: Request, award_id: str) -> HTMLResponse:
     person, api = require(request, *STAFF)
     found = await api.get("funding", f"/awards/{award_id}")
-    titles, programme_doc = await asyncio.gather(
-        agreement_titles(api, [str(found.get("agreement_id"))]), api.get("funding", f"/programmes/{found['programme_id']}")
-    )
     return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=person.has(*OFFICER),
-                  agreement_title=titles.get(str(found.get("agreement_id"))), programme_name=programme_doc.get("name"),
+                  **await award_names(api, found),
                   can_approve=person.has("funding_approver"), recovery_id=fresh_id("rec"),
                   settlement_id=fresh_id("stl"), due_default=(date.today() + timedelta(days=30)).isoformat(),
                   offset_tranches=[t for t in found.get("tranches", []) if t.get("status") == "approved"])  # fmt: skip

@@ -24,6 +24,7 @@ from alliance_console.pages.common import (
     act,
     agreement_titles,
     amount,
+    award_names,
     put_contacts,
     text,
 )
@@ -218,9 +219,8 @@ async def awards(request: Request, cursor: str | None = None) -> HTMLResponse:
 async def award(request: Request, award_id: str) -> HTMLResponse:
     person, api = require(request, *PARTY)
     found = await api.get("funding", f"/awards/{award_id}")
-    titles = await agreement_titles(api, [str(found.get("agreement_id"))])
     return render(request, "funding/award.html", award=found, me=person.sub, can_prepare=False, can_approve=False,
-                  agreement_title=titles.get(str(found.get("agreement_id"))))  # fmt: skip
+                  **await award_names(api, found))  # fmt: skip
 
 
 @router.get("/results", include_in_schema=False)

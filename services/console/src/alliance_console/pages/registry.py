@@ -6,6 +6,7 @@ the registry's; the pages send what was typed and show its answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -246,54 +247,53 @@ def agreement_move_label(move: str) -> str:
 @router.post("/agreements/{agreement_id}/amendments", include_in_schema=False)
 async def propose_amendment(request: Request, agreement_id: str) -> RedirectResponse:
     """New terms for the same parties, with what they change; in force once every party signed them."""
+    return await agreement_move(
+        request, agreement_id, "amendment", "amendments",
+        lambda form: {**agreement_body(form), "summary": text(form, "summary")},
+        _("Amendment proposed: the parties are asked to sign it."),
+    )  # fmt: skip
+
+
+async def agreement_move(
+    request: Request, agreement_id: str, form_name: str, step: str, body_of: Callable[[FormData], Any], done: str
+) -> RedirectResponse:
+    """An admin's step on an agreement (``/agreements/{id}/{step}`` with the version seen), back to its page."""
     _person, api = require(request, "registry_admin")
 
     async def call(form: FormData) -> None:
-        body = {**agreement_body(form), "summary": text(form, "summary")}
-        await api.post("registry", f"/agreements/{agreement_id}/amendments", body, version=text(form, "version"))
+        await api.post("registry", f"/agreements/{agreement_id}/{step}", body_of(form), version=text(form, "version"))
 
-    done = _("Amendment proposed: the parties are asked to sign it.")
-    return await act(request, "amendment", f"/registry/agreements/{agreement_id}", call, done)
+    return await act(request, form_name, f"/registry/agreements/{agreement_id}", call, done)
+
+
+def reason_body(form: FormData) -> dict[str, str]:
+    return {"reason": text(form, "reason")}
 
 
 @router.post("/agreements/{agreement_id}/amendments/sign", include_in_schema=False)
 async def record_amendment_signature(request: Request, agreement_id: str) -> RedirectResponse:
     """The signature of an association, agency or institute party on the pending amendment."""
-    _person, api = require(request, "registry_admin")
-
-    async def call(form: FormData) -> None:
-        path = f"/agreements/{agreement_id}/amendments/sign"
-        await api.post("registry", path, {"party_id": text(form, "party_id")}, version=text(form, "version"))
-
-    back = f"/registry/agreements/{agreement_id}"
-    return await act(request, "amendment-sign", back, call, _("Signature of the amendment recorded."))
+    return await agreement_move(
+        request, agreement_id, "amendment-sign", "amendments/sign", lambda form: {"party_id": text(form, "party_id")},
+        _("Signature of the amendment recorded."),
+    )  # fmt: skip
 
 
 @router.post("/agreements/{agreement_id}/amendments/withdraw", include_in_schema=False)
 async def withdraw_amendment(request: Request, agreement_id: str) -> RedirectResponse:
-    _person, api = require(request, "registry_admin")
-
-    async def call(form: FormData) -> None:
-        path = f"/agreements/{agreement_id}/amendments/withdraw"
-        await api.post("registry", path, {"reason": text(form, "reason")}, version=text(form, "version"))
-
-    back = f"/registry/agreements/{agreement_id}"
-    return await act(request, "amendment-withdraw", back, call, _("Amendment withdrawn; the terms in force stay."))
+    return await agreement_move(
+        request, agreement_id, "amendment-withdraw", "amendments/withdraw", reason_body,
+        _("Amendment withdrawn; the terms in force stay."),
+    )  # fmt: skip
 
 
 @router.post("/agreements/{agreement_id}/status/{move}", include_in_schema=False)
 async def move_agreement(request: Request, agreement_id: str, move: str) -> RedirectResponse:
     """Suspend, resume or terminate, with the reason the registry asks for."""
-    _person, api = require(request, "registry_admin")
-
-    async def call(form: FormData) -> None:
-        if move not in STATUS_MOVES:
-            raise FormInvalid("reason", _("Choose what to do."))
-        path = f"/agreements/{agreement_id}/{move}"
-        await api.post("registry", path, {"reason": text(form, "reason")}, version=text(form, "version"))
-
-    back = f"/registry/agreements/{agreement_id}"
-    return await act(request, f"agreement-{move}", back, call, _("Agreement status changed."))
+    if move not in STATUS_MOVES:
+        return RedirectResponse(f"/registry/agreements/{agreement_id}", status_code=303)
+    done = _("Agreement status changed.")
+    return await agreement_move(request, agreement_id, f"agreement-{move}", move, reason_body, done)
 
 
 def agreement_step(step: str) -> Any:

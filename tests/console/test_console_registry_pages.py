@@ -1,0 +1,238 @@
+"""The console's third set of pages in a real browser against the real stack: an agreement
+amended (the parties sign it on their own pages), suspended, resumed and terminated by the
+registry admin; a partner's profile and contacts edited (the admin, and staff their own
+contacts); the delivery log for an auditor; agency staff recording and reading the
+incentive register, downloading it through the console; and each of these pages
+keeping one partner's data from another's staff. Every page visited is screenshotted
+(1280×800, some at phone width) and checked with axe-core."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from alliance_devstack.demo.access import Actor
+from alliance_devstack.demo.story import credit_code
+from tests.console.conftest import ConsoleStack, Visitor
+
+pytestmark = pytest.mark.infra
+
+ADMIN = Actor("registry_admin", "admin-chen")
+PHONE = {"width": 390, "height": 844}
+
+
+def api_call(stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None) -> Any:
+    """Set-up through the services' APIs (plain sync httpx: Playwright's sync API holds this
+    thread's event loop); what the test checks is always read from the pages."""
+    headers = {**stack.access.headers(actor), "Idempotency-Key": f"t-{time.monotonic_ns()}"}
+    answer = httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def agency(stack: ConsoleStack, name: str) -> str:
+    """A government agency registered in the registry (the incentive register names it)."""
+    body = {
+        "kind": "government_agency", "name_zh": f"{name}{stack.run}", "credit_code": credit_code(),
+        "region_code": "440305", "sector_code": "S92", "address": "深圳市福田区",
+    }  # fmt: skip
+    return str(api_call(stack, "registry", "POST", "/partners", ADMIN, body)["partner_id"])
+
+
+def at_phone_width(me: Visitor, name: str) -> None:
+    me.page.set_viewport_size(PHONE)
+    me.look(name + "-phone")
+    me.page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def submit_unchecked(me: Visitor, form: str) -> None:
+    """Send the form as typed, past the browser's own checks, so the service's answer shows."""
+    me.page.locator(form).evaluate("f => { f.noValidate = true; }")
+    me.page.locator(f"{form} button[type=submit]").click()
+
+
+def refused_at(me: Visitor, field_id: str, name: str) -> None:
+    """The service's refusal shown next to the field that caused it."""
+    expect(me.page.locator(f"#{field_id}-error")).to_be_visible()
+    me.look(name)
+
+
+def test_amend_suspend_resume_and_terminate_an_agreement(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    stack = console_stack
+    alliance = stack.alliance
+    agreement_id = alliance.agreements["zh-CN"]
+    me = visitor_for("zh-CN")
+    page = me.page
+
+    me.sign_in("registry_admin", ADMIN.sub)
+    me.go(f"/registry/agreements/{agreement_id}", "agreement-admin")
+    # No summary of what changes: the registry refuses; its error sits at the field, the rest kept.
+    amend = page.locator("form#amend")
+    amend.locator("#amendment-ob1_quantity").fill("6")
+    submit_unchecked(me, "form#amend")
+    refused_at(me, "amendment-summary", "amendment-refused")
+    expect(page.locator("#amendment-summary-error")).to_have_text("请填写此项。")
+    expect(page.locator("#amendment-ob1_quantity")).to_have_value("6")
+    page.fill("#amendment-summary", "实习岗位由每年4个增至6个")
+    page.locator("form#amend button[type=submit]").click()
+    me.done()
+    expect(page.locator("#pending-amendment")).to_contain_text("实习岗位由每年4个增至6个")
+    me.look("amendment-proposed")
+
+    # Each party signs the amendment for itself on its own agreement page; the last signature puts it in force.
+    for key, role in (("college-a", "college"), ("enterprise", "enterprise")):
+        me.sign_in(role, f"{key}-staff", alliance.partners[key])
+        me.go(f"/partner/agreements/{agreement_id}", f"amendment-to-sign-{key}")
+        page.click("form#sign-amendment button")
+        me.done()
+    expect(page.locator("#pending-amendment")).to_have_count(0)
+    expect(page.locator("#obligations td.num").first).to_have_text("6")
+    me.look("amendment-in-force")
+
+    # Suspension with its reason, then resumption; termination is final.
+    me.sign_in("registry_admin", ADMIN.sub)
+    me.go(f"/registry/agreements/{agreement_id}", "agreement-active")
+    submit_unchecked(me, "form#move-suspend")
+    refused_at(me, "agreement-suspend-reason", "suspend-refused")
+    page.fill("#agreement-suspend-reason", "企业停产整顿")
+    page.locator("form#move-suspend button").click()
+    me.done()
+    expect(page.locator("#agreement-status .s-suspended")).to_be_visible()
+    expect(page.locator("#suspension")).to_contain_text("企业停产整顿")
+    expect(page.locator("form#move-suspend")).to_have_count(0)
+    me.look("agreement-suspended")
+    at_phone_width(me, "agreement-suspended")
+    page.fill("#agreement-resume-reason", "整改完成")
+    page.locator("form#move-resume button").click()
+    me.done()
+    expect(page.locator("#agreement-status .s-active")).to_be_visible()
+
+    other = alliance.agreements["en"]
+    me.go(f"/registry/agreements/{other}", "agreement-to-terminate")
+    page.fill("#agreement-terminate-reason", "合作方退出")
+    page.locator("form#move-terminate button").click()
+    me.done()
+    expect(page.locator("#agreement-status .s-terminated")).to_be_visible()
+    expect(page.locator("form#amend")).to_have_count(0)
+    expect(page.locator("form[id^=move-]")).to_have_count(0)
+    me.look("agreement-terminated")
+
+    # The auditor's delivery log: the suspension notified the parties (status, attempts, last error per row).
+    me.sign_in("auditor", "auditor-ma")
+    me.open_menu("/notifications/deliveries", "deliveries")
+    me.until(
+        f"/notifications/deliveries?partner_id={alliance.partners['college-a']}",
+        "#deliveries tr[data-delivery]",
+        "deliveries-college-a",
+    )
+    rows = page.locator("#deliveries tr[data-delivery]")
+    assert all(alliance.partners["college-a"] in text for text in rows.all_inner_texts())
+    at_phone_width(me, "deliveries")
+    csv_answer = page.request.get(stack.url + f"/downloads/deliveries.csv?partner_id={alliance.partners['college-a']}")
+    assert csv_answer.ok, csv_answer.status
+    assert "text/csv" in csv_answer.headers["content-type"]
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_profiles_and_contacts_are_edited_by_whom_the_registry_allows(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    stack = console_stack
+    alliance = stack.alliance
+    college_b = alliance.partners["college-b"]
+    me = visitor_for("zh-CN")
+    page = me.page
+
+    me.sign_in("registry_admin", ADMIN.sub)
+    me.open_menu("/registry/partners", "partners-admin")
+    me.go(f"/registry/partners/{college_b}", "partner-profile-admin")
+    page.fill("#profile-name_en", "Guangdong Industry Polytechnic")
+    page.fill("#profile-website", "https://www.gdip.edu.cn")
+    page.locator("form#edit-profile button[type=submit]").click()
+    me.done()
+    expect(page.locator("#profile")).to_contain_text("https://www.gdip.edu.cn")
+    # A contact's e-mail the registry refuses: shown at that row's field.
+    page.fill("#contacts-c1_email", "not-an-address")
+    submit_unchecked(me, "form#edit-contacts")
+    refused_at(me, "contacts-c1_email", "contacts-refused")
+    expect(page.locator("#contacts-c1_email-error")).to_contain_text("电子邮件")
+    expect(page.locator("#contacts-c1_email")).to_have_value("not-an-address")
+
+    # College staff keep their own contacts; another partner's profile is not their page.
+    me.sign_in("college", "college-a-staff", alliance.partners["college-a"])
+    me.open_menu("/partner/profile", "own-profile")
+    expect(page.locator("form#edit-profile")).to_have_count(0)
+    page.fill("#contacts-c2_name", "王老师")
+    page.fill("#contacts-c2_email", f"wang.{stack.run}@console.test")
+    page.fill("#contacts-c2_phone", "+86 755 1234 5678")
+    page.fill("#contacts-c2_position", "校企合作处")
+    page.locator("form#edit-contacts button[type=submit]").click()
+    me.done()
+    expect(page.locator("#contacts-c2_name")).to_have_value("王老师")
+    at_phone_width(me, "own-profile")
+    assert college_b not in page.content()
+    page.goto(stack.url + f"/registry/partners/{college_b}")
+    assert "Guangdong Industry Polytechnic" not in page.content()
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_agency_staff_record_and_read_their_incentive_register(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    stack = console_stack
+    enterprise = stack.alliance.partners["enterprise"]
+    recorder, bystander = agency(stack, "深圳市发展和改革委员会"), agency(stack, "深圳市税务局")
+    reference = f"深发改〔{stack.run}〕1号"
+    for language, enterprise_header in (("zh-CN", "企业名称"), ("en", "Enterprise name")):
+        me = visitor_for(language)
+        page = me.page
+        me.sign_in("agency_staff", f"agency-staff-{language}", recorder)
+        me.open_menu("/incentives", f"incentives-{language}")
+        if language == "zh-CN":
+            # A financial incentive without its amount: the registry's rule, at the amount field.
+            page.fill("#incentive-partner_id", enterprise)
+            page.select_option("#incentive-kind", "financial")
+            page.fill("#incentive-reference", reference)
+            page.locator("form#record-incentive button[type=submit]").click()
+            refused_at(me, "incentive-amount", "incentive-refused")
+            expect(page.locator("#incentive-reference")).to_have_value(reference)
+            page.fill("#incentive-amount", "120000.00")
+            page.locator("form#record-incentive button[type=submit]").click()
+            me.done()
+            at_phone_width(me, "incentives")
+        row = page.locator("#incentives tr[data-entry]", has_text=reference)
+        expect(row).to_contain_text("120,000.00")
+        me.look(f"incentive-recorded-{language}")
+        csv_answer = page.request.get(stack.url + "/downloads/incentives.csv")
+        assert csv_answer.ok, csv_answer.status
+        lines = csv_answer.body().decode("utf-8-sig").splitlines()
+        assert enterprise_header in lines[0].split(","), lines[0]
+        assert any(reference in line for line in lines[1:]), lines
+        xlsx_answer = page.request.get(stack.url + "/downloads/incentives.xlsx")
+        assert xlsx_answer.ok, xlsx_answer.status
+        sheet = load_workbook(io.BytesIO(xlsx_answer.body())).active
+        assert sheet is not None
+        assert enterprise_header in [cell.value for cell in sheet[1]]
+        assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+    # Another agency sees none of it, in the page or the download; the enterprise sees its own entry.
+    me = visitor_for("zh-CN")
+    me.sign_in("agency_staff", "agency-staff-tax", bystander)
+    me.open_menu("/incentives", "incentives-other-agency")
+    assert reference not in me.page.content()
+    assert reference not in me.page.request.get(stack.url + "/downloads/incentives.csv").body().decode("utf-8-sig")
+    me.sign_in("enterprise", "enterprise-staff", enterprise)
+    me.open_menu("/incentives", "incentives-enterprise")
+    expect(me.page.locator("#incentives")).to_contain_text(reference)
+    expect(me.page.locator("form#record-incentive")).to_have_count(0)
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
