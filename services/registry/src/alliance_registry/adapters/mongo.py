@@ -12,20 +12,57 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from alliance_registry.service.ports import CreditCodeClaim
-from alliance_registry.service.repositories import AGREEMENTS, CERTIFICATIONS, INCENTIVES, PARTNERS
+from alliance_registry.service.repositories import (
+    AGREEMENTS,
+    CERTIFICATIONS,
+    INCENTIVES,
+    MEMBERSHIPS,
+    PARTNERS,
+)
 from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
 
 CREDIT_CODES = "credit_codes"
 
+ID = (("_id", ASCENDING),)
+
+
+def by_field(collection: str, *names: str) -> IndexSpec:
+    """A list filtered by ``names`` (equality or ``$in``), in `_id` order (its cursor)."""
+    return IndexSpec(collection, (*((name, ASCENDING) for name in names), *ID))
+
+
+def in_id_order(collection: str, *ranges: str) -> IndexSpec:
+    """A list in `_id` order bounded by ``ranges`` (a prefix regex, ``$nin``, a comparison)."""
+    return IndexSpec(collection, (*ID, *((name, ASCENDING) for name in ranges)))
+
+
+#: Every list and lookup of `service/queries.py` (and the schedule's sweeps) by the ESR rule:
+#: equality fields, then the `_id` order every list and cursor uses, then range fields.
 INDEXES: tuple[IndexSpec, ...] = (
-    IndexSpec(PARTNERS, (("kind", ASCENDING),)),
-    IndexSpec(AGREEMENTS, (("status", ASCENDING),)),
-    IndexSpec(CERTIFICATIONS, (("partner_id", ASCENDING),)),
-    # The incentive register's filters: enterprise (with status: revocation's sweep), kind, agency.
-    IndexSpec(INCENTIVES, (("partner_id", ASCENDING), ("status", ASCENDING))),
-    IndexSpec(INCENTIVES, (("kind", ASCENDING),)),
-    IndexSpec(INCENTIVES, (("agency_id", ASCENDING),)),
-    IndexSpec(INCENTIVES, (("status", ASCENDING),)),
+    by_field(PARTNERS, "kind"),
+    by_field(PARTNERS, "kind", "status"),  # matching's enterprises
+    by_field(PARTNERS, "status"),
+    by_field(PARTNERS, "q_region_prefixes"),
+    by_field(PARTNERS, "partner_id"),  # certified=true, membership: the holders' ids
+    in_id_order(PARTNERS, "sector_code"),
+    in_id_order(PARTNERS, "partner_id"),  # certified=false: $nin the holders
+    in_id_order(PARTNERS, "name_zh"),
+    in_id_order(PARTNERS, "name_en"),
+    by_field(AGREEMENTS, "status"),
+    by_field(AGREEMENTS, "q_party_ids"),
+    by_field(AGREEMENTS, "q_modes"),
+    by_field(AGREEMENTS, "q_region_prefixes"),
+    by_field(AGREEMENTS, "q_majors"),
+    in_id_order(AGREEMENTS, "q_start", "q_end"),
+    in_id_order(AGREEMENTS, "q_end"),
+    by_field(MEMBERSHIPS, "status"),
+    by_field(CERTIFICATIONS, "status"),
+    by_field(CERTIFICATIONS, "partner_id"),
+    # The incentive register's filters alone and with the enterprise or agency a reader is
+    # bound to; enterprise with status is also revocation's sweep.
+    *(by_field(INCENTIVES, name) for name in ("partner_id", "kind", "agency_id", "status")),
+    *(by_field(INCENTIVES, bound, name) for bound in ("partner_id", "agency_id") for name in ("kind", "status")),
+    by_field(INCENTIVES, "agency_id", "partner_id"),
 )
 
 
