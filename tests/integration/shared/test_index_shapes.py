@@ -81,6 +81,11 @@ ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
     "agreement, applied or dead-lettered when they waited too long",
     ("parked_reports", frozenset({"agreement_id", "status", "_id"})): "on an agreement event (not per "
     "report): the reports that came before their agreement; rare, and indexed",
+    # Scoring when a cycle's window closes or the cycle completes: once per agreement per
+    # cycle, each agreement's evidence and earlier results by index (its evidence is many records).
+    ("evidence", frozenset({"agreement_id", "_id"})): "scoring: an agreement's evidence, once per cycle",
+    ("manual_evidence", frozenset({"agreement_id", "_id"})): "scoring: an agreement's manual evidence, once per cycle",
+    ("results", frozenset({"agreement_id", "_id"})): "scoring: an agreement's previous result, once per cycle",
     # notifications
     ("delivery_due", frozenset({"next_attempt_at"})): "the delivery worker's poll for due retries, "
     "once per poll interval, by time (what the due list is for)",
@@ -361,6 +366,7 @@ async def test_evaluation_queries_are_index_served(infra: Infrastructure, dev_ke
 
         await evaluation.wait_for(evidence_in)
         opened = await evaluation.open_cycle(http, supervisor, [agreement_id])
+        await evaluation.complete_cycle(http, supervisor, opened)
         return {"partner_id": college_id, "agreement_id": agreement_id, "cycle_id": opened.json()["cycle_id"]}
 
     await check_service(build_evaluation(settings), dev_keys_dir, settings.mongo_database, flows)
