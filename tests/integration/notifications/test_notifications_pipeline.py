@@ -8,12 +8,17 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import json
+import signal
+import subprocess
+import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
@@ -43,6 +48,7 @@ from alliance_shared.persistence.mongo import ensure_indexes
 from alliance_shared.persistence.versioned_store import MongoVersionedStore, journal_of, versioned_indexes
 from alliance_shared.persistence.write_path import create
 from alliance_shared.testing import ManualClock
+from tests.conftest import service_env
 from tests.integration.notifications.notifications_support import (
     new_id,
     notifications_settings,
@@ -60,6 +66,8 @@ from tests.unit.notifications.twins import FixedResolver, InMemoryDueList, Recor
 pytestmark = pytest.mark.infra
 
 RUN = uuid.uuid4().hex[:8]
+#: Events published at once for the crash test.
+BURST = 60
 
 
 # --- one bulk insert per store --------------------------------------------------------------
@@ -146,13 +154,15 @@ class HeldReceiver:
     def __init__(self) -> None:
         self.port = 0
         self.release = asyncio.Event()
-        self.notices: dict[str, list[str]] = {}
+        self.notices: dict[str, list[str]] = {}  # path → delivery ids, as received
+        self.events: dict[str, set[str]] = {}  # path → event ids
 
     async def _handle(self, request: Request) -> Response:
         document = json.loads(await request.body())
         if document.get("type") == "verification":
             return JSONResponse({"challenge": document["challenge"]})
         self.notices.setdefault(request.url.path, []).append(request.headers.get(DELIVERY_ID_HEADER, ""))
+        self.events.setdefault(request.url.path, set()).add(document["event_id"])
         if request.path_params["kind"] == "held":
             await self.release.wait()
         return Response(status_code=200)
@@ -220,6 +230,91 @@ async def test_a_held_endpoint_takes_its_own_slots_only(
 
         await wait_for(held_all_received, what="the held endpoint's notices once released")
         assert len(set(held_receiver.notices[f"/held/{held}"])) == 3  # three deliveries, none repeated
+
+
+# --- a crash mid-burst ---------------------------------------------------------------------------
+
+
+async def started(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """``python -m alliance_notifications`` on ``env``, once it answers ready."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alliance_notifications"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
+        async def ready() -> bool:
+            try:
+                return (await http.get("/readyz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await wait_for(ready, timeout_s=90, what="the notifications process ready")
+    return process
+
+
+async def test_a_process_killed_mid_burst_loses_nothing_and_plans_nothing_twice(
+    infra: Infrastructure, held_receiver: HeldReceiver, dev_keys_dir: Path, subprocess_env: dict[str, str]
+) -> None:
+    """SIGKILL while a burst of events is being planned and sent, then a restart: every
+    event's webhook arrives (a notice in flight at the kill may come again with the same
+    delivery id, which the receiver drops), and the log holds one delivery per event,
+    recipient and channel, every one sent."""
+    database, port, partner = f"notifications_crash_{RUN}", free_port(), new_id("col")
+    group = f"alliance-notifications-crash-{RUN}"
+    env = {
+        **subprocess_env,
+        **service_env(
+            infra, "NOTIFICATIONS_", database, dev_keys_dir,
+            http_port=port, kafka_consumer_group=group, smtp_host=infra.smtp.host, smtp_port=infra.smtp.port,
+            webhook_allowed_hosts="127.0.0.1", default_quiet_hours="", worker_poll_seconds=0.2,
+            retry_base_seconds=1, retry_cap_seconds=2,
+        ),
+    }  # fmt: skip
+    await skip_history(infra.kafka_admin, group)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
+    deliveries = mongo[database][DELIVERIES]
+    process = await started(env, port)
+    try:
+        await publish(infra, partner_registered(partner, "college", "crash", None))
+
+        async def known() -> bool:
+            return await mongo[database]["contacts"].count_documents({"_id": partner}) == 1
+
+        await wait_for(known, what="the partner in the directory")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            await register_verified_webhook(http, dev_keys_dir, partner, held_receiver.url("ok", partner))
+        held_receiver.release.set()
+        burst = [rectification_ordered(partner) for _ in range(BURST)]
+        await publish(infra, *burst)
+
+        async def some_arrived() -> bool:
+            return held_receiver.count("ok", partner) >= BURST // 10
+
+        await wait_for(some_arrived, timeout_s=120, what="the first notices of the burst")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process = await started(env, port)
+
+        async def all_arrived() -> bool:
+            return held_receiver.events.get(f"/ok/{partner}", set()) >= {event.id for event in burst}
+
+        await wait_for(all_arrived, timeout_s=300, what="every event's webhook after the restart")
+
+        async def all_sent() -> bool:
+            query = {"partner_id": partner, "channel": "webhook"}
+            return await deliveries.count_documents({**query, "status": "sent"}) == BURST
+
+        await wait_for(all_sent, timeout_s=120, what="every webhook delivery recorded sent")
+    finally:
+        process.kill()
+        process.wait()
+    logged = await deliveries.find({"partner_id": partner}, {"event_id": 1, "recipient_id": 1, "channel": 1}).to_list()
+    await mongo.close()
+    keys = Counter((d["event_id"], d["recipient_id"], d["channel"]) for d in logged)
+    assert max(keys.values()) == 1
+    assert {event_id for event_id, _, channel in keys if channel == "webhook"} == {event.id for event in burst}
+    received = held_receiver.notices[f"/ok/{partner}"]
+    assert len(set(received)) == BURST  # one delivery id per event; a repeat is the same id
 
 
 # --- one kept SMTP connection ------------------------------------------------------------------

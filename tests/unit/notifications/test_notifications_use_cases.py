@@ -148,9 +148,9 @@ async def test_an_attempt_that_succeeds_marks_the_delivery_sent_and_announces_it
     assert loaded.item.delivery.status is DeliveryStatus.SENT
     assert loaded.version == 3  # planned, claimed, sent
     assert [d.delivery_id for d in twins.email.sent] == [delivery_id]
-    assert twins.events(DELIVERIES).count(DELIVERED) == 1 + len(
-        await twins.notifier.repos.deliveries.find({"channel": "inbox"})
-    )
+    # This e-mail, and the inbox entries and the webhook, delivered when planned.
+    sent_when_planned = await twins.notifier.repos.deliveries.find({"channel": {"$in": ["inbox", "webhook"]}})
+    assert twins.events(DELIVERIES).count(DELIVERED) == 1 + len(sent_when_planned)
 
 
 async def test_a_permanent_refusal_makes_the_delivery_dead_and_announces_it() -> None:
@@ -192,18 +192,35 @@ async def test_a_delivery_not_due_is_not_attempted() -> None:
     assert len(twins.email.sent) == 1
 
 
+async def test_a_webhook_is_sent_when_planned_and_recorded_once_with_its_outcome() -> None:
+    twins = await seeded()
+    event_type, payload = example("evaluation.rectification.ordered")
+
+    await handle_event(twins.notifier, "evt-w", event_type, payload)
+
+    [webhook] = await twins.notifier.repos.deliveries.find({"channel": "webhook"})
+    assert (webhook.item.delivery.status, webhook.version) == (DeliveryStatus.SENT, 1)
+    assert [d.delivery_id for d, _ in twins.webhooks.sent] == [webhook.item.delivery.delivery_id]
+    assert webhook.item.delivery.delivery_id not in twins.notifier.planned_now
+    await handle_event(twins.notifier, "evt-w", event_type, payload)  # redelivered: not sent again
+    assert len(twins.webhooks.sent) == 1
+
+
 async def test_a_webhook_to_a_disabled_endpoint_ends_dead() -> None:
     twins = await seeded()
+    twins.webhooks.answer = SendOutcome.failed("webhook.http_503", "endpoint answered 503", retryable=True)
     event_type, payload = example("evaluation.rectification.ordered")
     await handle_event(twins.notifier, "evt-w", event_type, payload)
     [webhook] = await twins.notifier.repos.deliveries.find({"channel": "webhook"})
+    assert webhook.item.delivery.status is DeliveryStatus.FAILED  # its first attempt, when planned
     await disable_webhook(twins.notifier, "wh-col-001", "retired")
+    twins.clock.advance(timedelta(hours=2))
 
     await attempt_delivery(twins.notifier, webhook.item.delivery.delivery_id)
 
     delivery = (await queries.delivery(twins.notifier, webhook.item.delivery.delivery_id)).item.delivery
     assert (delivery.status, delivery.final_error_code) == (DeliveryStatus.DEAD, "webhook.endpoint_disabled")
-    assert twins.webhooks.sent == []
+    assert len(twins.webhooks.sent) == 1  # nothing sent once it was disabled
 
 
 # --- reminders and digests ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from alliance_notifications.domain.rule_set import RULE_SET_ID, RuleSet
 from alliance_notifications.domain.templates import TemplateRenderer
 from alliance_notifications.service.ports import DueList, EmailChannel, Resolver, WebhookChannel
 from alliance_notifications.service.repositories import DeliveryRecord, Repositories
+from alliance_notifications.service.slots import EndpointSlots
 from alliance_notifications.settings import Settings
 from alliance_shared.clock import Clock
 from alliance_shared.persistence.repository import Loaded
@@ -64,6 +65,11 @@ class Notifier:
         self.planned_now: dict[str, Loaded[DeliveryRecord]] = {}
         self.wake = asyncio.Event()
         self.planning = asyncio.Semaphore(settings.planning_concurrency)
+        #: Webhook attempts at once, per endpoint and in all (the worker's and planning's).
+        self.webhook_slots = EndpointSlots(settings.webhook_concurrency, settings.webhook_concurrency_per_endpoint)
+        #: First attempts that outlasted the planning that started them, and the saves of
+        #: their outcomes: kept here so they run to their end (or are cancelled at close).
+        self.detached: set[asyncio.Task[None]] = set()
         self._directory: tuple[float, RecipientDirectory] | None = None
         self._rules: tuple[float, Loaded[RuleSet]] | None = None
 
@@ -131,6 +137,13 @@ class Notifier:
             self.breakers[endpoint_id] = breaker
         return breaker
 
+    def detach(self, task: asyncio.Task[None]) -> None:
+        self.detached.add(task)
+        task.add_done_callback(self.detached.discard)
+
     async def close(self) -> None:
+        for task in list(self.detached):
+            task.cancel()  # abandoned: the delivery is recorded pending, the due list has it after a restart
+        await asyncio.gather(*self.detached, return_exceptions=True)
         await self.webhooks.close()
         await self.email.close()

@@ -8,6 +8,7 @@ redelivered event changes nothing (its deliveries' ids are taken already).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from pydantic import BaseModel
 from alliance_notifications.domain.delivery import OPEN_STATES, Delivery, DeliveryStatus
 from alliance_notifications.domain.digest import DigestEntry
 from alliance_notifications.domain.inbox import InboxEntry
+from alliance_notifications.domain.preferences import Preferences
 from alliance_notifications.domain.recipients import PartnerContact, RecipientDirectory
 from alliance_notifications.domain.reminders import Reminder, ReminderStatus, cancellation_scopes, schedule_reminders
 from alliance_notifications.domain.routing import Disposition, PlannedDelivery, RoutingRule, plan_deliveries
 from alliance_notifications.domain.templates import RenderResult
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.repositories import CollectedEntry, DeliveryRecord
+from alliance_notifications.service.worker import attempt_unrecorded, save_when_ended
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import Conflict, DomainError
 from alliance_shared.logging import get_logger
@@ -60,13 +63,11 @@ async def handle_events(notifier: Notifier, events: Sequence[Consumed]) -> None:
     writers, next to the consumer's own)."""
     async with notifier.planning:
         now = notifier.clock.now()
-        rules = (await notifier.rule_set()).item.rules
-        planned: list[tuple[list[PlannedDelivery], Mapping[str, Any]]] = []
         for event in events:
             await track_reminders(notifier, event.event_id, event.event_type, event.payload, now)
-            plans = await plan_event(notifier, rules, event.event_type, event.event_id, event.payload, now)
-            planned.append((plans, event.payload))
-        await record_plans(notifier, planned, now)
+        rules = (await notifier.rule_set()).item.rules
+        planned = await plan_events(notifier, rules, events, now)
+        await record_plans(notifier, [(plans, e.payload) for plans, e in zip(planned, events, strict=True)], now)
 
 
 async def handle_partner_event(notifier: Notifier, event_id: str, event_type: str, payload: Mapping[str, Any]) -> None:
@@ -141,12 +142,28 @@ async def plan_event(
 ) -> list[PlannedDelivery]:
     """Every delivery ``rules`` call for, with the recipients' stored preferences; nothing
     is written (``route`` records them, a dry run shows them)."""
-    if not any(rule.event_type == routing_type for rule in rules):
-        return []
+    [plans] = await plan_events(notifier, rules, [Consumed(event_id, routing_type, payload)], now)
+    return plans
+
+
+async def plan_events(
+    notifier: Notifier, rules: Sequence[RoutingRule], events: Sequence[Consumed], now: datetime
+) -> list[list[PlannedDelivery]]:
+    """``plan_event`` for each of ``events``, on one directory and with one query for the
+    preferences of all their recipients."""
+    routed = {rule.event_type for rule in rules}
+    if not any(event.event_type in routed for event in events):
+        return [[] for _ in events]
     directory = await notifier.directory()
-    plans = plan_deliveries(routing_type, event_id, payload, directory, rules, {}, now)
-    preferences = await notifier.preferences_of([p.audience_id for p in plans])
-    return plan_deliveries(routing_type, event_id, payload, directory, rules, preferences, now)
+
+    def plan(event: Consumed, preferences: Mapping[str, Preferences]) -> list[PlannedDelivery]:
+        if event.event_type not in routed:
+            return []
+        return plan_deliveries(event.event_type, event.event_id, event.payload, directory, rules, preferences, now)
+
+    audiences = [p.audience_id for event in events for p in plan(event, {})]
+    preferences = await notifier.preferences_of(audiences)
+    return [plan(event, preferences) for event in events]
 
 
 async def record_plans(
@@ -171,12 +188,57 @@ async def record_plans(
         records.append(DeliveryRecord(delivery=delivery, payload=dict(payload)))
     await create_all(notifier.repos.digest_entries, digest_entries)
     await create_all(notifier.repos.inbox, inbox_entries)
-    written = await create_all(notifier.repos.deliveries, [(r.delivery.delivery_id, r) for r in records])
+    first = await first_attempts(notifier, records, now)
+    # A first attempt that ended is recorded with its outcome; one still running, as planned.
+    running = {delivery_id: planned for delivery_id, (task, planned) in first.items() if not task.done()}
+    stored = [running.get(r.delivery.delivery_id, r) for r in records]
+    written = await create_all(notifier.repos.deliveries, [(r.delivery.delivery_id, r) for r in stored])
     for record, new in zip(records, written, strict=True):
-        if new:
+        delivery_id = record.delivery.delivery_id
+        if not new:
+            continue  # recorded before: that record stands (a running attempt's outcome is dropped)
+        if delivery_id in running:
+            # Its outcome becomes version 2 once the attempt ends.
+            notifier.detach(asyncio.create_task(save_when_ended(notifier, first[delivery_id][0], record)))
+        elif delivery_id in first:
+            record.delivery.events = []  # saved with version 1
+            if record.delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED):
+                await notifier.due.sync(record.delivery)  # retried from the due list
+        else:
             await hand_over(notifier, Loaded(record, 1))
     if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for plans, _ in planned for p in plans):
         notifier.wake.set()
+
+
+async def first_attempts(
+    notifier: Notifier, records: Sequence[DeliveryRecord], now: datetime
+) -> dict[str, tuple[asyncio.Task[None], DeliveryRecord]]:
+    """The first attempt of every new webhook delivery due now, made before it is written
+    and waited for up to ``webhook_first_attempt_seconds``: so a delivery sent at once is
+    written once, with its outcome. Each maps to its attempt and a copy of the record as
+    planned. Deliveries recorded before (a redelivered event) are not attempted: one
+    query finds them. A crash before the deliveries are written sends them again after
+    the event's redelivery, with the same delivery ids (``X-Alliance-Delivery-Id``)."""
+    due = [r for r in records if r.delivery.channel is Channel.WEBHOOK and r.delivery.is_due(now)]
+    if not due:
+        return {}
+    ids = [r.delivery.delivery_id for r in due]
+    recorded = {
+        found.item.delivery.delivery_id for found in await notifier.repos.deliveries.find({"_id": {"$in": ids}})
+    }
+    attempts = {
+        r.delivery.delivery_id: (
+            asyncio.create_task(attempt_unrecorded(notifier, r)),
+            r.model_copy(update={"delivery": r.delivery.model_copy(deep=True)}),
+        )
+        for r in due
+        if r.delivery.delivery_id not in recorded
+    }
+    if attempts:
+        await asyncio.wait(
+            [task for task, _ in attempts.values()], timeout=notifier.settings.webhook_first_attempt_seconds
+        )
+    return attempts
 
 
 def render_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any]) -> RenderResult | None:

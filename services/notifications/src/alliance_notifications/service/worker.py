@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from alliance_notifications.domain.circuit_breaker import CircuitBreaker
-from alliance_notifications.domain.delivery import OPEN_STATES, DeliveryStatus
+from alliance_notifications.domain.delivery import OPEN_STATES, Delivery, DeliveryStatus
+from alliance_notifications.domain.endpoints import WebhookEndpoint
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.ports import SendOutcome
 from alliance_notifications.service.repositories import DeliveryRecord
@@ -29,38 +30,12 @@ from alliance_shared.persistence.repository import Loaded
 log = get_logger(__name__)
 
 
-class EndpointSlots:
-    """At most ``per_endpoint`` attempts at once to one endpoint and ``total`` in all. An
-    attempt waits for its endpoint's slot first, holding none of the shared ones meanwhile,
-    so a slow endpoint's queue cannot take the slots other endpoints need."""
-
-    def __init__(self, total: int, per_endpoint: int) -> None:
-        self._total = asyncio.Semaphore(total)
-        self._per_endpoint = per_endpoint
-        #: Each endpoint with attempts in hand or waiting: its slots and how many use them.
-        self._endpoints: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, endpoint_id: str) -> AsyncIterator[None]:
-        slots, users = self._endpoints.setdefault(endpoint_id, (asyncio.Semaphore(self._per_endpoint), [0]))
-        users[0] += 1
-        try:
-            async with slots, self._total:
-                yield
-        finally:
-            users[0] -= 1
-            if not users[0]:
-                del self._endpoints[endpoint_id]  # no entry kept for an endpoint gone quiet
-
-
 class DeliveryWorker:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
-        settings = notifier.settings
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._email_slots = asyncio.Semaphore(settings.email_concurrency)
-        self._webhook_slots = EndpointSlots(settings.webhook_concurrency, settings.webhook_concurrency_per_endpoint)
+        self._email_slots = asyncio.Semaphore(notifier.settings.email_concurrency)
 
     async def run(self) -> None:
         """Attempt due deliveries until cancelled."""
@@ -125,7 +100,7 @@ class DeliveryWorker:
             # claim (or the outcome) based on this version is refused, never applied twice.
             delivery = loaded.item.delivery
             slots = (
-                self._webhook_slots.hold(delivery.endpoint_id or "")
+                self.notifier.webhook_slots.hold(delivery.endpoint_id or "")
                 if delivery.channel is Channel.WEBHOOK
                 else self._email_slots
             )
@@ -166,22 +141,10 @@ async def attempt_delivery(
         await notifier.due.sync(delivery)  # a stale entry of the due list
         return
     had_hint = delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED)
-    breaker: CircuitBreaker | None = None
-    endpoint = None
-    if delivery.channel is Channel.WEBHOOK:
-        endpoint = (await notifier.directory()).endpoints.get(delivery.endpoint_id or "")
-        if endpoint is None or not endpoint.receives_notices:
-            delivery.record_failure(
-                now, "webhook.endpoint_disabled", "the endpoint was disabled or removed",
-                retryable=False, policy=notifier.policy, rng=notifier.rng,
-            )  # fmt: skip
-            await _save(notifier, record, loaded.version, had_hint=had_hint)
-            return
-        breaker = notifier.breaker(endpoint.endpoint_id)
-        if not breaker.allow_request(now):
-            delivery.postpone(breaker.retry_at(now), now)
-            await _save(notifier, record, loaded.version, had_hint=had_hint)
-            return
+    target = await aim(notifier, delivery, now)
+    if target is None:
+        await _save(notifier, record, loaded.version, had_hint=had_hint)
+        return
     # Claim: a version with the next attempt moved past the lease; only one writer wins it.
     claimed = loaded.version
     if claim:
@@ -190,10 +153,64 @@ async def attempt_delivery(
         if saved is None:
             return
         claimed = saved
+    await send_once(notifier, record, target)
+    await _save(notifier, record, claimed, had_hint=had_hint)
+
+
+async def attempt_unrecorded(notifier: Notifier, record: DeliveryRecord) -> None:
+    """The first attempt of a webhook delivery planning has not written yet, within its
+    endpoint's slots; the outcome is applied to ``record`` and nothing is written
+    (planning records the delivery with it, or, when it takes too long, records the
+    delivery pending and the outcome as its next version)."""
+    target = await aim(notifier, record.delivery, notifier.clock.now())
+    if target is None:
+        return
+    async with notifier.webhook_slots.hold(record.delivery.endpoint_id or ""):
+        await send_once(notifier, record, target)
+
+
+async def save_when_ended(notifier: Notifier, attempt: asyncio.Task[None], record: DeliveryRecord) -> None:
+    """The outcome of a first attempt that outlasted planning, as version 2 of the
+    delivery planning recorded pending."""
+    await attempt
+    await _save(notifier, record, 1, had_hint=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an attempt goes: a webhook's endpoint and its circuit breaker (none for e-mail)."""
+
+    endpoint: WebhookEndpoint | None = None
+    breaker: CircuitBreaker | None = None
+
+
+async def aim(notifier: Notifier, delivery: Delivery, now: datetime) -> Target | None:
+    """The attempt's target; None when nothing may be sent now, the delivery decided
+    already: dead (its endpoint was disabled or removed) or postponed (the endpoint's
+    circuit breaker is open)."""
+    if delivery.channel is not Channel.WEBHOOK:
+        return Target()
+    endpoint = (await notifier.directory()).endpoints.get(delivery.endpoint_id or "")
+    if endpoint is None or not endpoint.receives_notices:
+        delivery.record_failure(
+            now, "webhook.endpoint_disabled", "the endpoint was disabled or removed",
+            retryable=False, policy=notifier.policy, rng=notifier.rng,
+        )  # fmt: skip
+        return None
+    breaker = notifier.breaker(endpoint.endpoint_id)
+    if not breaker.allow_request(now):
+        delivery.postpone(breaker.retry_at(now), now)
+        return None
+    return Target(endpoint, breaker)
+
+
+async def send_once(notifier: Notifier, record: DeliveryRecord, target: Target) -> None:
+    """Send, and apply the outcome to the delivery in hand (and to the endpoint's breaker)."""
+    delivery, breaker = record.delivery, target.breaker
     if delivery.channel is Channel.EMAIL:
         outcome = await notifier.email.send(delivery)
-    elif endpoint is not None:
-        outcome = await notifier.webhooks.send(delivery, endpoint, record.payload, now)
+    elif target.endpoint is not None:
+        outcome = await notifier.webhooks.send(delivery, target.endpoint, record.payload, notifier.clock.now())
     else:
         outcome = SendOutcome.failed("delivery.no_channel", "inbox entries are stored when planned", retryable=False)
     done = notifier.clock.now()
@@ -208,7 +225,6 @@ async def attempt_delivery(
         )  # fmt: skip
         if breaker is not None:
             breaker.record_failure(done)
-    await _save(notifier, record, claimed, had_hint=had_hint)
 
 
 async def _save(
