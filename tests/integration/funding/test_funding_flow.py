@@ -801,6 +801,8 @@ async def test_one_application_per_agreement_and_programme_and_eligibility_again
     submitted = await w.http.post(f"/applications/{app_id}/submit", headers=with_etag(w.who.college, first))
     assert submitted.status_code == 200, submitted.text
     review = await w.http.post(f"/applications/{app_id}/review", headers=with_etag(w.who.officer, submitted))
+    eligibility = await w.http.get(f"/applications/{app_id}/eligibility", headers=w.who.officer)
+    assert eligibility.json() == {"eligible": True, "failed_rules": []}, eligibility.text
     suspended = agreement_event(
         AgreementSuspended, agreement_id, w.college, w.enterprise, status="suspended", reason="停产整顿"
     )
@@ -811,6 +813,10 @@ async def test_one_application_per_agreement_and_programme_and_eligibility_again
         return view is not None and view.item.status == "suspended"
 
     await wait_for(known_suspended)
+    # The officer's queue reads the same judgement the approval will make, without deciding anything.
+    eligibility = await w.http.get(f"/applications/{app_id}/eligibility", headers=w.who.officer)
+    assert eligibility.json()["eligible"] is False, eligibility.text
+    assert [r["code"] for r in eligibility.json()["failed_rules"]] == ["eligibility.agreement_active"]
     decided = await w.http.post(
         f"/applications/{app_id}/decision",
         json={"decision": "approve", "reason": "sound plan", "approved_minor": 300_000},

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from alliance_funding.domain.application import Application, ApplicationStatus, BudgetLine
-from alliance_funding.domain.eligibility import EligibilitySnapshot
+from alliance_funding.domain.eligibility import EligibilitySnapshot, FailedRule, failed_rules
 from alliance_funding.domain.ledger import AccountKind, programme_account
 from alliance_funding.domain.programme import Programme
 from alliance_funding.service import ledger
@@ -156,6 +156,17 @@ async def eligibility_snapshot(repos: Repositories, application: Application, no
         latest_grade=evaluations.item.latest_grade if evaluations else None,
         applicant_is_party=application.applicant_partner_id in agreement.item.party_ids,
     )
+
+
+async def rules_failed_now(repos: Repositories, clock: Clock, application: Application) -> list[FailedRule]:
+    """Each eligibility rule the application fails on the read models now (empty: eligible),
+    judged as submission and approval judge it; for the officer's queue, changes nothing."""
+    programme = (await repos.programmes.require(application.programme_id, "programme.not_found", "programme")).item
+    try:
+        snapshot = await eligibility_snapshot(repos, application, clock.now())
+    except DomainError as unknown:
+        return [FailedRule.model_validate(rule) for rule in unknown.extensions.get("failed_rules", [])]
+    return failed_rules(programme.eligibility, snapshot)
 
 
 async def submit_application(

@@ -18,6 +18,7 @@ from alliance_funding.adapters.http.access import (
 )
 from alliance_funding.adapters.http.deps import Now, Repos
 from alliance_funding.domain.application import Application, BudgetLine
+from alliance_funding.domain.eligibility import FailedRule
 from alliance_funding.service import applications, queries
 from alliance_shared.contract.base import MinorUnits
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
@@ -130,6 +131,20 @@ async def list_applications(
 async def get_application(loaded: ReadableApplication, response: Response) -> Application:
     set_etag(response, loaded.version)
     return loaded.item
+
+
+class EligibilityOut(BaseModel):
+    eligible: bool
+    failed_rules: list[FailedRule]
+
+
+@router.get(
+    "/applications/{application_id}/eligibility",
+    summary="Each eligibility rule the application fails now, on the read models (as approval judges it)",
+)
+async def application_eligibility(loaded: ReadableApplication, repos: Repos, clock: Now) -> EligibilityOut:
+    failed = await applications.rules_failed_now(repos, clock, loaded.item)
+    return EligibilityOut(eligible=not failed, failed_rules=failed)
 
 
 @router.put("/applications/{application_id}", summary="Revise a draft or returned application")
