@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,10 @@ from alliance_evaluation.app import build_app as build_evaluation
 from alliance_funding.app import build_app as build_funding
 from alliance_notifications.app import build_app as build_notifications
 from alliance_registry.app import build_app as build_registry
+from alliance_registry.service.incentives import award_entry_id
 from alliance_shared.audit import AUDIT_INDEXES
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import EVALUATION_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.persistence.mongo import IndexSpec
 from alliance_shared.persistence.pagination import encode_cursor
@@ -64,8 +65,11 @@ ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
     "enterprises (expiry), once per schedule interval",
     ("agreements", frozenset({"status", "_id"})): "the schedule's pass over agreements due to start "
     "or end, once per schedule interval",
-    ("certifications", frozenset({"partner_id", "_id"})): "a certification request (an admin's, rare) "
-    "checks the enterprise's earlier certifications; several per partner over time, so no one `_id`",
+    ("certifications", frozenset({"partner_id", "_id"})): "an enterprise's certifications (a few over "
+    "time, so no one `_id`): on a certification request, and when an award or a tax statement for it "
+    "arrives (per award or statement, not per report)",
+    ("incentives", frozenset({"partner_id", "status", "_id"})): "a certification revoked (rare): the "
+    "enterprise's open register entries, by index",
     # funding
     ("applications", frozenset({"status", "_id"})): "the reconciliation pass over approved "
     "applications, once per reconcile interval",
@@ -237,8 +241,11 @@ async def check_service(
 
 
 async def test_registry_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
-    settings = registry.registry_settings(infra, f"shapes_{RUN}", dev_keys_dir)
+    group = f"alliance-registry-shapes-{RUN}"
+    await skip_history(infra.kafka_admin, group, (REGISTRY_EVENTS, FUNDING_EVENTS))
+    settings = registry.registry_settings(infra, f"shapes_{RUN}", dev_keys_dir, kafka_consumer_group=group)
     keys = dev_keys_dir
+    app = build_registry(settings)
 
     async def flows(http: httpx.AsyncClient) -> dict[str, str]:
         admin = registry.admin(keys)
@@ -250,6 +257,15 @@ async def test_registry_queries_are_index_served(infra: Infrastructure, dev_keys
         assert admitted.status_code == 200, admitted.text
         certification = await http.post("/certifications", json={"partner_id": enterprise_id}, headers=admin)
         assert certification.status_code == 201, certification.text
+        certification_id = certification.json()["certification_id"]
+        now = datetime.now(UTC)
+        validity = {
+            "valid_from": (now - timedelta(days=1)).isoformat(),
+            "valid_to": (now + timedelta(days=365)).isoformat(),
+        }
+        grant = {"certificate_number": "粤产教〔2026〕9号", **validity}
+        granted = await http.post(f"/certifications/{certification_id}/grant", json=grant, headers=admin)
+        assert granted.status_code == 200, granted.text
         body = registry.agreement_body(college_id, enterprise_id)
         drafted = await http.post("/agreements", json=body, headers=admin)
         assert drafted.status_code == 201, drafted.text
@@ -259,14 +275,40 @@ async def test_registry_queries_are_index_served(infra: Infrastructure, dev_keys
                 f"/agreements/{agreement_id}/sign", json={}, headers=registry.partner_token(keys, role, party)
             )
             assert signed.status_code == 200, signed.text
+        # consumed: funding's award to the catalogue enterprise (a fiscal entry), then the
+        # registry's own revocation of its certification (the entry suspended)
+        award_id = f"awd-shapes-{RUN}"
+        award = {
+            **EXAMPLE_PAYLOADS["funding.award.granted"],
+            "award_id": award_id,
+            "recipient_partner_id": enterprise_id,
+            "occurred_at": now.isoformat(),
+        }
+        await notifications.publish(infra, notifications.event_of("funding.award.granted", award))
+        entries = app.state.repositories.incentives
+
+        async def entry_becomes(status: str) -> None:
+            async def reached() -> bool:
+                with probing():
+                    entry = await entries.get(award_entry_id(award_id))
+                return entry is not None and str(entry.item.status) == status
+
+            await notifications.wait_for(reached, what=f"the award's incentive entry {status}")
+
+        await entry_becomes("open")
+        revoked = await http.post(
+            f"/certifications/{certification_id}/revoke", json={"reason": "虚报投入"}, headers=admin
+        )
+        assert revoked.status_code == 200, revoked.text
+        await entry_becomes("suspended")
         return {
             "partner_id": college_id,
             "college_id": college_id,
             "agreement_id": agreement_id,
-            "certification_id": certification.json()["certification_id"],
+            "certification_id": certification_id,
         }
 
-    await check_service(build_registry(settings), keys, settings.mongo_database, flows)
+    await check_service(app, keys, settings.mongo_database, flows)
 
 
 async def test_funding_queries_are_index_served(infra: Infrastructure, dev_keys_dir: Path) -> None:
