@@ -84,9 +84,10 @@ class Settings(ServiceSettings):
     #: Webhook attempts at the same time to one endpoint: a slow receiver holds at most
     #: this many of the ``webhook_concurrency`` slots, never all of them.
     webhook_concurrency_per_endpoint: int = Field(default=4, ge=1, le=100)
-    #: How long planning waits for the first attempts of the webhooks it planned, to record
-    #: each delivery once, with its outcome; one still running then is recorded pending and
-    #: its outcome saved as the next version when it ends.
+    #: Planning waits for the first attempts of the webhooks it planned (to record each
+    #: delivery once, with its outcome) while they keep ending: until none ended for this
+    #: long, or for ``attempt_deadline_seconds`` in all. One still running then is recorded
+    #: pending and its outcome saved as the next version when it ends.
     webhook_first_attempt_seconds: float = Field(default=2.0, ge=0, le=60)
     #: Events planned at the same time (a bound on concurrent writers, next to the consumer's own).
     planning_concurrency: int = Field(default=16, ge=1, le=256)

@@ -25,7 +25,10 @@ from alliance_notifications.service.repositories import DeliveryRecord, Reposito
 from alliance_notifications.service.slots import EndpointSlots
 from alliance_notifications.settings import Settings
 from alliance_shared.clock import Clock
+from alliance_shared.logging import get_logger
 from alliance_shared.persistence.repository import Loaded
+
+log = get_logger(__name__)
 
 
 class Notifier:
@@ -70,6 +73,7 @@ class Notifier:
         #: First attempts that outlasted the planning that started them, and the saves of
         #: their outcomes: kept here so they run to their end (or are cancelled at close).
         self.detached: set[asyncio.Task[None]] = set()
+        self.outcome_saves = asyncio.Semaphore(settings.planning_concurrency)
         self._directory: tuple[float, RecipientDirectory] | None = None
         self._rules: tuple[float, Loaded[RuleSet]] | None = None
 
@@ -139,7 +143,12 @@ class Notifier:
 
     def detach(self, task: asyncio.Task[None]) -> None:
         self.detached.add(task)
-        task.add_done_callback(self.detached.discard)
+        task.add_done_callback(self._detached_ended)
+
+    def _detached_ended(self, task: asyncio.Task[None]) -> None:
+        self.detached.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("a detached delivery step failed; the due list has it after a restart", error=repr(error))
 
     async def close(self) -> None:
         for task in list(self.detached):

@@ -200,11 +200,11 @@ async def record_plans(
         if delivery_id in running:
             # Its outcome becomes version 2 once the attempt ends.
             notifier.detach(asyncio.create_task(save_when_ended(notifier, first[delivery_id][0], record)))
-        elif delivery_id in first:
+        elif delivery_id in first and record.delivery.status is not DeliveryStatus.PENDING:
             record.delivery.events = []  # saved with version 1
             if record.delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.SCHEDULED):
                 await notifier.due.sync(record.delivery)  # retried from the due list
-        else:
+        else:  # an e-mail, or a webhook whose first attempt could not be made (the worker makes it)
             await hand_over(notifier, Loaded(record, 1))
     if any(p.disposition in (Disposition.SEND, Disposition.DELAY) for plans, _ in planned for p in plans):
         notifier.wake.set()
@@ -214,7 +214,7 @@ async def first_attempts(
     notifier: Notifier, records: Sequence[DeliveryRecord], now: datetime
 ) -> dict[str, tuple[asyncio.Task[None], DeliveryRecord]]:
     """The first attempt of every new webhook delivery due now, made before it is written
-    and waited for up to ``webhook_first_attempt_seconds``: so a delivery sent at once is
+    and waited for while they keep ending (``wait_while_progressing``): so a delivery sent at once is
     written once, with its outcome. Each maps to its attempt and a copy of the record as
     planned. Deliveries recorded before (a redelivered event) are not attempted: one
     query finds them. A crash before the deliveries are written sends them again after
@@ -234,11 +234,32 @@ async def first_attempts(
         for r in due
         if r.delivery.delivery_id not in recorded
     }
-    if attempts:
-        await asyncio.wait(
-            [task for task, _ in attempts.values()], timeout=notifier.settings.webhook_first_attempt_seconds
-        )
+    for task, _ in attempts.values():
+        notifier.detach(task)  # cancelled at close, its failure logged
+    await wait_while_progressing(
+        [task for task, _ in attempts.values()],
+        idle_seconds=notifier.settings.webhook_first_attempt_seconds,
+        at_most_seconds=notifier.settings.attempt_deadline_seconds,
+    )
     return attempts
+
+
+async def wait_while_progressing(
+    tasks: Sequence[asyncio.Task[None]], *, idle_seconds: float, at_most_seconds: float
+) -> None:
+    """Wait for ``tasks`` while one or another keeps ending: until none ended for
+    ``idle_seconds`` (a slow endpoint holds the rest) or ``at_most_seconds`` passed. A
+    long queue to a fast endpoint is waited for; a stuck one is not."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + at_most_seconds
+    pending = set(tasks)
+    while pending:
+        timeout = min(idle_seconds, give_up - loop.time())
+        if timeout <= 0:
+            return
+        done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            return
 
 
 def render_plan(notifier: Notifier, plan: PlannedDelivery, payload: Mapping[str, Any]) -> RenderResult | None:

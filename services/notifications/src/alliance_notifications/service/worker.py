@@ -25,6 +25,7 @@ from alliance_notifications.service.repositories import DeliveryRecord
 from alliance_shared.contract.notifications import Channel
 from alliance_shared.errors import PreconditionFailed
 from alliance_shared.logging import get_logger
+from alliance_shared.persistence.mongo import TRANSIENT_DB_ERRORS
 from alliance_shared.persistence.repository import Loaded
 
 log = get_logger(__name__)
@@ -169,11 +170,30 @@ async def attempt_unrecorded(notifier: Notifier, record: DeliveryRecord) -> None
         await send_once(notifier, record, target)
 
 
+#: How often the outcome of a first attempt that outlasted planning is tried to be saved.
+OUTCOME_SAVE_TRIES = 6
+
+
 async def save_when_ended(notifier: Notifier, attempt: asyncio.Task[None], record: DeliveryRecord) -> None:
     """The outcome of a first attempt that outlasted planning, as version 2 of the
-    delivery planning recorded pending."""
+    delivery planning recorded pending; at most ``planning_concurrency`` such saves run at
+    once. Should the database stay unreachable, the pending version stands and the due
+    list gets the delivery, so it is attempted again (the same delivery id)."""
     await attempt
-    await _save(notifier, record, 1, had_hint=False)
+    async with notifier.outcome_saves:
+        for tries in range(1, OUTCOME_SAVE_TRIES + 1):
+            try:
+                await _save(notifier, record, 1, had_hint=False)
+                return
+            except TRANSIENT_DB_ERRORS:
+                if tries == OUTCOME_SAVE_TRIES:
+                    break
+                await asyncio.sleep(min(10.0, 0.2 * 2**tries))
+    log.warning("first attempt's outcome not saved; attempted again", delivery_id=record.delivery.delivery_id)
+    retry = record.delivery.model_copy(
+        update={"status": DeliveryStatus.PENDING, "next_attempt_at": notifier.clock.now()}
+    )
+    await notifier.due.sync(retry)
 
 
 @dataclass(frozen=True)
