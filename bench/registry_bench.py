@@ -337,7 +337,8 @@ async def engine_latency(mongo_url: str, database: str, repeats: int) -> list[di
     """The engine's own figure for each list: the same filter, ``_id`` order and page size
     through pymongo; and the same filter unsorted, which the local engine streams and stops
     at the page (its in-memory sort of every matching document is what the sorted one adds)."""
-    client = create_client(mongo_url, app_name="registry-bench-engine")
+    # Longer than the service's 30 s: on an overloaded machine the engine's figure is the point.
+    client = create_client(mongo_url, app_name="registry-bench-engine", operation_timeout_ms=180_000)
     db = client[database]
     rows = []
 
