@@ -99,6 +99,8 @@ ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
     ("digest_entries", frozenset({"digest_id", "_id"})): "the daily digest pass: entries not yet sent",
     ("webhook_endpoints", frozenset({"previous_secret"})): "the pass dropping rotated-out secrets "
     "after their overlap, once per interval",
+    ("inbox", frozenset({"recipient_id", "read_at", "_id"})): "a person marks all their notices "
+    "read: their unread entries, by index",
     # The recipient directory routing reads for every event: cached for directory_cache_seconds,
     # but read whole again after any change to it (a partner registered, a webhook added).
     ("contacts", frozenset({"_id"})): "the recipient directory (cached; read whole after a change)",
@@ -441,6 +443,9 @@ async def test_notifications_queries_are_index_served(infra: Infrastructure, dev
             return bool(notifications.mails_to(infra, address))
 
         await notifications.wait_for(mailed, what="the tranche mail")
+        college = bearer(dev_keys_dir, "college", partner_id=partner_id)
+        marked = await http.post("/inbox/read-all", headers=college)
+        assert marked.status_code == 200, marked.text
         return {"partner_id": partner_id, "recipient_id": partner_id, "event_id": paid.id}
 
     await check_service(app, dev_keys_dir, settings.mongo_database, flows)
