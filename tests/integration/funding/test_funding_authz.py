@@ -62,6 +62,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("GET", "/audit/verify", None, {"ops": 200, AUD: 200}),
     ("GET", "/audit/records", None, {"ops": 200, AUD: 200}),
     ("GET", "/applications/none", None, ALL_404),
+    ("GET", "/applications/none/eligibility", None, ALL_404),
     ("PUT", "/applications/none", REVISION_BODY, {COL: 404, ENT: 404}),
     ("POST", "/applications/none/submit", None, {COL: 404, ENT: 404}),
     ("POST", "/applications/none/withdraw", {}, {COL: 404, ENT: 404}),
