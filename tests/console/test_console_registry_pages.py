@@ -12,6 +12,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,19 +22,29 @@ from playwright.sync_api import expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import ConsoleStack, Visitor
+from tests.console.conftest import ConsoleStack, Visitor, wait_for
 
-pytestmark = pytest.mark.infra
+# The first test also starts the module's stack and waits for the services to settle through Kafka.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 ADMIN = Actor("registry_admin", "admin-chen")
+OFFICER = Actor("funding_officer", "officer-wang")
 PHONE = {"width": 390, "height": 844}
 
 
-def api_call(stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None) -> Any:
+def api_answer(
+    stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None, etag: str = ""
+) -> httpx.Response:
     """Set-up through the services' APIs (plain sync httpx: Playwright's sync API holds this
     thread's event loop); what the test checks is always read from the pages."""
     headers = {**stack.access.headers(actor), "Idempotency-Key": f"t-{time.monotonic_ns()}"}
-    answer = httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
+    if etag:
+        headers["If-Match"] = etag
+    return httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
+
+
+def api_call(stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None) -> Any:
+    answer = api_answer(stack, service, method, path, actor, body)
     assert answer.status_code < 300, answer.text
     return answer.json()
 
@@ -45,6 +56,39 @@ def agency(stack: ConsoleStack, name: str) -> str:
         "region_code": "440305", "sector_code": "S92", "address": "深圳市福田区",
     }  # fmt: skip
     return str(api_call(stack, "registry", "POST", "/partners", ADMIN, body)["partner_id"])
+
+
+def submitted_application(stack: ConsoleStack, agreement_id: str) -> tuple[str, str]:
+    """An open programme and college-a's application under it, submitted: (programme id, application id)."""
+    now = datetime.now(UTC)
+    created = api_answer(stack, "funding", "POST", "/programmes", OFFICER, {
+        "name": f"协议状态专项 {stack.run}", "fiscal_year": now.year, "appropriated_minor": 10_000_000_00,
+        "opens_at": (now - timedelta(days=1)).isoformat(), "closes_at": (now + timedelta(days=60)).isoformat(),
+        "eligibility": {"lead_partner_kinds": ["college"], "require_certified_enterprise": False,
+                        "require_active_agreement": True, "region_prefix": None},
+        "award_cap_minor": 2_000_000_00, "min_cofunding_bp": 0,
+        "tranche_template": [{"name": "启动资金", "share_bp": 10000, "release": {"kind": "on_award"}}],
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    programme_id = created.json()["programme_id"]
+    path = f"/programmes/{programme_id}/open"
+    opened = api_answer(stack, "funding", "POST", path, OFFICER, {}, created.headers["etag"])
+    assert opened.status_code == 200, opened.text
+    college = Actor("college", "college-a-staff", stack.alliance.partners["college-a"])
+    draft = api_answer(stack, "funding", "POST", "/applications", college, {
+        "programme_id": programme_id, "agreement_id": agreement_id, "requested_minor": 500_000_00,
+        "cofunding_minor": 0, "budget_lines": [{"category": "equipment", "amount_minor": 500_000_00}],
+    })  # fmt: skip
+    assert draft.status_code == 201, draft.text
+    application_id = draft.json()["application_id"]
+
+    def submitted() -> bool:
+        # Refused until funding has learned of the agreement through the registry's events.
+        path = f"/applications/{application_id}/submit"
+        return api_answer(stack, "funding", "POST", path, college, {}, draft.headers["etag"]).status_code == 200
+
+    wait_for(submitted, "the application to pass eligibility")
+    return programme_id, application_id
 
 
 def at_phone_width(me: Visitor, name: str) -> None:
@@ -74,6 +118,7 @@ def test_amend_suspend_resume_and_terminate_an_agreement(
     me = visitor_for("zh-CN")
     page = me.page
 
+    programme_id, application_id = submitted_application(stack, agreement_id)
     me.sign_in("registry_admin", ADMIN.sub)
     me.go(f"/registry/agreements/{agreement_id}", "agreement-admin")
     # No summary of what changes: the registry refuses; its error sits at the field, the rest kept.
@@ -112,10 +157,21 @@ def test_amend_suspend_resume_and_terminate_an_agreement(
     expect(page.locator("form#move-suspend")).to_have_count(0)
     me.look("agreement-suspended")
     at_phone_width(me, "agreement-suspended")
+    # The officer's queue names the rule the suspended agreement fails, as funding judges it now.
+    queue = f"/funding/applications?programme_id={programme_id}"
+    me.sign_in("funding_officer", OFFICER.sub)
+    me.until(queue, "td.eligibility[data-eligible=no]", "queue-ineligible")
+    expect(page.locator("td.eligibility")).to_contain_text("协议未生效")
+    me.sign_in("registry_admin", ADMIN.sub)
+    me.go(f"/registry/agreements/{agreement_id}", "agreement-to-resume")
     page.fill("#agreement-resume-reason", "整改完成")
     page.locator("form#move-resume button").click()
     me.done()
     expect(page.locator("#agreement-status .s-active")).to_be_visible()
+    me.sign_in("funding_officer", OFFICER.sub)
+    me.until(queue, "td.eligibility[data-eligible=yes]", "queue-eligible")
+    expect(page.locator("tr", has_text=application_id).locator("td.eligibility .s-active")).to_be_visible()
+    me.sign_in("registry_admin", ADMIN.sub)
 
     other = alliance.agreements["en"]
     me.go(f"/registry/agreements/{other}", "agreement-to-terminate")

@@ -736,6 +736,9 @@ ZH = {
     "Choose one of the offered values.": "请从给出的选项中选择。",
     "Enter a date and time.": "请输入日期和时间。",
     "Enter a web address starting with https://": "请输入以 https:// 开头的网址",
+    "Eligibility now": "当前申报条件",
+    "Meets the rules": "符合条件",
+    "Fails the rules": "不符合条件",
 }
 
 

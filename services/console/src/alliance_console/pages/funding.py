@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from alliance_console.api import Api, ApiError, items_of
+from alliance_console.api import Api, ApiError, eligibility_messages, items_of
 from alliance_console.i18n import TIME_ZONE, _
 from alliance_console.pages.common import FormInvalid, act, amount, award_names, integer, text
 from alliance_console.web import render, require
@@ -28,6 +28,8 @@ router = APIRouter(prefix="/funding")
 STAFF = ("funding_officer", "funding_approver", "auditor")
 OFFICER = ("funding_officer",)
 PAGE_SIZE = 20
+#: Applications the officer still decides: their queue rows show eligibility now.
+AWAITING_DECISION = ("submitted", "under_review")
 TEMPLATE_ROWS = 3
 WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 RELEASES = ("on_award", "manual", "mid_term", "annual", "final_acceptance")
@@ -148,6 +150,9 @@ async def applications(request: Request, programme_id: str | None = None, cursor
     person, api = require(request, *STAFF)
     page = await api.get("funding", "/applications", programme_id=programme_id, cursor=cursor, limit=PAGE_SIZE)
     items, next_cursor = items_of(page)
+    # Eligibility as funding judges it now, for those still to be decided (the console decides nothing).
+    waiting = [str(a["application_id"]) for a in items if a.get("status") in AWAITING_DECISION]
+    judged = await api.get_each("funding", [f"/applications/{waiting_id}/eligibility" for waiting_id in waiting])
     return render(
         request,
         "funding/applications.html",
@@ -155,6 +160,8 @@ async def applications(request: Request, programme_id: str | None = None, cursor
         next_cursor=next_cursor,
         programme_id=programme_id or "",
         can_decide=person.has(*OFFICER),
+        eligibility={application_id: found for application_id, found in zip(waiting, judged, strict=True) if found},
+        rule_names=eligibility_messages(),
     )
 
 
