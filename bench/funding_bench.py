@@ -105,7 +105,7 @@ async def _postings(repos: Repositories, writers: int, *, contended: bool, seria
         "p99_ms": percentile(latencies, 0.99),
         "invariant_violations": len(verified["problems"]),
         # the appropriation is a version of its own
-        "transfers_per_version": PER_WRITER * writers / len(books) / (verified["versions"] - 1),
+        "transfers_per_version": PER_WRITER * writers / len(set(books)) / (verified["versions"] - 1),
     }
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alliance_funding.domain.ledger import (
+    AppliedTransfer,
     JournalEntry,
     Posting,
     Transfer,
@@ -88,8 +89,23 @@ class _BookQueue:
 
 
 _BOOK_QUEUES: dict[tuple[int, str], _BookQueue] = {}
-#: Per store and book, the newest version whose receipts this process wrote (``_receipt_head``).
-_RECEIPTED: weakref.WeakKeyDictionary[VersionedStore, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class _BookState:
+    """What this process knows of a book it writes: the newest version it wrote, the
+    newest whose receipts are written, and the writing of the receipts of ``written``."""
+
+    written: int = 0
+    receipted: int = 0
+    recording: asyncio.Task[None] | None = None
+
+
+_BOOKS: weakref.WeakKeyDictionary[VersionedStore, dict[str, _BookState]] = weakref.WeakKeyDictionary()
+
+
+def _book_state(repos: Repositories, programme_id: str) -> _BookState:
+    return _BOOKS.setdefault(repos.ledgers.store, {}).setdefault(programme_id, _BookState())
 
 
 async def post(
@@ -187,19 +203,25 @@ async def _write_batch(
     a lost race decide them all again on the version that won (the store's save catches
     its head up to it, so the next load sees it)."""
     store = repos.ledgers.store
+    state = _book_state(repos, programme_id)
     outcomes: dict[int, PostResult | DomainError] = {}
     for attempt in range(POSTING_RETRY.attempts):
         pending = [i for i in range(len(requests)) if i not in outcomes]
-        snapshot = await store.load(programme_id)
+        ids = [t.transfer_id for i in pending for t in requests[i]]
+        # The receipts are read beside the book. Sound when the book is still at the
+        # version this process wrote last (every older version had its receipts before
+        # it was written); otherwise read again, after the book, what its window lacks.
+        snapshot, receipted = await asyncio.gather(store.load(programme_id), repos.receipts.find(programme_id, ids))
         book = (
             LedgerBook(programme_id=programme_id, currency=currency)
             if snapshot is None
             else repos.ledgers.from_snapshot(snapshot).item
         )
         version = snapshot.version if snapshot else 0
-        known = {a.transfer_id: a for a in book.applied}
-        beyond_window = [t.transfer_id for i in pending for t in requests[i] if t.transfer_id not in known]
-        known.update((a.transfer_id, a) for a in await repos.receipts.find(programme_id, beyond_window))
+        window = {a.transfer_id: a for a in book.applied}
+        if version not in (0, state.written):
+            receipted = await repos.receipts.find(programme_id, [i for i in ids if i not in window])
+        known = {**{a.transfer_id: a for a in receipted}, **window}
         plan = plan_batch(
             [requests[i] for i in pending],
             book.balances,
@@ -210,7 +232,7 @@ async def _write_batch(
         if not plan.postings:
             outcomes.update((i, _answer(o, None)) for i, o in zip(pending, plan.outcomes, strict=True))
             break
-        await _receipt_head(repos, programme_id, book, version)
+        await _receipt_head(repos, programme_id, book, version, state)
         entries = [entry for posting in plan.postings for entry in posting.entries]
         next_book = LedgerBook(
             programme_id=programme_id,
@@ -246,11 +268,10 @@ async def _write_batch(
             # than the receipts): it is a replay; the others are decided again.
             outcomes[first] = REPLAYED
             continue
-        try:
-            await repos.receipts.record(programme_id, plan.applied)
-            _RECEIPTED.setdefault(store, {})[programme_id] = written
-        except Exception:  # the version is written: the next writer of the book records them
-            log.warning("ledger receipts not written", programme_id=programme_id, version=written, exc_info=True)
+        # The callers are answered while the receipts are written: the version's window
+        # covers its own transfers until the next version, whose writer awaits them.
+        state.written = written
+        state.recording = asyncio.create_task(_record(repos, programme_id, plan.applied, written, state))
         outcomes.update((i, _answer(o, written)) for i, o in zip(pending, plan.outcomes, strict=True))
         break
     else:
@@ -267,15 +288,29 @@ def _answer(outcome: Posting | DomainError | None, version: int | None) -> PostR
     return REPLAYED if outcome is None else outcome
 
 
-async def _receipt_head(repos: Repositories, programme_id: str, book: LedgerBook, version: int) -> None:
+async def _receipt_head(
+    repos: Repositories, programme_id: str, book: LedgerBook, version: int, state: _BookState
+) -> None:
     """Before version N+1 is written, version N's transfers have their receipts (a crash
     right after writing N, or another process, may have left them unwritten)."""
-    receipted = _RECEIPTED.setdefault(repos.ledgers.store, {})
-    if version == 0 or receipted.get(programme_id) == version:
+    if state.recording is not None:
+        await state.recording
+    if version == 0 or state.receipted == version:
         return
     own = {entry.transfer_id for entry in book.entries}
     await repos.receipts.record(programme_id, [a for a in book.applied if a.transfer_id in own])
-    receipted[programme_id] = version
+    state.receipted = version
+
+
+async def _record(
+    repos: Repositories, programme_id: str, applied: Sequence[AppliedTransfer], version: int, state: _BookState
+) -> None:
+    try:
+        await repos.receipts.record(programme_id, applied)
+    except Exception:  # the version is written: the next writer of the book records them
+        log.warning("ledger receipts not written", programme_id=programme_id, version=version, exc_info=True)
+        return
+    state.receipted = max(state.receipted, version)
 
 
 def _deltas(postings: Sequence[Posting]) -> dict[str, int]:
