@@ -1,7 +1,8 @@
 """The delivery worker: attempt due deliveries, each independently, and record the outcome.
 
-Deliveries this process planned are started at once, as planning wrote them; every
-``worker_poll_seconds`` the due list is read for the rest (retries whose time came,
+A webhook's first attempt is made by planning, before the delivery is written
+(``attempt_unrecorded``); the other deliveries this process planned are started at once,
+as planning wrote them; every ``worker_poll_seconds`` the due list is read for the rest (retries whose time came,
 e-mails released after quiet hours, other replicas' work). E-mail and webhooks have
 separate pools of attempts (``email_concurrency``, ``webhook_concurrency``): slow
 receivers of one channel never hold up the other. Webhook attempts are also bounded per
