@@ -6,7 +6,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from aiokafka.structs import ConsumerRecord
+from confluent_kafka import ConsumerGroupState
+from confluent_kafka.admin import AdminClient
 
 from alliance_devstack.services import start_at_topic_ends
 from alliance_shared.contract.topics import REGISTRY_EVENTS
@@ -67,3 +70,47 @@ async def skip_history(kafka: KafkaAccess, group: str, topics: Sequence[str] = (
     """The service under test reads only what this test run produces, not what earlier runs
     left on the shared topics (every college's reports topic included)."""
     await start_at_topic_ends(kafka, group, topics)
+
+
+async def at_least_partitions(kafka: KafkaAccess, topics: Sequence[str], count: int) -> None:
+    """Give each of ``topics`` ``count`` partitions when it has fewer (consumers sharing a
+    group split a topic by partitions; one partition feeds one member only)."""
+    admin = AIOKafkaAdminClient(**kafka.options())
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+        short = {t["topic"]: NewPartitions(count) for t in described if len(t["partitions"]) < count}
+        if short:
+            await admin.create_partitions(short)
+    finally:
+        await admin.close()
+
+
+#: A consumer group member's assigned (topic, partition)s, by member id.
+Assignment = dict[str, set[tuple[str, int]]]
+
+
+def group_assignment(kafka: KafkaAccess, group: str) -> Assignment | None:
+    """What each member of a consumer group is assigned, as the broker's group coordinator
+    says; None while the group rebalances (blocking: run it in a thread)."""
+    config: dict[str, str | int | float | bool] = {
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "security.protocol": kafka.security_protocol,
+        "log_level": 3,
+    }
+    if kafka.sasl_mechanism:
+        config.update(
+            {
+                "sasl.mechanisms": kafka.sasl_mechanism,
+                "sasl.username": kafka.username or "",
+                "sasl.password": kafka.password or "",
+            }
+        )
+    client = AdminClient(config)
+    description = client.describe_consumer_groups([group], request_timeout=20)[group].result(30)
+    if description.state != ConsumerGroupState.STABLE:
+        return None
+    return {
+        member.member_id: {(tp.topic, tp.partition) for tp in member.assignment.topic_partitions}
+        for member in description.members
+    }
