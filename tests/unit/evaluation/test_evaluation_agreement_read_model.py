@@ -64,6 +64,15 @@ def test_an_older_version_does_not_roll_the_structure_back() -> None:
     assert after.registry_version == 2
 
 
+def test_an_older_version_does_not_roll_the_status_back() -> None:
+    view = fold(None, TYPE.format("activated"), FULL, NOW)
+    older = {**FULL, "version": 1, "status": "signing"}
+    after = fold(view, TYPE.format("signed"), older, NOW)
+    assert after.status == "active"
+    assert after.is_active
+    assert after.active_periods == view.active_periods
+
+
 def test_dead_letter_reasons_become_report_codes() -> None:
     assert reason_code("event.invalid_payload") == "report.invalid"
     assert reason_code("envelope.malformed_json") == "report.malformed_envelope"

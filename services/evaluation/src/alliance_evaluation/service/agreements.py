@@ -135,7 +135,8 @@ def fold(current: AgreementView | None, event_type: str, data: Mapping[str, Any]
     stale = isinstance(version, int) and view.registry_version is not None and version < view.registry_version
     status = data.get("status")
     new_status = str(status) if isinstance(status, str) else STATUS_BY_VERB.get(verb_of(event_type))
-    if new_status:
+    # An older version (a replay behind a newer one) sets neither the status nor the structure back.
+    if new_status and not stale:
         updates["status"] = new_status
         occurred = _date(data.get("occurred_at")) or now.date()
         if new_status == ACTIVE and view.active_since is None:
