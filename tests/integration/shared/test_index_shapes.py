@@ -32,7 +32,7 @@ from alliance_registry.app import build_app as build_registry
 from alliance_registry.service.incentives import award_entry_id
 from alliance_shared.audit import AUDIT_INDEXES
 from alliance_shared.contract import college
-from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS
+from alliance_shared.contract.topics import EVALUATION_EVENTS, FUNDING_EVENTS, REGISTRY_EVENTS, college_reports_topic
 from alliance_shared.contract.vocabulary import Role
 from alliance_shared.persistence.mongo import IndexSpec
 from alliance_shared.persistence.pagination import encode_cursor
@@ -44,7 +44,7 @@ from tests.integration.funding import funding_support as funding
 from tests.integration.notifications import notifications_support as notifications
 from tests.integration.registry import registry_support as registry
 from tests.support.http import bearer, running
-from tests.support.kafka_io import skip_history
+from tests.support.kafka_io import produce, skip_history
 from tests.support.query_shapes import QueryShape, Recorded, probing, recorder, unserved
 from tests.unit.notifications.notifications_support import EXAMPLE_PAYLOADS
 
@@ -381,6 +381,8 @@ async def test_evaluation_queries_are_index_served(infra: Infrastructure, dev_ke
         activated = evaluation.agreement_event(
             agreement_id, "activated", college_ids=[college_id], enterprise_ids=[enterprise_id]
         )
+        # The college's principal first: its credential is in force by the time its report is sent.
+        reporter = await infra.onboard_college(college_id)
         await evaluation.send(infra, REGISTRY_EVENTS, [activated])
 
         async def known() -> bool:
@@ -399,7 +401,7 @@ async def test_evaluation_queries_are_index_served(infra: Infrastructure, dev_ke
             start_date=date(evaluation.LAST_YEAR, 3, 3),
             planned_months=6,
         )
-        await evaluation.send_reports(infra, [evaluation.report_record(placed)])
+        await produce(reporter, college_reports_topic(college_id), [evaluation.report_record(placed)])
 
         window = {"window_start": str(evaluation.WINDOW_START), "window_end": str(evaluation.WINDOW_END)}
 
