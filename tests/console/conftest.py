@@ -230,6 +230,17 @@ def api_get(stack: ConsoleStack, service: str, path: str, actor: Actor, **params
     return response.json()
 
 
+def api_call(
+    stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None, etag: str | None = None
+) -> httpx.Response:
+    """Set-up through the services' APIs (plain sync httpx: Playwright's sync API holds this
+    thread's event loop); what the test checks is always read from the pages."""
+    headers = {**stack.access.headers(actor), "Idempotency-Key": f"t-{time.monotonic_ns()}"}
+    if etag:
+        headers["If-Match"] = etag
+    return httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield

@@ -18,7 +18,9 @@ from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
 from tests.console.conftest import LAST_YEAR, ConsoleStack, Visitor, api_get, wait_for
 
-pytestmark = pytest.mark.infra
+# Each journey walks a dozen people through the pages while the services settle through
+# Kafka; on the shared two-core machine (load 27 seen) that outlasts the default 300 s.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 OFFICER = "officer-zhang"
 APPROVER = "approver-li"

@@ -8,10 +8,8 @@ screenshotted and checked with axe-core, in zh-CN and in English."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +17,7 @@ from playwright.sync_api import expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import WAIT_S, ConsoleStack, Visitor, api_get, wait_for
+from tests.console.conftest import WAIT_S, ConsoleStack, Visitor, api_call, api_get, wait_for
 
 pytestmark = pytest.mark.infra
 
@@ -27,17 +25,6 @@ OFFICER = Actor("funding_officer", "officer-wang")
 APPROVER = "approver-zhou"
 ADMIN = Actor("registry_admin", "admin-chen")
 MAKER_CHECKER = {"zh-CN": "经办与审批分离", "en": "maker-checker"}
-
-
-def api_call(
-    stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None, etag: str | None = None
-) -> httpx.Response:
-    """Set-up through the services' APIs (plain sync httpx: Playwright's sync API holds this
-    thread's event loop); what the test checks is always read from the pages."""
-    headers = {**stack.access.headers(actor), "Idempotency-Key": f"t-{time.monotonic_ns()}"}
-    if etag:
-        headers["If-Match"] = etag
-    return httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
 
 
 def approved_application(stack: ConsoleStack) -> tuple[str, str]:

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import ConsoleStack, Visitor, wait_for
+from tests.console.conftest import ConsoleStack, Visitor, api_call, wait_for
 
 # The first test also starts the module's stack and waits for the services to settle through Kafka.
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
@@ -32,19 +30,8 @@ OFFICER = Actor("funding_officer", "officer-wang")
 PHONE = {"width": 390, "height": 844}
 
 
-def api_answer(
-    stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None, etag: str = ""
-) -> httpx.Response:
-    """Set-up through the services' APIs (plain sync httpx: Playwright's sync API holds this
-    thread's event loop); what the test checks is always read from the pages."""
-    headers = {**stack.access.headers(actor), "Idempotency-Key": f"t-{time.monotonic_ns()}"}
-    if etag:
-        headers["If-Match"] = etag
-    return httpx.request(method, stack.access.urls[service] + path, json=body, headers=headers, timeout=30)
-
-
-def api_call(stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None) -> Any:
-    answer = api_answer(stack, service, method, path, actor, body)
+def api_json(stack: ConsoleStack, service: str, method: str, path: str, actor: Actor, body: Any = None) -> Any:
+    answer = api_call(stack, service, method, path, actor, body)
     assert answer.status_code < 300, answer.text
     return answer.json()
 
@@ -55,13 +42,13 @@ def agency(stack: ConsoleStack, name: str) -> str:
         "kind": "government_agency", "name_zh": f"{name}{stack.run}", "credit_code": credit_code(),
         "region_code": "440305", "sector_code": "S92", "address": "深圳市福田区",
     }  # fmt: skip
-    return str(api_call(stack, "registry", "POST", "/partners", ADMIN, body)["partner_id"])
+    return str(api_json(stack, "registry", "POST", "/partners", ADMIN, body)["partner_id"])
 
 
 def submitted_application(stack: ConsoleStack, agreement_id: str) -> tuple[str, str]:
     """An open programme and college-a's application under it, submitted: (programme id, application id)."""
     now = datetime.now(UTC)
-    created = api_answer(stack, "funding", "POST", "/programmes", OFFICER, {
+    created = api_call(stack, "funding", "POST", "/programmes", OFFICER, {
         "name": f"协议状态专项 {stack.run}", "fiscal_year": now.year, "appropriated_minor": 10_000_000_00,
         "opens_at": (now - timedelta(days=1)).isoformat(), "closes_at": (now + timedelta(days=60)).isoformat(),
         "eligibility": {"lead_partner_kinds": ["college"], "require_certified_enterprise": False,
@@ -72,10 +59,10 @@ def submitted_application(stack: ConsoleStack, agreement_id: str) -> tuple[str, 
     assert created.status_code == 201, created.text
     programme_id = created.json()["programme_id"]
     path = f"/programmes/{programme_id}/open"
-    opened = api_answer(stack, "funding", "POST", path, OFFICER, {}, created.headers["etag"])
+    opened = api_call(stack, "funding", "POST", path, OFFICER, {}, created.headers["etag"])
     assert opened.status_code == 200, opened.text
     college = Actor("college", "college-a-staff", stack.alliance.partners["college-a"])
-    draft = api_answer(stack, "funding", "POST", "/applications", college, {
+    draft = api_call(stack, "funding", "POST", "/applications", college, {
         "programme_id": programme_id, "agreement_id": agreement_id, "requested_minor": 500_000_00,
         "cofunding_minor": 0, "budget_lines": [{"category": "equipment", "amount_minor": 500_000_00}],
     })  # fmt: skip
@@ -85,7 +72,7 @@ def submitted_application(stack: ConsoleStack, agreement_id: str) -> tuple[str, 
     def submitted() -> bool:
         # Refused until funding has learned of the agreement through the registry's events.
         path = f"/applications/{application_id}/submit"
-        return api_answer(stack, "funding", "POST", path, college, {}, draft.headers["etag"]).status_code == 200
+        return api_call(stack, "funding", "POST", path, college, {}, draft.headers["etag"]).status_code == 200
 
     wait_for(submitted, "the application to pass eligibility")
     return programme_id, application_id
