@@ -40,7 +40,6 @@ EXPORTS = {
     "awards": Export("funding", "/awards", FUNDING_STAFF, ("programme_id",)),
     "surcharge-statements": Export("funding", "/surcharge-credit-statements", FUNDING_STAFF),
     "ranking": Export("evaluation", "/cycles/{cycle_id}/ranking", ("supervisor", "auditor"), ("cycle_id",)),
-    "dashboard": Export("evaluation", "/cycles/{cycle_id}/dashboard", ("supervisor", "auditor"), ("cycle_id",)),
     "results": Export(
         "evaluation",
         "/agreements/{agreement_id}/results",
