@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -159,11 +160,12 @@ class KafkaSecurityAdmin:
         return {name: self.principal(user) for name, user in principals.items()}
 
     def onboard_college(self, college_id: str) -> KafkaAccess:
-        """A college's user, its reports topic and the topic's dead-letter twin, its ACL (idempotent)."""
+        """A college's user, its reports topic and the topic's dead-letter twin, its ACL (idempotent:
+        an onboarded college keeps its credential, so its clients logged in meanwhile stay valid)."""
         topic = college_reports_topic(college_id)
         principal = college_principal(college_id)
         self.create_topics([topic, dlq_of(topic)])
-        self.upsert_users([principal])
+        self.upsert_users([principal], only_missing=True)
         self.grant({principal: college_grants(college_id)})
         return self.principal(principal)
 
@@ -189,17 +191,45 @@ class KafkaSecurityAdmin:
         limit = max_message_bytes(topic)
         return {"max.message.bytes": str(limit)} if limit is not None else {}
 
-    def upsert_users(self, users: Iterable[str]) -> None:
+    def upsert_users(self, users: Iterable[str], *, only_missing: bool = False) -> None:
+        """Set the users' credentials and wait until the broker knows them, so a login right
+        after this call succeeds. ``only_missing``: leave users that have one alone — setting
+        it again changes its salt under a client that is logging in at that moment."""
+        wanted = list(dict.fromkeys(users))
+        client = self._client()  # kept until its futures are done
+        if only_missing:
+            known = self._known_users(client, wanted)
+            wanted = [user for user in wanted if user not in known]
+        if not wanted:
+            return
         upserts: list[UserScramCredentialAlteration] = [
             UserScramCredentialUpsertion(
                 user,
                 ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
                 self.credentials.password(user).encode(),
             )
-            for user in users
+            for user in wanted
         ]
-        client = self._client()  # kept until its futures are done
         self._wait(client.alter_user_scram_credentials(upserts, request_timeout=TIMEOUT_S), "SCRAM users")
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(self._known_users(client, wanted)) < len(wanted):
+            if time.monotonic() > deadline:
+                raise StackError(f"the broker did not take the SCRAM users {wanted} within {TIMEOUT_S} s")
+            time.sleep(0.1)
+
+    @staticmethod
+    def _known_users(client: AdminClient, users: list[str]) -> set[str]:
+        """Which of the users have a SCRAM credential on the broker (its view, which logins use)."""
+        known: set[str] = set()
+        futures = client.describe_user_scram_credentials(users, request_timeout=TIMEOUT_S)
+        assert isinstance(futures, dict)  # one future per user named
+        for user, future in futures.items():
+            try:
+                future.result(TIMEOUT_S)
+            except KafkaException:
+                continue  # RESOURCE_NOT_FOUND: no credential yet
+            known.add(user)
+        return known
 
     def grant(self, grants: Mapping[str, Iterable[Grant]]) -> None:
         bindings = [grant.binding(principal) for principal, each in grants.items() for grant in each]
