@@ -68,7 +68,10 @@ PROBLEM_TEXTS: Final[dict[str, ProblemText]] = {
         {
             "{aggregate_id} kept changing; gave up after {retry.attempts} tries": (
                 "{aggregate_id} 持续被修改，已尝试 {retry.attempts} 次后放弃；请稍后重试"
-            )
+            ),
+            "{programme_id} kept changing; gave up after {POSTING_RETRY.attempts} tries": (
+                "{programme_id} 持续被修改，已尝试 {POSTING_RETRY.attempts} 次后放弃；请稍后重试"
+            ),
         },
     ),
     "aggregate.exists": _t("记录已存在", "Already exists", {"{aggregate_id} already exists": "{aggregate_id} 已存在"}),
