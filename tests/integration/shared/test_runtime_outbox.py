@@ -86,7 +86,8 @@ async def test_sigkill_after_state_write_loses_no_event(
         assert await db[journal_of(WIDGETS)].count_documents({"_aggregate_id": widget_id}) == 1
         assert await runtime.relay.backlog() == 0
         state = await db[RELAY_STATE].find_one({"_id": WIDGETS})
-        assert state is not None and state[HORIZON] > stored[0]["_written_at"]  # the scan moved past it
+        assert state is not None
+        assert state[HORIZON] > stored[0]["_written_at"]  # the scan moved past it
     finally:
         await runtime.stop()
 
@@ -157,7 +158,8 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
         assert [record["_id"] for record in set_aside] == [oversized["_id"]]
         assert "MessageSizeTooLargeError" in set_aside[0]["set_aside"]["reason"]
         untouched = await journal.find_one({"_id": oversized["_id"]})
-        assert untouched is not None and set(untouched) == set(oversized)  # the journal is never updated
+        assert untouched is not None
+        assert set(untouched) == set(oversized)  # the journal is never updated
         records = await read_topic(
             infra.kafka_admin, REGISTRY_EVENTS, until=lambda rs: any(r.key == small.encode() for r in rs)
         )
@@ -166,5 +168,14 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
             "alliance_outbox_set_aside_total", {"service": "registry", "reason": "refused_by_broker"}
         )
         assert sample == 1.0
+        # The runbook's replay: remove its settled record, move the horizon back to it.
+        await settled.delete_one({"_id": oversized["_id"]})
+        relay_state = mongo_client[database][RELAY_STATE]
+        await relay_state.update_one({"_id": WIDGETS}, {"$min": {HORIZON: untouched["_written_at"]}})
+        state = await relay_state.find_one({"_id": WIDGETS})
+        assert state is not None
+        assert state[HORIZON] == untouched["_written_at"]
+        assert await runtime.relay.scan() == 1  # sent again (and refused again: the cause is not fixed here)
+        assert await settled.count_documents({"set_aside": {"$exists": True}}) == 1
     finally:
         await runtime.stop()
