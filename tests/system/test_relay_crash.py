@@ -20,22 +20,15 @@ from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.messaging.relay import HORIZON, RELAY_STATE
 from alliance_shared.persistence.versioned_store import journal_of, settled_of
 from tests.conftest import service_env
+from tests.integration.shared.test_runtime_outbox import probe_settings, wait_for
 from tests.support.kafka_io import read_topic, skip_history
-from tests.support.probe import TALLIES, WIDGETS, ProbeSettings, build_runtime
+from tests.support.probe import TALLIES, WIDGETS, build_runtime
 from tests.system.relay_crash_probe import widget_ids
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(600)]
 
 SETTLED = 20
 UNSETTLED = 30
-
-
-async def wait_for(predicate: Any, timeout_s: float = 120.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.2)
 
 
 async def test_relay_killed_between_send_and_settle_republishes_only_the_unsettled(
@@ -78,7 +71,7 @@ async def test_relay_killed_between_send_and_settle_republishes_only_the_unsettl
     audit = db[AUDIT_COLLECTION]
     assert await audit.count_documents({"action": "widget.create"}) == SETTLED + UNSETTLED  # appended before death
 
-    restarted = build_runtime(ProbeSettings(**{k.lower(): v for k, v in settings.items()}))
+    restarted = build_runtime(probe_settings(infra, database, dev_keys_dir, kafka_consumer_group=group))
     await restarted.start()
     try:
 
@@ -86,7 +79,7 @@ async def test_relay_killed_between_send_and_settle_republishes_only_the_unsettl
             counts = [await settled.count_documents({}), await db[TALLIES].count_documents({})]
             return counts == [SETTLED + UNSETTLED, SETTLED + UNSETTLED]
 
-        await wait_for(all_settled_and_tallied)
+        await wait_for(all_settled_and_tallied, timeout_s=120)
         mine = {*settled_ids, *unsettled_ids}
         records = await read_topic(
             infra.kafka_admin,
