@@ -234,7 +234,7 @@ async def engine_write_burst(mongo_url: str, database: str) -> dict[str, float]:
     async def register(n: int) -> bool:
         body = partner_body(rng, n)
         pid = f"ent-raw{n:06d}"
-        journal = {**body, "_id": version_id(pid, 1), AGGREGATE_ID: pid, VERSION: 1, PENDING: True,
+        journal = {**body, "_id": version_id(pid, 1), AGGREGATE_ID: pid, VERSION: 1,
                    DEDUPE_KEY: version_id(pid, 1), WRITTEN_AT: now, OUTBOX: []}  # fmt: skip
         await db["raw_credit_codes"].insert_one({"_id": body["credit_code"] + str(n), "partner_id": pid})
         await db["raw_journal"].insert_one(journal)

@@ -54,6 +54,8 @@ T = TypeVar("T")
 #: One document per store: ``{_id: <store>, horizon: <datetime>}``.
 RELAY_STATE = "outbox_relay_state"
 HORIZON = "horizon"
+#: The horizon of a store the relay has never scanned: every version is read.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: On a settled record of a version whose events were refused for good: why and when.
 SET_ASIDE = "set_aside"
 
@@ -194,19 +196,17 @@ class OutboxRelay:
         """The versions written since the store's horizon (less the late-write margin) that
         are not settled: id → ``_written_at``. Two reads of ids, whatever the backlog."""
         state = await self._db[RELAY_STATE].find_one({"_id": store})
-        since: datetime | None = state[HORIZON] - self._late_write_margin if state is not None else None
-        written_filter: Document = {WRITTEN_AT: {"$gte": since}} if since is not None else {}
+        since = (state[HORIZON] if state is not None else EPOCH) - self._late_write_margin
+        journal = self._db[journal_of(store)]
         written = {
-            doc["_id"]: doc[WRITTEN_AT]
-            async for doc in self._db[journal_of(store)].find(written_filter, {WRITTEN_AT: 1})
+            doc["_id"]: doc[WRITTEN_AT] async for doc in journal.find({WRITTEN_AT: {"$gte": since}}, {WRITTEN_AT: 1})
         }
         if not written:
             return {}
         # A version is settled after it was written, by a clock at most CLOCK_SKEW behind the
         # writer's: one range read finds every settled record of these versions (a record
         # missed would only mean a version sent again, never one lost).
-        settled_filter: Document = {SETTLED_AT: {"$gte": since - CLOCK_SKEW}} if since is not None else {}
-        settled = self._db[settled_of(store)].find(settled_filter, {"_id": 1})
+        settled = self._db[settled_of(store)].find({SETTLED_AT: {"$gte": since - CLOCK_SKEW}}, {"_id": 1})
         async for doc in settled:
             written.pop(doc["_id"], None)
         return written

@@ -43,6 +43,7 @@ from alliance_shared.contract.envelope import CloudEvent
 from alliance_shared.contract.topics import CONTEXT_TOPIC, max_value_bytes
 from alliance_shared.errors import Conflict, DomainError, PreconditionFailed
 from alliance_shared.logging import get_logger
+from alliance_shared.persistence.mongo import DUPLICATE_KEY as DUPLICATE_KEY  # where services import it from
 from alliance_shared.persistence.mongo import Document, IndexSpec, insert_unordered, retry_when_busy
 
 AGGREGATE_ID = "_aggregate_id"
