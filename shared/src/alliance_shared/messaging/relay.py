@@ -56,6 +56,8 @@ RELAY_STATE = "outbox_relay_state"
 HORIZON = "horizon"
 #: The horizon of a store the relay has never scanned: every version is read.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: How far an idle scan lets the stored horizon lag (it only widens the next scan's window).
+HORIZON_STEP = timedelta(minutes=1)
 #: On a settled record of a version whose events were refused for good: why and when.
 SET_ASIDE = "set_aside"
 
@@ -171,7 +173,8 @@ class OutboxRelay:
         handled = 0
         for store in self._stores:
             started = datetime.now(UTC)
-            unsettled = await self._unsettled(store)
+            known = await self._horizon(store)
+            unsettled = await self._unsettled(store, known)
             # What this process wrote and has queued is the fast path's: not published twice,
             # and the horizon stays before it until the fast path settles it.
             queued = {doc_id for queued_store, doc_id, _ in self._written if queued_store == store}
@@ -181,22 +184,27 @@ class OutboxRelay:
             for start in range(0, len(ids), self._batch_size):
                 docs = await journal.find({"_id": {"$in": ids[start : start + self._batch_size]}}).to_list()
                 handled += await self._publish({store: docs}, refresh_current_docs=True)
-            await self._move_horizon(store, horizon)
+            # An idle scan moves it once per HORIZON_STEP: one write a minute, not one a scan.
+            if known == EPOCH or ids or horizon - known >= HORIZON_STEP:
+                await self._move_horizon(store, horizon)
         self._metrics.outbox_backlog.labels(self._metrics.service).set(0)
         return handled
 
     async def backlog(self) -> int:
         total = 0
         for store in self._stores:
-            total += len(await self._unsettled(store))
+            total += len(await self._unsettled(store, await self._horizon(store)))
         self._metrics.outbox_backlog.labels(self._metrics.service).set(total)
         return total
 
-    async def _unsettled(self, store: str) -> dict[str, datetime]:
-        """The versions written since the store's horizon (less the late-write margin) that
-        are not settled: id → ``_written_at``. Two reads of ids, whatever the backlog."""
+    async def _horizon(self, store: str) -> datetime:
         state = await self._db[RELAY_STATE].find_one({"_id": store})
-        since = (state[HORIZON] if state is not None else EPOCH) - self._late_write_margin
+        return state[HORIZON] if state is not None else EPOCH
+
+    async def _unsettled(self, store: str, horizon: datetime) -> dict[str, datetime]:
+        """The versions written since ``horizon`` (less the late-write margin) that are not
+        settled: id → ``_written_at``. Two reads of ids, whatever the backlog."""
+        since = horizon - self._late_write_margin
         journal = self._db[journal_of(store)]
         written = {
             doc["_id"]: doc[WRITTEN_AT] async for doc in journal.find({WRITTEN_AT: {"$gte": since}}, {WRITTEN_AT: 1})
