@@ -45,11 +45,12 @@ from alliance_shared.persistence.versioned_store import (
     AGGREGATE_ID,
     DEDUPE_KEY,
     OUTBOX,
-    PENDING,
+    SETTLED_AT,
     VERSION,
     WRITTEN_AT,
     current_document,
     journal_of,
+    settled_of,
     version_id,
 )
 from bench.platform_bench import start_platform
@@ -215,7 +216,6 @@ async def seed_agreements(mongo_url: str, database: str) -> float:
                 "_id": version_id(agreement_id, 1),
                 AGGREGATE_ID: agreement_id,
                 VERSION: 1,
-                PENDING: False,
                 DEDUPE_KEY: version_id(agreement_id, 1),
                 WRITTEN_AT: now,
                 OUTBOX: [],
@@ -223,6 +223,8 @@ async def seed_agreements(mongo_url: str, database: str) -> float:
             journal.append(doc)
             current.append(current_document(doc))
         await db[journal_of(AGREEMENTS_STORE)].insert_many(journal, ordered=False)
+        # Seeded as published: the relay has nothing to send for them.
+        await db[settled_of(AGREEMENTS_STORE)].insert_many([{"_id": doc["_id"], SETTLED_AT: now} for doc in journal])
         await db[AGREEMENTS_STORE].insert_many(current, ordered=False)
     finally:
         await client.close()

@@ -46,11 +46,12 @@ from alliance_shared.persistence.versioned_store import (
     AGGREGATE_ID,
     DEDUPE_KEY,
     OUTBOX,
-    PENDING,
+    SETTLED_AT,
     VERSION,
     WRITTEN_AT,
     current_document,
     journal_of,
+    settled_of,
     version_id,
 )
 from bench.stats import Table, percentile
@@ -233,7 +234,7 @@ async def engine_write_burst(mongo_url: str, database: str) -> dict[str, float]:
     async def register(n: int) -> bool:
         body = partner_body(rng, n)
         pid = f"ent-raw{n:06d}"
-        journal = {**body, "_id": version_id(pid, 1), AGGREGATE_ID: pid, VERSION: 1, PENDING: True,
+        journal = {**body, "_id": version_id(pid, 1), AGGREGATE_ID: pid, VERSION: 1,
                    DEDUPE_KEY: version_id(pid, 1), WRITTEN_AT: now, OUTBOX: []}  # fmt: skip
         await db["raw_credit_codes"].insert_one({"_id": body["credit_code"] + str(n), "partner_id": pid})
         await db["raw_journal"].insert_one(journal)
@@ -279,7 +280,6 @@ async def seed(mongo_url: str, database: str, start: int, target: int, budget_s:
                     "_id": version_id(pid, 1),
                     AGGREGATE_ID: pid,
                     VERSION: 1,
-                    PENDING: False,
                     DEDUPE_KEY: version_id(pid, 1),
                     WRITTEN_AT: now,
                     OUTBOX: [],
@@ -287,6 +287,8 @@ async def seed(mongo_url: str, database: str, start: int, target: int, budget_s:
                 journal.append(doc)
                 current.append(current_document(doc))
             await db[journal_of(PARTNERS)].insert_many(journal, ordered=False)
+            # Seeded as published: the relay has nothing to send for them.
+            await db[settled_of(PARTNERS)].insert_many([{"_id": doc["_id"], SETTLED_AT: now} for doc in journal])
             await db[PARTNERS].insert_many(current, ordered=False)
             inserted += len(current)
     finally:

@@ -26,7 +26,7 @@ from alliance_shared.logging import get_logger
 from alliance_shared.messaging.consumer import ConsumerRunner
 from alliance_shared.messaging.handlers import BatchHandlers, DeadLetterHook, Handlers
 from alliance_shared.messaging.kafka import create_dead_letter_producer, create_producer, ensure_topics
-from alliance_shared.messaging.relay import OutboxRelay
+from alliance_shared.messaging.relay import OutboxRelay, late_write_margin
 from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.mongo import Document, IndexSpec, create_client, ensure_indexes
 from alliance_shared.persistence.versioned_store import MongoVersionedStore, Snapshot, versioned_indexes
@@ -92,6 +92,7 @@ class ServiceRuntime:
             self.publish_topic or CONTEXT_TOPIC[self.settings.service_name],
             self.audit,
             self.metrics,
+            late_write_margin=late_write_margin(self.settings.mongo_operation_timeout_ms),
             scan_seconds=self.settings.outbox_scan_seconds,
         )
 

@@ -58,8 +58,10 @@ NOT_FILTERS = {"limit"}
 #: Reads on command and consume paths that filter by more than `_id`, each with why it is
 #: not hot. Keyed by (collection — "*_journal": every journal —, the filter's and sort's fields).
 ALLOWED_OFF_ID: dict[tuple[str, frozenset[str]], str] = {
-    ("*_journal", frozenset({"_pending"})): "the relay's sweep for versions a crash left pending: "
+    ("*_journal", frozenset({"_written_at"})): "the relay's sweep for versions a crash left unsettled: "
     "once per scan interval, not per write (written versions are handed to the relay directly)",
+    ("*_settled", frozenset({"at"})): "the relay's sweep: the versions settled since its horizon, "
+    "once per scan interval",
     ("audit_trail", frozenset({"_id"})): "the audit chain's verification: the whole chain, once per verify interval",
     ("audit_trail", frozenset({"entry_id"})): "the audit chain after a refused append (another writer "
     "took the sequence number, or a replay): which entries are in already, by the unique entry_id",

@@ -15,7 +15,8 @@ from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.envelope import from_kafka
 from alliance_shared.contract.topics import REGISTRY_EVENTS
 from alliance_shared.errors import PreconditionFailed
-from alliance_shared.persistence.versioned_store import journal_document, journal_of
+from alliance_shared.messaging.relay import HORIZON, RELAY_STATE
+from alliance_shared.persistence.versioned_store import journal_document, journal_of, settled_of
 from tests.conftest import service_env
 from tests.support.kafka_io import header, read_topic
 from tests.support.probe import WIDGETS, ProbeSettings, WidgetCreated, WidgetRenamed, build_runtime
@@ -55,10 +56,11 @@ async def test_sigkill_after_state_write_loses_no_event(
     )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
-    stored = await mongo_client[database][journal_of(WIDGETS)].find({"_aggregate_id": widget_id}).to_list()
+    db = mongo_client[database]
+    stored = await db[journal_of(WIDGETS)].find({"_aggregate_id": widget_id}).to_list()
     assert len(stored) == 1
     assert stored[0]["label"] == "crash"
-    assert stored[0]["_pending"] is True
+    assert await db[settled_of(WIDGETS)].find_one({"_id": stored[0]["_id"]}) is None  # not settled
     assert len(stored[0]["_outbox"]) == 1
 
     # A restarted process's relay publishes what the dead one could not.
@@ -78,11 +80,14 @@ async def test_sigkill_after_state_write_loses_no_event(
         assert header(published[0], "ce_source") == "registry"
 
         async def published_and_settled() -> bool:
-            doc = await mongo_client[database][journal_of(WIDGETS)].find_one({"_aggregate_id": widget_id})
-            return doc is not None and doc["_pending"] is False
+            return await db[settled_of(WIDGETS)].find_one({"_id": stored[0]["_id"]}) is not None
 
         await wait_for(published_and_settled)
-        assert await mongo_client[database][journal_of(WIDGETS)].count_documents({"_aggregate_id": widget_id}) == 1
+        assert await db[journal_of(WIDGETS)].count_documents({"_aggregate_id": widget_id}) == 1
+        assert await runtime.relay.backlog() == 0
+        state = await db[RELAY_STATE].find_one({"_id": WIDGETS})
+        assert state is not None
+        assert state[HORIZON] > stored[0]["_written_at"]  # the scan moved past it
     finally:
         await runtime.stop()
 
@@ -108,8 +113,10 @@ async def test_relay_publishes_in_order_and_only_unsent_entries(
             await store.save(widget_id, 2, {"label": "stale"})
         assert await store.save(widget_id, 4, {"label": "e"}, caused_by="op-1") == 5
         assert await store.save(widget_id, 5, {"label": "e"}, caused_by="op-1") is None  # applied once
+        assert await runtime.relay.backlog() == 5
         assert await runtime.relay.publish_written() == 5
-        assert await runtime.relay.scan() == 0  # nothing left: marked sent
+        assert await runtime.relay.backlog() == 0
+        assert await runtime.relay.scan() == 0  # nothing left: settled
         records = await read_topic(
             infra.kafka_admin,
             REGISTRY_EVENTS,
@@ -146,10 +153,13 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
         await store.create(small, {"label": "a"}, [WidgetCreated(widget_id=small, label="a")])
         assert await runtime.relay.publish_written() == 2  # neither blocks the pass
         assert await runtime.relay.scan() == 0
-        set_aside = await journal.find_one({"_id": oversized["_id"]})
-        assert set_aside is not None
-        assert set_aside["_pending"] is False
-        assert "MessageSizeTooLargeError" in set_aside["_set_aside"]["reason"]
+        settled = mongo_client[database][settled_of(WIDGETS)]
+        set_aside = await settled.find({"set_aside": {"$exists": True}}).to_list()  # what ops list
+        assert [record["_id"] for record in set_aside] == [oversized["_id"]]
+        assert "MessageSizeTooLargeError" in set_aside[0]["set_aside"]["reason"]
+        untouched = await journal.find_one({"_id": oversized["_id"]})
+        assert untouched is not None
+        assert set(untouched) == set(oversized)  # the journal is never updated
         records = await read_topic(
             infra.kafka_admin, REGISTRY_EVENTS, until=lambda rs: any(r.key == small.encode() for r in rs)
         )
@@ -158,5 +168,14 @@ async def test_an_event_the_broker_refuses_for_good_is_set_aside_and_the_rest_go
             "alliance_outbox_set_aside_total", {"service": "registry", "reason": "refused_by_broker"}
         )
         assert sample == 1.0
+        # The runbook's replay: remove its settled record, move the horizon back to it.
+        await settled.delete_one({"_id": oversized["_id"]})
+        relay_state = mongo_client[database][RELAY_STATE]
+        await relay_state.update_one({"_id": WIDGETS}, {"$min": {HORIZON: untouched["_written_at"]}})
+        state = await relay_state.find_one({"_id": WIDGETS})
+        assert state is not None
+        assert state[HORIZON] == untouched["_written_at"]
+        assert await runtime.relay.scan() == 1  # sent again (and refused again: the cause is not fixed here)
+        assert await settled.count_documents({"set_aside": {"$exists": True}}) == 1
     finally:
         await runtime.stop()

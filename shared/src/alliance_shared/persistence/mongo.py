@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
+    BulkWriteError,
     ConnectionFailure,
     ExecutionTimeout,
     NetworkTimeout,
@@ -25,6 +27,10 @@ from pymongo.errors import (
 
 Document = dict[str, Any]
 T = TypeVar("T")
+
+DUPLICATE_KEY = 11000
+#: How often ``retry_when_busy`` sends a write the server refused as busy.
+BUSY_ATTEMPTS = 10
 
 #: Errors that mean "the database is not reachable right now": retry, answer 503.
 TRANSIENT_DB_ERRORS: tuple[type[Exception], ...] = (
@@ -78,7 +84,7 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationFailure) and ("SQLITE_BUSY" in str(exc) or "database is locked" in str(exc))
 
 
-async def retry_when_busy(operation: Callable[[], Awaitable[T]], attempts: int = 10) -> T:
+async def retry_when_busy(operation: Callable[[], Awaitable[T]], attempts: int = BUSY_ATTEMPTS) -> T:
     """Run a write again when the server was merely busy; a busy refusal wrote nothing."""
     for attempt in range(attempts):
         try:
@@ -88,3 +94,17 @@ async def retry_when_busy(operation: Callable[[], Awaitable[T]], attempts: int =
                 raise
             await asyncio.sleep(0.01 * (attempt + 1) + random.random() * 0.02)
     raise AssertionError("unreachable")
+
+
+async def insert_unordered(collection: AsyncCollection[Document], docs: Sequence[Document]) -> set[int]:
+    """Insert all in one command; the positions a unique index refused (they exist)."""
+    if not docs:
+        return set()
+    try:
+        await retry_when_busy(lambda: collection.insert_many(docs, ordered=False))
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return {int(error["index"]) for error in errors}
+    return set()

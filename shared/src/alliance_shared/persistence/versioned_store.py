@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from alliance_shared import context
 from alliance_shared.audit import to_plain_json
@@ -43,16 +43,18 @@ from alliance_shared.contract.envelope import CloudEvent
 from alliance_shared.contract.topics import CONTEXT_TOPIC, max_value_bytes
 from alliance_shared.errors import Conflict, DomainError, PreconditionFailed
 from alliance_shared.logging import get_logger
-from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
+from alliance_shared.persistence.mongo import DUPLICATE_KEY as DUPLICATE_KEY  # where services import it from
+from alliance_shared.persistence.mongo import Document, IndexSpec, insert_unordered, retry_when_busy
 
 AGGREGATE_ID = "_aggregate_id"
 VERSION = "_version"
-PENDING = "_pending"
 OUTBOX = "_outbox"
 DEDUPE_KEY = "_dedupe_key"
 WRITTEN_AT = "_written_at"
 JOURNAL_SUFFIX = "_journal"
-DUPLICATE_KEY = 11000
+SETTLED_SUFFIX = "_settled"
+#: On a settled record: when the relay recorded the version as published (or set aside).
+SETTLED_AT = "at"
 
 log = get_logger(__name__)
 
@@ -179,12 +181,19 @@ def journal_of(name: str) -> str:
     return name + JOURNAL_SUFFIX
 
 
+def settled_of(name: str) -> str:
+    """The relay's record of the journal versions it published (or set aside): one insert each."""
+    return name + SETTLED_SUFFIX
+
+
 def versioned_indexes(name: str) -> list[IndexSpec]:
     journal = journal_of(name)
     return [
         IndexSpec(journal, ((AGGREGATE_ID, ASCENDING), (VERSION, ASCENDING)), unique=True),
         IndexSpec(journal, ((DEDUPE_KEY, ASCENDING),), unique=True),
-        IndexSpec(journal, ((PENDING, ASCENDING),)),
+        # The relay's crash-recovery scan reads the versions written since its horizon.
+        IndexSpec(journal, ((WRITTEN_AT, ASCENDING),)),
+        IndexSpec(settled_of(name), ((SETTLED_AT, ASCENDING),)),
     ]
 
 
@@ -326,7 +335,6 @@ def journal_document(
         "_id": doc_id,
         AGGREGATE_ID: aggregate_id,
         VERSION: version,
-        PENDING: True,
         DEDUPE_KEY: f"{aggregate_id}|{caused_by}" if caused_by else doc_id,
         WRITTEN_AT: datetime.now(UTC),
         OUTBOX: build_entries(source, events, audit),
@@ -419,7 +427,7 @@ class MongoVersionedStore(VersionedStore):
     async def create_many(self, items: Sequence[NewAggregate]) -> list[bool]:
         """One unordered insert of every version 1: the unique ``_id`` and dedupe key refuse
         what exists (counted, skipped); then one insert of their current documents. Every
-        version is written pending, so the relay appends its audit entries and settles it,
+        version is left to the relay, which appends its audit entries and settles it,
         as for a single write: a crash anywhere leaves nothing the relay does not finish."""
         docs: list[Document] = []
         first_of: dict[str, int] = {}
@@ -433,9 +441,9 @@ class MongoVersionedStore(VersionedStore):
             docs.append(doc)
         # A repeat of an aggregate within the call is refused like a repeat across calls.
         unique = [doc for i, doc in enumerate(docs) if first_of[doc["_id"]] == i]
-        refused = await _insert_unordered(self.journal, unique)
+        refused = await insert_unordered(self.journal, unique)
         inserted = [doc for i, doc in enumerate(unique) if i not in refused]
-        await _insert_unordered(self.current, [current_document(doc) for doc in inserted])
+        await insert_unordered(self.current, [current_document(doc) for doc in inserted])
         for doc in inserted:
             self._on_written(self._name, doc["_id"], doc)
         written_ids = {doc["_id"] for doc in inserted}
@@ -461,17 +469,3 @@ class MongoVersionedStore(VersionedStore):
     async def _shown_version(self, aggregate_id: str) -> int:
         head = await self.current.find_one({"_id": aggregate_id}, {VERSION: 1})
         return int(head[VERSION]) if head else 0
-
-
-async def _insert_unordered(collection: AsyncCollection[Document], docs: Sequence[Document]) -> set[int]:
-    """Insert all in one command; the positions a unique index refused (they exist)."""
-    if not docs:
-        return set()
-    try:
-        await retry_when_busy(lambda: collection.insert_many(docs, ordered=False))
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return {int(error["index"]) for error in errors}
-    return set()
