@@ -114,8 +114,10 @@ async def test_relay_publishes_in_order_and_only_unsent_entries(
         assert await store.save(widget_id, 4, {"label": "e"}, caused_by="op-1") == 5
         assert await store.save(widget_id, 5, {"label": "e"}, caused_by="op-1") is None  # applied once
         assert await runtime.relay.backlog() == 5
+        assert runtime.relay.report_backlog() == 5  # what a scrape shows, from memory
         assert await runtime.relay.publish_written() == 5
         assert await runtime.relay.backlog() == 0
+        assert runtime.relay.report_backlog() == 0
         assert await runtime.relay.scan() == 0  # nothing left: settled
         records = await read_topic(
             infra.kafka_admin,
