@@ -24,7 +24,18 @@ import httpx
 import pytest
 
 from alliance_devstack.demo.access import PlatformAccess
-from alliance_devstack.demo.story import AUDITOR, H1, H2, OPS, SUPERVISOR, Facts, Story, wait_until
+from alliance_devstack.demo.story import (
+    ADMIN,
+    AUDITOR,
+    H1,
+    H2,
+    OPS,
+    SUPERVISOR,
+    Facts,
+    Story,
+    credit_code,
+    wait_until,
+)
 from alliance_devstack.provision import Infrastructure
 from alliance_devstack.services import Platform, ServiceProcess, prefix_of
 from alliance_shared.contract import college
@@ -49,6 +60,8 @@ STORY_REPORTS = 12
 #: the colleges' reports are still arriving, both evaluations, the appeal, the tranche changes
 #: they cause and their notifications are left to the survivors.
 KILL_AFTER = "college_reports"
+#: How long a replica that has consumed nothing is given before a bystander registration.
+NUDGE_PAUSE_S = 5.0
 TRANCHE_CHANGES = ("org.coopalliance.funding.tranche.eligible.v1", "org.coopalliance.funding.tranche.withheld.v1")
 #: Each service's one consumer (one subscription) makes one member of its group per process.
 SERVICES = tuple(SERVICE_TOPICS)
@@ -70,12 +83,23 @@ class Drill:
         self.killed = asyncio.Event()
         self.shares_before_kill: dict[str, list[Partitions]] = {}
         self.consumed_before_kill: dict[str, int] = {}
+        self.bystanders = 0
 
     @property
     def facts(self) -> Facts:
         return self.story.facts
 
     async def tell(self) -> None:
+        # Both replicas of each service in their group before the first event: else the
+        # first to join may consume the story's opening alone and the second hold only
+        # partitions already read.
+        for name in SERVICES:
+            event_topics = {
+                (topic, partition)
+                for topic in SERVICE_TOPICS[name].consumes
+                for partition in await partitions_of(self.infra.kafka_admin, topic)
+            }
+            await wait_for_group(self.infra, self.first[name], 2, event_topics)
         try:
             await self.story.tell()
         except BaseException:
@@ -104,12 +128,47 @@ class Drill:
                 self.infra, self.first[name], 2, await self.subscribed_partitions(name)
             )
             # A replica may hold only partitions nothing reached yet: the background reports,
-            # keyed apart, reach every partition of the colleges' topics soon.
-            await wait_until(partial(self.both_consumed, name), f"both {name} replicas to consume records")
+            # keyed apart, reach every partition of the colleges' topics soon; a bystander
+            # partner registered now and then does the same for the registry topic every
+            # service reads (its id is a new key, on a partition of its own choosing).
+            await wait_until(partial(self.both_consumed_or_nudge, name), f"both {name} replicas to consume records")
             self.consumed_before_kill[name] = await consumed(self.first[name])
 
-    async def both_consumed(self, name: str) -> bool:
-        return all([await consumed(replica[name]) > 0 for replica in (self.first, self.second)])
+    async def both_consumed_or_nudge(self, name: str) -> bool:
+        if all([await consumed(replica[name]) > 0 for replica in (self.first, self.second)]):
+            return True
+        await asyncio.sleep(NUDGE_PAUSE_S)
+        if all([await consumed(replica[name]) > 0 for replica in (self.first, self.second)]):
+            return True
+        await self.register_bystander()
+        return False
+
+    async def register_bystander(self) -> None:
+        self.bystanders += 1
+        await self.access.call(
+            "registry",
+            "POST",
+            "/partners",
+            ADMIN,
+            json_body={
+                "kind": "enterprise",
+                "name_zh": f"旁观企业{self.bystanders}号",
+                "credit_code": credit_code(),
+                "region_code": "440305",
+                "sector_code": "C34",
+                "enterprise": {"size": "small", "headcount": 40},
+                "address": "深圳市南山区",
+                "contacts": [
+                    {
+                        "name": "旁观联络人",
+                        "email": f"bystander{self.bystanders}.{self.story.run}@demo.coopalliance.local",
+                        "phone": "+86 755 2601 8899",
+                        "position": "cooperation office",
+                    }
+                ],
+            },
+            expect=(201,),
+        )
 
     async def subscribed_partitions(self, service: str) -> Partitions:
         """The partitions of the topics ``service`` reads (for evaluation, the story's
