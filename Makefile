@@ -29,11 +29,12 @@ stack-install: setup ## fetch Kafka's jars and build the MongoDB-wire server onc
 	$(UV) run --frozen alliance dev install
 
 # The console's browser tests drive Debian's chromium (Playwright cannot download its own
-# browser here); Noto CJK so that Chinese pages render in screenshots. Installed once.
-browser-install: ## Debian chromium + Noto CJK fonts for the console (apt-get, when missing)
-	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
+# browser here); Noto CJK so that Chinese pages render in screenshots; chromium-l10n so that
+# chromium can take the page language as its locale (what a date field shows). Installed once.
+browser-install: ## Debian chromium, its locales (zh-CN, en-GB) + Noto CJK fonts for the console (apt-get, when missing)
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk chromium-l10n >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-noto-cjk; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium chromium-l10n fonts-noto-cjk; \
 	fi
 
 run: stack-install ## start Kafka, the MongoDB-wire server, the SMTP sink and every service

@@ -5,6 +5,7 @@ by Playwright, and a small alliance seeded through the services' public APIs."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 import uuid
@@ -35,6 +36,9 @@ from alliance_shared.contract.topics import EVENT_TOPICS
 from tests.support.kafka_io import skip_history
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_LOCALES = Path("/usr/lib/chromium/locales")
+#: The browser's locale and time zone for each page language the journeys use.
+BROWSER_LOCALES = {"zh-CN": ("zh-CN", "Asia/Shanghai"), "en": ("en-GB", "Asia/Shanghai")}
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.11.0" / "axe.min.js"
 WAIT_S = 90.0
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -203,14 +207,32 @@ def console_stack(
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browsers() -> Iterator[Callable[[str], Browser]]:
+    """One chromium per page language, started when first asked for."""
+    started: dict[str, Browser] = {}
     with sync_playwright() as playwright:
-        yield launch(playwright)
+
+        def browser_in(language: str) -> Browser:
+            if language not in started:
+                started[language] = launch(playwright, language)
+            return started[language]
+
+        yield browser_in
+        for browser in started.values():
+            browser.close()
 
 
-def launch(playwright: Playwright) -> Browser:
-    # Playwright's own browser builds cannot be fetched here: Debian's chromium instead.
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+def launch(playwright: Playwright, language: str) -> Browser:
+    """Debian's chromium (Playwright's own builds cannot be fetched here) in the person's
+    language: on Linux chromium takes its locale, which formats what ``<input type=date>``
+    shows, from LANGUAGE (and its translations from chromium-l10n), not from the context's
+    ``locale``."""
+    if not (CHROMIUM_LOCALES / f"{language}.pak").exists():
+        pytest.fail(f"chromium has no {language} locale: `make test` installs it (apt-get install chromium-l10n)")
+    environment = {**os.environ, "LANGUAGE": language.replace("-", "_")}
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"], env=environment
+    )
 
 
 @pytest.fixture(scope="session")
@@ -333,11 +355,17 @@ def wait_for(check: Callable[[], Any], what: str) -> Any:
 
 
 @pytest.fixture
-def visitor_for(browser: Browser, console_stack: ConsoleStack, artifacts: Path) -> Iterator[Callable[[str], Visitor]]:
+def visitor_for(
+    browsers: Callable[[str], Browser], console_stack: ConsoleStack, artifacts: Path
+) -> Iterator[Callable[[str], Visitor]]:
     contexts = []
 
     def make(language: str) -> Visitor:
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale=language)
+        """A tab whose browser speaks the page's language: zh-CN in China time, English as en-GB."""
+        locale, time_zone = BROWSER_LOCALES[language]
+        context = browsers(locale).new_context(
+            viewport={"width": 1280, "height": 800}, locale=locale, timezone_id=time_zone
+        )
         if language != "zh-CN":
             context.add_cookies([{"name": "console_lang", "value": language, "url": console_stack.url}])
         contexts.append(context)
