@@ -52,6 +52,8 @@ class Alliance:
     """What the seed registered: partner ids and, per journey language, an active agreement."""
 
     partners: dict[str, str] = field(default_factory=dict)
+    #: Each partner's registered (Chinese) name, by the same key.
+    names: dict[str, str] = field(default_factory=dict)
     agreements: dict[str, str] = field(default_factory=dict)
     #: ``framework_id:version`` with panel-scored indicators.
     framework: str = ""
@@ -96,6 +98,7 @@ async def seed(access: PlatformAccess, run: str) -> Alliance:
         }
         created = await access.call("registry", "POST", "/partners", ADMIN, json_body=body)
         alliance.partners[key] = created.json()["partner_id"]
+        alliance.names[key] = str(profile["name_zh"])
         applied = await access.call(
             "registry",
             "POST",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable
 
@@ -29,9 +30,11 @@ AUDITOR = Actor("auditor", "auditor-ma")
 
 
 TEXTS = {
-    "zh-CN": {"programmes": "资金专项", "maker_checker": "经办与审批分离", "closed": "已关闭", "paid": "已支付"},
-    "en": {"programmes": "Programmes", "maker_checker": "maker-checker", "closed": "Closed", "paid": "Paid"},
-}
+    "zh-CN": {"programmes": "资金专项", "maker_checker": "经办与审批分离", "closed": "已关闭", "paid": "已支付",
+              "appropriated": "¥5,000,000.00", "day": r"\d{4}年\d{1,2}月\d{1,2}日"},
+    "en": {"programmes": "Programmes", "maker_checker": "maker-checker", "closed": "Closed", "paid": "Paid",
+           "appropriated": "CN¥5,000,000.00", "day": r"[A-Z][a-z]{2} \d{1,2}, \d{4}"},
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
@@ -39,8 +42,10 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     texts = TEXTS[language]
     me = visitor_for(language)
     page = me.page
-    college_id = console_stack.alliance.partners["college-a"]
-    agreement_id = console_stack.alliance.agreements[language]
+    alliance = console_stack.alliance
+    college_id = alliance.partners["college-a"]
+    agreement_id = alliance.agreements[language]
+    agreement_title = f"数控技术订单班协议 {language} {console_stack.run}"
     name = f"产教融合专项 {language} {console_stack.run}"
 
     # 1. The funding officer drafts a programme with a tranche template and opens it.
@@ -57,6 +62,10 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     programme_id = page.url.rsplit("/", 1)[-1]
     page.click("form[action$='/open'] button")
     expect(page.locator("dl.facts .s-open")).to_be_visible()
+    # Amounts and dates follow the language the person chose in the console (the English
+    # journey's browser is en-GB, its pages are the console's English).
+    expect(page.locator("dl.facts")).to_contain_text(texts["appropriated"])
+    expect(page.locator("dl.facts")).to_contain_text(re.compile(texts["day"]))
     me.look("programme-open")
 
     # 2. College staff apply (the funding service learns of the agreement through events:
@@ -87,6 +96,9 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     # 3. The officer reviews and approves it.
     me.sign_in("funding_officer", OFFICER)
     me.go(f"/funding/applications?programme_id={programme_id}", "queue")
+    # The applicant by its registry name (and the agreement by its title), not by ids alone.
+    expect(page.locator("td.applicant").first).to_contain_text(alliance.names["college-a"])
+    expect(page.locator("table.queue tbody")).to_contain_text(agreement_title)
     page.click("form[action$='/review'] button")
     page.fill("input[name=reason]", "合作基础扎实，预算合理")
     page.click("form.decision button[type=submit]")
@@ -162,6 +174,9 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.sign_in("evaluator", "expert-sun")
     me.open_menu("/evaluation/panels", "panels")
     page.click(f"a[href$='/{agreement_id}']")
+    # What is scored, by name: the agreement's title and its parties.
+    expect(page.locator("#scored-agreement")).to_contain_text(agreement_title)
+    expect(page.locator("#scored-agreement ul.parties")).to_contain_text(alliance.names["enterprise"])
     inputs = page.locator("input[name^=score_]")
     assert inputs.count() > 0
     for index in range(inputs.count()):
@@ -205,6 +220,8 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.sign_in("supervisor", SUPERVISOR.sub)
     me.open_menu("/evaluation/rectifications", "rectifications")
     section = page.locator(f"section[data-order='{order['order_id']}']")
+    responsible_key = "college-a" if responsible == college_id else "enterprise"
+    expect(section.locator("dl.facts")).to_contain_text(alliance.names[responsible_key])
     section.locator("input[name=reason]").fill("整改材料核实无误")
     section.locator("button.primary").click()
     expect(page.locator(f"section[data-order='{order['order_id']}'] .s-closed")).to_have_text(texts["closed"])

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError
-from alliance_console.i18n import TIME_ZONE, _, fen_from_yuan
+from alliance_console.i18n import TIME_ZONE, _, current_language, fen_from_yuan
 from alliance_console.web import SignInRequired, checked_form, flash, keep_refusal
 
 
@@ -87,23 +87,37 @@ def integer(form: FormData, key: str) -> int:
         raise FormInvalid(key, _("Enter a whole number.")) from None
 
 
-#: The most agreement titles one page looks up (a page of results; the rest keep their ids).
+#: The most names (agreement titles, partner names) one page looks up per kind (a page of
+#: rows; the rest keep their ids).
 TITLE_LOOKUPS = 50
 
 
+async def _registry_names(
+    api: Api, kind: str, ids: Iterable[str], name_of: Callable[[dict[str, Any]], str | None]
+) -> dict[str, str]:
+    """One name per registry record of a page, read together with the person's token (the
+    registry has no batch read, so one bounded round of concurrent reads); a record the
+    person may not read, or without a name, keeps its id."""
+    wanted = [found for found in dict.fromkeys(ids) if found][:TITLE_LOOKUPS]
+    records = await api.get_each("registry", [f"/{kind}/{record_id}" for record_id in wanted])
+    names = {record_id: name_of(record) for record_id, record in zip(wanted, records, strict=True) if record}
+    return {record_id: name for record_id, name in names.items() if name}
+
+
 async def agreement_titles(api: Api, agreement_ids: Iterable[str]) -> dict[str, str]:
-    """The registry's titles of a page's agreements, fetched together (the registry has no
-    batch read, so one bounded round of concurrent reads); an unreadable one keeps its id."""
-    wanted = list(dict.fromkeys(agreement_ids))[:TITLE_LOOKUPS]
+    """The registry's titles of a page's agreements."""
+    return await _registry_names(api, "agreements", agreement_ids, lambda found: found.get("terms", {}).get("title"))
 
-    async def title_of(agreement_id: str) -> tuple[str, str | None]:
-        try:
-            found = await api.get("registry", f"/agreements/{agreement_id}")
-        except ApiError:
-            return agreement_id, None
-        return agreement_id, found.get("terms", {}).get("title")
 
-    return {key: title for key, title in await asyncio.gather(*map(title_of, wanted)) if title}
+async def partner_names(api: Api, partner_ids: Iterable[str]) -> dict[str, str]:
+    """The registry's names of a page's partners (the English name for English pages, where
+    the partner has one)."""
+    return await _registry_names(api, "partners", partner_ids, partner_name)
+
+
+def partner_name(partner: dict[str, Any]) -> str | None:
+    english = partner.get("name_en") if current_language() == "en" else None
+    return english or partner.get("name_zh")
 
 
 async def award_names(api: Api, award: dict[str, Any]) -> dict[str, Any]:

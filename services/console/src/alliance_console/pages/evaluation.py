@@ -13,7 +13,15 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import TIME_ZONE, _, day
-from alliance_console.pages.common import TITLE_LOOKUPS, FormInvalid, act, agreement_titles, integer, text
+from alliance_console.pages.common import (
+    TITLE_LOOKUPS,
+    FormInvalid,
+    act,
+    agreement_titles,
+    integer,
+    partner_names,
+    text,
+)
 from alliance_console.web import label, render, require
 
 router = APIRouter(prefix="/evaluation")
@@ -202,9 +210,12 @@ async def rectifications(request: Request, status: str | None = None, cursor: st
     person, api = require(request, *OVERSEERS)
     found = await api.get("evaluation", "/rectifications", status=status, cursor=cursor, limit=50)
     items, next_cursor = items_of(found)
-    titles = await agreement_titles(api, [str(o.get("agreement_id")) for o in items])
+    titles, parties = await asyncio.gather(
+        agreement_titles(api, [str(o.get("agreement_id")) for o in items]),
+        partner_names(api, [str(o.get("responsible_party_id")) for o in items]),
+    )
     return render(request, "evaluation/rectifications.html", orders=items, status=status or "", titles=titles,
-                  next_cursor=next_cursor, can_act=person.has("supervisor"))  # fmt: skip
+                  parties=parties, next_cursor=next_cursor, can_act=person.has("supervisor"))  # fmt: skip
 
 
 def order_step(step: str) -> Any:
@@ -248,17 +259,21 @@ async def my_panels(request: Request) -> HTMLResponse:
                 continue  # not on this panel: the service says so
             if any(m.get("evaluator_id") == person.sub for m in panel.get("members", [])):
                 mine.append({"cycle": cycle_doc, "panel": panel, "agreement_id": agreement_id})
-    return render(request, "evaluation/panels.html", panels=mine)
+    titles = await agreement_titles(api, [str(p["agreement_id"]) for p in mine])
+    return render(request, "evaluation/panels.html", panels=mine, titles=titles)
 
 
 @router.get("/panels/{cycle_id}/{agreement_id}", include_in_schema=False)
 async def scoring_form(request: Request, cycle_id: str, agreement_id: str) -> HTMLResponse:
     person, api = require(request, "evaluator")
-    cycle_doc = await api.get("evaluation", f"/cycles/{cycle_id}")
-    panel = await api.get("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}")
+    cycle_doc, panel, agreement = await asyncio.gather(
+        api.get("evaluation", f"/cycles/{cycle_id}"),
+        api.get("evaluation", f"/cycles/{cycle_id}/panels/{agreement_id}"),
+        api.get_each("registry", [f"/agreements/{agreement_id}"]),
+    )
     mine = {s["indicator_code"]: s["score"] for s in panel.get("scores", []) if s.get("evaluator_id") == person.sub}
     return render(
-        request, "evaluation/score.html", cycle=cycle_doc, agreement_id=agreement_id,
+        request, "evaluation/score.html", cycle=cycle_doc, agreement_id=agreement_id, agreement=agreement[0],
         indicators=await panel_indicators(api, cycle_doc), mine=mine,
     )  # fmt: skip
 
@@ -286,8 +301,10 @@ async def appeals(
     person, api = require(request, *OVERSEERS)
     found = await api.get("evaluation", f"/appeals/{appeal_id}") if appeal_id else None
     queue, next_cursor = items_of(await api.get("evaluation", "/appeals", status=status, cursor=cursor, limit=20))
+    titles = await agreement_titles(api, [str(a.get("agreement_id")) for a in [*queue, *([found] if found else [])]])
     return render(request, "evaluation/appeals.html", appeal=found, appeal_id=appeal_id or "", queue=queue,
-                  next_cursor=next_cursor, status=status or "", can_act=person.has("supervisor"))  # fmt: skip
+                  titles=titles, next_cursor=next_cursor, status=status or "",
+                  can_act=person.has("supervisor"))  # fmt: skip
 
 
 @router.post("/appeals/{appeal_id}/decision", include_in_schema=False)

@@ -4,6 +4,7 @@ budget execution with its chart and downloads."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -18,7 +19,16 @@ from starlette.datastructures import FormData
 
 from alliance_console.api import Api, ApiError, eligibility_messages, items_of
 from alliance_console.i18n import TIME_ZONE, _
-from alliance_console.pages.common import FormInvalid, act, amount, award_names, integer, text
+from alliance_console.pages.common import (
+    FormInvalid,
+    act,
+    agreement_titles,
+    amount,
+    award_names,
+    integer,
+    partner_names,
+    text,
+)
 from alliance_console.web import render, require
 from alliance_shared.tables import Table
 from alliance_shared.web.exports import render_table
@@ -152,7 +162,11 @@ async def applications(request: Request, programme_id: str | None = None, cursor
     items, next_cursor = items_of(page)
     # Eligibility as funding judges it now, for those still to be decided (the console decides nothing).
     waiting = [str(a["application_id"]) for a in items if a.get("status") in AWAITING_DECISION]
-    judged = await api.get_each("funding", [f"/applications/{waiting_id}/eligibility" for waiting_id in waiting])
+    judged, applicants, titles = await asyncio.gather(
+        api.get_each("funding", [f"/applications/{waiting_id}/eligibility" for waiting_id in waiting]),
+        partner_names(api, [str(a.get("applicant_partner_id")) for a in items]),
+        agreement_titles(api, [str(a.get("agreement_id")) for a in items]),
+    )
     return render(
         request,
         "funding/applications.html",
@@ -162,6 +176,8 @@ async def applications(request: Request, programme_id: str | None = None, cursor
         can_decide=person.has(*OFFICER),
         eligibility={application_id: found for application_id, found in zip(waiting, judged, strict=True) if found},
         rule_names=eligibility_messages(),
+        applicants=applicants,
+        titles=titles,
     )
 
 
@@ -200,6 +216,7 @@ async def awards(request: Request, programme_id: str | None = None, cursor: str 
         awards=items,
         next_cursor=next_cursor,
         detail_prefix="/funding/awards/",
+        recipients=await partner_names(api, [str(a.get("recipient_partner_id")) for a in items]),
     )
 
 
@@ -521,8 +538,9 @@ async def surcharge(request: Request, enterprise_id: str | None = None, year: in
         except ApiError as error:
             if error.status != 404:
                 raise
+    names = await partner_names(api, [str(found["enterprise_id"])] if found else [])
     return render(
-        request, "funding/surcharge.html", found=found, searched=bool(enterprise_id and year),
+        request, "funding/surcharge.html", found=found, searched=bool(enterprise_id and year), names=names,
         filters={"enterprise_id": enterprise_id or "", "year": year or date.today().year - 1},
         can_compute=person.has(*OFFICER), rows=range(INVESTMENT_ROWS),
     )  # fmt: skip

@@ -25,6 +25,7 @@ from alliance_console.pages.common import (
     agreement_titles,
     amount,
     award_names,
+    partner_names,
     put_contacts,
     text,
 )
@@ -211,8 +212,9 @@ async def submit_application(request: Request, application_id: str) -> RedirectR
 async def awards(request: Request, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *PARTY)
     items, next_cursor = items_of(await api.get("funding", "/awards", cursor=cursor, limit=PAGE_SIZE))
+    recipients = await partner_names(api, [str(a.get("recipient_partner_id")) for a in items])
     return render(request, "funding/awards.html", awards=items, next_cursor=next_cursor,
-                  detail_prefix="/partner/awards/")  # fmt: skip
+                  detail_prefix="/partner/awards/", recipients=recipients)  # fmt: skip
 
 
 @router.get("/awards/{award_id}", include_in_schema=False)

@@ -21,6 +21,7 @@ from alliance_console.pages.common import (
     FormInvalid,
     act,
     integer,
+    partner_names,
     put_contacts,
     start_of_day,
     text,
@@ -334,9 +335,11 @@ async def alliance(
         if error.status != 404:
             raise
         council = None  # not constituted yet
+    seats = (council or {}).get("seats") or []
+    names = await partner_names(api, [str(m.get("partner_id")) for m in [*members, *seats]])
     today = date.today()
     return render(
-        request, "registry/alliance.html", members=members, next_cursor=next_cursor, council=council,
+        request, "registry/alliance.html", members=members, next_cursor=next_cursor, council=council, names=names,
         certifications=certifications, next_certifications=next_certifications, can_act=person.has("registry_admin"),
         moves=MEMBERSHIP_MOVES, move_label=move_label, positions=POSITIONS,
         defaults={"from": today.isoformat(), "to": date(today.year + 3, today.month, 1).isoformat(),
