@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,13 +21,14 @@ from playwright.sync_api import expect
 
 from alliance_devstack.demo.access import Actor
 from alliance_devstack.demo.story import credit_code
-from tests.console.conftest import ConsoleStack, Visitor, api_call, wait_for
+from tests.console.conftest import ConsoleStack, Visitor, api_call, api_get, wait_for
 
 # The first test also starts the module's stack and waits for the services to settle through Kafka.
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 ADMIN = Actor("registry_admin", "admin-chen")
 OFFICER = Actor("funding_officer", "officer-wang")
+OPS = Actor("ops", "ops-liu")
 PHONE = {"width": 390, "height": 844}
 
 
@@ -278,4 +280,66 @@ def test_agency_staff_record_and_read_their_incentive_register(
     me.open_menu("/incentives", "incentives-enterprise")
     expect(me.page.locator("#incentives")).to_contain_text(reference)
     expect(me.page.locator("form#record-incentive")).to_have_count(0)
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def partner_heard_at_once(stack: ConsoleStack) -> tuple[str, str]:
+    """A new enterprise whose staff switched quiet hours off (the default 22:00–07:00 China
+    time holds e-mail back), then recorded applying to join: the registry's notice is
+    e-mailed to it at once and the SMTP sink takes it. Its id and name."""
+    name = f"深圳市即时通知科技有限公司{stack.run}"
+    body = {
+        "kind": "enterprise", "name_zh": name, "credit_code": credit_code(), "region_code": "440305",
+        "sector_code": "C34", "address": "深圳市南山区", "enterprise": {"size": "small", "headcount": 40},
+        "contacts": [{"name": "联络人", "email": f"notice.{stack.run}@console.test", "phone": "+86 755 0000 0001",
+                      "position": "office"}],
+    }  # fmt: skip
+    partner_id = str(api_json(stack, "registry", "POST", "/partners", ADMIN, body)["partner_id"])
+    staff = Actor("enterprise", "notice-staff", partner_id)
+    path = f"/recipients/partner:{partner_id}/preferences"
+    chosen = api_call(stack, "notifications", "PUT", path, staff, {"muted": {}, "quiet_hours": None}, '"0"')
+    assert chosen.status_code == 200, chosen.text
+    api_json(stack, "registry", "POST", "/memberships", ADMIN, {"partner_id": partner_id, "reason": "join"})
+    return partner_id, name
+
+
+def test_operations_resend_a_final_delivery_and_auditors_only_read_the_log(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    stack = console_stack
+    partner_id, name = partner_heard_at_once(stack)
+    sent = {"partner_id": partner_id, "channel": "email", "status": "sent"}
+    wait_for(lambda: api_get(stack, "notifications", "/deliveries", OPS, **sent)["items"], "a sent e-mail")
+    log = f"/notifications/deliveries?partner_id={partner_id}&channel=email&status=sent"
+    me = visitor_for("zh-CN")
+    page = me.page
+
+    # An auditor reads the log and is offered no resend: the notifications service lets only operations resend.
+    me.sign_in("auditor", "auditor-ma")
+    me.go(log, "deliveries-auditor")
+    expect(page.locator("#deliveries tr[data-delivery]").first).to_be_visible()
+    expect(page.locator("form.resend")).to_have_count(0)
+
+    me.sign_in("ops", OPS.sub)
+    me.open_menu("/notifications/deliveries", "deliveries-ops")
+    me.go(log, "deliveries-to-resend")
+    expect(page.locator("#deliveries tr[data-delivery]").first).to_contain_text(name)
+    page.locator("#deliveries form.resend button").first.click()
+    me.done()
+    resent = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", page.locator(".flash").inner_text())
+    assert resent, page.locator(".flash").inner_text()
+    # The new delivery is in the log, sent again to the same address.
+    me.until(f"/notifications/deliveries?partner_id={partner_id}&channel=email", f"tr[data-delivery='{resent[0]}']",
+             "delivery-resent")  # fmt: skip
+    at_phone_width(me, "delivery-resent")
+
+    # A refusal is the service's, shown above the log: a delivery it does not know.
+    me.go(log, "deliveries-to-resend-again")
+    page.locator("#deliveries form.resend").first.evaluate(
+        "f => { f.action = '/notifications/deliveries/no-such-delivery/resend'; }"
+    )
+    page.locator("#deliveries form.resend button").first.click()
+    expect(page.locator("#resend-refused .refusal")).to_contain_text("通知服务中没有该投递记录")
+    expect(page.locator("#resend-refused")).to_contain_text("no-such-delivery")
+    me.look("resend-refused")
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)

@@ -739,6 +739,14 @@ ZH = {
     "Eligibility now": "当前申报条件",
     "Meets the rules": "符合条件",
     "Fails the rules": "不符合条件",
+    "The notifications service has no such delivery.": "通知服务中没有该投递记录。",
+    "Only a delivery that was sent or failed for good can be sent again.": "只有已发送或最终失败的投递才能重新发送。",
+    "Inbox entries are not sent again: they stay in the inbox.": "站内信不会重新发送，它们一直保留在收件箱中。",
+    "The notice could not be written from its template: fix the template first.": "无法根据模板生成通知内容，请先修正模板。",
+    "Sent again as a new delivery.": "已作为新的投递重新发送。",
+    "Sent again as a new delivery: {delivery_id}.": "已作为新的投递重新发送：{delivery_id}。",
+    "Send again": "重新发送",
+    "Delivery": "投递",
 }
 
 

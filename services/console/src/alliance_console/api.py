@@ -95,6 +95,10 @@ def problem_messages() -> dict[str, str]:
         "incentive.before_certification": _("The incentive starts before the enterprise was certified."),
         "incentive.after_certification": _("The incentive runs past the enterprise's certification."),
         "incentive.kind_from_funding": _("Fiscal entries come from the funding service's awards."),
+        "delivery.not_found": _("The notifications service has no such delivery."),
+        "delivery.not_final": _("Only a delivery that was sent or failed for good can be sent again."),
+        "delivery.resend_inbox": _("Inbox entries are not sent again: they stay in the inbox."),
+        "delivery.not_rendered": _("The notice could not be written from its template: fix the template first."),
     }
 
 
@@ -258,12 +262,13 @@ class Api:
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
         version: int | str | None = None,
+        idempotency_key: str | None = None,
     ) -> httpx.Response:
         extra: dict[str, str] = {}
         if version is not None and version != "":
             extra["If-Match"] = f'"{version}"'
         if method == "POST":
-            extra["Idempotency-Key"] = str(uuid.uuid4())
+            extra["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             response = await self.clients[service].request(
@@ -294,8 +299,25 @@ class Api:
 
         return list(await asyncio.gather(*map(one, paths)))
 
-    async def post(self, service: str, path: str, body: Any = None, *, version: int | str | None = None) -> Any:
-        response = await self.send(service, "POST", path, json_body=body if body is not None else {}, version=version)
+    async def post(
+        self,
+        service: str,
+        path: str,
+        body: Any = None,
+        *,
+        version: int | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """POST with a fresh ``Idempotency-Key``, or the form's own (one per form shown, so a
+        form sent twice acts once)."""
+        response = await self.send(
+            service,
+            "POST",
+            path,
+            json_body=body if body is not None else {},
+            version=version,
+            idempotency_key=idempotency_key,
+        )
         return response.json() if response.content else {}
 
     async def put(self, service: str, path: str, body: Any, *, version: int | str | None = None) -> Any:
