@@ -343,3 +343,66 @@ def test_operations_resend_a_final_delivery_and_auditors_only_read_the_log(
     expect(page.locator("#resend-refused")).to_contain_text("no-such-delivery")
     me.look("resend-refused")
     assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+
+def test_notification_preferences_are_each_persons_own(
+    console_stack: ConsoleStack, visitor_for: Callable[[str], Visitor]
+) -> None:
+    stack = console_stack
+    college_a, college_b = stack.alliance.partners["college-a"], stack.alliance.partners["college-b"]
+    me = visitor_for("zh-CN")
+    page = me.page
+
+    # College staff: one click from home, their partner's preferences (everything on, quiet hours 22:00–07:00).
+    me.sign_in("college", "college-a-staff", college_a)
+    me.open_menu("/notifications/preferences", "preferences")
+    expect(page.locator("#recipient")).to_have_text(f"partner:{college_a}")
+    expect(page.locator("#preferences input[type=checkbox]:not(:checked)")).to_have_count(0)
+    expect(page.locator("#pref-quiet_start")).to_have_value("22:00")
+
+    # Muting decisions with legal effect is the service's refusal, shown with what was ticked kept.
+    page.uncheck("#pref-regulatory-email")
+    page.uncheck("#pref-operational-email")
+    page.locator("#preferences button[type=submit]").click()
+    expect(page.locator("#preferences .refusal")).to_contain_text("不能关闭")
+    expect(page.locator("#pref-regulatory-email")).not_to_be_checked()
+    expect(page.locator("#pref-operational-email")).not_to_be_checked()
+    me.look("preferences-refused")
+
+    # Announcements only in the inbox, quiet hours off: saved, and shown so when the page is opened again.
+    page.check("#pref-regulatory-email")
+    page.uncheck("#pref-digest_only-email")
+    page.uncheck("#pref-digest_only-webhook")
+    page.uncheck("#pref-quiet_on")
+    page.locator("#preferences button[type=submit]").click()
+    me.done()
+    me.go("/notifications/preferences", "preferences-saved")
+    unticked = page.locator("#preferences input[type=checkbox]:not(:checked)")
+    names = sorted(unticked.evaluate_all("boxes => boxes.map(b => b.name)"))
+    assert names == ["digest_only-email", "digest_only-webhook", "operational-email", "quiet_on"], names
+    at_phone_width(me, "preferences")
+    # The inbox leads there too.
+    me.go("/partner/inbox", "inbox-with-preferences")
+    expect(page.locator("a[href='/notifications/preferences']").first).to_be_visible()
+
+    # Another college's staff see their own partner's (untouched) preferences, and sending
+    # college-a's recipient from their page is refused by the notifications service.
+    me.sign_in("college", "college-b-staff", college_b)
+    me.open_menu("/notifications/preferences", "preferences-other-college")
+    expect(page.locator("#recipient")).to_have_text(f"partner:{college_b}")
+    expect(page.locator("#preferences input[type=checkbox]:not(:checked)")).to_have_count(0)
+    assert college_a not in page.content()
+    page.locator("#preferences input[name=recipient_id]").evaluate(f"i => {{ i.value = 'partner:{college_a}'; }}")
+    page.uncheck("#pref-operational-email")
+    page.locator("#preferences button[type=submit]").click()
+    expect(page.locator("#preferences .refusal")).to_contain_text("您无权执行此操作")
+    me.look("preferences-other-refused")
+    assert not me.violations, json.dumps(me.violations, ensure_ascii=False, indent=1)
+
+    # In English, a funding officer's own (a person's, not a partner's) preferences.
+    english = visitor_for("en")
+    english.sign_in("funding_officer", OFFICER.sub)
+    english.open_menu("/notifications/preferences", "preferences-officer")
+    expect(english.page.locator("h1")).to_have_text("Notification preferences")
+    expect(english.page.locator("#recipient")).to_have_text(f"member:{OFFICER.sub}")
+    assert not english.violations, json.dumps(english.violations, ensure_ascii=False, indent=1)

@@ -28,6 +28,7 @@ def problem_messages() -> dict[str, str]:
     return {
         "auth.token_expired": _("Your sign-in has expired. Please sign in again."),
         "auth.forbidden": _("You are not allowed to do this."),
+        "auth.object_forbidden": _("You are not allowed to do this."),
         "aggregate.version_conflict": _("Someone changed this in the meantime. Reload the page and try again."),
         "precondition.failed": _("Someone changed this in the meantime. Reload the page and try again."),
         "request.invalid": _("Some fields are not valid."),
@@ -96,6 +97,9 @@ def problem_messages() -> dict[str, str]:
         "incentive.after_certification": _("The incentive runs past the enterprise's certification."),
         "incentive.kind_from_funding": _("Fiscal entries come from the funding service's awards."),
         "delivery.not_found": _("The notifications service has no such delivery."),
+        "preferences.regulatory_mandatory": _(
+            "Decisions with legal or financial effect reach you on every channel: they cannot be switched off."
+        ),
         "delivery.not_final": _("Only a delivery that was sent or failed for good can be sent again."),
         "delivery.resend_inbox": _("Inbox entries are not sent again: they stay in the inbox."),
         "delivery.not_rendered": _("The notice could not be written from its template: fix the template first."),
@@ -131,7 +135,9 @@ class ApiError(Exception):
         known = problem_messages().get(self.code)
         detail = str(self.problem.get("detail") or self.problem.get("title") or "")
         if known is None:
-            return f"{_('The service refused the request')}: {detail} ({self.code})"
+            # Not inside the f-string: Babel's extractor does not look into f-strings.
+            lead = _("The service refused the request")
+            return f"{lead}: {detail} ({self.code})"
         return known
 
     @property
@@ -178,6 +184,7 @@ def field_error_message(error_type: str, service_text: str) -> str:
         "datetime_parsing": _("Enter a date and time."),
         "datetime_from_date_parsing": _("Enter a date and time."),
         "url_parsing": _("Enter a web address starting with https://"),
+        "time_parsing": _("Enter a time, e.g. 22:00."),
     }
     return known.get(error_type, service_text)
 

@@ -29,6 +29,7 @@ from alliance_console.pages import (
     home,
     incentives,
     partner,
+    preferences,
     registry,
 )
 from alliance_console.settings import ConsoleSettings
@@ -172,6 +173,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.ops_app = create_ops_app(registry_)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(build_auth_router(settings, oauth))
-    for module in (home, funding, evaluation, partner, registry, audit, deliveries, incentives, downloads):
+    for module in (home, funding, evaluation, partner, registry, audit, deliveries, preferences, incentives, downloads):
         app.include_router(module.router)
     return app

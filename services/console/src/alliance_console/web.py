@@ -62,6 +62,10 @@ class NotAllowed(Exception):
     """The page is not for the person's roles (the services would refuse it anyway)."""
 
 
+#: A menu entry for every signed-in person, whatever their roles.
+EVERYONE: tuple[str, ...] = ()
+
+
 def menu(person: Person) -> list[tuple[str, str]]:
     """Every page of the person's job, one click from home (label, path)."""
     entries: list[tuple[str, str, tuple[str, ...]]] = [
@@ -90,8 +94,9 @@ def menu(person: Person) -> list[tuple[str, str]]:
         (_("Delivery log"), "/notifications/deliveries", ("ops", "auditor")),
         (_("Incentive register"), "/incentives", ("agency_staff", "enterprise", "registry_admin", "auditor")),
         (_("Our profile and contacts"), "/partner/profile", ("college", "enterprise")),
+        (_("Notification preferences"), "/notifications/preferences", EVERYONE),
     ]
-    return [(label, path) for label, path, roles in entries if person.has(*roles)]
+    return [(label, path) for label, path, roles in entries if roles is EVERYONE or person.has(*roles)]
 
 
 def role_label(role: str) -> str:
