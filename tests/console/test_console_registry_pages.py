@@ -131,11 +131,18 @@ def test_amend_suspend_resume_and_terminate_an_agreement(
         me.done()
     expect(page.locator("#pending-amendment")).to_have_count(0)
     expect(page.locator("#obligations td.num").first).to_have_text("6")
+    # The amendment history on the party's page: the draft, and the amendment in force with what it changed.
+    history = page.locator("#amendment-history")
+    expect(history.locator("tr[data-version='2']")).to_contain_text("实习岗位由每年4个增至6个")
+    expect(history.locator("tr[data-version='2'] .s-current")).to_be_visible()
+    expect(history.locator("tr[data-version='1']")).to_contain_text("起草")
+    expect(history.locator("tr[data-version='1']")).to_contain_text("× 4")
     me.look("amendment-in-force")
 
     # Suspension with its reason, then resumption; termination is final.
     me.sign_in("registry_admin", ADMIN.sub)
     me.go(f"/registry/agreements/{agreement_id}", "agreement-active")
+    expect(page.locator("#amendment-history tr[data-version]")).to_have_count(2)
     submit_unchecked(me, "form#move-suspend")
     refused_at(me, "agreement-suspend-reason", "suspend-refused")
     page.fill("#agreement-suspend-reason", "企业停产整顿")
@@ -369,8 +376,16 @@ def test_notification_preferences_are_each_persons_own(
     expect(page.locator("#pref-operational-email")).not_to_be_checked()
     me.look("preferences-refused")
 
-    # Announcements only in the inbox, quiet hours off: saved, and shown so when the page is opened again.
+    # A quiet-hours window that starts when it ends: refused next to its end time.
     page.check("#pref-regulatory-email")
+    page.fill("#pref-quiet_start", "08:00")
+    page.fill("#pref-quiet_end", "08:00")
+    page.locator("#preferences button[type=submit]").click()
+    expect(page.locator("#pref-quiet_end-error")).to_be_visible()
+    expect(page.locator("#pref-operational-email")).not_to_be_checked()
+    me.look("preferences-quiet-refused")
+
+    # Announcements only in the inbox, quiet hours off: saved, and shown so when the page is opened again.
     page.uncheck("#pref-digest_only-email")
     page.uncheck("#pref-digest_only-webhook")
     page.uncheck("#pref-quiet_on")

@@ -767,6 +767,11 @@ ZH = {
     "Until": "结束",
     "Save preferences": "保存通知偏好",
     "The console's own language is switched with the button at the top of every page.": "控制台的界面语言可通过每个页面顶部的按钮切换。",
+    "Amendment history": "变更历史",
+    "Terms version": "条款版本",
+    "Recorded": "记录时间",
+    "Recorded by": "记录人",
+    "Drafted": "起草",
 }
 
 

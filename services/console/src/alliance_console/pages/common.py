@@ -120,6 +120,16 @@ def partner_name(partner: dict[str, Any]) -> str | None:
     return english or partner.get("name_zh")
 
 
+async def agreement_with_history(api: Api, agreement_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An agreement and every version of its terms (oldest first), read together; the
+    history is empty where the registry does not answer it."""
+    found, versions = await asyncio.gather(
+        api.get("registry", f"/agreements/{agreement_id}"),
+        api.get_each("registry", [f"/agreements/{agreement_id}/versions"]),
+    )
+    return found, list((versions[0] or {}).get("revisions", []))
+
+
 async def award_names(api: Api, award: dict[str, Any]) -> dict[str, Any]:
     """The award's agreement title and programme name, read together, for its page."""
     agreement_id = str(award.get("agreement_id"))

@@ -23,6 +23,7 @@ from alliance_console.pages.common import (
     FormInvalid,
     act,
     agreement_titles,
+    agreement_with_history,
     amount,
     award_names,
     partner_names,
@@ -56,7 +57,7 @@ async def agreement(request: Request, agreement_id: str, year: int | None = None
     """One of the partner's agreements: its terms and signatures (signing when asked), and
     each obligation's target against the evidence the evaluation service holds so far."""
     person, api = require(request, *PARTY)
-    found = await api.get("registry", f"/agreements/{agreement_id}")
+    found, history = await agreement_with_history(api, agreement_id)
     if partner_of(person) not in [p.get("partner_id") for p in found.get("terms", {}).get("parties", [])]:
         raise NotAllowed()  # the registry lists any agreement to any reader; staff see their own here
     today = date.today()
@@ -71,7 +72,7 @@ async def agreement(request: Request, agreement_id: str, year: int | None = None
         "unit": "",
     }
     return render(
-        request, "partner/agreement.html", agreement=found, rows=rows, chart_data=chart, year=chosen,
+        request, "partner/agreement.html", agreement=found, history=history, rows=rows, chart_data=chart, year=chosen,
         years=list(range(today.year, today.year - 4, -1)), me=partner_of(person),
         may_sign=partner_of(person) in found.get("pending_party_ids", []),
         may_sign_amendment=partner_of(person) in found.get("amendment_pending_party_ids", []),

@@ -20,6 +20,7 @@ from alliance_console.pages.common import (
     EXTRA_CONTACT_ROWS,
     FormInvalid,
     act,
+    agreement_with_history,
     integer,
     partner_names,
     put_contacts,
@@ -230,10 +231,10 @@ STATUS_MOVES = {
 @router.get("/agreements/{agreement_id}", include_in_schema=False)
 async def agreement(request: Request, agreement_id: str) -> HTMLResponse:
     person, api = require(request, *READERS)
-    found = await api.get("registry", f"/agreements/{agreement_id}")
+    found, history = await agreement_with_history(api, agreement_id)
     status = str(found.get("status"))
     return render(
-        request, "registry/agreement.html", agreement=found, can_act=person.has("registry_admin"),
+        request, "registry/agreement.html", agreement=found, history=history, can_act=person.has("registry_admin"),
         may_amend=status in AMENDABLE and not found.get("pending_amendment"),
         moves=[move for move, states in STATUS_MOVES.items() if status in states], move_label=agreement_move_label,
         modes=MODES, depths=DEPTHS, metrics=METRICS, periods=PERIODS,
