@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
@@ -63,6 +64,8 @@ class Credentials:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Two threads onboarding one college at once would each make up a password for it.
+        self._making = threading.Lock()
 
     def _load(self) -> dict[str, str]:
         if not self.path.exists():
@@ -71,6 +74,10 @@ class Credentials:
         return {str(k): str(v) for k, v in loaded.items()}
 
     def password(self, user: str) -> str:
+        with self._making:
+            return self._password(user)
+
+    def _password(self, user: str) -> str:
         passwords = self._load()
         if user not in passwords:
             passwords[user] = secrets.token_urlsafe(24)

@@ -68,6 +68,8 @@ class PlatformAccess:
     maildir: Path | None = None
     _clients: dict[str, httpx.AsyncClient] = field(default_factory=dict, repr=False)
     _colleges: dict[str, KafkaAccess] = field(default_factory=dict, repr=False)
+    #: A college is onboarded once even when two of its systems publish at the same moment.
+    _onboarding: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def headers(self, actor: Actor) -> dict[str, str]:
         token = mint(self.keys_dir, actor.sub, [actor.role], partner_id=actor.partner_id, ttl_s=3600)
@@ -119,14 +121,15 @@ class PlatformAccess:
 
     async def college(self, college_id: str) -> KafkaAccess:
         """The college's own Kafka principal, onboarded on first use (`alliance dev college`)."""
-        if college_id not in self._colleges:
-            if self.kafka_security is not None:
-                access = await asyncio.to_thread(self.kafka_security.onboard_college, college_id)
-            else:
-                await ensure_topics(settings_for(self.kafka), [college_reports_topic(college_id)])
-                access = self.kafka
-            self._colleges[college_id] = access
-        return self._colleges[college_id]
+        async with self._onboarding:
+            if college_id not in self._colleges:
+                if self.kafka_security is not None:
+                    access = await asyncio.to_thread(self.kafka_security.onboard_college, college_id)
+                else:
+                    await ensure_topics(settings_for(self.kafka), [college_reports_topic(college_id)])
+                    access = self.kafka
+                self._colleges[college_id] = access
+            return self._colleges[college_id]
 
     async def publish(self, college_id: str, payloads: Sequence[EventPayload], source: str) -> list[str]:
         """Publish reports as a college's system does (CloudEvents binary mode, its own topic
