@@ -73,6 +73,8 @@ class ServiceRuntime:
     _tasks: list[asyncio.Task[Any]] = field(init=False, default_factory=list)
     #: Consumers that failed and are being started again.
     _down: set[str] = field(init=False, default_factory=set)
+    #: One store object per collection, so that concurrent saves share its group inserts.
+    _store_objects: dict[str, MongoVersionedStore] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every service keeps the anchors of its audit chain in a store of its own.
@@ -99,7 +101,11 @@ class ServiceRuntime:
     def store(self, collection: str) -> MongoVersionedStore:
         if collection not in self.stores:
             raise ValueError(f"{collection} is not a versioned collection of {self.settings.service_name}")
-        return MongoVersionedStore(self.db, collection, self.settings.service_name, self.relay.notify)
+        if collection not in self._store_objects:
+            self._store_objects[collection] = MongoVersionedStore(
+                self.db, collection, self.settings.service_name, self.relay.notify
+            )
+        return self._store_objects[collection]
 
     async def start(self, *, startup_timeout_s: float = 60.0) -> None:
         await ensure_indexes(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from pymongo import DESCENDING, AsyncMongoClient
+from pymongo import DESCENDING, AsyncMongoClient, monitoring
 
 from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
@@ -121,6 +121,60 @@ async def test_racing_writers_of_one_version_exactly_one_wins(store: VersionedSt
     results = await asyncio.gather(*(store.save("w", 1, {"n": i}) for i in range(8)), return_exceptions=True)
     assert sum(1 for r in results if r == 2) == 1
     assert all(isinstance(r, PreconditionFailed) for r in results if r != 2)
+
+
+async def test_concurrent_writers_each_learn_their_own_outcome(store: VersionedStore) -> None:
+    """Many saves at once (on MongoDB they share insert commands): a new aggregate is
+    written, an existing one refused, a repeated cause applied once — each for its writer."""
+    await asyncio.gather(*(store.create(f"old-{i}", {"n": i}) for i in range(5)))
+    await store.save("old-0", 1, {"n": 10}, caused_by="op-1")
+    outcomes = await asyncio.gather(
+        *(store.create(f"new-{i}", {"n": i}) for i in range(20)),
+        *(store.create(f"old-{i}", {"n": -1}) for i in range(1, 5)),
+        store.save("old-0", 2, {"n": 11}, caused_by="op-1"),
+        return_exceptions=True,
+    )
+    assert outcomes[:20] == [1] * 20
+    assert all(isinstance(outcome, Conflict) for outcome in outcomes[20:24]), outcomes[20:24]
+    assert outcomes[24] is None  # op-1 was applied at version 2
+    assert [(await store.load(f"new-{i}")) is not None for i in range(20)] == [True] * 20
+    old = await store.load("old-1")
+    assert old is not None
+    assert old.state == {"n": 1}
+
+
+async def test_concurrent_saves_share_insert_commands(infra: Infrastructure) -> None:
+    """Group commit: twenty writers at once need far fewer than twenty insert commands."""
+    commands = InsertCommands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        infra.mongo_url, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[f"contract_{uuid.uuid4().hex[:10]}"]
+    await ensure_indexes(db, versioned_indexes("widgets"))
+    store = MongoVersionedStore(db, "widgets", "test")
+    assert await asyncio.gather(*(store.create(f"w-{i}", {"n": i}) for i in range(20))) == [1] * 20
+    assert sum(commands.documents["widgets_journal"]) == 20
+    assert len(commands.documents["widgets_journal"]) <= 2, commands.documents
+    assert len(commands.documents["widgets"]) <= 2, commands.documents
+    await client.drop_database(db.name)
+    await client.close()
+
+
+class InsertCommands(monitoring.CommandListener):
+    """The documents of each insert command, per collection."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, list[int]] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "insert":
+            self.documents.setdefault(event.command["insert"], []).append(len(event.command.get("documents", [])))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
 
 
 async def test_find_filters_sorts_and_limits_current_versions(store: VersionedStore) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +45,7 @@ from alliance_shared.contract.topics import CONTEXT_TOPIC, max_value_bytes
 from alliance_shared.errors import Conflict, DomainError, PreconditionFailed
 from alliance_shared.logging import get_logger
 from alliance_shared.persistence.mongo import DUPLICATE_KEY as DUPLICATE_KEY  # where services import it from
-from alliance_shared.persistence.mongo import Document, IndexSpec, insert_unordered, retry_when_busy
+from alliance_shared.persistence.mongo import Document, GroupInsert, IndexSpec, insert_unordered, retry_when_busy
 
 AGGREGATE_ID = "_aggregate_id"
 VERSION = "_version"
@@ -55,6 +56,8 @@ JOURNAL_SUFFIX = "_journal"
 SETTLED_SUFFIX = "_settled"
 #: On a settled record: when the relay recorded the version as published (or set aside).
 SETTLED_AT = "at"
+#: Aggregates whose newest known version a store object remembers (least recent dropped).
+KNOWN_VERSIONS_KEPT = 10_000
 
 log = get_logger(__name__)
 
@@ -237,18 +240,24 @@ def current_document(journal_doc: Document) -> Document:
     return doc
 
 
-async def refresh_current(current: AsyncCollection[Document], journal_doc: Document) -> None:
+async def refresh_current(
+    current: AsyncCollection[Document], journal_doc: Document, insert: GroupInsert | None = None
+) -> None:
     """Make the current document show this version unless it already shows a newer one.
 
     The version check is done here rather than in the filter: any filter beyond ``_id``
     makes the local server scan the whole collection. Version 1 is a plain insert (a
     duplicate means a version is shown already): no lookup of an ``_id`` that is not there
     yet, and no upsert. Two first writers may race to insert the current document
-    (upserts are not atomic there): the loser looks again.
+    (upserts are not atomic there): the loser looks again. ``insert``: the store's group
+    insert into ``current``, so that concurrent first versions go in one command.
     """
     if int(journal_doc[VERSION]) == 1:
         try:
-            await retry_when_busy(lambda: current.insert_one(current_document(journal_doc)))
+            if insert is not None:
+                await insert.insert(current_document(journal_doc))
+            else:
+                await retry_when_busy(lambda: current.insert_one(current_document(journal_doc)))
         except DuplicateKeyError:
             pass  # the current document exists, so it shows version 1 or newer
         return
@@ -354,6 +363,12 @@ class MongoVersionedStore(VersionedStore):
         self._name = name
         self.current = db[name]
         self.journal = db[journal_of(name)]
+        # Concurrent saves (requests, a consumer's events of different keys) share commands.
+        self._journal_inserts = GroupInsert(self.journal)
+        self._current_inserts = GroupInsert(self.current)
+        # The newest version this object wrote or saw written, per recent aggregate: a
+        # version is never removed, so a save based on one of these needs no lookup.
+        self._known_versions: OrderedDict[str, int] = OrderedDict()
         self._source = source
         self._on_written = on_written
 
@@ -371,8 +386,13 @@ class MongoVersionedStore(VersionedStore):
             newest = await self._newest_from(aggregate_id, int(head[VERSION]) + 1 if head else 1)
             if newest is not None:
                 await refresh_current(self.current, newest)
+                self._know(aggregate_id, int(newest[VERSION]))
                 return snapshot_of(newest)
-        return snapshot_of(head) if head is not None else None
+        if head is None:
+            return None
+        # A head shows only a version whose journal insert succeeded.
+        self._know(aggregate_id, int(head[VERSION]))
+        return snapshot_of(head)
 
     async def read_current(self, aggregate_id: str) -> Snapshot | None:
         return await self.load(aggregate_id)
@@ -401,7 +421,7 @@ class MongoVersionedStore(VersionedStore):
         # A version from the future would leave a gap that loading never walks past:
         # the version it builds on must exist (an `_id` hit, cheap on every server).
         if (
-            expected_version > 0
+            expected_version > self._known_versions.get(aggregate_id, 0)
             and await self.journal.find_one({"_id": version_id(aggregate_id, expected_version)}, {"_id": 1}) is None
         ):
             shown = await self._shown_version(aggregate_id)
@@ -409,7 +429,7 @@ class MongoVersionedStore(VersionedStore):
         version = expected_version + 1
         doc = journal_document(self._source, aggregate_id, version, state, events, audit, caused_by)
         try:
-            await retry_when_busy(lambda: self.journal.insert_one(doc))
+            await self._journal_inserts.insert(doc)
         except DuplicateKeyError:
             # Only `_id` lookups that find a document are cheap on the local server (a miss,
             # or a filter on any other field, scans the journal). If the version id is free,
@@ -420,9 +440,15 @@ class MongoVersionedStore(VersionedStore):
                 return None
             shown = await self._catch_up(aggregate_id, version)
             raise version_conflict(aggregate_id, shown, expected_version) from None
-        await refresh_current(self.current, doc)
+        self._know(aggregate_id, version)
+        await refresh_current(self.current, doc, self._current_inserts)
         self._on_written(self._name, doc["_id"], doc)
         return version
+
+    def _know(self, aggregate_id: str, version: int) -> None:
+        self._known_versions[aggregate_id] = max(version, self._known_versions.pop(aggregate_id, 0))
+        if len(self._known_versions) > KNOWN_VERSIONS_KEPT:
+            self._known_versions.popitem(last=False)
 
     async def create_many(self, items: Sequence[NewAggregate]) -> list[bool]:
         """One unordered insert of every version 1: the unique ``_id`` and dedupe key refuse
