@@ -9,12 +9,10 @@ from collections.abc import Sequence
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
 from alliance_funding.domain.ledger import AppliedTransfer
 from alliance_funding.service.ports import APPLICATIONS, AWARDS, STATEMENTS
-from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
-from alliance_shared.persistence.versioned_store import DUPLICATE_KEY
+from alliance_shared.persistence.mongo import Document, IndexSpec, insert_unordered
 
 #: The ledger's transfer receipts (``MongoTransferReceipts``): found by ``_id`` only.
 TRANSFER_RECEIPTS = "ledger_receipts"
@@ -51,14 +49,8 @@ class MongoTransferReceipts:
         self._collection = collection
 
     async def record(self, programme_id: str, applied: Sequence[AppliedTransfer]) -> None:
-        if not applied:
-            return
         documents = [{"_id": f"{programme_id}|{a.transfer_id}", **a.model_dump(mode="json")} for a in applied]
-        try:
-            await retry_when_busy(lambda: self._collection.insert_many(documents, ordered=False))
-        except BulkWriteError as exc:
-            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                raise
+        await insert_unordered(self._collection, documents)
 
     async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
         if not transfer_ids:
