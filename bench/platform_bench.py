@@ -3,7 +3,9 @@ end-to-end latency from an evaluation cycle completing to the tranche it release
 becoming eligible (funding) and to the college system receiving the signed webhook.
 
 Load is the whole demo story (`alliance demo`) told twice in a row. Latency is observed
-by polling every 50 ms, so figures carry that resolution. Baseline: a single Kafka
+by polling every 50 ms, so figures carry that resolution; both mid-term tranches are
+watched, from the moment the completing request is sent and from its answer (the results
+and their events are stored by then). Baseline: a single Kafka
 record's produce→consume round trip on the same broker in the same run — the floor
 any event-driven hop stands on.
 """
@@ -77,48 +79,61 @@ class TimedStory(Story):
     def __init__(self, access: PlatformAccess) -> None:
         super().__init__(access, lambda line: None)
         self.completed_at: float = 0.0
+        self.answered_at: float = 0.0
         self.completed = asyncio.Event()
+        self.answered = asyncio.Event()
         self.eligible_after: list[float] = []
+        self.eligible_after_answer: list[float] = []
         self.webhook_after: list[float] = []
 
     async def complete_cycle(self, cycle_id: str) -> None:
         # The results (and their events) are written while the completing request runs:
-        # the clock starts when it is sent.
-        started = time.perf_counter()
-        if not self.completed.is_set():
-            self.completed_at = started
+        # one clock starts when it is sent, another when it is answered (the evaluation
+        # is then completed: its results and their events are stored).
+        first = not self.completed.is_set()
+        if first:
+            self.completed_at = time.perf_counter()
             self.completed.set()
         await super().complete_cycle(cycle_id)
+        if first:
+            self.answered_at = time.perf_counter()
+            self.answered.set()
 
     async def mid_term_evaluation(self) -> None:
-        # Watch A1's mid-term tranche and the college's webhook from the moment the cycle completes.
-        watcher = asyncio.create_task(self.watch("A1"))
+        # Watch both mid-term tranches and the college's webhook from the moment the cycle completes.
+        watchers = [asyncio.create_task(self.watch(award, webhook=award == "A1")) for award in ("A1", "A2")]
         await super().mid_term_evaluation()
-        await watcher
+        await asyncio.gather(*watchers)
 
-    async def watch(self, award: str) -> None:
+    async def watch(self, award: str, *, webhook: bool) -> None:
         await self.completed.wait()
         webhooks_before = len(self.college_system.notices)
-        eligible = webhook = 0.0
+        eligible_at = webhook_at = 0.0
         deadline = time.perf_counter() + 120
-        while (not eligible or not webhook) and time.perf_counter() < deadline:
+        while (not eligible_at or (webhook and not webhook_at)) and time.perf_counter() < deadline:
             now = time.perf_counter()
-            if not eligible and (await self.tranche(award, 2))["status"] in {
+            if not eligible_at and (await self.tranche(award, 2))["status"] in {
                 "eligible",
                 "requested",
                 "approved",
                 "paid",
             }:
-                eligible = now
-            if not webhook and any(
-                n.event_type.endswith("tranche.eligible.v1") for n in self.college_system.notices[webhooks_before:]
+                eligible_at = now
+            if (
+                webhook
+                and not webhook_at
+                and any(
+                    n.event_type.endswith("tranche.eligible.v1") for n in self.college_system.notices[webhooks_before:]
+                )
             ):
-                webhook = now
+                webhook_at = now
             await asyncio.sleep(0.05)
-        if eligible:
-            self.eligible_after.append((eligible - self.completed_at) * 1000)
-        if webhook:
-            self.webhook_after.append((webhook - self.completed_at) * 1000)
+        await self.answered.wait()
+        if eligible_at:
+            self.eligible_after.append((eligible_at - self.completed_at) * 1000)
+            self.eligible_after_answer.append(max(0.0, eligible_at - self.answered_at) * 1000)
+        if webhook_at:
+            self.webhook_after.append((webhook_at - self.completed_at) * 1000)
 
 
 async def kafka_round_trip(kafka: KafkaAccess, samples: int = 50) -> list[float]:
@@ -168,6 +183,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
             sampler = MemorySampler(platform)
             at_rest = sampler.rss()
             eligible: list[float] = []
+            eligible_after_answer: list[float] = []
             webhook: list[float] = []
             with sampler:
                 for _ in range(STORIES):
@@ -184,6 +200,7 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
                     finally:
                         await access.close()
                     eligible += story.eligible_after
+                    eligible_after_answer += story.eligible_after_answer
                     webhook += story.webhook_after
         finally:
             await asyncio.to_thread(platform.stop)
@@ -196,6 +213,10 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
         "latency_ms": {
             "kafka_round_trip_baseline": {"p50": percentile(baseline, 0.5), "p99": percentile(baseline, 0.99)},
             "evaluation_completed_to_tranche_eligible": {"samples": eligible, "p50": percentile(eligible, 0.5)},
+            "evaluation_answered_to_tranche_eligible": {
+                "samples": eligible_after_answer,
+                "p50": percentile(eligible_after_answer, 0.5),
+            },
             "evaluation_completed_to_webhook_delivered": {"samples": webhook, "p50": percentile(webhook, 0.5)},
         },
         "load": f"the demo story told {STORIES} times",
@@ -218,6 +239,7 @@ def table(result: dict[str, Any]) -> Table:
     )
     for key, label in (
         ("evaluation_completed_to_tranche_eligible", "cycle completion sent → tranche eligible (ms)"),
+        ("evaluation_answered_to_tranche_eligible", "cycle completion answered → tranche eligible (ms)"),
         ("evaluation_completed_to_webhook_delivered", "cycle completion sent → webhook delivered (ms)"),
     ):
         samples = latency[key]["samples"]
