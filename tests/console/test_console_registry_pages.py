@@ -335,6 +335,7 @@ def test_operations_resend_a_final_delivery_and_auditors_only_read_the_log(
     me.done()
     resent = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", page.locator(".flash").inner_text())
     assert resent, page.locator(".flash").inner_text()
+    me.look("delivery-resent-number")
     # The new delivery is in the log, sent again to the same address.
     me.until(f"/notifications/deliveries?partner_id={partner_id}&channel=email", f"tr[data-delivery='{resent[0]}']",
              "delivery-resent")  # fmt: skip
