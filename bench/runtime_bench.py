@@ -13,16 +13,20 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
 from alliance_shared.contract.catalog import EventCatalog
 from alliance_shared.messaging.handlers import ConsumedEvent
 from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
+from alliance_shared.persistence.mongo import Document
+from alliance_shared.persistence.versioned_store import SETTLED_AT, current_document, journal_document
 from alliance_shared.runtime import ServiceRuntime, Subscription
 from bench.stats import Table, percentile
 
@@ -80,7 +84,12 @@ async def raw_loop(kafka: KafkaAccess, count: int) -> dict[str, float]:
     }
 
 
-async def runtime_loop(kafka: KafkaAccess, mongo_url: str, count: int, concurrency: int = 16) -> dict[str, float]:
+async def runtime_loop(
+    kafka: KafkaAccess, mongo_url: str, count: int, concurrency: int = 16, offered_per_s: float | None = None
+) -> dict[str, float]:
+    """``concurrency`` writers creating pings one after another (closed loop) or, with
+    ``offered_per_s``, a ping created on schedule at that rate whatever the earlier ones
+    are doing (open loop: latency counts from when each was due, so a backlog shows)."""
     run_id = uuid.uuid4().hex[:8]
     topic = f"bench.runtime.{run_id}"
     settings = settings_for(
@@ -126,7 +135,25 @@ async def runtime_loop(kafka: KafkaAccess, mongo_url: str, count: int, concurren
                 ping = BenchPinged(ping_id=str(i), sent_ns=time.perf_counter_ns(), pad=PAYLOAD_PAD)
                 await store.create(f"ping-{run_id}-{i}", {"n": i}, [ping])
 
-        await asyncio.gather(*(writer() for _ in range(concurrency)))
+        async def on_schedule(rate: float) -> None:
+            store = runtime.store("pings")
+
+            async def create(i: int, due_ns: int) -> None:
+                ping = BenchPinged(ping_id=str(i), sent_ns=due_ns, pad=PAYLOAD_PAD)
+                await store.create(f"ping-{run_id}-{i}", {"n": i}, [ping])
+
+            creating: list[asyncio.Task[None]] = []
+            for i in range(count):
+                due = started + i / rate
+                if due > time.perf_counter():
+                    await asyncio.sleep(due - time.perf_counter())
+                creating.append(asyncio.create_task(create(i, int(due * 1e9))))
+            await asyncio.gather(*creating)
+
+        if offered_per_s is None:
+            await asyncio.gather(*(writer() for _ in range(concurrency)))
+        else:
+            await on_schedule(offered_per_s)
         await asyncio.wait_for(done.wait(), timeout=600)
         elapsed = time.perf_counter() - started
     finally:
@@ -141,13 +168,63 @@ async def runtime_loop(kafka: KafkaAccess, mongo_url: str, count: int, concurren
     }
 
 
+#: The open-loop run: the target rate, offered for three seconds.
+OFFERED_PER_S = 2000.0
+OFFERED_EVENTS = 6000
+
+#: The documents the runtime path inserts per event: the ping's journal version, current
+#: document and settled record, then the projection's three.
+DOCUMENTS_PER_EVENT = 6
+
+
+async def engine_ceiling(mongo_url: str, count: int, batch: int = 500) -> dict[str, float]:
+    """The engine alone inserting what the runtime path inserts for ``count`` events — the
+    same number of documents of the same sizes into six collections — by ``insert_many``
+    of ``batch`` documents one after another: nothing else running, no Kafka, no decisions."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    db = client[f"bench_ceiling_{uuid.uuid4().hex[:8]}"]
+    now = datetime.now(UTC)
+
+    def documents(name: str, i: int) -> Document:
+        ping = BenchPinged(ping_id=str(i), sent_ns=0, pad=PAYLOAD_PAD)
+        if name.endswith("_settled"):
+            return {"_id": f"{name}-{i}", SETTLED_AT: now}
+        if name.startswith("pings"):
+            doc = journal_document("registry", f"ping-{i}", 1, {"n": i}, [ping], None, None)
+        else:
+            doc = journal_document("registry", f"p-{i}", 1, {"seen": True}, (), None, str(uuid.uuid4()))
+        return doc if name.endswith("_journal") else current_document(doc)
+
+    names = [f"{store}{suffix}" for store in ("pings", "projections") for suffix in ("_journal", "", "_settled")]
+    try:
+        started = time.perf_counter()
+        for name in names:
+            for first in range(0, count, batch):
+                await db[name].insert_many([documents(name, i) for i in range(first, min(first + batch, count))])
+        elapsed = time.perf_counter() - started
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+    return {
+        "documents": count * len(names),
+        "seconds": elapsed,
+        "documents_per_s": count * len(names) / elapsed,
+        "events_per_s": count / elapsed,
+    }
+
+
 async def measure(kafka: KafkaAccess, mongo_url: str, count: int = 2000) -> dict[str, Any]:
     raw = await raw_loop(kafka, count * 5)
     runtime = await runtime_loop(kafka, mongo_url, count)
+    offered = await runtime_loop(kafka, mongo_url, OFFERED_EVENTS, offered_per_s=OFFERED_PER_S)
+    ceiling = await engine_ceiling(mongo_url, count)
     return {
         "raw_aiokafka": raw,
         "shared_runtime": runtime,
+        "shared_runtime_offered": {**offered, "offered_per_s": OFFERED_PER_S},
+        "engine_ceiling": ceiling,
         "throughput_ratio_runtime_vs_raw": runtime["events_per_s"] / raw["events_per_s"],
+        "throughput_ratio_runtime_vs_engine_ceiling": runtime["events_per_s"] / ceiling["events_per_s"],
     }
 
 
@@ -159,6 +236,10 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> Table:
+    paths = [("raw aiokafka", result["raw_aiokafka"]), ("shared runtime, 16 writers", result["shared_runtime"])]
+    offered = result.get("shared_runtime_offered")
+    if offered is not None:
+        paths.append((f"shared runtime, {offered['offered_per_s']:.0f}/s offered", offered))
     rows = [
         [
             name,
@@ -167,10 +248,23 @@ def table(result: dict[str, Any]) -> Table:
             f"{figures['p50_ms']:.1f}",
             f"{figures['p99_ms']:.1f}",
         ]
-        for name, figures in (("raw aiokafka", result["raw_aiokafka"]), ("shared runtime", result["shared_runtime"]))
+        for name, figures in paths
     ]
-    return Table(
-        ["path", "events", "events/s", "p50 ms", "p99 ms"],
-        rows,
-        f"throughput ratio runtime/raw: {result['throughput_ratio_runtime_vs_raw']:.3f}",
-    )
+    ceiling = result.get("engine_ceiling")
+    notes = f"throughput ratio runtime/raw: {result['throughput_ratio_runtime_vs_raw']:.3f}"
+    if ceiling is not None:
+        rows.append(
+            [
+                f"engine ceiling ({DOCUMENTS_PER_EVENT} inserts/event)",
+                result["shared_runtime"]["events"],
+                f"{ceiling['events_per_s']:.0f}",
+                "",
+                "",
+            ]
+        )
+        notes += (
+            f"; the engine's insert_many of the path's {ceiling['documents']:.0f} documents alone: "
+            f"{ceiling['documents_per_s']:.0f} documents/s = {ceiling['events_per_s']:.0f} events/s, "
+            f"runtime/ceiling {result['throughput_ratio_runtime_vs_engine_ceiling']:.2f}"
+        )
+    return Table(["path", "events", "events/s", "p50 ms", "p99 ms"], rows, notes)
