@@ -84,14 +84,16 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_applies_nothing_twice
     mongo_client: AsyncMongoClient[dict[str, Any]],
 ) -> None:
     database = f"probe_{unique}"
-    widgets = [f"k{i}" for i in range(60)]
+    # More keys than the consumer applies at once (128), each handled slowly: the kill
+    # comes after the first keys of the poll are applied and before the poll is committed.
+    widgets = [f"k{i}" for i in range(300)]
     await produce(infra.kafka_admin, topic, [created_record(w) for w in widgets])
     env = {
         **subprocess_env,
         **{f"PROBE_{k}": v for k, v in service_env(infra, "", database, dev_keys_dir).items()},
         "PROBE_PROBE_TOPIC": topic,
         "PROBE_KAFKA_CONSUMER_GROUP": f"g-{unique}",
-        "PROBE_PROBE_HANDLE_DELAY_S": "0.05",
+        "PROBE_PROBE_HANDLE_DELAY_S": "0.5",
     }
 
     def start() -> subprocess.Popen[bytes]:
