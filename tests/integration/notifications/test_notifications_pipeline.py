@@ -23,7 +23,6 @@ import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
 from pymongo import AsyncMongoClient
-from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,6 +59,7 @@ from tests.integration.notifications.notifications_support import (
     wait_for,
 )
 from tests.support.http import running
+from tests.support.insert_commands import InsertCommands
 from tests.unit.notifications.notifications_support import NOW, directory, example
 from tests.unit.notifications.twins import FixedResolver, InMemoryDueList, RecordingEmail, RecordingWebhooks
 
@@ -71,26 +71,6 @@ BURST = 60
 
 
 # --- one bulk insert per store --------------------------------------------------------------
-
-
-class InsertCommands(CommandListener):
-    """Every ``insert`` command the client sends: (collection, number of documents)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, int]] = []
-
-    def started(self, event: CommandStartedEvent) -> None:
-        if event.command_name == "insert":
-            self.seen.append((event.command["insert"], len(event.command.get("documents", []))))
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        return None
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        return None
-
-    def into(self, collection: str) -> list[int]:
-        return [count for name, count in self.seen if name == collection]
 
 
 async def test_a_consumed_event_is_recorded_in_one_insert_per_store(infra: Infrastructure) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
-from pymongo import DESCENDING, AsyncMongoClient, monitoring
+from pymongo import DESCENDING, AsyncMongoClient
 
 from alliance_devstack.provision import Infrastructure
 from alliance_shared.contract.base import EventPayload
@@ -31,6 +31,7 @@ from alliance_shared.persistence.versioned_store import (
 )
 from alliance_shared.persistence.write_path import Decision, Retry, create, execute, update
 from alliance_shared.testing import InMemoryVersionedStore
+from tests.support.insert_commands import InsertCommands
 from tests.support.probe import WidgetCreated, WidgetRenamed
 
 
@@ -153,28 +154,11 @@ async def test_concurrent_saves_share_insert_commands(infra: Infrastructure) -> 
     await ensure_indexes(db, versioned_indexes("widgets"))
     store = MongoVersionedStore(db, "widgets", "test")
     assert await asyncio.gather(*(store.create(f"w-{i}", {"n": i}) for i in range(20))) == [1] * 20
-    assert sum(commands.documents["widgets_journal"]) == 20
-    assert len(commands.documents["widgets_journal"]) <= 2, commands.documents
-    assert len(commands.documents["widgets"]) <= 2, commands.documents
+    assert sum(commands.into("widgets_journal")) == 20
+    assert len(commands.into("widgets_journal")) <= 2, commands.seen
+    assert len(commands.into("widgets")) <= 2, commands.seen
     await client.drop_database(db.name)
     await client.close()
-
-
-class InsertCommands(monitoring.CommandListener):
-    """The documents of each insert command, per collection."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, list[int]] = {}
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "insert":
-            self.documents.setdefault(event.command["insert"], []).append(len(event.command.get("documents", [])))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 async def test_find_filters_sorts_and_limits_current_versions(store: VersionedStore) -> None:
