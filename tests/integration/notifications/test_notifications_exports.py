@@ -1,5 +1,6 @@
 """The delivery log downloads as CSV (UTF-8 with BOM) and XLSX (issue #14 item 21) on the
-real servers: the whole filtered list, headers in the reader's language."""
+real servers: the whole filtered list, headers in the reader's language; and it reads
+newest first, page by page (the console's delivery log, issue #12)."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ async def client(infra: Infrastructure, dev_keys_dir: Path) -> AsyncIterator[htt
         yield http
 
 
-async def test_the_delivery_log_downloads_in_the_readers_language(
-    infra: Infrastructure, client: httpx.AsyncClient, dev_keys_dir: Path
-) -> None:
+async def rectification_ordered(infra: Infrastructure, client: httpx.AsyncClient, ops: dict[str, str]) -> str:
+    """A rectification order to a college and an enterprise, once its four deliveries are
+    final in the log; its event id."""
     college, enterprise = new_id("col"), new_id("ent")
     await publish(
         infra,
@@ -73,19 +74,26 @@ async def test_the_delivery_log_downloads_in_the_readers_language(
         },
     )
     await publish(infra, ordered)
-    ops = bearer(dev_keys_dir, "ops", sub="ops-wu")
 
     async def logged() -> bool:
         page = await client.get("/deliveries", params={"event_id": ordered.id}, headers=ops)
         return len(page.json()["items"]) == 4 and all(d["status"] != "pending" for d in page.json()["items"])
 
     await wait_for(logged, what="four deliveries")
-    page = (await client.get("/deliveries", params={"event_id": ordered.id}, headers=ops)).json()["items"]
+    return ordered.id
+
+
+async def test_the_delivery_log_downloads_in_the_readers_language(
+    infra: Infrastructure, client: httpx.AsyncClient, dev_keys_dir: Path
+) -> None:
+    ops = bearer(dev_keys_dir, "ops", sub="ops-wu")
+    event_id = await rectification_ordered(infra, client, ops)
+    page = (await client.get("/deliveries", params={"event_id": event_id}, headers=ops)).json()["items"]
 
     for language, id_header, status_header in (("zh-CN", "投递编号", "状态"), ("en", "Delivery ID", "Status")):
         response = await client.get(
             "/deliveries",
-            params={"event_id": ordered.id, "format": "csv"},
+            params={"event_id": event_id, "format": "csv"},
             headers={**ops, "Accept-Language": language},
         )
         assert response.status_code == 200, response.text
@@ -95,7 +103,7 @@ async def test_the_delivery_log_downloads_in_the_readers_language(
 
     as_xlsx = await client.get(
         "/deliveries",
-        params={"event_id": ordered.id, "format": "xlsx"},
+        params={"event_id": event_id, "format": "xlsx"},
         headers={**bearer(dev_keys_dir, "auditor"), "Accept-Language": "en"},
     )
     assert as_xlsx.status_code == 200, as_xlsx.text
@@ -105,3 +113,31 @@ async def test_the_delivery_log_downloads_in_the_readers_language(
     assert header[:3] == ["Delivery ID", "Event type", "Channel"]
     assert sorted(r[0] for r in rows) == sorted(d["delivery_id"] for d in page)
     assert {r[header.index("Attempts")] for r in rows} == {len(d["attempts"]) for d in page}
+
+
+async def test_the_delivery_log_pages_newest_first(
+    infra: Infrastructure, client: httpx.AsyncClient, dev_keys_dir: Path
+) -> None:
+    ops = bearer(dev_keys_dir, "ops", sub="ops-wu")
+    first = await rectification_ordered(infra, client, ops)
+    second = await rectification_ordered(infra, client, ops)
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        # One a page, so that every step crosses a cursor (the four of one event may share a time).
+        params = {"order": "newest", "limit": "1", **({"cursor": cursor} if cursor else {})}
+        answer = await client.get("/deliveries", params=params, headers=ops)
+        assert answer.status_code == 200, answer.text
+        seen += answer.json()["items"]
+        cursor = answer.json()["next_cursor"]
+        if cursor is None or len([d for d in seen if d["event_id"] in (first, second)]) == 8:
+            break
+    ours = [d for d in seen if d["event_id"] in (first, second)]
+    keys = [(datetime.fromisoformat(d["created_at"]), d["delivery_id"]) for d in seen]
+    assert keys == sorted(keys, reverse=True)
+    assert len({d["delivery_id"] for d in ours}) == 8
+    # The later event's deliveries come before the earlier one's.
+    assert [d["event_id"] for d in ours] == [second] * 4 + [first] * 4
+    refused = await client.get("/deliveries", params={"order": "newest", "cursor": "bm9uZQ"}, headers=ops)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "pagination.bad_cursor"

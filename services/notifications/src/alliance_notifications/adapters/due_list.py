@@ -40,6 +40,11 @@ INDEXES = (
     _by(DELIVERIES, "recipient_id"),
     _by(DELIVERIES, "partner_id"),
     _by(DELIVERIES, "channel"),
+    # the same newest first (the delivery log's ?order=newest), alone and after each filter
+    *(
+        IndexSpec(DELIVERIES, (*((f, ASCENDING) for f in fields), ("created_at", ASCENDING), ("_id", ASCENDING)))
+        for fields in ((), ("status",), ("event_id",), ("recipient_id",), ("partner_id",), ("channel",))
+    ),
     # GET /inbox newest first (unread only or all) and the unread count
     IndexSpec(INBOX, (("recipient_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING))),
     IndexSpec(

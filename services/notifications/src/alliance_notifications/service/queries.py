@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -15,6 +18,7 @@ from alliance_notifications.domain.recipients import RoleGroup, RoleGroupRoster
 from alliance_notifications.service.notifier import Notifier
 from alliance_notifications.service.repositories import DeliveryRecord
 from alliance_shared.contract.notifications import Channel
+from alliance_shared.errors import InvalidInput
 from alliance_shared.persistence.pagination import paginate
 from alliance_shared.persistence.repository import Loaded
 
@@ -77,8 +81,9 @@ async def deliveries_page(
     status: DeliveryStatus | None,
     cursor: str | None,
     limit: int,
+    newest_first: bool = False,
 ) -> tuple[list[Loaded[DeliveryRecord]], str | None]:
-    """Deliveries matching every filter given, by id, and the cursor of the next page."""
+    """Deliveries matching every filter given, by id (or newest first), and the cursor of the next page."""
     filters = {
         "event_id": event_id,
         "recipient_id": recipient_id,
@@ -86,9 +91,35 @@ async def deliveries_page(
         "channel": channel.value if channel else None,
         "status": status.value if status else None,
     }
-    query = {field: value for field, value in filters.items() if value is not None}
-    page = await paginate(notifier.repos.deliveries.store, query, limit=limit, cursor=cursor)
-    return [notifier.repos.deliveries.from_snapshot(s) for s in page.items], page.next_cursor
+    query: dict[str, Any] = {field: value for field, value in filters.items() if value is not None}
+    repo = notifier.repos.deliveries
+    if not newest_first:
+        page = await paginate(repo.store, query, limit=limit, cursor=cursor)
+        return [repo.from_snapshot(s) for s in page.items], page.next_cursor
+    if cursor:
+        # Keyset: strictly older, or as old with a smaller id (created_at is not unique).
+        at, after_id = _decode_time_cursor(cursor)
+        query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": after_id}}]
+    found = await repo.find(query, sort=NEWEST_FIRST, limit=limit + 1)
+    items = found[:limit]
+    last = items[-1] if len(found) > limit and items else None
+    return items, _encode_time_cursor(last.item.delivery.created_at, last.item.delivery.delivery_id) if last else None
+
+
+def _encode_time_cursor(at: datetime, item_id: str) -> str:
+    raw = json.dumps({"before": at.isoformat(), "id": item_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_time_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        at, item_id = datetime.fromisoformat(decoded["before"]), decoded["id"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput("pagination.bad_cursor", "the cursor is not one this API issued") from exc
+    if not isinstance(item_id, str) or at.tzinfo is None:
+        raise InvalidInput("pagination.bad_cursor", "the cursor is not one this API issued")
+    return at, item_id
 
 
 async def watch_inbox(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -29,6 +30,14 @@ from alliance_shared.web.exports import (
 from alliance_shared.web.pages import Cursor, Limit, Page
 
 router = APIRouter(tags=["delivery log"])
+
+
+class DeliveryOrder(StrEnum):
+    """``id``: stable id order; ``newest``: latest created first (what an operator reads)."""
+
+    BY_ID = "id"
+    NEWEST = "newest"
+
 
 DELIVERY_COLUMNS: tuple[Column, ...] = columns(
     "delivery_id",
@@ -123,6 +132,7 @@ async def list_deliveries(
     partner_id: str | None = None,
     channel: Channel | None = None,
     status: DeliveryStatus | None = None,
+    order: DeliveryOrder = DeliveryOrder.BY_ID,
     cursor: Cursor = None,
     limit: Limit = 50,
     format: ListFormat = None,
@@ -137,6 +147,7 @@ async def list_deliveries(
             status=status,
             cursor=at,
             limit=size,
+            newest_first=order is DeliveryOrder.NEWEST,
         )
         return [DeliveryOut.of(d) for d in items], next_cursor
 
