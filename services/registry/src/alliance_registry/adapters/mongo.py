@@ -3,6 +3,8 @@
 ``credit_codes`` holds ``{_id: <code>, partner_id, claimed_at}``: the primary key's
 unique index is what refuses a second holder, and it holds under concurrency on the
 local MongoDB-wire server too (docs/architecture.md), where conditional updates do not.
+Concurrent claims go in one unordered insert (group commit, as the store's own inserts):
+the index refuses a taken code, or the second of two equal codes in one command, alone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from alliance_registry.service.repositories import (
     MEMBERSHIPS,
     PARTNERS,
 )
-from alliance_shared.persistence.mongo import Document, IndexSpec, retry_when_busy
+from alliance_shared.persistence.mongo import Document, GroupInsert, IndexSpec, retry_when_busy
 
 CREDIT_CODES = "credit_codes"
 
@@ -71,11 +73,14 @@ class MongoCreditCodeClaims:
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
+        # One SQLite transaction per claim on the local server queues writers behind each
+        # other under load (measured: 300 registrations/s offered collapsed to 27/s).
+        self._inserts = GroupInsert(collection)
 
     async def insert(self, claim: CreditCodeClaim) -> bool:
         document = {"_id": claim.code, "partner_id": claim.partner_id, "claimed_at": claim.claimed_at}
         try:
-            await retry_when_busy(lambda: self._collection.insert_one(document))
+            await self._inserts.insert(document)
         except DuplicateKeyError:
             return False
         return True
