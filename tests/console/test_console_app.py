@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,6 +15,7 @@ from alliance_console import i18n
 from alliance_console.api import field_error_message
 from alliance_console.app import create_app
 from alliance_console.settings import ConsoleSettings
+from alliance_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,3 +138,24 @@ def test_a_fields_validation_error_is_named_in_the_persons_language() -> None:
     assert field_error_message("some_new_type", "as the service said") == "as the service said"
     i18n.set_language("en")
     assert field_error_message("missing", "Field required") == "Fill this in."
+
+
+@contextmanager
+def silent_service() -> Iterator[str]:
+    """A real TCP port that accepts connections and never answers (a service stuck on its database)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_a_service_that_does_not_answer_in_time_is_a_translated_message_not_an_error(tmp_path: Path) -> None:
+    with silent_service() as url:
+        on = client(dev_login=True, dev_keys_dir=str(tmp_path), notifications_url=url, service_timeout_s=0.2)
+        page = on.get("/auth/dev")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        on.post("/auth/dev", data={"role": "auditor", "csrf_token": token}, follow_redirects=False)
+        answer = on.get("/notifications/preferences")
+    assert answer.status_code == 504
+    assert "服务未能及时响应" in answer.text
+    # Longer than a service's database timeout: a slow database reaches the person as the service's answer.
+    database_timeout_s = ServiceSettings.model_fields["mongo_operation_timeout_ms"].default / 1000
+    assert ConsoleSettings.model_fields["service_timeout_s"].default > database_timeout_s

@@ -212,6 +212,11 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     me.sign_in(role, f"{role}-staff", responsible)
     me.open_menu("/partner/rectifications", "rectifications-party")
     section = page.locator(f"section[data-order='{order['order_id']}']")
+    # What the order asks for, item by item: a failing grade is named, each indicator with its risk band.
+    items = section.locator("ul.order-items li")
+    expect(items).to_have_count(len(order["items"]))
+    if any(item["indicator_code"] == "COMPOSITE" for item in order["items"]):
+        expect(items.first).to_contain_text("综合得分" if language == "zh-CN" else "Composite score")
     section.locator("textarea").fill("att://rect/整改报告.pdf\natt://rect/实习台账.xlsx")
     section.locator("button[type=submit]").click()
     expect(page.locator(f"section[data-order='{order['order_id']}'] .s-responded")).to_be_visible()

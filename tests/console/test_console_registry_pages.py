@@ -189,6 +189,9 @@ def test_amend_suspend_resume_and_terminate_an_agreement(
     )
     rows = page.locator("#deliveries tr[data-delivery]")
     assert all(alliance.partners["college-a"] in text for text in rows.all_inner_texts())
+    # Newest first, as an operator reads a log.
+    created = [datetime.fromisoformat(at) for at in rows.evaluate_all("rows => rows.map(r => r.dataset.created)")]
+    assert created == sorted(created, reverse=True), created
     at_phone_width(me, "deliveries")
     csv_answer = page.request.get(stack.url + f"/downloads/deliveries.csv?partner_id={alliance.partners['college-a']}")
     assert csv_answer.ok, csv_answer.status
@@ -421,4 +424,8 @@ def test_notification_preferences_are_each_persons_own(
     english.open_menu("/notifications/preferences", "preferences-officer")
     expect(english.page.locator("h1")).to_have_text("Notification preferences")
     expect(english.page.locator("#recipient")).to_have_text(f"member:{OFFICER.sub}")
+    # Webhooks reach a partner's registered endpoints: a person is offered e-mail and inbox only.
+    offered = english.page.locator("#preferences thead th[scope=col]").all_inner_texts()[1:]
+    assert offered == ["E-mail", "Inbox"], offered
+    expect(english.page.locator("#preferences input[name$='-webhook']")).to_have_count(0)
     assert not english.violations, json.dumps(english.violations, ensure_ascii=False, indent=1)

@@ -23,6 +23,8 @@ ZH = {
     "Someone changed this in the meantime. Reload the page and try again.": "其他人已修改了此内容，请刷新页面后重试。",
     "Some fields are not valid.": "部分字段填写有误。",
     "A service is busy or unreachable. Try again in a moment.": "服务繁忙或暂时无法访问，请稍后重试。",
+    "Composite score": "综合得分",
+    "The service did not answer in time. It may still finish the request: look at the page again before you repeat it.": "服务未能及时响应，该操作可能仍在处理中：请先刷新页面查看结果，再决定是否重新提交。",
     "You prepared this tranche, so you may not approve it (maker-checker).": "该笔拨付由您经办，您不能审批（经办与审批分离）。",
     "The application does not meet the programme's eligibility rules.": "申请不符合该专项的申报条件。",
     "The programme is not open for applications.": "该专项当前不接受申请。",

@@ -34,6 +34,10 @@ def problem_messages() -> dict[str, str]:
         "request.invalid": _("Some fields are not valid."),
         "dependency.unavailable": _("A service is busy or unreachable. Try again in a moment."),
         "service.unavailable": _("A service is busy or unreachable. Try again in a moment."),
+        "service.timeout": _(
+            "The service did not answer in time. It may still finish the request: look at the page again"
+            " before you repeat it."
+        ),
         "tranche.maker_checker": _("You prepared this tranche, so you may not approve it (maker-checker)."),
         "application.ineligible": _("The application does not meet the programme's eligibility rules."),
         "application.programme_not_open": _("The programme is not open for applications."),
@@ -236,6 +240,14 @@ def _error_of(response: httpx.Response) -> ApiError:
     return error
 
 
+def unreachable(service: str, exc: httpx.TransportError) -> ApiError:
+    """A call that got no answer: timed out (the service may still complete it) or never arrived."""
+    detail = f"{service}: {exc.__class__.__name__}"
+    if isinstance(exc, httpx.TimeoutException):
+        return ApiError(504, {"code": "service.timeout", "detail": detail})
+    return ApiError(503, {"code": "service.unavailable", "detail": detail})
+
+
 class ServiceClients:
     """One pooled HTTP client per service, opened with the app and closed with it."""
 
@@ -282,9 +294,7 @@ class Api:
                 method, path, json=json_body, params=clean or None, headers=self._headers(extra)
             )
         except httpx.TransportError as exc:
-            raise ApiError(
-                503, {"code": "service.unavailable", "detail": f"{service}: {exc.__class__.__name__}"}
-            ) from exc
+            raise unreachable(service, exc) from exc
         if response.status_code >= 400:
             raise _error_of(response)
         return response
@@ -349,7 +359,7 @@ async def download(api: Api, service: str, path: str, language: str, params: Map
     try:
         response = await api.clients[service].get(path, params=clean, headers=headers)
     except httpx.TransportError as exc:
-        raise ApiError(503, {"code": "service.unavailable", "detail": f"{service}: {exc.__class__.__name__}"}) from exc
+        raise unreachable(service, exc) from exc
     if response.status_code >= 400:
         raise _error_of(response)
     return response

@@ -161,7 +161,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             # An expired token: sign in again and come back to the same page.
             request.session.pop("token", None)
             return RedirectResponse(sign_in_url(request.url.path), status_code=303)
-        status = exc.status if exc.status in (403, 404) else 502 if exc.status >= 500 else 400
+        status = exc.status if exc.status in (403, 404, 504) else 502 if exc.status >= 500 else 400
         return render(request, "message.html", title=exc.message, detail=exc.detail, status_code=status)
 
     @app.exception_handler(Exception)

@@ -31,8 +31,11 @@ class ConsoleSettings(BaseSettings):
     #: The internal operations port: /metrics and the probes, never routed by the Ingress.
     ops_port: int = 9000
     log_level: str = "INFO"
-    #: Seconds one call to a service may take before the page shows it as unavailable.
-    service_timeout_s: float = 15.0
+    #: Seconds one call to a service may take before the page says it is still being worked
+    #: on. Longer than a service's own database timeout (<SVC>_MONGO_OPERATION_TIMEOUT_MS,
+    #: 30 s), so that a slow database reaches the person as the service's own answer
+    #: (docs/console.md, "Timeouts").
+    service_timeout_s: float = 35.0
 
     def service_urls(self) -> dict[str, str]:
         return {

@@ -1,5 +1,5 @@
-"""The notifications service's delivery log: each delivery with its channel, status,
-attempts and last error, for the roles the service lets read it (operations and auditors),
+"""The notifications service's delivery log, newest first: each delivery with its channel,
+status, attempts and last error, for the roles the service lets read it (operations and auditors),
 and resending a final e-mail or webhook delivery for operations, the role the service lets
 resend. Colleges and enterprises see their webhook endpoints' state on their webhook page;
 the service does not let them read the log itself."""
@@ -43,7 +43,7 @@ async def deliveries(
     person, api = require(request, *READERS)
     page = await api.get(
         "notifications", "/deliveries", channel=channel, status=status, partner_id=partner_id, cursor=cursor,
-        limit=PAGE_SIZE,
+        limit=PAGE_SIZE, order="newest",
     )  # fmt: skip
     items, next_cursor = items_of(page)
     partners = await partner_names(api, [str(d.get("partner_id")) for d in items if d.get("partner_id")])

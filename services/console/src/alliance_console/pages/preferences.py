@@ -22,6 +22,9 @@ router = APIRouter(prefix="/notifications")
 #: The service's categories of notice and its channels, in the order the page shows them.
 CATEGORIES = ("regulatory", "operational", "digest_only")
 CHANNELS = ("email", "webhook", "inbox")
+#: Webhooks go to a partner's registered endpoints, so only a partner's preferences (the
+#: service's recipient id ``partner:<id>``, shared by its staff) offer that channel.
+PARTNER_RECIPIENT = "partner:"
 #: Where a refusal of the quiet hours is shown (the service names them start, end, or the pair).
 QUIET_FIELDS = {"start": "quiet_start", "end": "quiet_end", "quiet_hours": "quiet_end"}
 
@@ -44,6 +47,11 @@ def category_label(category: str) -> tuple[str, str]:
     }.get(category, (category, ""))
 
 
+def channels_of(recipient_id: str) -> tuple[str, ...]:
+    """The channels that can reach this recipient."""
+    return CHANNELS if recipient_id.startswith(PARTNER_RECIPIENT) else tuple(c for c in CHANNELS if c != "webhook")
+
+
 def recipient_path(recipient_id: str) -> str:
     return f"/recipients/{quote(recipient_id, safe=':')}/preferences"
 
@@ -55,21 +63,23 @@ async def preferences(request: Request) -> HTMLResponse:
     own = await api.get("notifications", "/inbox/unread-count")
     found = await api.get("notifications", recipient_path(str(own["recipient_id"])))
     muted: dict[str, list[str]] = found.get("muted") or {}
+    channels = channels_of(str(found["recipient_id"]))
     return render(
         request,
         "notifications/preferences.html",
         prefs=found,
         categories=CATEGORIES,
-        channels=CHANNELS,
+        channels=channels,
         category_label=category_label,
-        chosen={f"{c}-{ch}": ch not in muted.get(c, []) for c in CATEGORIES for ch in CHANNELS},
+        chosen={f"{c}-{ch}": ch not in muted.get(c, []) for c in CATEGORIES for ch in channels},
         quiet=found.get("quiet_hours"),
     )
 
 
 def preferences_body(form: FormData) -> dict[str, Any]:
-    """The complete choices as ticked: a channel left unticked is muted for that category."""
-    muted = {c: [ch for ch in CHANNELS if form.get(f"{c}-{ch}") != "on"] for c in CATEGORIES}
+    """The complete choices as ticked: a channel offered and left unticked is muted for that category."""
+    channels = channels_of(text(form, "recipient_id"))
+    muted = {c: [ch for ch in channels if form.get(f"{c}-{ch}") != "on"] for c in CATEGORIES}
     quiet = {"start": text(form, "quiet_start"), "end": text(form, "quiet_end")}
     return {
         "muted": {category: channels for category, channels in muted.items() if channels},
