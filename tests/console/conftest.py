@@ -33,7 +33,7 @@ from alliance_devstack.services import (
     prefix_of,
 )
 from alliance_shared.contract.topics import EVENT_TOPICS
-from tests.support.kafka_io import skip_history
+from tests.support.kafka_io import group_assignment, skip_history
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_LOCALES = Path("/usr/lib/chromium/locales")
@@ -167,6 +167,15 @@ async def panel_framework(access: PlatformAccess, run: str) -> str:
     return f"{base['framework_id']}:{version}"
 
 
+def consuming(infra: Infrastructure, group: str, service: str) -> None:
+    """Wait until ``service``'s consumer group is stable with its partitions assigned."""
+    deadline = time.monotonic() + WAIT_S
+    while not any((group_assignment(infra.kafka_admin, group) or {}).values()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{service}'s consumer did not join its group {group} within {WAIT_S:.0f}s")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def console_stack(
     infra: Infrastructure, dev_keys_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -193,6 +202,8 @@ def console_stack(
         platform.start(timeout_s=120)
         console.start()
         console.wait_ready(60)
+        for name in SERVICES:  # a consumer still joining its group would see the seed late
+            consuming(infra, env[prefix_of(name) + "KAFKA_CONSUMER_GROUP"], name)
         access = PlatformAccess(
             urls=urls, keys_dir=dev_keys_dir, kafka=infra.kafka_admin, kafka_security=infra.kafka_security
         )
