@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import time
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, ClassVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -28,6 +33,7 @@ from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings
 from alliance_shared.persistence.mongo import Document
 from alliance_shared.persistence.versioned_store import SETTLED_AT, current_document, journal_document
 from alliance_shared.runtime import ServiceRuntime, Subscription
+from alliance_shared.settings import ServiceSettings
 from bench.stats import Table, percentile
 
 PAYLOAD_PAD = "x" * 200
@@ -84,15 +90,8 @@ async def raw_loop(kafka: KafkaAccess, count: int) -> dict[str, float]:
     }
 
 
-async def runtime_loop(
-    kafka: KafkaAccess, mongo_url: str, count: int, concurrency: int = 16, offered_per_s: float | None = None
-) -> dict[str, float]:
-    """``concurrency`` writers creating pings one after another (closed loop) or, with
-    ``offered_per_s``, a ping created on schedule at that rate whatever the earlier ones
-    are doing (open loop: latency counts from when each was due, so a backlog shows)."""
-    run_id = uuid.uuid4().hex[:8]
-    topic = f"bench.runtime.{run_id}"
-    settings = settings_for(
+def _bench_settings(kafka: KafkaAccess, mongo_url: str, run_id: str) -> ServiceSettings:
+    return settings_for(
         kafka,
         service_name="registry",
         mongo_url=mongo_url,
@@ -100,29 +99,101 @@ async def runtime_loop(
         kafka_consumer_group=f"bench-{run_id}",
         jwks_file="unused",
     )
-    await ensure_topics(settings, [topic])
-    applied: dict[str, float] = {}
-    done = asyncio.Event()
+
+
+def _consuming_runtime(
+    settings: ServiceSettings, topic: str, count: int, writes: Sequence[str] = ()
+) -> tuple[ServiceRuntime, ConsumerTally]:
+    """The consuming side: a handler saving an idempotent projection per ping (``writes``:
+    the stores of a writer sharing the process)."""
+    tally = ConsumerTally(count)
     runtime: ServiceRuntime
 
     async def on_ping(event: ConsumedEvent) -> None:
         payload = event.payload
         assert isinstance(payload, BenchPinged)
         await runtime.store("projections").save(f"p-{payload.ping_id}", 0, {"seen": True}, caused_by=event.envelope.id)
-        applied.setdefault(payload.ping_id, (time.perf_counter_ns() - payload.sent_ns) / 1e6)
-        if len(applied) >= count:
-            done.set()
+        tally.applied(payload)
 
     runtime = ServiceRuntime(
         settings=settings,
         catalog=EventCatalog([BenchPinged]),
-        stores=["pings", "projections"],
+        stores=[*writes, "projections"],
         publish_topic=topic,
         subscriptions=[Subscription(topics=[topic], handlers={BenchPinged: on_ping})],
     )
+    return runtime, tally
+
+
+@dataclass
+class ConsumerTally:
+    """Each ping's latency, from when it was due (the monotonic clock every process of the
+    machine shares) to when its projection was saved."""
+
+    count: int
+    latencies_ms: dict[str, float] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def applied(self, ping: BenchPinged) -> None:
+        self.latencies_ms.setdefault(ping.ping_id, (time.perf_counter_ns() - ping.sent_ns) / 1e6)
+        if len(self.latencies_ms) >= self.count:
+            self.done.set()
+
+
+def consume_apart(kafka: KafkaAccess, mongo_url: str, run_id: str, topic: str, count: int, pipe: Connection) -> None:
+    """The consuming service in a process of its own, as deployed: says when it has joined
+    its group, then sends back every ping's latency."""
+
+    async def consume() -> None:
+        runtime, tally = _consuming_runtime(_bench_settings(kafka, mongo_url, run_id), topic, count)
+        await runtime.start()
+        try:
+            await asyncio.sleep(2.0)  # let the consumer join its group before the clock starts
+            pipe.send("ready")
+            await asyncio.wait_for(tally.done.wait(), timeout=600)
+            pipe.send(list(tally.latencies_ms.values()))
+        finally:
+            await runtime.stop()
+
+    asyncio.run(consume())
+
+
+async def runtime_loop(
+    kafka: KafkaAccess,
+    mongo_url: str,
+    count: int,
+    concurrency: int = 16,
+    offered_per_s: float | None = None,
+    consumer_apart: bool = False,
+) -> dict[str, float]:
+    """``concurrency`` writers creating pings one after another (closed loop) or, with
+    ``offered_per_s``, a ping created on schedule at that rate whatever the earlier ones
+    are doing (open loop: latency counts from when each was due, so a backlog shows).
+    ``consumer_apart``: the consuming service runs in a process of its own (as deployed)
+    instead of beside the writers and their relay in this one."""
+    run_id = uuid.uuid4().hex[:8]
+    topic = f"bench.runtime.{run_id}"
+    settings = _bench_settings(kafka, mongo_url, run_id)
+    await ensure_topics(settings, [topic])
+    child: BaseProcess | None = None
+    if consumer_apart:
+        ours, theirs = multiprocessing.get_context("spawn").Pipe()
+        child = multiprocessing.get_context("spawn").Process(
+            target=consume_apart, args=(kafka, mongo_url, run_id, topic, count, theirs)
+        )
+        child.start()
+        runtime = ServiceRuntime(
+            settings=settings, catalog=EventCatalog([BenchPinged]), stores=["pings"], publish_topic=topic
+        )
+        tally = None
+    else:
+        runtime, tally = _consuming_runtime(settings, topic, count, writes=["pings"])
     await runtime.start()
     try:
-        await asyncio.sleep(2.0)  # let the consumer join its group before the clock starts
+        if child is not None:
+            assert await asyncio.to_thread(ours.recv) == "ready"
+        else:
+            await asyncio.sleep(2.0)  # let the consumer join its group before the clock starts
         started = time.perf_counter()
         queue: asyncio.Queue[int] = asyncio.Queue()
         for i in range(count):
@@ -154,11 +225,16 @@ async def runtime_loop(
             await asyncio.gather(*(writer() for _ in range(concurrency)))
         else:
             await on_schedule(offered_per_s)
-        await asyncio.wait_for(done.wait(), timeout=600)
+        if tally is not None:
+            await asyncio.wait_for(tally.done.wait(), timeout=600)
+            latencies = list(tally.latencies_ms.values())
+        else:
+            latencies = await asyncio.wait_for(asyncio.to_thread(ours.recv), timeout=600)
         elapsed = time.perf_counter() - started
     finally:
         await runtime.stop()
-    latencies = list(applied.values())
+        if child is not None:
+            child.join(timeout=30)
     return {
         "events": count,
         "seconds": elapsed,
@@ -217,11 +293,13 @@ async def measure(kafka: KafkaAccess, mongo_url: str, count: int = 2000) -> dict
     raw = await raw_loop(kafka, count * 5)
     runtime = await runtime_loop(kafka, mongo_url, count)
     offered = await runtime_loop(kafka, mongo_url, OFFERED_EVENTS, offered_per_s=OFFERED_PER_S)
+    apart = await runtime_loop(kafka, mongo_url, OFFERED_EVENTS, offered_per_s=OFFERED_PER_S, consumer_apart=True)
     ceiling = await engine_ceiling(mongo_url, count)
     return {
         "raw_aiokafka": raw,
         "shared_runtime": runtime,
         "shared_runtime_offered": {**offered, "offered_per_s": OFFERED_PER_S},
+        "shared_runtime_offered_apart": {**apart, "offered_per_s": OFFERED_PER_S},
         "engine_ceiling": ceiling,
         "throughput_ratio_runtime_vs_raw": runtime["events_per_s"] / raw["events_per_s"],
         "throughput_ratio_runtime_vs_engine_ceiling": runtime["events_per_s"] / ceiling["events_per_s"],
@@ -240,6 +318,9 @@ def table(result: dict[str, Any]) -> Table:
     offered = result.get("shared_runtime_offered")
     if offered is not None:
         paths.append((f"shared runtime, {offered['offered_per_s']:.0f}/s offered", offered))
+    apart = result.get("shared_runtime_offered_apart")
+    if apart is not None:
+        paths.append((f"shared runtime, {apart['offered_per_s']:.0f}/s offered, consumer in its own process", apart))
     rows = [
         [
             name,
