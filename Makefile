@@ -41,7 +41,7 @@ run: stack-install ## start Kafka, the MongoDB-wire server, the SMTP sink and ev
 	$(UV) run --frozen alliance run
 
 test: stack-install browser-install lint ## lint first, then everything: unit, runtime, services, console, deployment and system tests
-	$(UV) run --frozen pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 test-unit: setup ## the pure domain tests only (no servers)
 	$(UV) run --frozen pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)

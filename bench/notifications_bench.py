@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,13 +35,13 @@ from starlette.routing import Route
 
 from alliance_devstack.loopback import serving
 from alliance_devstack.provision import Infrastructure
+from alliance_devstack.services import start_at_topic_ends
 from alliance_notifications.app import build_app
 from alliance_notifications.settings import Settings
 from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.envelope import CloudEvent, to_kafka
 from alliance_shared.contract.funding import TranchePaid
 from alliance_shared.contract.topics import FUNDING_EVENTS, SERVICE_TOPICS
-from alliance_shared.messaging.kafka import KafkaAccess, ensure_topics, settings_for
 from bench.stats import Table, percentile
 
 COUNT = 1000
@@ -100,26 +99,6 @@ def tranche_paid(partner_id: str, n: int) -> TranchePaid:
     )
 
 
-async def skip_history(kafka: KafkaAccess, group: str) -> None:
-    topics = list(SERVICE_TOPICS["notifications"].consumes)
-    await ensure_topics(settings_for(kafka), topics)
-    admin = AIOKafkaAdminClient(**kafka.options())
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(**kafka.options(), group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.commit(dict(ends.items()))
-    finally:
-        await consumer.stop()
-
-
 async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) -> dict[str, float]:
     run_id = uuid.uuid4().hex[:8]
     settings = Settings.model_validate(
@@ -139,7 +118,7 @@ async def service_path(infra: Infrastructure, receiver: Receiver, keys: Path) ->
             retry_cap_seconds=2,
         )
     )
-    await skip_history(infra.kafka_admin, settings.consumer_group)
+    await start_at_topic_ends(infra.kafka_admin, settings.consumer_group, SERVICE_TOPICS["notifications"].consumes)
     partner_id = f"col-bench-{run_id}"
     app = build_app(settings)
     async with app.router.lifespan_context(app):

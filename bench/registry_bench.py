@@ -35,11 +35,13 @@ from pymongo import ASCENDING
 
 from alliance_devstack.components import free_port
 from alliance_devstack.provision import Infrastructure
+from alliance_devstack.services import start_at_topic_ends
 from alliance_registry.domain.credit_code import with_check_character
 from alliance_registry.domain.partner import Partner, PartnerDetails
 from alliance_registry.service.repositories import CERTIFICATIONS, PARTNERS, partner_query_fields
 from alliance_shared.auth.devtokens import ensure_keys, mint
 from alliance_shared.contract.registry import CollegeProfileView, EnterpriseProfileView
+from alliance_shared.contract.topics import SERVICE_TOPICS
 from alliance_shared.contract.vocabulary import PartnerKind
 from alliance_shared.persistence.mongo import create_client
 from alliance_shared.persistence.versioned_store import (
@@ -376,15 +378,21 @@ async def run(infra: Infrastructure) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         base_port, reg_port = free_port(), free_port()
         database = f"registry_bench_{run_id}"
+        group = f"alliance-registry-bench-{run_id}"  # its principal may use alliance-registry* groups only
         env = {
             **os.environ,
             **infra.kafka_services["registry"].settings_env("REGISTRY_"),
             "REGISTRY_MONGO_URL": infra.mongo_url,
             "REGISTRY_MONGO_DATABASE": database,
             "REGISTRY_HTTP_PORT": str(reg_port),
+            "REGISTRY_OPS_PORT": str(free_port()),
             "REGISTRY_JWKS_FILE": str(keys / "jwks.json"),
             "REGISTRY_LOG_LEVEL": "WARNING",
+            # A group of its own, from the topics' ends: what earlier runs left on the shared
+            # topics (another benchmark's story) is not consumed during the measurement.
+            "REGISTRY_KAFKA_CONSUMER_GROUP": group,
         }
+        await start_at_topic_ends(infra.kafka_admin, group, SERVICE_TOPICS["registry"].consumes)
         baseline = await asyncio.create_subprocess_exec(sys.executable, "-c", BASELINE_APP, str(base_port))
         registry = await asyncio.create_subprocess_exec(sys.executable, "-m", "alliance_registry", env=env)
         try:
