@@ -370,6 +370,7 @@ def test_notification_preferences_are_each_persons_own(
     expect(page.locator("#recipient")).to_have_text(f"partner:{college_a}")
     expect(page.locator("#preferences input[type=checkbox]:not(:checked)")).to_have_count(0)
     expect(page.locator("#pref-quiet_start")).to_have_value("22:00")
+    expect(page.locator("#quiet-hours")).to_contain_text("消息和 Webhook 从不暂缓")  # a partner has webhooks
 
     # Muting decisions with legal effect is the service's refusal, shown with what was ticked kept.
     page.uncheck("#pref-regulatory-email")
@@ -428,4 +429,5 @@ def test_notification_preferences_are_each_persons_own(
     offered = english.page.locator("#preferences thead th[scope=col]").all_inner_texts()[1:]
     assert offered == ["E-mail", "Inbox"], offered
     expect(english.page.locator("#preferences input[name$='-webhook']")).to_have_count(0)
+    expect(english.page.locator("#quiet-hours")).to_contain_text("the inbox is never held")
     assert not english.violations, json.dumps(english.violations, ensure_ascii=False, indent=1)

@@ -765,6 +765,7 @@ ZH = {
     "Kind of notice": "通知类别",
     "Quiet hours": "免打扰时段",
     "Hold e-mail back during these hours (in your own time zone); inbox and webhooks are never held": "在此时段内暂缓发送电子邮件（按您所在时区）；消息和 Webhook 从不暂缓",
+    "Hold e-mail back during these hours (in your own time zone); the inbox is never held": "在此时段内暂缓发送电子邮件（按您所在时区）；消息从不暂缓",
     "From": "开始",
     "Until": "结束",
     "Save preferences": "保存通知偏好",
