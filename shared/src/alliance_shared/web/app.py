@@ -11,14 +11,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alliance_shared import context
 from alliance_shared.auth.dependencies import require_roles
 from alliance_shared.auth.jwt import TokenVerifier
 from alliance_shared.auth.principal import Principal
 from alliance_shared.contract.vocabulary import Role
+from alliance_shared.metrics import Metrics
 from alliance_shared.persistence.pagination import MAX_PAGE_SIZE
 from alliance_shared.runtime import ServiceRuntime
 from alliance_shared.web.idempotency import IDEMPOTENCY_COLLECTION, IdempotencyMiddleware
@@ -27,6 +30,46 @@ from alliance_shared.web.ops import add_health_routes, create_ops_app
 from alliance_shared.web.problems import install_problem_handlers
 
 Hook = Callable[[ServiceRuntime], Awaitable[None]]
+
+
+class RequestContextMiddleware:
+    """Request and correlation ids (bound for logs and events, echoed as headers) and the
+    request metrics. Plain ASGI rather than ``@app.middleware("http")``: that wrapper runs
+    every request in a task group with a memory stream of its own, a fixed cost per request
+    the registry's profile showed (bench/notes.md)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        ctx = context.MessageContext(
+            correlation_id=headers.get("x-correlation-id") or request_id,
+            request_id=request_id,
+            traceparent=headers.get("traceparent") or context.new_traceparent(),
+        )
+        started = time.perf_counter()
+        metrics = self.metrics
+
+        async def send_with_context(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route_path = getattr(scope.get("route"), "path", "unmatched")
+                method, status = scope["method"], str(message["status"])
+                metrics.http_requests.labels(metrics.service, method, route_path, status).inc()
+                metrics.http_latency.labels(metrics.service, method, route_path).observe(time.perf_counter() - started)
+                response_headers = MutableHeaders(scope=message)
+                response_headers["X-Request-ID"] = request_id
+                response_headers["X-Correlation-ID"] = ctx.correlation_id
+            await send(message)
+
+        with context.bound(ctx):
+            await self.app(scope, receive, send_with_context)
 
 
 def create_app(
@@ -71,28 +114,8 @@ def create_app(
     app.state.idempotency = runtime.db[IDEMPOTENCY_COLLECTION]
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
-    metrics = runtime.metrics
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        request.state.request_id = request_id
-        ctx = context.MessageContext(
-            correlation_id=request.headers.get("x-correlation-id") or request_id,
-            request_id=request_id,
-            traceparent=request.headers.get("traceparent") or context.new_traceparent(),
-        )
-        started = time.perf_counter()
-        with context.bound(ctx):
-            response = await call_next(request)
-        route = request.scope.get("route")
-        route_path = getattr(route, "path", "unmatched")
-        metrics.http_requests.labels(metrics.service, request.method, route_path, str(response.status_code)).inc()
-        metrics.http_latency.labels(metrics.service, request.method, route_path).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = request_id
-        response.headers["X-Correlation-ID"] = ctx.correlation_id
-        return response
-
+    app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     # Added last, so it runs first: nothing reads an oversized body or an unchecked id header.
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.http_max_body_bytes, per_path=body_limits)
 
