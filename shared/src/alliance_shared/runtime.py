@@ -8,7 +8,6 @@ indexes and event handlers; ``web.app.create_app`` ties it to FastAPI's lifespan
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,18 +213,32 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(coroutine, name=name))
 
     async def stop(self) -> None:
+        """Stop every part within ``settings.shutdown_seconds``.
+
+        A step may hang where nothing of ours can end it: aiokafka's consumer does not leave
+        its group while the group coordinator is unavailable. Such a step is abandoned at its
+        deadline with a warning and the others still run; offsets it did not commit are
+        redelivered on the next start, and consumers are idempotent. The last quarter of the
+        time is kept for the producers to flush what the relay handed them.
+        """
+        started = asyncio.get_running_loop().time()
+        parts_deadline = started + self.settings.shutdown_seconds * 3 / 4
         self.relay.stop()
-        for runner in self.consumers:
-            await runner.stop()
+        # Half the time for the batch in hand, a quarter to commit and leave the group.
+        batch_s = self.settings.shutdown_seconds / 2
+        await _finish_by(parts_deadline, [(runner.name, runner.stop(timeout_s=batch_s)) for runner in self.consumers])
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if hasattr(self, "producer"):  # absent when start() failed before making it
-            await self.producer.stop()
-        if hasattr(self, "dead_letter_producer"):
-            await self.dead_letter_producer.stop()
+        await _finish_by(parts_deadline, [(task.get_name(), task) for task in self._tasks])
+        producers = {
+            "producer": getattr(self, "producer", None),
+            "dead-letter producer": getattr(self, "dead_letter_producer", None),
+        }
+        # A producer is absent when start() failed before making it.
+        await _finish_by(
+            started + self.settings.shutdown_seconds,
+            [(name, producer.stop()) for name, producer in producers.items() if producer is not None],
+        )
         await self._mongo.close()
         log.info("service stopped")
 
@@ -263,3 +276,17 @@ class ServiceRuntime:
                 log.warning("kafka not reachable yet; retrying", delay=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+async def _finish_by(deadline: float, steps: Sequence[tuple[str, Awaitable[Any]]]) -> None:
+    """Run shutdown steps together until ``deadline``; log a failure or an overrun, never raise."""
+    tasks = [(name, asyncio.ensure_future(step)) for name, step in steps]
+    if not tasks:
+        return
+    await asyncio.wait([task for _, task in tasks], timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+    for name, task in tasks:
+        if not task.done():
+            task.cancel()  # not awaited: a step that ignores cancellation must not hold the shutdown
+            log.warning("shutdown step overran the deadline and was abandoned", step=name)
+        elif not task.cancelled() and (failure := task.exception()) is not None:
+            log.warning("shutdown step failed", step=name, exc_info=failure)

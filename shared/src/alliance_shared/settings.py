@@ -55,6 +55,10 @@ class ServiceSettings(BaseSettings):
     #: How often the audit chain's head is published as an anchor, and the chain verified.
     audit_anchor_seconds: float = Field(default=3600.0, gt=0)
     audit_verify_seconds: float = Field(default=3600.0, gt=0)
+    #: The whole shutdown (consumers leave their groups, tasks end, producers flush) must fit
+    #: in the pod's grace period after its preStop sleep (deploy/k8s: 45 s - 10 s); a step
+    #: still running at this deadline is abandoned, and what it had not committed is redelivered.
+    shutdown_seconds: float = Field(default=30.0, gt=0)
     run_consumers: bool = True
     run_relay: bool = True
 
