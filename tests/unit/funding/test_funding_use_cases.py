@@ -587,6 +587,53 @@ async def test_approve_tranche_is_maker_checker(funding: Funding) -> None:
     assert balances[f"programme:{programme_id}:available"] == 1_000_000 - AMOUNT + 10_000
 
 
+async def test_two_approvals_of_one_tranche_move_the_money_once_and_neither_reports_the_award_behind(
+    funding: Funding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first approval posts the money and, before it saves the award, a second one
+    (a double click) meets the transfers in the book and saves the step, as the crash
+    repair does. The first then hears the step was taken, not ``award.behind_ledger``."""
+    programme_id = await open_programme(funding)
+    award = await granted_award(funding, programme_id)
+    t1 = award.tranches[0].tranche_id
+    await awards.request_tranche(funding.repos, funding.clock, award.award_id, t1, OFFICER)
+    posted, second_done = asyncio.Event(), asyncio.Event()
+    post = ledger.post
+
+    async def first_posts_then_waits(*args: Any, **kwargs: Any) -> ledger.PostResult:
+        result = await post(*args, **kwargs)
+        if not posted.is_set():
+            posted.set()
+            await second_done.wait()
+        return result
+
+    monkeypatch.setattr(ledger, "post", first_posts_then_waits)
+
+    def approve() -> Any:
+        return awards.approve_tranche(
+            funding.repos,
+            funding.clock,
+            award.award_id,
+            t1,
+            approved_minor=None,
+            release_remainder=False,
+            reason=None,
+            approver_id=APPROVER,
+        )
+
+    first = asyncio.create_task(approve())
+    await posted.wait()
+    second = await approve()
+    second_done.set()
+    with pytest.raises(InvalidTransition) as taken:
+        await first
+    assert taken.value.code == "tranche.illegal_transition"
+    assert second.item.tranche(t1).status == "approved"
+    balances = await funding.balances(programme_id)
+    assert balances[f"award:{award.award_id}:disbursed"] == award.tranches[0].scheduled_minor
+    assert (await ledger.verify_book(funding.repos, programme_id))["consistent"]
+
+
 async def test_an_amount_of_zero_is_refused_never_read_as_the_full_amount(funding: Funding) -> None:
     """0 is an amount, not "absent": approving, recovering or settling 0 is refused and changes nothing."""
     programme_id = await open_programme(funding)

@@ -21,6 +21,7 @@ from alliance_funding.domain.award import Award
 from alliance_funding.domain.ledger import Transfer
 from alliance_funding.service import ledger, readmodels
 from alliance_funding.service.ports import Repositories
+from alliance_funding.service.reports import award_sync
 from alliance_shared.clock import Clock
 from alliance_shared.contract.evaluation import RectificationClosed, RectificationOverdue, ResultCompleted
 from alliance_shared.contract.funding import RemainderReleaseTrigger, SettlementMethod
@@ -458,6 +459,12 @@ async def _move_money(
     that is 409 ``award.behind_ledger``, logged: the verify endpoint lists the award and
     the command completes when it is allowed again (same transfer ids). If nothing moved,
     a change meanwhile is 412 and the caller decides again.
+
+    Two commands of the same step racing (a double click, a retry) move the money once:
+    the first posts it, the second meets its transfer ids in the book and, finding the
+    award not yet saved, saves the step as the crash repair does. The first then finds
+    the step taken; when the award agrees with its accounts in the book, nothing is
+    behind and it hears the refusal itself (the step was taken by the other).
     """
     loaded = await get(repos, award_id, exact=True)
     check_expected(award_id, loaded.version, expected)
@@ -467,7 +474,6 @@ async def _move_money(
     posted_keys = _transfer_keys(planned.transfers)
 
     def behind_ledger(detail: str, cause: str) -> Conflict:
-        log.error("award behind its book", award_id=award_id, action=action, refused=cause)
         return Conflict(
             "award.behind_ledger",
             f"the book moved the money of this {action}, but the award changed meanwhile and now {detail}; "
@@ -501,9 +507,26 @@ async def _move_money(
         return Decision(award, audit)
 
     # Money moved: decide again on a newer award (bounded). Nothing moved: exactly this version.
-    return await update(
-        repos.awards, award_id, decide, not_found=NOT_FOUND, expected=None if posted.applied else loaded.version
-    )
+    try:
+        return await update(
+            repos.awards, award_id, decide, not_found=NOT_FOUND, expected=None if posted.applied else loaded.version
+        )
+    except Conflict as behind:
+        if behind.code != "award.behind_ledger":
+            raise
+        refusal = behind.__cause__
+        if isinstance(refusal, DomainError) and await _agrees_with_book(repos, award_id, planned.programme_id):
+            raise refusal from None
+        log.error("award behind its book", award_id=award_id, action=action, refused=behind.extensions.get("cause"))
+        raise
+
+
+async def _agrees_with_book(repos: Repositories, award_id: str, programme_id: str) -> bool:
+    """Does the award's newest version agree with its accounts in the book (what the
+    verification checks)?"""
+    book, _ = await ledger.book_of(repos, programme_id)
+    newest = await get(repos, award_id, exact=True)
+    return bool(award_sync(newest.item, book.balances)["in_sync"])
 
 
 # --- driven by registry and evaluation events -----------------------------------------
