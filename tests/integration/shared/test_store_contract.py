@@ -244,6 +244,34 @@ async def test_write_path_carries_events_and_applies_a_cause_once(store: Version
     assert (unchanged.written, unchanged.version) == (False, 2)
 
 
+async def test_a_head_shown_later_catches_up_in_order_and_an_exact_load_never_waits(store: VersionedStore) -> None:
+    """``show_later`` (the ledger's book): the save returns before the current document
+    moves; an exact load sees each version at once, and the current document reaches the
+    newest without ever showing an older version after a newer one."""
+    await store.create("w", {"label": "v1"})
+    newest = 40
+    for version in range(1, newest):
+        assert await store.save("w", version, {"label": f"v{version + 1}"}, show_later=True) == version + 1
+        exact = await store.load("w", exact=True)
+        assert exact is not None
+        assert (exact.version, exact.state["label"]) == (version + 1, f"v{version + 1}")
+    shown: list[int] = []
+    for _ in range(500):
+        current = await store.read_current("w")
+        assert current is not None
+        shown.append(current.version)
+        if current.version == newest:
+            break
+        await asyncio.sleep(0.01)
+    assert shown[-1] == newest
+    assert shown == sorted(shown)
+    # A plain save after it builds on the newest and shows at once.
+    assert await store.save("w", newest, {"label": "last"}) == newest + 1
+    current = await store.read_current("w")
+    assert current is not None
+    assert current.version == newest + 1
+
+
 async def test_a_head_left_behind_by_a_crash_is_caught_up_by_the_next_write(
     infra: Infrastructure, mongo_client: AsyncMongoClient[dict[str, Any]]
 ) -> None:

@@ -21,3 +21,6 @@ class InMemoryTransferReceipts:
 
     async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
         return [self.receipts[key] for t in transfer_ids if (key := (programme_id, t)) in self.receipts]
+
+    async def ids(self, programme_id: str) -> set[str]:
+        return {transfer_id for programme, transfer_id in self.receipts if programme == programme_id}

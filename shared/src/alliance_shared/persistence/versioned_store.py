@@ -24,6 +24,7 @@ in-memory twin (``alliance_shared.testing``) implements too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import OrderedDict
@@ -136,6 +137,7 @@ class VersionedStore(Protocol):
         audit: AuditNote | None = None,
         *,
         caused_by: str | None = None,
+        show_later: bool = False,
     ) -> int | None:
         """Write version ``expected_version + 1`` with its events and audit entry atomically.
 
@@ -143,6 +145,10 @@ class VersionedStore(Protocol):
         anything else raises PreconditionFailed (``aggregate.version_conflict``).
         ``caused_by`` (an event id or a caller-supplied operation id) is applied at most
         once per aggregate: a repeat returns None and writes nothing.
+        ``show_later``: return once the version is written and let the current document
+        (what ``load``, ``find`` and ``read_current`` show) catch up in the background —
+        for a writer that decides on its own copy of the aggregate and reads it back
+        with ``load(exact=True)`` only (the ledger's book).
         """
 
     async def create(
@@ -369,6 +375,9 @@ class MongoVersionedStore(VersionedStore):
         # The newest version this object wrote or saw written, per recent aggregate: a
         # version is never removed, so a save based on one of these needs no lookup.
         self._known_versions: OrderedDict[str, int] = OrderedDict()
+        # Versions saved with ``show_later`` whose current document is still to be refreshed.
+        self._heads_waiting: dict[str, Document] = {}
+        self._head_refreshes: dict[str, asyncio.Task[None]] = {}
         self._source = source
         self._on_written = on_written
 
@@ -416,6 +425,7 @@ class MongoVersionedStore(VersionedStore):
         audit: AuditNote | None = None,
         *,
         caused_by: str | None = None,
+        show_later: bool = False,
     ) -> int | None:
         check_state(state)
         # A version from the future would leave a gap that loading never walks past:
@@ -441,9 +451,36 @@ class MongoVersionedStore(VersionedStore):
             shown = await self._catch_up(aggregate_id, version)
             raise version_conflict(aggregate_id, shown, expected_version) from None
         self._know(aggregate_id, version)
-        await refresh_current(self.current, doc, self._current_inserts)
+        if show_later and version > 1:
+            self._show_later(aggregate_id, doc)
+        else:
+            await refresh_current(self.current, doc, self._current_inserts)
         self._on_written(self._name, doc["_id"], doc)
         return version
+
+    def _show_later(self, aggregate_id: str, doc: Document) -> None:
+        """Bring the current document to ``doc`` in the background: one refresh at a time
+        per aggregate (so it never shows an older version after a newer one), and only the
+        newest version waiting when the one before it ends (a busy aggregate's saves
+        share the refreshes). A crash before it leaves the head behind, which loading,
+        saving and the relay's sweep already handle."""
+        self._heads_waiting[aggregate_id] = doc
+        running = self._head_refreshes.get(aggregate_id)
+        if running is not None and running.get_loop() is not asyncio.get_running_loop():
+            del self._head_refreshes[aggregate_id]  # a store kept across event loops (tests)
+        if aggregate_id not in self._head_refreshes:
+            self._head_refreshes[aggregate_id] = asyncio.create_task(self._refresh_heads(aggregate_id))
+
+    async def _refresh_heads(self, aggregate_id: str) -> None:
+        try:
+            while (doc := self._heads_waiting.pop(aggregate_id, None)) is not None:
+                try:
+                    await refresh_current(self.current, doc)
+                except Exception:  # the head stays behind; the next save or the relay's sweep moves it on
+                    log.warning("current document not refreshed", aggregate=aggregate_id, exc_info=True)
+        finally:
+            if self._head_refreshes.get(aggregate_id) is asyncio.current_task():
+                del self._head_refreshes[aggregate_id]
 
     def _know(self, aggregate_id: str, version: int) -> None:
         self._known_versions[aggregate_id] = max(version, self._known_versions.pop(aggregate_id, 0))

@@ -75,6 +75,7 @@ class InMemoryVersionedStore(VersionedStore):
         audit: AuditNote | None = None,
         *,
         caused_by: str | None = None,
+        show_later: bool = False,  # nothing to catch up: the twin's current version is its newest
     ) -> int | None:
         check_state(state)
         entries = build_entries(self._source, events, audit)  # refuses an event too large, before anything

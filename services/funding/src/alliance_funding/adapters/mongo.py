@@ -16,6 +16,8 @@ from alliance_shared.persistence.mongo import Document, IndexSpec, insert_unorde
 
 #: The ledger's transfer receipts (``MongoTransferReceipts``): found by ``_id`` only.
 TRANSFER_RECEIPTS = "ledger_receipts"
+#: Joins a receipt's programme and transfer id in its ``_id``; no programme id holds it.
+RECEIPT_KEY_SEPARATOR = "|"
 
 INDEXES: tuple[IndexSpec, ...] = (
     # an agreement's active awards (holds driven by registry and evaluation events)
@@ -49,11 +51,24 @@ class MongoTransferReceipts:
         self._collection = collection
 
     async def record(self, programme_id: str, applied: Sequence[AppliedTransfer]) -> None:
-        documents = [{"_id": f"{programme_id}|{a.transfer_id}", **a.model_dump(mode="json")} for a in applied]
+        documents = [{"_id": _receipt_key(programme_id, a.transfer_id), **a.model_dump(mode="json")} for a in applied]
         await insert_unordered(self._collection, documents)
 
     async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
         if not transfer_ids:
             return []
-        cursor = self._collection.find({"_id": {"$in": [f"{programme_id}|{t}" for t in transfer_ids]}}, {"_id": 0})
+        cursor = self._collection.find(
+            {"_id": {"$in": [_receipt_key(programme_id, t) for t in transfer_ids]}}, {"_id": 0}
+        )
         return [AppliedTransfer.model_validate(document) async for document in cursor]
+
+    async def ids(self, programme_id: str) -> set[str]:
+        # The book's receipts are one `_id` range: "<programme>|" up to the next separator value.
+        prefix = _receipt_key(programme_id, "")
+        bound = prefix[:-1] + chr(ord(RECEIPT_KEY_SEPARATOR) + 1)
+        cursor = self._collection.find({"_id": {"$gte": prefix, "$lt": bound}}, {"_id": 1})
+        return {document["_id"][len(prefix) :] async for document in cursor}
+
+
+def _receipt_key(programme_id: str, transfer_id: str) -> str:
+    return f"{programme_id}{RECEIPT_KEY_SEPARATOR}{transfer_id}"

@@ -19,6 +19,13 @@ and, should a crash have prevented that, by the next writer of the book before i
 writes the version after (``_receipt_head``). So every version but the newest has its
 receipts, and the newest one's transfers are in its window (a batch holds at most
 ``MAX_BATCH_TRANSFERS`` ≤ ``REPLAY_WINDOW``): an id found in neither was never applied.
+
+A process keeps the book it wrote last and the ids of every transfer applied up to it
+(``_BookState``: the receipts' ids read once, after loading the book, then its own
+batches added). While the book is at that version, a batch is decided without reading
+anything: only an id of that set outside the window has its receipt read (a replay).
+Should another writer have written a newer version, the insert of the next version
+collides with it, the kept book is dropped and reloaded; nothing is decided on it twice.
 """
 
 from __future__ import annotations
@@ -93,12 +100,21 @@ _BOOK_QUEUES: dict[tuple[int, str], _BookQueue] = {}
 
 @dataclass
 class _BookState:
-    """What this process knows of a book it writes: the newest version it wrote, the
-    newest whose receipts are written, and the writing of the receipts of ``written``."""
+    """What this process knows of a book it writes: the newest version it wrote or loaded
+    (``written``) with that version's book and the ids of every transfer applied up to
+    it (None: not known), the newest version whose receipts are written, and the
+    writing of the receipts of ``written``."""
 
     written: int = 0
+    book: LedgerBook | None = None
+    applied_ids: set[str] | None = None
     receipted: int = 0
     recording: asyncio.Task[None] | None = None
+
+    def forget_book(self) -> None:
+        """Another writer may have moved the book on: decide on a fresh load next time."""
+        self.book = None
+        self.applied_ids = None
 
 
 _BOOKS: weakref.WeakKeyDictionary[VersionedStore, dict[str, _BookState]] = weakref.WeakKeyDictionary()
@@ -207,20 +223,11 @@ async def _write_batch(
     outcomes: dict[int, PostResult | DomainError] = {}
     for attempt in range(POSTING_RETRY.attempts):
         pending = [i for i in range(len(requests)) if i not in outcomes]
-        ids = [t.transfer_id for i in pending for t in requests[i]]
-        # The receipts are read beside the book. Sound when the book is still at the
-        # version this process wrote last (every older version had its receipts before
-        # it was written); otherwise read again, after the book, what its window lacks.
-        snapshot, receipted = await asyncio.gather(store.load(programme_id), repos.receipts.find(programme_id, ids))
-        book = (
-            LedgerBook(programme_id=programme_id, currency=currency)
-            if snapshot is None
-            else repos.ledgers.from_snapshot(snapshot).item
-        )
-        version = snapshot.version if snapshot else 0
+        book, version, applied_ids = await _decision_basis(repos, programme_id, currency, state)
         window = {a.transfer_id: a for a in book.applied}
-        if version not in (0, state.written):
-            receipted = await repos.receipts.find(programme_id, [i for i in ids if i not in window])
+        earlier = [t.transfer_id for i in pending for t in requests[i]]
+        earlier = [i for i in earlier if i in applied_ids and i not in window]
+        receipted = await repos.receipts.find(programme_id, earlier) if earlier else []
         known = {**{a.transfer_id: a for a in receipted}, **window}
         plan = plan_batch(
             [requests[i] for i in pending],
@@ -257,17 +264,28 @@ async def _write_batch(
                     {"transfers": [e.model_dump(mode="json") for e in entries], "deltas": _deltas(plan.postings)},
                 ),
                 caused_by=requests[first][0].transfer_id,
+                # Books are decided on the kept copy or an exact load; the head need not hold the writer up.
+                show_later=True,
             )
         except PreconditionFailed as lost:
+            state.forget_book()
             if lost.code != "aggregate.version_conflict":
                 raise
             await asyncio.sleep(POSTING_RETRY.delay(attempt))
             continue
+        except BaseException:  # written or not: the next batch decides on a fresh load
+            state.forget_book()
+            raise
         if written is None:
             # The store's dedupe key knew the first posting (applied by a version older
             # than the receipts): it is a replay; the others are decided again.
             outcomes[first] = REPLAYED
             continue
+        if state.book is book and state.applied_ids is not None:  # no other batch moved the basis meanwhile
+            state.book = next_book
+            state.applied_ids.update(a.transfer_id for a in plan.applied)
+        else:
+            state.forget_book()
         # The callers are answered while the receipts are written: the version's window
         # covers its own transfers until the next version, whose writer awaits them.
         state.written = written
@@ -279,6 +297,27 @@ async def _write_batch(
             "aggregate.contended", f"{programme_id} kept changing; gave up after {POSTING_RETRY.attempts} tries"
         )
     return [outcomes[i] for i in range(len(requests))]
+
+
+async def _decision_basis(
+    repos: Repositories, programme_id: str, currency: str, state: _BookState
+) -> tuple[LedgerBook, int, set[str]]:
+    """The book to decide on, its version, and the ids of every transfer applied up to it:
+    the ones this process kept, or a load of the book and then of its receipts' ids (read
+    after the book: every version older than the loaded one had its receipts before the
+    loaded one was written, and the loaded one's own transfers are in its window)."""
+    if state.book is not None and state.applied_ids is not None:
+        return state.book, state.written, state.applied_ids
+    snapshot = await repos.ledgers.store.load(programme_id)
+    if snapshot is None:
+        book, version = LedgerBook(programme_id=programme_id, currency=currency), 0
+        receipted: set[str] = set()
+    else:
+        book, version = repos.ledgers.from_snapshot(snapshot).item, snapshot.version
+        receipted = await repos.receipts.ids(programme_id)
+    applied_ids = receipted | {a.transfer_id for a in book.applied}
+    state.book, state.written, state.applied_ids = book, version, applied_ids
+    return book, version, applied_ids
 
 
 def _answer(outcome: Posting | DomainError | None, version: int | None) -> PostResult | DomainError:

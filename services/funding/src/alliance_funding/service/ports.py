@@ -65,6 +65,9 @@ class TransferReceipts(Protocol):
     async def find(self, programme_id: str, transfer_ids: Sequence[str]) -> list[AppliedTransfer]:
         """The receipts among ``transfer_ids`` (those never applied have none)."""
 
+    async def ids(self, programme_id: str) -> set[str]:
+        """The transfer id of every receipt of the programme's book."""
+
 
 class Repositories:
     """Every store of the service, typed, and the ledger's transfer receipts."""
