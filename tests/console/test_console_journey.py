@@ -217,6 +217,15 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     expect(items).to_have_count(len(order["items"]))
     if any(item["indicator_code"] == "COMPOSITE" for item in order["items"]):
         expect(items.first).to_contain_text("综合得分" if language == "zh-CN" else "Composite score")
+    # A generated requirement is rendered in the reader's language, never the service's English.
+    assert not order["by_hand"]
+    zh = language == "zh-CN"
+    for shown, item in zip(items.all(), order["items"], strict=True):
+        if item["indicator_code"] == "COMPOSITE":
+            expect(shown).to_contain_text("将综合得分提高到合格" if zh else "Raise the composite score to a pass")
+        else:
+            expect(shown).to_contain_text("使该指标脱离" if zh else "Bring this indicator out of the at-risk band")
+        expect(shown).not_to_contain_text(item["requirement"])
     section.locator("textarea").fill("att://rect/整改报告.pdf\natt://rect/实习台账.xlsx")
     section.locator("button[type=submit]").click()
     expect(page.locator(f"section[data-order='{order['order_id']}'] .s-responded")).to_be_visible()

@@ -104,6 +104,9 @@ def test_a_failing_result_orders_its_composite_and_at_risk_indicators() -> None:
     [event] = made.events
     assert isinstance(event, RectificationOrdered)
     assert (event.responsible_party_id, event.due_at, event.party_ids) == ("ent-1", DUE, result.party_ids)
+    # Generated requirements: readers render them from code and band (the order says so, as its event does).
+    assert not made.by_hand
+    assert not event.by_hand
 
 
 def test_a_healthy_result_needs_no_order_and_orders_go_to_parties_only() -> None:

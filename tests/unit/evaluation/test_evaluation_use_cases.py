@@ -630,6 +630,7 @@ async def test_order_by_hand(h: Harness) -> None:
     order = ordered_.item
     assert (order.responsible_party_id, order.due_at, order.ordered_by) == (ENT2, due, SUPERVISOR)
     assert [(i.indicator_code, i.requirement) for i in order.items] == wanted
+    assert order.by_hand  # the requirements are the supervisor's own words, shown as written
     assert h.written() == (["rectification.ordered"], ["rectification.ordered_by_hand"])
 
 

@@ -139,6 +139,9 @@ class RectificationOrder(BaseModel):
     responsible_party_id: str
     party_ids: tuple[str, ...]
     items: tuple[RectificationItem, ...] = Field(min_length=1, max_length=100)
+    #: A supervisor chose the items and wrote each requirement; otherwise the requirements
+    #: are generated (in English) and readers render them from indicator code and band.
+    by_hand: bool = False
     due_at: UtcDateTime
     status: OrderStatus = OrderStatus.OPEN
     evidence_refs: tuple[str, ...] = ()
@@ -187,13 +190,14 @@ class RectificationOrder(BaseModel):
             responsible_party_id=responsible_party_id,
             party_ids=result.party_ids,
             items=chosen,
+            by_hand=items is not None,
             due_at=due_at,
             ordered_at=now,
             ordered_by=actor_id,
         )
         order.events.append(
             RectificationOrdered(
-                **order._common(now, actor_id), cycle_id=order.cycle_id, items=order.items, by_hand=items is not None
+                **order._common(now, actor_id), cycle_id=order.cycle_id, items=order.items, by_hand=order.by_hand
             )
         )
         return order
