@@ -219,12 +219,21 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
         expect(items.first).to_contain_text("综合得分" if language == "zh-CN" else "Composite score")
     # A generated requirement is rendered in the reader's language, never the service's English.
     assert not order["by_hand"]
+    published = api_get(console_stack, "evaluation", "/frameworks", SUPERVISOR, status="published")["items"]
+    indicator_names = {
+        i["code"]: i
+        for f in published
+        for i in api_get(
+            console_stack, "evaluation", f"/frameworks/{f['framework_id']}/versions/{f['version']}", SUPERVISOR
+        )["indicators"]
+    }
     zh = language == "zh-CN"
     for shown, item in zip(items.all(), order["items"], strict=True):
         if item["indicator_code"] == "COMPOSITE":
             expect(shown).to_contain_text("将综合得分提高到合格" if zh else "Raise the composite score to a pass")
         else:
             expect(shown).to_contain_text("使该指标脱离" if zh else "Bring this indicator out of the at-risk band")
+            expect(shown).to_contain_text(indicator_names[item["indicator_code"]]["name_zh" if zh else "name_en"])
         expect(shown).not_to_contain_text(item["requirement"])
     section.locator("textarea").fill("att://rect/整改报告.pdf\natt://rect/实习台账.xlsx")
     section.locator("button[type=submit]").click()

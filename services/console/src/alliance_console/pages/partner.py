@@ -255,9 +255,40 @@ async def appeal(request: Request, result_id: str) -> RedirectResponse:
 @router.get("/rectifications", include_in_schema=False)
 async def rectifications(request: Request, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *PARTY)
-    items, next_cursor = items_of(await api.get("evaluation", "/rectifications", cursor=cursor, limit=50))
-    titles = await agreement_titles(api, [str(o.get("agreement_id")) for o in items])
-    return render(request, "partner/rectifications.html", orders=items, next_cursor=next_cursor, titles=titles)
+    orders_page, frameworks_page = await asyncio.gather(
+        api.get("evaluation", "/rectifications", cursor=cursor, limit=50),
+        api.get("evaluation", "/frameworks", status="published", limit=200),
+    )
+    items, next_cursor = items_of(orders_page)
+    titles, indicators = await asyncio.gather(
+        agreement_titles(api, [str(o.get("agreement_id")) for o in items]),
+        indicator_names(api, items_of(frameworks_page)[0]),
+    )
+    return render(
+        request,
+        "partner/rectifications.html",
+        orders=items,
+        next_cursor=next_cursor,
+        titles=titles,
+        indicators=indicators,
+    )
+
+
+async def indicator_names(api: Api, published: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Indicator code → the indicator (its ``name_zh``, ``name_en``) in the newest
+    published version of each framework: an order names indicators by code only."""
+    newest: dict[str, dict[str, Any]] = {}
+    for framework in published:
+        known = newest.get(str(framework.get("framework_id")))
+        if known is None or int(framework.get("version", 0)) > int(known.get("version", 0)):
+            newest[str(framework.get("framework_id"))] = framework
+    paths = [f"/frameworks/{f['framework_id']}/versions/{f['version']}" for f in newest.values()]
+    return {
+        str(indicator.get("code")): indicator
+        for framework in await api.get_each("evaluation", paths)
+        if framework is not None
+        for indicator in framework.get("indicators", [])
+    }
 
 
 @router.post("/rectifications/{order_id}/response", include_in_schema=False)
