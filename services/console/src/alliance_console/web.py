@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "role_label": role_label,
         "label": label,
         "metric_label": metric_label,
+        "indicator_name": indicator_name,
         "csrf_token": csrf_token(request),
         "lang": i18n.current_language(),
         "html_lang": "zh-CN" if i18n.current_language() == "zh-CN" else "en",
@@ -223,6 +225,13 @@ def metric_label(metric: object) -> str:
         "investment_fen": _("Enterprise investment (fen)"),
     }  # fmt: skip
     return labels.get(str(metric), str(metric))
+
+
+def indicator_name(indicator: Mapping[str, Any]) -> str:
+    """A framework indicator's name in the person's language (empty when it has none)."""
+    if i18n.current_language() == "zh-CN" and indicator.get("name_zh"):
+        return str(indicator["name_zh"])
+    return str(indicator.get("name_en") or indicator.get("name") or "")
 
 
 def label(value: object) -> str:
