@@ -166,21 +166,23 @@ async def test_find_filters_sorts_and_limits_current_versions(store: VersionedSt
     await store.create("b", {"kind": "y", "rank": 1, "tags": ["green"]})
     await store.create("c", {"kind": "x", "rank": 2, "tags": []})
     await store.save("c", 1, {"kind": "x", "rank": 5, "tags": ["red"]})
+    await store.create("d", {"kind": "z", "rank": 0, "tags": ("amber", "red")})  # a model's tuple field
 
     async def ids(query: dict[str, Any], **options: Any) -> list[str]:
         return [s.aggregate_id for s in await store.find(query, **options)]
 
-    assert await ids({}) == ["a", "b", "c"]
+    assert await ids({"kind": {"$ne": "z"}}) == ["a", "b", "c"]
     assert await ids({"kind": "x"}) == ["a", "c"]
-    assert await ids({"tags": "red"}) == ["a", "c"]  # an array field matches by element
+    assert await ids({"tags": "red"}) == ["a", "c", "d"]  # an array field matches by element, a stored tuple too
+    assert await ids({"tags": "amber"}) == ["d"]
     assert await ids({"kind": {"$in": ["y"]}}) == ["b"]
-    assert await ids({"kind": {"$nin": ["y"]}}) == ["a", "c"]
+    assert await ids({"kind": {"$nin": ["y", "z"]}}) == ["a", "c"]
     assert await ids({"rank": {"$gte": 2, "$lt": 5}}) == ["a"]
-    assert await ids({"rank": {"$lte": 1}}) == ["b"]
-    assert await ids({"_id": {"$gt": "a"}}) == ["b", "c"]
-    assert await ids({"gone": None}) == ["a", "b", "c"]  # null or missing
+    assert await ids({"rank": {"$lte": 1}}) == ["b", "d"]
+    assert await ids({"_id": {"$gt": "a"}}) == ["b", "c", "d"]
+    assert await ids({"gone": None}) == ["a", "b", "c", "d"]  # null or missing
     assert await ids({"$or": [{"kind": "y"}, {"rank": 5}]}) == ["b", "c"]
-    assert await ids({}, sort=[("rank", DESCENDING)]) == ["c", "a", "b"]
+    assert await ids({}, sort=[("rank", DESCENDING)]) == ["c", "a", "b", "d"]
     assert await ids({}, sort=[("kind", 1), ("rank", DESCENDING)], limit=2) == ["c", "a"]
     found = await store.find({"_id": "c"})
     assert [(s.version, s.state["rank"]) for s in found] == [(2, 5)]

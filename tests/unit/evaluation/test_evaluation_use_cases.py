@@ -488,14 +488,14 @@ async def test_list_appeals_pending_first_in_cursor_pages(h: Harness) -> None:
     second = (await appeals.lodge_appeal(h.ctx, poor, COL2, "late reports", "col-2-user")).item
     await appeals.decide_appeal(h.ctx, first.appeal_id, 1, AppealDecision.REJECTED, "stands", SUPERVISOR)
     h.written()
-    everyone = await queries.list_appeals(h.ctx, visible=lambda _: True, limit=1)
+    everyone = await queries.appeals_page(h.ctx, party_id=None, limit=1)
     assert [a.appeal_id for a in everyone.items] == [second.appeal_id]  # pending first, though younger
     assert everyone.next_cursor is not None
-    rest = await queries.list_appeals(h.ctx, visible=lambda _: True, limit=1, cursor=everyone.next_cursor)
+    rest = await queries.appeals_page(h.ctx, party_id=None, limit=1, cursor=everyone.next_cursor)
     assert ([a.appeal_id for a in rest.items], rest.next_cursor) == ([first.appeal_id], None)
-    mine = await queries.list_appeals(h.ctx, visible=lambda a: COL in a.party_ids)
+    mine = await queries.appeals_page(h.ctx, party_id=COL)
     assert [a.appeal_id for a in mine.items] == [first.appeal_id]
-    rejected = await queries.list_appeals(h.ctx, visible=lambda _: True, status=AppealStatus.REJECTED)
+    rejected = await queries.appeals_page(h.ctx, party_id=None, status=AppealStatus.REJECTED)
     assert [a.appeal_id for a in rejected.items] == [first.appeal_id]
     assert h.nothing_written()
 

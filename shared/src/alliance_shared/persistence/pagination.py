@@ -1,4 +1,5 @@
-"""Cursor pagination over a store's current documents, ordered by aggregate id."""
+"""Cursor pagination over a store's current documents, ordered by aggregate id or by a
+stored position."""
 
 from __future__ import annotations
 
@@ -38,12 +39,20 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
-async def paginate(store: VersionedStore, query: Mapping[str, Any], *, limit: int, cursor: str | None) -> Page:
+async def paginate(
+    store: VersionedStore, query: Mapping[str, Any], *, limit: int, cursor: str | None, order_by: str = "_id"
+) -> Page:
+    """One page of ``query``'s matches in ``order_by`` order: ``_id``, or a stored string field
+    whose values are unique (a derived position ending with the aggregate id), so that the
+    cursor — the last item's value — never skips or repeats an item."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     filters: dict[str, Any] = dict(query)
     if cursor:
-        filters["_id"] = {"$gt": decode_cursor(cursor)}
-    items = await store.find(filters, sort=[("_id", ASCENDING)], limit=limit + 1)
+        filters[order_by] = {"$gt": decode_cursor(cursor)}
+    items = await store.find(filters, sort=[(order_by, ASCENDING)], limit=limit + 1)
     has_more = len(items) > limit
     items = items[:limit]
-    return Page(items, encode_cursor(items[-1].aggregate_id) if has_more and items else None)
+    if not (has_more and items):
+        return Page(items, None)
+    last = items[-1]
+    return Page(items, encode_cursor(last.aggregate_id if order_by == "_id" else str(last.state[order_by])))

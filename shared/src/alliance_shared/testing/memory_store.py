@@ -150,13 +150,14 @@ def _matches_field(value: Any, condition: Any) -> bool:
 
 
 def _candidates(value: Any) -> list[Any]:
-    """A field holding an array matches by any element, or as the whole array."""
-    return [*value, value] if isinstance(value, list) else [value]
+    """A field holding an array matches by any element, or as the whole array (a tuple is an
+    array too: BSON stores a model's tuple field as one)."""
+    return [*value, value] if isinstance(value, (list, tuple)) else [value]
 
 
 def _equals(value: Any, expected: Any) -> bool:
     if expected is None:
-        return value is _MISSING or value is None or (isinstance(value, list) and None in value)
+        return value is _MISSING or value is None or (isinstance(value, (list, tuple)) and None in value)
     return value is not _MISSING and any(c == expected for c in _candidates(value))
 
 

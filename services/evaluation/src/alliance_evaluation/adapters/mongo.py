@@ -12,6 +12,7 @@ from pymongo import ASCENDING
 
 from alliance_evaluation.service.repositories import (
     AGREEMENTS,
+    APPEAL_QUEUE_POSITION,
     APPEALS,
     CYCLES,
     EVIDENCE,
@@ -30,6 +31,11 @@ def _by(collection: str, *fields: str) -> IndexSpec:
     return IndexSpec(collection, (*((field, ASCENDING) for field in fields), ("_id", ASCENDING)))
 
 
+def _queued(*fields: str) -> IndexSpec:
+    """An appeals list index: its equality filters, then the queue position it sorts and pages by."""
+    return IndexSpec(APPEALS, (*((field, ASCENDING) for field in fields), (APPEAL_QUEUE_POSITION, ASCENDING)))
+
+
 INDEXES: tuple[IndexSpec, ...] = (
     # GET /frameworks, and the latest version of one framework
     _by(FRAMEWORKS, "framework_id"),
@@ -46,11 +52,15 @@ INDEXES: tuple[IndexSpec, ...] = (
     _by(RECTIFICATIONS, "party_ids", "agreement_id"),
     _by(RECTIFICATIONS, "party_ids", "cycle_id"),
     _by(RECTIFICATIONS, "cycle_id", "status"),
-    # GET /appeals
+    # GET /appeals, in queue order (parties: party_ids, as for orders); upheld appeals for housekeeping
+    _queued(),
+    *(
+        _queued(*party, field)
+        for party in ((), ("party_ids",))
+        for field in ("status", "agreement_id", "cycle_id", "result_id")
+    ),
+    _queued("party_ids"),
     _by(APPEALS, "status"),
-    _by(APPEALS, "agreement_id"),
-    _by(APPEALS, "cycle_id"),
-    _by(APPEALS, "result_id"),
     # an agreement's results and a cycle's ranking
     _by(RESULTS, "agreement_id"),
     _by(RESULTS, "cycle_id"),

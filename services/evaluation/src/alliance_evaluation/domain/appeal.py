@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +46,13 @@ class AppealStatus(StrEnum):
     LODGED = "lodged"
     UPHELD = "upheld"
     REJECTED = "rejected"
+
+
+def queue_position(status: str, lodged_at: datetime, appeal_id: str) -> str:
+    """Where an appeal stands in the supervisors' queue: pending (lodged) first, then oldest
+    first, the id breaking ties; fixed-width text, so that it sorts and pages as a string."""
+    rank = 0 if status == AppealStatus.LODGED else 1
+    return f"{rank}|{lodged_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f')}|{appeal_id}"
 
 
 class Appeal(BaseModel):

@@ -6,9 +6,9 @@ decides on an aggregate loads it again through the write path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -24,11 +24,11 @@ from alliance_evaluation.domain.rectification import OrderStatus, RectificationO
 from alliance_evaluation.domain.result import EvaluationResult
 from alliance_evaluation.service.context import Context
 from alliance_evaluation.service.records import ACTIVE, AgreementView, EvidenceRecord, ManualRecord
-from alliance_evaluation.service.repositories import framework_key, panel_key
+from alliance_evaluation.service.repositories import APPEAL_QUEUE_POSITION, framework_key, panel_key
 from alliance_shared.contract.college import CollegeReport
 from alliance_shared.contract.platform import PLATFORM_CATALOG
 from alliance_shared.errors import DomainError, NotFound
-from alliance_shared.persistence.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor, paginate
+from alliance_shared.persistence.pagination import paginate
 from alliance_shared.persistence.repository import Loaded, Repository
 
 M = TypeVar("M", bound=BaseModel)
@@ -48,9 +48,11 @@ class Listed(Generic[M]):
     next_cursor: str | None
 
 
-async def _page(repo: Repository[M], query: dict[str, Any], cursor: str | None, limit: int) -> Listed[M]:
+async def _page(
+    repo: Repository[M], query: dict[str, Any], cursor: str | None, limit: int, *, order_by: str = "_id"
+) -> Listed[M]:
     """One page of ``query``'s matches; every filter field has an index (adapters/mongo.py)."""
-    page = await paginate(repo.store, query, limit=limit, cursor=cursor)
+    page = await paginate(repo.store, query, limit=limit, cursor=cursor, order_by=order_by)
     return Listed([repo.from_snapshot(s).item for s in page.items], page.next_cursor)
 
 
@@ -267,50 +269,27 @@ async def upheld_appeals(ctx: Context) -> list[Appeal]:
     return [a.item for a in await ctx.repos.appeals.find({"status": AppealStatus.UPHELD.value})]
 
 
-def appeal_queue_key(appeal: Appeal) -> str:
-    """Where an appeal stands in the list: pending (lodged) first, then oldest first;
-    a fixed-width string, so the cursor compares the same way as the order."""
-    rank = 0 if appeal.status is AppealStatus.LODGED else 1
-    return f"{rank}|{appeal.lodged_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%f')}|{appeal.appeal_id}"
-
-
-@dataclass(frozen=True)
-class AppealPage:
-    items: list[Appeal]
-    next_cursor: str | None
-
-
-async def list_appeals(
+async def appeals_page(
     ctx: Context,
     *,
-    visible: Callable[[Appeal], bool],
+    party_id: str | None,
     status: AppealStatus | None = None,
     agreement_id: str | None = None,
     cycle_id: str | None = None,
     result_id: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> AppealPage:
-    """Appeals the reader may see, pending first and oldest first, one cursor page.
+) -> Listed[Appeal]:
+    """Appeals pending first, then oldest first (their stored queue position), one cursor page;
+    ``party_id``: only those about this partner's agreements (None: every appeal, for overseers).
 
     The cursor is the queue position of the page's last appeal, not an offset: an appeal
     lodged or decided between two pages does not shift the next page onto others."""
-    query: dict[str, str] = {}
-    if status is not None:
-        query["status"] = status.value
-    if agreement_id is not None:
-        query["agreement_id"] = agreement_id
-    if cycle_id is not None:
-        query["cycle_id"] = cycle_id
-    if result_id is not None:
-        query["result_id"] = result_id
-    after = decode_cursor(cursor) if cursor else ""
-    queued = sorted(
-        (a for a in (loaded.item for loaded in await ctx.repos.appeals.find(query)) if visible(a)),
-        key=appeal_queue_key,
+    query = _filters(
+        status=None if status is None else status.value,
+        agreement_id=agreement_id,
+        cycle_id=cycle_id,
+        result_id=result_id,
+        party_ids=party_id,
     )
-    remaining = [a for a in queued if appeal_queue_key(a) > after]
-    limit = max(1, min(limit, MAX_PAGE_SIZE))
-    page = remaining[:limit]
-    more = len(remaining) > limit
-    return AppealPage(page, encode_cursor(appeal_queue_key(page[-1])) if more else None)
+    return await _page(ctx.repos.appeals, query, cursor, limit, order_by=APPEAL_QUEUE_POSITION)

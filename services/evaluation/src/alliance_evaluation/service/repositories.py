@@ -12,9 +12,10 @@ The bundle is built from a store factory: ``runtime.store`` at the composition r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from alliance_evaluation.domain.appeal import Appeal
+from alliance_evaluation.domain.appeal import Appeal, queue_position
 from alliance_evaluation.domain.cycle import Cycle
 from alliance_evaluation.domain.framework import Framework
 from alliance_evaluation.domain.panel import Panel
@@ -61,6 +62,13 @@ STORES = (
 
 StoreFactory = Callable[[str], VersionedStore]
 
+#: An appeal's stored queue position (``queue_position``), what GET /appeals sorts and pages by.
+APPEAL_QUEUE_POSITION = "q_queue_position"
+
+
+def appeal_query_fields(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {APPEAL_QUEUE_POSITION: queue_position(state["status"], state["lodged_at"], state["appeal_id"])}
+
 
 class Repositories:
     """Every store of the service, typed. Models whose own ``version`` means something
@@ -75,7 +83,7 @@ class Repositories:
         self.panels = Repository(store_of(PANELS), Panel)
         self.results = Repository(store_of(RESULTS), EvaluationResult)
         self.orders = Repository(store_of(RECTIFICATIONS), RectificationOrder)
-        self.appeals = Repository(store_of(APPEALS), Appeal)
+        self.appeals = Repository(store_of(APPEALS), Appeal, query_fields=appeal_query_fields)
         self.rejections = Repository(store_of(REJECTIONS), RejectionRecord, version_field=None)
         self.parked = Repository(store_of(PARKED_REPORTS), ParkedReport, version_field=None)
         self.programmes = Repository(store_of(PROGRAMMES), ProgrammeView, version_field=None)

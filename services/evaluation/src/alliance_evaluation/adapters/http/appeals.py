@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal, sees_appeal
+from alliance_evaluation.adapters.http.access import AppealableResult, ReadableAppeal, party_filter
 from alliance_evaluation.adapters.http.deps import Evaluation, Party, PartyReader, Supervisor
 from alliance_evaluation.domain.appeal import Appeal, AppealStatus
 from alliance_evaluation.domain.panel import ScoreCorrection
@@ -102,9 +102,9 @@ async def list_appeals(
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[Appeal]:
-    listed = await queries.list_appeals(
+    listed = await queries.appeals_page(
         ctx,
-        visible=lambda appeal: sees_appeal(principal, appeal),
+        party_id=party_filter(principal),
         status=status,
         agreement_id=agreement_id,
         cycle_id=cycle_id,
