@@ -1,5 +1,6 @@
 """A page's lookups to one service run together, bounded, answers in order, a refused one
-left out (``Api.get_each``), against a real HTTP server on loopback."""
+left out (``Api.get_each``); published framework versions are read once
+(``FrameworkVersions``). Against a real HTTP server on loopback."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 
+import pytest
 import uvicorn
 from fastapi import FastAPI, HTTPException, Request, Response
 
-from alliance_console.api import PARALLEL_CALLS, Api, ServiceClients
+from alliance_console.api import PARALLEL_CALLS, Api, ApiError, ServiceClients
+from alliance_console.pages.common import FrameworkVersions
 
 
 def free_port() -> int:
@@ -58,3 +61,46 @@ async def test_get_each_runs_bounded_together_and_keeps_the_order() -> None:
     assert answers == [None if n % 3 == 0 else {"n": n} for n in range(1, 4 * PARALLEL_CALLS)]
     assert 1 < most_in_flight <= PARALLEL_CALLS
     assert tokens == {"Bearer the-persons-token"}
+
+
+async def test_published_framework_versions_are_read_once_and_drafts_every_time() -> None:
+    reads: list[str] = []
+    service = FastAPI()
+
+    @service.get("/frameworks/{framework_id}/versions/{version}")
+    async def framework(framework_id: str, version: int) -> dict[str, object]:
+        reads.append(f"{framework_id}:{version}")
+        if framework_id == "gone":
+            raise HTTPException(404, "no such framework")
+        status = "draft" if framework_id == "draft" else "published"
+        return {"framework_id": framework_id, "version": version, "status": status}
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.01)
+    clients = ServiceClients({"evaluation": f"http://127.0.0.1:{port}"}, timeout_s=10)
+    versions = FrameworkVersions(capacity=2)
+    api = Api(clients, "a-token")
+    try:
+        first = await versions.get_each(api, [("cf", 1), ("draft", 1), ("gone", 1)])
+        again = await versions.get_each(api, [("cf", 1), ("draft", 1)])
+        single = await versions.get(api, "cf", 1)
+        await versions.get_each(api, [("cf", 2), ("cf", 3)])  # two more published: capacity 2
+        await versions.get(api, "cf", 1)
+        with pytest.raises(ApiError):
+            await versions.get(api, "gone", 1)
+    finally:
+        await clients.close()
+        server.should_exit = True
+        await serving
+    assert [f and f["framework_id"] for f in first] == ["cf", "draft", None]
+    assert [f and f["framework_id"] for f in again] == ["cf", "draft"]
+    assert single["version"] == 1
+    # cf:1 read once until two newer versions pushed it out; the draft and the refusal every time
+    # (a batch's reads run together, so their order within it is free)
+    assert sorted(reads[:3]) == ["cf:1", "draft:1", "gone:1"]
+    assert reads[3:4] == ["draft:1"]
+    assert sorted(reads[4:6]) == ["cf:2", "cf:3"]
+    assert reads[6:] == ["cf:1", "gone:1"]

@@ -245,6 +245,13 @@ def test_main_journey(language: str, console_stack: ConsoleStack, visitor_for: C
     section = page.locator(f"section[data-order='{order['order_id']}']")
     responsible_key = "college-a" if responsible == college_id else "enterprise"
     expect(section.locator("dl.facts")).to_contain_text(alliance.names[responsible_key])
+    # The supervisor reads what was asked, item by item, as the party did.
+    expect(section.locator("ul.order-items li")).to_have_count(len(order["items"]))
+    first_indicator = next((i for i in order["items"] if i["indicator_code"] != "COMPOSITE"), None)
+    if first_indicator is not None:
+        expect(section.locator("ul.order-items")).to_contain_text(
+            indicator_names[first_indicator["indicator_code"]]["name_zh" if zh else "name_en"]
+        )
     section.locator("input[name=reason]").fill("整改材料核实无误")
     section.locator("button.primary").click()
     expect(page.locator(f"section[data-order='{order['order_id']}'] .s-closed")).to_have_text(texts["closed"])

@@ -32,6 +32,7 @@ from alliance_console.pages import (
     preferences,
     registry,
 )
+from alliance_console.pages.common import FrameworkVersions
 from alliance_console.settings import ConsoleSettings
 from alliance_console.web import TEMPLATES_DIR, CsrfRefused, NotAllowed, SignInRequired, render, sign_in_url
 from alliance_shared.logging import get_logger
@@ -121,6 +122,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.templates = build_templates()
     app.state.clients = ServiceClients(settings.service_urls(), settings.service_timeout_s)
+    app.state.framework_versions = FrameworkVersions()
 
     registry_ = CollectorRegistry()
     requests = Counter(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
-from alliance_console.api import Api, ApiError
+from alliance_console.api import Api, ApiError, items_of
 from alliance_console.i18n import TIME_ZONE, _, current_language, fen_from_yuan
 from alliance_console.web import SignInRequired, checked_form, flash, keep_refusal
 
@@ -118,6 +119,79 @@ async def partner_names(api: Api, partner_ids: Iterable[str]) -> dict[str, str]:
 def partner_name(partner: dict[str, Any]) -> str | None:
     english = partner.get("name_en") if current_language() == "en" else None
     return english or partner.get("name_zh")
+
+
+class FrameworkVersions:
+    """Framework versions as the evaluation service answered them, kept once published.
+
+    Publishing freezes a version for good (the service refuses any change with
+    ``framework.published_immutable``), so a kept one is never stale and a page naming
+    indicators by code costs no call per framework. Every reader may read frameworks, so
+    one copy serves every person. Drafts are never kept; the least recently used version
+    goes first beyond ``capacity``."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._kept: OrderedDict[tuple[str, int], dict[str, Any]] = OrderedDict()
+
+    async def get(self, api: Api, framework_id: str, version: int) -> dict[str, Any]:
+        """One version; the service's refusal is raised (``ApiError``)."""
+        kept = self._take((framework_id, version))
+        if kept is not None:
+            return kept
+        found: dict[str, Any] = await api.get("evaluation", _version_path(framework_id, version))
+        self._keep((framework_id, version), found)
+        return found
+
+    async def get_each(self, api: Api, keys: Sequence[tuple[str, int]]) -> list[dict[str, Any] | None]:
+        """Several versions, the missing ones read together; None where the service refused."""
+        missing = [key for key in dict.fromkeys(keys) if key not in self._kept]
+        fetched = dict(
+            zip(missing, await api.get_each("evaluation", [_version_path(*k) for k in missing]), strict=True)
+        )
+        for key, found in fetched.items():
+            if found is not None:
+                self._keep(key, found)
+        return [fetched[key] if key in fetched else self._take(key) for key in keys]
+
+    def _take(self, key: tuple[str, int]) -> dict[str, Any] | None:
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+        return kept
+
+    def _keep(self, key: tuple[str, int], framework: dict[str, Any]) -> None:
+        if framework.get("status") != "published":
+            return
+        self._kept[key] = framework
+        self._kept.move_to_end(key)
+        while len(self._kept) > self._capacity:
+            self._kept.popitem(last=False)
+
+
+def _version_path(framework_id: str, version: int) -> str:
+    return f"/frameworks/{framework_id}/versions/{version}"
+
+
+def framework_versions(request: Request) -> FrameworkVersions:
+    versions: FrameworkVersions = request.app.state.framework_versions
+    return versions
+
+
+async def indicator_names(request: Request, api: Api) -> dict[str, dict[str, Any]]:
+    """Indicator code → the indicator (its ``name_zh``, ``name_en``) in the newest published
+    version of each framework: rectification orders name indicators by code only."""
+    published, _cursor = items_of(await api.get("evaluation", "/frameworks", status="published", limit=200))
+    newest: dict[str, int] = {}
+    for framework in published:
+        framework_id, version = str(framework.get("framework_id")), int(framework.get("version", 0))
+        newest[framework_id] = max(version, newest.get(framework_id, 0))
+    return {
+        str(indicator.get("code")): indicator
+        for framework in await framework_versions(request).get_each(api, list(newest.items()))
+        if framework is not None
+        for indicator in framework.get("indicators", [])
+    }
 
 
 async def agreement_with_history(api: Api, agreement_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -18,6 +18,8 @@ from alliance_console.pages.common import (
     FormInvalid,
     act,
     agreement_titles,
+    framework_versions,
+    indicator_names,
     integer,
     partner_names,
     text,
@@ -208,14 +210,18 @@ for _step in ("start-scoring", "complete"):
 @router.get("/rectifications", include_in_schema=False)
 async def rectifications(request: Request, status: str | None = None, cursor: str | None = None) -> HTMLResponse:
     person, api = require(request, *OVERSEERS)
-    found = await api.get("evaluation", "/rectifications", status=status, cursor=cursor, limit=50)
+    found, indicators = await asyncio.gather(
+        api.get("evaluation", "/rectifications", status=status, cursor=cursor, limit=50),
+        indicator_names(request, api),
+    )
     items, next_cursor = items_of(found)
     titles, parties = await asyncio.gather(
         agreement_titles(api, [str(o.get("agreement_id")) for o in items]),
         partner_names(api, [str(o.get("responsible_party_id")) for o in items]),
     )
     return render(request, "evaluation/rectifications.html", orders=items, status=status or "", titles=titles,
-                  parties=parties, next_cursor=next_cursor, can_act=person.has("supervisor"))  # fmt: skip
+                  parties=parties, indicators=indicators, next_cursor=next_cursor,
+                  can_act=person.has("supervisor"))  # fmt: skip
 
 
 def order_step(step: str) -> Any:
@@ -238,9 +244,9 @@ for _step in ("close", "return"):
     )
 
 
-async def panel_indicators(api: Api, cycle_doc: dict[str, Any]) -> list[dict[str, Any]]:
-    framework = await api.get(
-        "evaluation", f"/frameworks/{cycle_doc['framework_id']}/versions/{cycle_doc['framework_version']}"
+async def panel_indicators(request: Request, api: Api, cycle_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    framework = await framework_versions(request).get(
+        api, str(cycle_doc["framework_id"]), int(cycle_doc["framework_version"])
     )
     return [i for i in framework.get("indicators", []) if i.get("source") == "panel"]
 
@@ -274,7 +280,7 @@ async def scoring_form(request: Request, cycle_id: str, agreement_id: str) -> HT
     mine = {s["indicator_code"]: s["score"] for s in panel.get("scores", []) if s.get("evaluator_id") == person.sub}
     return render(
         request, "evaluation/score.html", cycle=cycle_doc, agreement_id=agreement_id, agreement=agreement[0],
-        indicators=await panel_indicators(api, cycle_doc), mine=mine,
+        indicators=await panel_indicators(request, api, cycle_doc), mine=mine,
     )  # fmt: skip
 
 

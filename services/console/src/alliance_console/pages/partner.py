@@ -21,11 +21,14 @@ from alliance_console.i18n import _
 from alliance_console.pages.common import (
     EXTRA_CONTACT_ROWS,
     FormInvalid,
+    FrameworkVersions,
     act,
     agreement_titles,
     agreement_with_history,
     amount,
     award_names,
+    framework_versions,
+    indicator_names,
     partner_names,
     put_contacts,
     text,
@@ -62,7 +65,7 @@ async def agreement(request: Request, agreement_id: str, year: int | None = None
         raise NotAllowed()  # the registry lists any agreement to any reader; staff see their own here
     today = date.today()
     chosen = year if year and 2000 <= year <= today.year else today.year
-    rows = await obligations_against_evidence(api, found, chosen, today)
+    rows = await obligations_against_evidence(api, framework_versions(request), found, chosen, today)
     chart = {
         "categories": [row["label"] for row in rows],
         "series": [
@@ -80,7 +83,7 @@ async def agreement(request: Request, agreement_id: str, year: int | None = None
 
 
 async def obligations_against_evidence(
-    api: Api, agreement_doc: dict[str, Any], year: int, today: date
+    api: Api, frameworks: FrameworkVersions, agreement_doc: dict[str, Any], year: int, today: date
 ) -> list[dict[str, Any]]:
     """Each obligation with the evaluation service's figure for the measure the current
     framework measures that obligation by, over ``year`` up to today. The console only
@@ -95,9 +98,7 @@ async def obligations_against_evidence(
         published = [f for f in summaries if f.get("status") == "published"]
         if published:
             newest = max(published, key=lambda f: (str(f.get("published_at") or ""), int(f.get("version", 0))))
-            framework = await api.get(
-                "evaluation", f"/frameworks/{newest['framework_id']}/versions/{newest['version']}"
-            )
+            framework = await frameworks.get(api, str(newest["framework_id"]), int(newest["version"]))
             for indicator in framework.get("indicators", []):
                 if indicator.get("target_obligation") and indicator.get("measure"):
                     measure_of.setdefault(str(indicator["target_obligation"]), str(indicator["measure"]))
@@ -255,40 +256,19 @@ async def appeal(request: Request, result_id: str) -> RedirectResponse:
 @router.get("/rectifications", include_in_schema=False)
 async def rectifications(request: Request, cursor: str | None = None) -> HTMLResponse:
     _person, api = require(request, *PARTY)
-    orders_page, frameworks_page = await asyncio.gather(
+    orders_page, indicators = await asyncio.gather(
         api.get("evaluation", "/rectifications", cursor=cursor, limit=50),
-        api.get("evaluation", "/frameworks", status="published", limit=200),
+        indicator_names(request, api),
     )
     items, next_cursor = items_of(orders_page)
-    titles, indicators = await asyncio.gather(
-        agreement_titles(api, [str(o.get("agreement_id")) for o in items]),
-        indicator_names(api, items_of(frameworks_page)[0]),
-    )
     return render(
         request,
         "partner/rectifications.html",
         orders=items,
         next_cursor=next_cursor,
-        titles=titles,
+        titles=await agreement_titles(api, [str(o.get("agreement_id")) for o in items]),
         indicators=indicators,
     )
-
-
-async def indicator_names(api: Api, published: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Indicator code → the indicator (its ``name_zh``, ``name_en``) in the newest
-    published version of each framework: an order names indicators by code only."""
-    newest: dict[str, dict[str, Any]] = {}
-    for framework in published:
-        known = newest.get(str(framework.get("framework_id")))
-        if known is None or int(framework.get("version", 0)) > int(known.get("version", 0)):
-            newest[str(framework.get("framework_id"))] = framework
-    paths = [f"/frameworks/{f['framework_id']}/versions/{f['version']}" for f in newest.values()]
-    return {
-        str(indicator.get("code")): indicator
-        for framework in await api.get_each("evaluation", paths)
-        if framework is not None
-        for indicator in framework.get("indicators", [])
-    }
 
 
 @router.post("/rectifications/{order_id}/response", include_in_schema=False)
