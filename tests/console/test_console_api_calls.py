@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 import uvicorn
@@ -20,6 +21,23 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def evaluation_served_by(service: FastAPI) -> AsyncIterator[ServiceClients]:
+    """``service`` on a loopback port, and the console's clients pointed at it as the evaluation service."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.01)
+    clients = ServiceClients({"evaluation": f"http://127.0.0.1:{port}"}, timeout_s=10)
+    try:
+        yield clients
+    finally:
+        await clients.close()
+        server.should_exit = True
+        await serving
 
 
 async def test_get_each_runs_bounded_together_and_keeps_the_order() -> None:
@@ -44,20 +62,10 @@ async def test_get_each_runs_bounded_together_and_keeps_the_order() -> None:
         tokens.add(request.headers.get("authorization", ""))
         return await call_next(request)
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-        await asyncio.sleep(0.01)
-    clients = ServiceClients({"evaluation": f"http://127.0.0.1:{port}"}, timeout_s=10)
-    try:
+    async with evaluation_served_by(service) as clients:
         answers = await Api(clients, "the-persons-token").get_each(
             "evaluation", [f"/results/{n}" for n in range(1, 4 * PARALLEL_CALLS)]
         )
-    finally:
-        await clients.close()
-        server.should_exit = True
-        await serving
     assert answers == [None if n % 3 == 0 else {"n": n} for n in range(1, 4 * PARALLEL_CALLS)]
     assert 1 < most_in_flight <= PARALLEL_CALLS
     assert tokens == {"Bearer the-persons-token"}
@@ -75,15 +83,9 @@ async def test_published_framework_versions_are_read_once_and_drafts_every_time(
         status = "draft" if framework_id == "draft" else "published"
         return {"framework_id": framework_id, "version": version, "status": status}
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(service, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
-        await asyncio.sleep(0.01)
-    clients = ServiceClients({"evaluation": f"http://127.0.0.1:{port}"}, timeout_s=10)
     versions = FrameworkVersions(capacity=2)
-    api = Api(clients, "a-token")
-    try:
+    async with evaluation_served_by(service) as clients:
+        api = Api(clients, "a-token")
         first = await versions.get_each(api, [("cf", 1), ("draft", 1), ("gone", 1)])
         again = await versions.get_each(api, [("cf", 1), ("draft", 1)])
         single = await versions.get(api, "cf", 1)
@@ -91,10 +93,6 @@ async def test_published_framework_versions_are_read_once_and_drafts_every_time(
         await versions.get(api, "cf", 1)
         with pytest.raises(ApiError):
             await versions.get(api, "gone", 1)
-    finally:
-        await clients.close()
-        server.should_exit = True
-        await serving
     assert [f and f["framework_id"] for f in first] == ["cf", "draft", None]
     assert [f and f["framework_id"] for f in again] == ["cf", "draft"]
     assert single["version"] == 1
