@@ -4,12 +4,6 @@ A JWKS URL is fetched asynchronously (httpx, bounded timeout), cached, and fetch
 when a token names a key id it does not know — at most once per ``refetch_interval_s``,
 with exponential backoff while the IdP is unreachable — so no request ever blocks the
 event loop on the identity provider, and a key rotation is picked up without a restart.
-
-A token once verified is remembered, as the exact string, until its expiry or for at most
-``remember_s`` (60 s), whichever is sooner: a person's requests repeat one token, and the
-signature check was a measured 8 % of a registry process's time under load. The bound is
-how long a key withdrawn from the JWKS may still pass a token it had signed, inside the
-kept JWKS's own ``lifespan_s`` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -18,7 +12,6 @@ import asyncio
 import json
 import re
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -98,24 +91,11 @@ class JwksCache:
 
 
 class TokenVerifier:
-    def __init__(
-        self,
-        *,
-        issuer: str,
-        audience: str,
-        jwks_file: str | None = None,
-        jwks_url: str | None = None,
-        remember_s: float = 60.0,
-        remember_at_most: int = 4096,
-    ):
+    def __init__(self, *, issuer: str, audience: str, jwks_file: str | None = None, jwks_url: str | None = None):
         if not jwks_file and not jwks_url:
             raise ValueError("configure a JWKS: a file (..._JWKS_FILE) or a URL (..._JWKS_URL)")
         self._issuer = issuer
         self._audience = audience
-        self._remember_s = remember_s
-        self._remember_at_most = remember_at_most
-        #: token → (its principal, until when (epoch seconds) it may be taken without a check)
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._file_keys: dict[str, PyJWK] = {}
         self._remote: JwksCache | None = None
         if jwks_file:
@@ -141,21 +121,6 @@ class TokenVerifier:
         return key.key
 
     async def verify(self, token: str) -> Principal:
-        remembered = self._verified.get(token)
-        if remembered is not None:
-            principal, until = remembered
-            if time.time() < until:
-                self._verified.move_to_end(token)
-                return principal
-            del self._verified[token]
-        principal, expires_at = await self._check(token)
-        self._verified[token] = (principal, min(expires_at, time.time() + self._remember_s))
-        if len(self._verified) > self._remember_at_most:
-            self._verified.popitem(last=False)
-        return principal
-
-    async def _check(self, token: str) -> tuple[Principal, float]:
-        """The token's principal and its expiry, from its signature and claims."""
         key = await self._signing_key(token)
         try:
             claims = jwt.decode(
@@ -172,7 +137,7 @@ class TokenVerifier:
             raise AuthenticationError("auth.bad_signature", "the token signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise AuthenticationError("auth.invalid_token", str(exc)) from exc
-        return principal_from_claims(claims), float(claims["exp"])
+        return principal_from_claims(claims)
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str | None:
