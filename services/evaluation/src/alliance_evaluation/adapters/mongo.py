@@ -53,13 +53,11 @@ INDEXES: tuple[IndexSpec, ...] = (
     _by(RECTIFICATIONS, "party_ids", "cycle_id"),
     _by(RECTIFICATIONS, "cycle_id", "status"),
     # GET /appeals, in queue order (parties: party_ids, as for orders); upheld appeals for housekeeping
-    _queued(),
     *(
-        _queued(*party, field)
+        _queued(*party, *filtered)
         for party in ((), ("party_ids",))
-        for field in ("status", "agreement_id", "cycle_id", "result_id")
+        for filtered in ((), ("status",), ("agreement_id",), ("cycle_id",), ("result_id",))
     ),
-    _queued("party_ids"),
     _by(APPEALS, "status"),
     # an agreement's results and a cycle's ranking
     _by(RESULTS, "agreement_id"),
